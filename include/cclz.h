@@ -1,0 +1,155 @@
+/* cclz.h: public API of cclz, collective communication with compression built in. */
+#ifndef CCLZ_H
+#define CCLZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CCLZ_VERSION_MAJOR 0
+#define CCLZ_VERSION_MINOR 1
+#define CCLZ_VERSION_PATCH 0
+
+/* Result codes. Every call returns one; CCL_SUCCESS is 0 and every error is negative. */
+typedef enum {
+    CCL_SUCCESS          = 0,
+    CCL_ERR_INVALID_ARG  = -1, /* bad argument: NULL buffer, unknown dtype or op, overflow */
+    CCL_ERR_NO_MEMORY    = -2,
+    CCL_ERR_SYSTEM       = -3, /* a system call failed (socket, thread, ...) */
+    CCL_ERR_TRANSPORT    = -4, /* UCX reported an error, or a peer is unreachable */
+    CCL_ERR_TIMEOUT      = -5, /* no progress for CCLZ_TIMEOUT seconds */
+    CCL_ERR_MISMATCH     = -6, /* ranks called with different collectives, counts, dtypes or ops */
+    CCL_ERR_REMOTE       = -7, /* another rank failed and told us; the cause is in the message */
+    CCL_ERR_ABORTED      = -8, /* ccl_comm_abort() was called */
+    CCL_ERR_UNSUPPORTED  = -9, /* valid request this build or algorithm cannot serve */
+    CCL_ERR_INTERNAL     = -10,
+    CCL_ERR_BOOTSTRAP    = -11 /* rendezvous failed: root unreachable, bad secret, rank clash */
+} ccl_result_t;
+
+typedef enum {
+    CCL_FLOAT32 = 0,
+    CCL_FLOAT16,
+    CCL_BFLOAT16,
+    CCL_FLOAT64,
+    CCL_INT8,
+    CCL_UINT8,
+    CCL_INT32,
+    CCL_INT64,
+    CCL_NUM_DATATYPES
+} ccl_datatype_t;
+
+/* Reductions. Integer sums and products wrap modulo 2^bits; AVG divides the sum by the
+ * number of ranks (truncating toward zero for integer types). */
+typedef enum {
+    CCL_SUM = 0,
+    CCL_PROD,
+    CCL_MIN,
+    CCL_MAX,
+    CCL_AVG,
+    CCL_NUM_OPS
+} ccl_redop_t;
+
+/* Opaque handle to a communicator. */
+typedef struct ccl_comm *ccl_comm_t;
+
+/* Everything ranks need to find each other: the root's TCP address and a random 128-bit
+ * secret. Created by one process with ccl_get_unique_id() and passed to the others by any
+ * means (MPI_Bcast, a file, the command line through ccl_unique_id_to_string()). */
+#define CCL_UNIQUE_ID_BYTES 128
+typedef struct {
+    char internal[CCL_UNIQUE_ID_BYTES];
+} ccl_unique_id_t;
+
+/* Size of ccl_unique_id_to_string()'s output, terminating NUL included. */
+#define CCL_UNIQUE_ID_STRLEN (2 * CCL_UNIQUE_ID_BYTES + 1)
+
+/* Library version as MAJOR*10000 + MINOR*100 + PATCH. */
+ccl_result_t ccl_get_version(int *version_p);
+
+/* Short fixed description of a result code; never NULL. */
+const char *ccl_get_error_string(ccl_result_t result);
+
+/* The last error this thread's calls on `comm` met, with its cause ("rank 2: peer 3 sent
+ * count 100, expected 200"). With comm NULL, the last error of calls that had no
+ * communicator yet (init). Returns "" when there was none. The string is owned by cclz and
+ * valid until the next call on the same communicator. */
+const char *ccl_get_last_error(ccl_comm_t comm);
+
+/* Creates a unique id: opens the rendezvous listener (on CCLZ_IFNAME's address, or the
+ * first non-loopback interface, or loopback) and a background thread that serves it until
+ * every rank has joined or CCLZ_TIMEOUT passes. Call once per communicator, on one process,
+ * then pass the id to every rank. */
+ccl_result_t ccl_get_unique_id(ccl_unique_id_t *id_p);
+
+/* Hex-encodes an id into buf (CCL_UNIQUE_ID_STRLEN bytes) and decodes it back. */
+ccl_result_t ccl_unique_id_to_string(const ccl_unique_id_t *id, char *buf, size_t len);
+ccl_result_t ccl_unique_id_from_string(const char *str, ccl_unique_id_t *id_p);
+
+/* Creates a communicator of nranks ranks; this process is `rank`. Collective: blocks until
+ * all nranks have called it with the same id, or fails after CCLZ_TIMEOUT seconds. A
+ * connection that does not present the id's secret is refused and logged. */
+ccl_result_t ccl_comm_init_rank(ccl_comm_t *comm_p, int nranks, ccl_unique_id_t id, int rank);
+
+/* Creates a communicator from what the launcher put in the environment, in this order:
+ *  - CCLZ_RANK, CCLZ_NRANKS, CCLZ_ROOT=host:port (cclz_run, or set by hand);
+ *  - torchrun: RANK, WORLD_SIZE, MASTER_ADDR; cclz listens on MASTER_PORT+1 since torchrun's
+ *    own store holds MASTER_PORT;
+ *  - mpirun (Open MPI): OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE;
+ *  - srun (Slurm): SLURM_PROCID, SLURM_NTASKS.
+ * For mpirun and srun the root address is CCLZ_ROOT if set; else, when every rank is on one
+ * host, 127.0.0.1 (mpirun) or the first host of SLURM_STEP_NODELIST (srun), with a port
+ * derived from the job id. The shared secret is CCLZ_SECRET (32 hex digits) if set, else
+ * derived from the job id. Rank 0 serves the rendezvous. */
+ccl_result_t ccl_comm_init_from_env(ccl_comm_t *comm_p);
+
+/* Frees the communicator once its outstanding messages are delivered (bounded by
+ * CCLZ_TIMEOUT). Local: does not wait for other ranks. */
+ccl_result_t ccl_comm_destroy(ccl_comm_t comm);
+
+/* Makes any collective in flight on comm, in any thread, return CCL_ERR_ABORTED, waits for
+ * it to return, then frees comm without waiting for peers. Safe to call from a thread other
+ * than the one running the collective. */
+ccl_result_t ccl_comm_abort(ccl_comm_t comm);
+
+ccl_result_t ccl_comm_rank(ccl_comm_t comm, int *rank_p);
+ccl_result_t ccl_comm_size(ccl_comm_t comm, int *size_p);
+
+/* Collectives. All are blocking and must be called by every rank of comm in the same order
+ * with matching arguments; a mismatch (collective, count, dtype, op, root) is detected and
+ * every rank that takes part in a message with a mismatched peer returns CCL_ERR_MISMATCH.
+ * After any error the communicator is failed: later calls return CCL_ERR_REMOTE or the first
+ * error; destroy or abort it. Every rank ends with bit-identical results. A count of 0 is
+ * valid and moves nothing. */
+
+/* recvbuf[i] = op over ranks of sendbuf[i], for i < count. sendbuf == recvbuf is in place. */
+ccl_result_t ccl_allreduce(const void *sendbuf, void *recvbuf, size_t count,
+                           ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm);
+
+/* recvbuf[r*sendcount + i] = sendbuf of rank r, [i]. In place when
+ * sendbuf == recvbuf + rank*sendcount*sizeof(dtype). recvbuf holds nranks*sendcount. */
+ccl_result_t ccl_allgather(const void *sendbuf, void *recvbuf, size_t sendcount,
+                           ccl_datatype_t dtype, ccl_comm_t comm);
+
+/* recvbuf[i] = op over ranks of sendbuf[rank*recvcount + i]. sendbuf holds
+ * nranks*recvcount. In place when recvbuf == sendbuf + rank*recvcount*sizeof(dtype). */
+ccl_result_t ccl_reduce_scatter(const void *sendbuf, void *recvbuf, size_t recvcount,
+                                ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm);
+
+/* Copies root's sendbuf into every rank's recvbuf (sendbuf is read on root only; it may
+ * equal recvbuf). */
+ccl_result_t ccl_broadcast(const void *sendbuf, void *recvbuf, size_t count,
+                           ccl_datatype_t dtype, int root, ccl_comm_t comm);
+
+/* Returns once every rank has entered the barrier. */
+ccl_result_t ccl_barrier(ccl_comm_t comm);
+
+/* Size in bytes of one element of dtype, or 0 for an unknown dtype. */
+size_t ccl_datatype_size(ccl_datatype_t dtype);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CCLZ_H */

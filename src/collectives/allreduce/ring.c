@@ -1,0 +1,35 @@
+/* ring.c: ring allreduce: a pipelined reduce-scatter then allgather, 2(P-1) steps, for
+ * bandwidth-bound messages. */
+#include "../patterns/patterns.h"
+
+static ccl_result_t allreduce_ring_run(ccl_coll_ctx_t *ctx)
+{
+    const ccl_coll_args_t *a = ctx->args;
+    int p = ctx->comm->nranks;
+    ccl_ring_desc_t d = {
+        .total_count   = a->count,
+        .nsteps        = 2 * (p - 1),
+        .nreduce_steps = p - 1,
+        .shift         = 0,
+        .input         = a->sendbuf,
+        .work          = a->recvbuf,
+        .avg           = a->op == CCL_AVG,
+    };
+    return ccl_ring_run(ctx, &d);
+}
+
+static double allreduce_ring_estimate(const ccl_coll_args_t *a, int p)
+{
+    double n = (double)(a->count * a->dt_size), f = (double)(p - 1) / p;
+    return 2.0 * (p - 1) * ccl_cost_model.alpha_us + 2.0 * f * n * ccl_cost_model.beta_us_per_byte +
+           f * n * ccl_cost_model.reduce_us_per_byte;
+}
+
+const ccl_algo_t ccl_allreduce_ring = {
+    .name        = "ring",
+    .desc        = "reduce-scatter + allgather around a ring, chunked and pipelined; "
+                   "bandwidth-optimal for large messages",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .run         = allreduce_ring_run,
+    .estimate_us = allreduce_ring_estimate,
+};

@@ -1,0 +1,160 @@
+/* coll.c: the public collective calls: argument checks, the call's sequence number and
+ * signature, algorithm selection, and the failure state afterwards. */
+#include "p2p.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static ccl_result_t coll_check_common(ccl_comm_t comm, ccl_datatype_t dtype, size_t count,
+                                      size_t mult, size_t *dt_size_p)
+{
+    size_t dts;
+    if ((unsigned)dtype >= CCL_NUM_DATATYPES)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown datatype %d", (int)dtype);
+    dts = ccl_datatype_size(dtype);
+    /* The largest buffer touched is count * mult elements. */
+    if (count > SIZE_MAX / dts / mult)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
+                             "count %zu overflows the buffer size for %zu ranks", count, mult);
+    *dt_size_p = dts;
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t coll_check_op(ccl_comm_t comm, ccl_redop_t op)
+{
+    if ((unsigned)op >= CCL_NUM_OPS)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)op);
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t coll_check_bufs(ccl_comm_t comm, const void *sendbuf, const void *recvbuf,
+                                    size_t count)
+{
+    if (count > 0 && (sendbuf == NULL || recvbuf == NULL))
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL with count %zu",
+                             sendbuf == NULL ? "sendbuf" : "recvbuf", count);
+    return CCL_SUCCESS;
+}
+
+/* One rank: the result is the input. */
+static void coll_run_single(const ccl_coll_args_t *a)
+{
+    size_t bytes = a->count * a->dt_size;
+    if (a->coll != CCL_COLL_BARRIER && a->sendbuf != a->recvbuf && bytes > 0)
+        memmove(a->recvbuf, a->sendbuf, bytes);
+}
+
+static ccl_result_t coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
+{
+    ccl_coll_ctx_t ctx = {0};
+    const ccl_algo_t *algo;
+    ccl_result_t res;
+    struct {
+        uint32_t coll, dtype, op;
+        int32_t  root;
+        uint64_t count;
+        char     algo[32];
+    } sig = {0};
+
+    if (comm->failed != CCL_SUCCESS)
+        return ccl_set_error(comm, comm->failed, "communicator already failed: %s",
+                             comm->failure);
+    atomic_fetch_add(&comm->in_flight, 1);
+    if (atomic_load(&comm->abort_flag)) {
+        atomic_fetch_sub(&comm->in_flight, 1);
+        return ccl_set_error(comm, CCL_ERR_ABORTED, "communicator is being aborted");
+    }
+    ctx.comm = comm;
+    ctx.args = a;
+    ctx.seq = comm->seq++;
+    ctx.last_progress = ccl_time_now();
+    if (comm->nranks == 1) {
+        coll_run_single(a);
+        atomic_fetch_sub(&comm->in_flight, 1);
+        return CCL_SUCCESS;
+    }
+
+    algo = ccl_select_algo(a, comm->nranks);
+    /* Everything that must agree across ranks, the algorithm included: a rank that picked
+     * another algorithm (a different CCLZ_ALGO, say) would otherwise wait forever. */
+    sig.coll = a->coll;
+    sig.dtype = a->dtype;
+    sig.op = a->op;
+    sig.root = a->root;
+    sig.count = a->count;
+    snprintf(sig.algo, sizeof(sig.algo), "%s", algo->name);
+    ctx.sig = ccl_hash64(&sig, sizeof(sig), 0);
+    ccl_trace("rank %d: %s #%u count %zu via %s", comm->rank, ccl_coll_name(a->coll), ctx.seq,
+              a->count, algo->name);
+
+    res = algo->run(&ctx);
+    ccl_coll_ctx_finish(&ctx);
+    if (res < 0 && comm->failed == CCL_SUCCESS) {
+        /* An algorithm that failed on its own (no memory, say) still fails the
+         * communicator, since its peers are now out of step. */
+        ccl_comm_fail(comm, res, ccl_get_last_error(comm));
+    }
+    atomic_fetch_sub(&comm->in_flight, 1);
+    return res;
+}
+
+ccl_result_t ccl_allreduce(const void *sendbuf, void *recvbuf, size_t count,
+                           ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm)
+{
+    ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, dtype, op, 0, 0};
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    CCL_CHECK(coll_check_common(comm, dtype, count, 1, &a.dt_size));
+    CCL_CHECK(coll_check_op(comm, op));
+    CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, count));
+    return coll_run(comm, &a);
+}
+
+ccl_result_t ccl_allgather(const void *sendbuf, void *recvbuf, size_t sendcount,
+                           ccl_datatype_t dtype, ccl_comm_t comm)
+{
+    ccl_coll_args_t a = {CCL_COLL_ALLGATHER, sendbuf, recvbuf, sendcount, dtype, CCL_SUM, 0, 0};
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    CCL_CHECK(coll_check_common(comm, dtype, sendcount, (size_t)comm->nranks, &a.dt_size));
+    CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, sendcount));
+    return coll_run(comm, &a);
+}
+
+ccl_result_t ccl_reduce_scatter(const void *sendbuf, void *recvbuf, size_t recvcount,
+                                ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm)
+{
+    ccl_coll_args_t a = {CCL_COLL_REDUCE_SCATTER, sendbuf, recvbuf, recvcount, dtype, op, 0, 0};
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    CCL_CHECK(coll_check_common(comm, dtype, recvcount, (size_t)comm->nranks, &a.dt_size));
+    CCL_CHECK(coll_check_op(comm, op));
+    CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, recvcount));
+    return coll_run(comm, &a);
+}
+
+ccl_result_t ccl_broadcast(const void *sendbuf, void *recvbuf, size_t count,
+                           ccl_datatype_t dtype, int root, ccl_comm_t comm)
+{
+    ccl_coll_args_t a = {CCL_COLL_BROADCAST, sendbuf, recvbuf, count, dtype, CCL_SUM, root, 0};
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    CCL_CHECK(coll_check_common(comm, dtype, count, 1, &a.dt_size));
+    if (root < 0 || root >= comm->nranks)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "root %d is not a rank of [0, %d)",
+                             root, comm->nranks);
+    if (count > 0 && (recvbuf == NULL || (comm->rank == root && sendbuf == NULL)))
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL with count %zu",
+                             recvbuf == NULL ? "recvbuf" : "sendbuf (on the root)", count);
+    if (comm->rank != root)
+        a.sendbuf = recvbuf; /* only the root's sendbuf means anything */
+    return coll_run(comm, &a);
+}
+
+ccl_result_t ccl_barrier(ccl_comm_t comm)
+{
+    ccl_coll_args_t a = {CCL_COLL_BARRIER, NULL, NULL, 0, CCL_UINT8, CCL_SUM, 0, 1};
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    return coll_run(comm, &a);
+}

@@ -1,0 +1,59 @@
+/* p2p.h: the point-to-point messages of one collective: tagged by call and message id, each
+ * carrying a header with the call's sequence number and signature. */
+#ifndef CCL_P2P_H
+#define CCL_P2P_H
+
+#include "coll.h"
+
+/* Tag layout (bit 63 is CCL_TAG_CTRL, never set here):
+ *   62..43 seq (20 bits) | 42 part (0 header, 1 payload) | 41..24 msg id (18 bits) | 23..0 src
+ * The message id is chosen by the algorithm and is the same on both sides. */
+#define CCL_TAG_SEQ_BITS  20
+#define CCL_TAG_ID_BITS   18
+#define CCL_TAG_MAX_ID    ((1u << CCL_TAG_ID_BITS) - 1)
+
+#define CCL_MSG_MAGIC 0x4d5a4343u /* "CCZM" */
+
+typedef struct {
+    uint32_t magic;
+    uint32_t seq;
+    uint64_t sig;
+    uint64_t len;    /* payload bytes */
+} ccl_msg_hdr_t;
+
+typedef struct ccl_p2p_req {
+    ccl_tl_req_t  tl_hdr;    /* the header, or header+payload for small messages */
+    ccl_tl_req_t  tl_data;   /* the payload of a large message */
+    ccl_msg_hdr_t hdr;
+    uint8_t      *bounce;    /* header+payload copy of a small message */
+    void         *buf;
+    size_t        len;
+    int           peer;
+    uint32_t      id;
+    int           is_recv;
+    int           active;
+} ccl_p2p_req_t;
+
+/* Gives the call n request slots (idle), released by ccl_coll_ctx_finish. */
+ccl_result_t ccl_ctx_reqs(ccl_coll_ctx_t *ctx, int n, ccl_p2p_req_t **reqs_p);
+
+ccl_result_t ccl_p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
+                           size_t len, ccl_p2p_req_t *req);
+/* Expects exactly len bytes; a longer or shorter message, or a header of another call,
+ * fails with CCL_ERR_MISMATCH without writing past buf. */
+ccl_result_t ccl_p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t len,
+                           ccl_p2p_req_t *req);
+
+/* Blocks until req completes, progressing everything. On an error (mismatch, timeout, peer
+ * failure, abort) it fails the communicator and tells the peers. An idle req is a no-op. */
+ccl_result_t ccl_p2p_wait(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req);
+ccl_result_t ccl_p2p_waitall(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *reqs, int n);
+
+/* Blocking conveniences for the small-message algorithms. */
+ccl_result_t ccl_p2p_sendrecv(ccl_coll_ctx_t *ctx, int to, const void *sbuf, size_t slen,
+                              int from, void *rbuf, size_t rlen, uint32_t id);
+
+/* Cancels every request of the call still active (after an error) and frees the slots. */
+void ccl_coll_ctx_finish(ccl_coll_ctx_t *ctx);
+
+#endif

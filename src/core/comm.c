@@ -1,0 +1,261 @@
+/* comm.c: communicator lifetime (unique id, init, destroy, abort) and its failure state. */
+#include "comm.h"
+#include "bootstrap.h"
+#include "config.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(ccl_bootstrap_id_t) <= CCL_UNIQUE_ID_BYTES, "id layout too large");
+
+ccl_result_t ccl_get_unique_id(ccl_unique_id_t *id_p)
+{
+    const ccl_config_t *cfg = ccl_config_get();
+    ccl_bootstrap_id_t id = {0};
+    ccl_sockaddr_t bind_addr;
+
+    if (id_p == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "id_p is NULL");
+    CCL_CHECK(ccl_bootstrap_local_addr(cfg->ifname, &bind_addr));
+    if (ccl_random_bytes(id.secret, sizeof(id.secret)) != 0)
+        return ccl_set_error(NULL, CCL_ERR_SYSTEM, "no randomness for the secret");
+    id.magic = CCL_BOOTSTRAP_MAGIC;
+    id.version = CCL_BOOTSTRAP_VERSION;
+    CCL_CHECK(ccl_bootstrap_root_start(&bind_addr, id.secret, cfg->timeout_s, &id.root));
+    memset(id_p, 0, sizeof(*id_p));
+    memcpy(id_p->internal, &id, sizeof(id));
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_unique_id_to_string(const ccl_unique_id_t *id, char *buf, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (id == NULL || buf == NULL || len < CCL_UNIQUE_ID_STRLEN)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                             "need an id and a buffer of CCL_UNIQUE_ID_STRLEN bytes");
+    const uint8_t *p = (const uint8_t *)id->internal;
+    for (size_t i = 0; i < CCL_UNIQUE_ID_BYTES; i++) {
+        buf[2 * i] = hex[p[i] >> 4];
+        buf[2 * i + 1] = hex[p[i] & 15];
+    }
+    buf[2 * CCL_UNIQUE_ID_BYTES] = '\0';
+    return CCL_SUCCESS;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+ccl_result_t ccl_unique_id_from_string(const char *str, ccl_unique_id_t *id_p)
+{
+    if (str == NULL || id_p == NULL || strlen(str) != 2 * CCL_UNIQUE_ID_BYTES)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "an id string has %d hex digits",
+                             2 * CCL_UNIQUE_ID_BYTES);
+    for (size_t i = 0; i < CCL_UNIQUE_ID_BYTES; i++) {
+        int hi = hexval(str[2 * i]), lo = hexval(str[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "id string is not hex");
+        id_p->internal[i] = (char)(hi << 4 | lo);
+    }
+    return CCL_SUCCESS;
+}
+
+void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes)
+{
+    if (bytes > comm->scratch_size) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, bytes) != 0)
+            return NULL;
+        free(comm->scratch);
+        comm->scratch = p;
+        comm->scratch_size = bytes;
+    }
+    return comm->scratch;
+}
+
+static ccl_result_t comm_post_ctrl_recv(struct ccl_comm *comm)
+{
+    return comm->tl_ops->irecv(comm->tl, &comm->ctrl_in, sizeof(comm->ctrl_in), CCL_TAG_CTRL,
+                               CCL_TAG_CTRL, &comm->ctrl_req);
+}
+
+ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
+                             const void *const *addrs, const size_t *lens)
+{
+    struct ccl_comm *comm = calloc(1, sizeof(*comm));
+    ccl_result_t res;
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for a communicator");
+    comm->rank = rank;
+    comm->nranks = nranks;
+    comm->tl_ops = &ccl_transport_ucx;
+    comm->tl = tl;
+    comm->timeout_s = ccl_config_get()->timeout_s;
+    comm->ctrl_sends = calloc((size_t)nranks, sizeof(*comm->ctrl_sends));
+    if (comm->ctrl_sends == NULL) {
+        res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for a communicator");
+        goto err;
+    }
+    CCL_CHECK_GOTO(comm->tl_ops->connect(tl, nranks, rank, addrs, lens), res, err);
+    CCL_CHECK_GOTO(comm_post_ctrl_recv(comm), res, err);
+    *comm_p = comm;
+    return CCL_SUCCESS;
+err:
+    free(comm->ctrl_sends);
+    free(comm);
+    return res;
+}
+
+ccl_result_t ccl_comm_init_rank(ccl_comm_t *comm_p, int nranks, ccl_unique_id_t uid, int rank)
+{
+    ccl_bootstrap_id_t id;
+    memcpy(&id, uid.internal, sizeof(id));
+    return ccl_comm_init_with_id(comm_p, nranks, &id, rank);
+}
+
+ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_bootstrap_id_t *idp,
+                                   int rank)
+{
+    const ccl_config_t *cfg = ccl_config_get();
+    ccl_bootstrap_id_t id = *idp;
+    ccl_tl_params_t tl_params = {.ifname = cfg->ifname};
+    const void *my_addr;
+    size_t my_len, *lens = NULL, *offs = NULL;
+    uint8_t *blob = NULL;
+    const void **addrs = NULL;
+    void *tl = NULL;
+    ccl_result_t res;
+
+    if (comm_p == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm_p is NULL");
+    if (nranks <= 0 || nranks > (1 << 24) || rank < 0 || rank >= nranks)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                             "rank %d / nranks %d: need 0 <= rank < nranks <= 2^24", rank,
+                             nranks);
+    if (id.magic != CCL_BOOTSTRAP_MAGIC || id.version != CCL_BOOTSTRAP_VERSION)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                             "the unique id was not made by ccl_get_unique_id (or by another "
+                             "cclz version)");
+
+    CCL_CHECK(ccl_transport_ucx.create(&tl_params, &tl));
+    CCL_CHECK_GOTO(ccl_transport_ucx.get_address(tl, &my_addr, &my_len), res, err);
+    CCL_CHECK_GOTO(ccl_bootstrap_exchange(&id, rank, nranks, my_addr, my_len, cfg->timeout_s,
+                                          &blob, &lens, &offs),
+                   res, err);
+    addrs = malloc((size_t)nranks * sizeof(*addrs));
+    if (addrs == NULL) {
+        res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address table");
+        goto err;
+    }
+    for (int r = 0; r < nranks; r++)
+        addrs[r] = blob + offs[r];
+    CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens), res, err);
+    ccl_info("rank %d of %d ready (transport %s)", rank, nranks, ccl_transport_ucx.name);
+    free(addrs);
+    free(blob);
+    free(lens);
+    free(offs);
+    return CCL_SUCCESS;
+err:
+    free(addrs);
+    free(blob);
+    free(lens);
+    free(offs);
+    ccl_transport_ucx.destroy(tl, 0, 1);
+    return res;
+}
+
+void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason)
+{
+    if (comm->failed != CCL_SUCCESS)
+        return;
+    comm->failed = res;
+    snprintf(comm->failure, sizeof(comm->failure), "%s", reason);
+    ccl_error("rank %d: %s", comm->rank, reason);
+    if (res == CCL_ERR_REMOTE)
+        return; /* the rank that failed first already told everyone */
+    comm->ctrl_out.rank = comm->rank;
+    comm->ctrl_out.code = res;
+    snprintf(comm->ctrl_out.reason, sizeof(comm->ctrl_out.reason), "%s", reason);
+    for (int r = 0; r < comm->nranks; r++) {
+        if (r == comm->rank || comm->tl_ops->peer_status(comm->tl, r) != CCL_SUCCESS)
+            continue;
+        (void)comm->tl_ops->isend(comm->tl, r, &comm->ctrl_out, sizeof(comm->ctrl_out),
+                                  CCL_TAG_CTRL | (uint64_t)comm->rank, &comm->ctrl_sends[r]);
+    }
+}
+
+ccl_result_t ccl_comm_check_health(struct ccl_comm *comm)
+{
+    if (atomic_load_explicit(&comm->abort_flag, memory_order_relaxed)) {
+        ccl_comm_fail(comm, CCL_ERR_ABORTED, "ccl_comm_abort was called");
+        return CCL_ERR_ABORTED;
+    }
+    if (comm->failed != CCL_SUCCESS)
+        return comm->failed;
+    comm->tl_ops->test(comm->tl, &comm->ctrl_req);
+    if (comm->ctrl_req.status == CCL_INPROGRESS)
+        return CCL_SUCCESS;
+    char why[CCL_ERRSTR_LEN];
+    if (comm->ctrl_req.status == CCL_SUCCESS && comm->ctrl_req.len == sizeof(ccl_ctrl_msg_t)) {
+        comm->ctrl_in.reason[sizeof(comm->ctrl_in.reason) - 1] = '\0';
+        snprintf(why, sizeof(why), "rank %d failed: %s", comm->ctrl_in.rank,
+                 comm->ctrl_in.reason);
+    } else {
+        snprintf(why, sizeof(why), "malformed failure notice from a peer");
+    }
+    ccl_comm_fail(comm, CCL_ERR_REMOTE, why);
+    return CCL_ERR_REMOTE;
+}
+
+static void comm_free(struct ccl_comm *comm, int force)
+{
+    /* Our failure notices may still be on their way; give them the flush below. */
+    comm->tl_ops->cancel(comm->tl, &comm->ctrl_req);
+    comm->tl_ops->destroy(comm->tl, force ? 0.0 : comm->timeout_s, force);
+    free(comm->ctrl_sends);
+    free(comm->scratch);
+    free(comm);
+}
+
+ccl_result_t ccl_comm_destroy(ccl_comm_t comm)
+{
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    comm_free(comm, 0);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comm_abort(ccl_comm_t comm)
+{
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    atomic_store(&comm->abort_flag, 1);
+    /* The collective sees the flag at its next progress check and returns. */
+    while (atomic_load(&comm->in_flight) > 0)
+        sched_yield();
+    comm_free(comm, 1);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comm_rank(ccl_comm_t comm, int *rank_p)
+{
+    if (comm == NULL || rank_p == NULL)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "comm or rank_p is NULL");
+    *rank_p = comm->rank;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comm_size(ccl_comm_t comm, int *size_p)
+{
+    if (comm == NULL || size_p == NULL)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "comm or size_p is NULL");
+    *size_p = comm->nranks;
+    return CCL_SUCCESS;
+}

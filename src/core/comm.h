@@ -1,0 +1,64 @@
+/* comm.h: the communicator object and the calls the collectives make on it. */
+#ifndef CCL_COMM_H
+#define CCL_COMM_H
+
+#include "ccl_int.h"
+#include "../transports/transport.h"
+
+#include <stdatomic.h>
+
+#define CCL_ERRSTR_LEN 512
+
+/* Tag bit of failure notices; data messages never set it (see collectives/p2p.h). */
+#define CCL_TAG_CTRL (1ULL << 63)
+
+/* What a rank sends every peer when it fails, so no peer waits for it until the timeout. */
+typedef struct {
+    int32_t rank;
+    int32_t code;
+    char    reason[240];
+} ccl_ctrl_msg_t;
+
+struct ccl_comm {
+    int   rank;
+    int   nranks;
+    const ccl_transport_ops_t *tl_ops;
+    void *tl;
+
+    uint32_t seq;               /* collective sequence number, same on every rank */
+    double   timeout_s;
+
+    /* The first error of this communicator: every later call returns it. */
+    ccl_result_t failed;
+    char         failure[CCL_ERRSTR_LEN];
+
+    atomic_int abort_flag;      /* set by ccl_comm_abort from any thread */
+    atomic_int in_flight;       /* collectives running now */
+
+    /* Always-posted receive for peers' failure notices. */
+    ccl_ctrl_msg_t ctrl_in;
+    ccl_tl_req_t   ctrl_req;
+    ccl_ctrl_msg_t ctrl_out;    /* our own notice; must outlive its sends */
+    ccl_tl_req_t  *ctrl_sends;  /* nranks */
+
+    void  *scratch;             /* grows on demand; reused across calls */
+    size_t scratch_size;
+
+    char last_error[CCL_ERRSTR_LEN];
+};
+
+/* Marks comm failed (first cause wins) and tells every peer, once. */
+void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason);
+
+/* Checks for an abort request, a peer's failure notice or a broken connection. Returns
+ * CCL_SUCCESS or the error that ends the call. */
+ccl_result_t ccl_comm_check_health(struct ccl_comm *comm);
+
+/* Returns a scratch buffer of at least `bytes`, owned by comm. */
+void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes);
+
+/* Creates the communicator once the bootstrap produced every rank's transport address. */
+ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
+                             const void *const *addrs, const size_t *lens);
+
+#endif

@@ -1,0 +1,158 @@
+/* config.c: CCLZ_* settings: one table row per setting, parsed once from the environment. */
+#include "config.h"
+#include "ccl_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ccl_cfg_entry_t cfg_table[] = {
+    {"TIMEOUT", "30", CCL_CFG_DOUBLE,
+     "Seconds a blocked call waits without any message completing before it fails with "
+     "CCL_ERR_TIMEOUT (also bounds the rendezvous and the flush in ccl_comm_destroy)."},
+    {"ALGO", "", CCL_CFG_STRING,
+     "Force one algorithm per collective, e.g. 'ring' or 'allreduce:rec_doubling,broadcast:"
+     "binomial'. Empty: the cost model chooses."},
+    {"CHUNK_SIZE", "512K", CCL_CFG_SIZE,
+     "Pipelining unit of the ring and broadcast algorithms, in bytes (K, M, G suffixes)."},
+    {"SMALL_MSG_SIZE", "8K", CCL_CFG_SIZE,
+     "Messages up to this size travel with their header in one copy; larger ones as a header "
+     "message plus a zero-copy payload."},
+    {"IFNAME", "", CCL_CFG_STRING,
+     "Network interface for the rendezvous listener and for UCX's network transports "
+     "(sets UCX NET_DEVICES). Empty: the first non-loopback interface that is up."},
+    {"LOG", "warn", CCL_CFG_STRING, "Log level: error, warn, info, debug or trace (stderr)."},
+    {"PORT_RANGE", "0", CCL_CFG_INT,
+     "Lowest TCP port ccl_get_unique_id may listen on; 0 lets the kernel choose."},
+    {"RANK", "", CCL_CFG_STRING, "This process's rank, for ccl_comm_init_from_env."},
+    {"NRANKS", "", CCL_CFG_STRING, "Number of ranks, for ccl_comm_init_from_env."},
+    {"ROOT", "", CCL_CFG_STRING,
+     "host:port where rank 0 serves the rendezvous, for ccl_comm_init_from_env."},
+    {"SECRET", "", CCL_CFG_STRING,
+     "32 hex digits shared by all ranks, for ccl_comm_init_from_env; without it the secret "
+     "is derived from the launcher's job id."},
+};
+
+static ccl_config_t cfg;
+static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
+
+int ccl_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v;
+    errno = 0;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end != '\0')
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static const char *cfg_raw(const ccl_cfg_entry_t *e)
+{
+    char name[64];
+    const char *v;
+    snprintf(name, sizeof(name), "CCLZ_%s", e->name);
+    v = getenv(name);
+    return v != NULL ? v : e->dflt;
+}
+
+static const ccl_cfg_entry_t *cfg_find(const char *name)
+{
+    for (size_t i = 0; i < CCL_ARRAY_SIZE(cfg_table); i++)
+        if (strcmp(cfg_table[i].name, name) == 0)
+            return &cfg_table[i];
+    return NULL;
+}
+
+static double cfg_double(const char *name)
+{
+    const ccl_cfg_entry_t *e = cfg_find(name);
+    const char *s = cfg_raw(e);
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v > 0)) {
+        fprintf(stderr, "cclz: ignoring CCLZ_%s='%s' (want a positive number); using %s\n",
+                name, s, e->dflt);
+        v = strtod(e->dflt, NULL);
+    }
+    return v;
+}
+
+static size_t cfg_size(const char *name)
+{
+    const ccl_cfg_entry_t *e = cfg_find(name);
+    const char *s = cfg_raw(e);
+    size_t v;
+    if (ccl_parse_size(s, &v) != 0 || v == 0) {
+        fprintf(stderr, "cclz: ignoring CCLZ_%s='%s' (want a size such as 64K); using %s\n",
+                name, s, e->dflt);
+        ccl_parse_size(e->dflt, &v);
+    }
+    return v;
+}
+
+static int cfg_int(const char *name)
+{
+    const ccl_cfg_entry_t *e = cfg_find(name);
+    const char *s = cfg_raw(e);
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < 0 || v > 65535) {
+        fprintf(stderr, "cclz: ignoring CCLZ_%s='%s'; using %s\n", name, s, e->dflt);
+        v = strtol(e->dflt, NULL, 10);
+    }
+    return (int)v;
+}
+
+static void cfg_load(void)
+{
+    cfg.timeout_s      = cfg_double("TIMEOUT");
+    cfg.chunk_size     = cfg_size("CHUNK_SIZE");
+    cfg.small_msg_size = cfg_size("SMALL_MSG_SIZE");
+    cfg.algo           = cfg_raw(cfg_find("ALGO"));
+    cfg.ifname         = cfg_raw(cfg_find("IFNAME"));
+    cfg.log_level      = cfg_raw(cfg_find("LOG"));
+    cfg.port_range_lo  = cfg_int("PORT_RANGE");
+    if (cfg.chunk_size < 4096)
+        cfg.chunk_size = 4096;
+
+    static const char *levels[] = {"error", "warn", "info", "debug", "trace"};
+    for (int i = 0; i < (int)CCL_ARRAY_SIZE(levels); i++)
+        if (strcmp(cfg.log_level, levels[i]) == 0)
+            ccl_log_level = i;
+}
+
+const ccl_config_t *ccl_config_get(void)
+{
+    pthread_once(&cfg_once, cfg_load);
+    return &cfg;
+}
+
+const ccl_cfg_entry_t *ccl_config_table(size_t *n_p)
+{
+    *n_p = CCL_ARRAY_SIZE(cfg_table);
+    return cfg_table;
+}
+
+void ccl_config_print(FILE *out)
+{
+    for (size_t i = 0; i < CCL_ARRAY_SIZE(cfg_table); i++) {
+        const ccl_cfg_entry_t *e = &cfg_table[i];
+        fprintf(out, "CCLZ_%-16s = %-10s (default '%s')\n    %s\n", e->name, cfg_raw(e),
+                e->dflt, e->doc);
+    }
+}
