@@ -2,6 +2,7 @@
 #include "p2p.h"
 #include "../core/config.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,11 +204,17 @@ static ccl_result_t p2p_check(ccl_coll_ctx_t *ctx, const ccl_p2p_req_t *req)
 ccl_result_t ccl_p2p_wait(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
 {
     struct ccl_comm *comm = ctx->comm;
+    unsigned idle = 0;
     for (unsigned spin = 0;; spin++) {
         ccl_result_t res = p2p_test(ctx, req);
         if (res != CCL_INPROGRESS)
             return res;
-        comm->tl_ops->progress(comm->tl);
+        /* When ranks outnumber cores, a spinning waiter steals the time its peer needs to
+         * send; after a stretch with nothing to do, give the core away. */
+        if (comm->tl_ops->progress(comm->tl) != 0)
+            idle = 0;
+        else if (++idle >= 64)
+            sched_yield();
         if ((spin & 255) == 255) {
             res = p2p_check(ctx, req);
             if (res < 0)
