@@ -1,1 +1,140 @@
-int main(void){return 0;}
+/* cclz_perf.c: nccl-tests-style timing of cclz's collectives. Runs under cclz_run, mpirun,
+ * srun or torchrun (ccl_comm_init_from_env), or starts -np N local ranks itself. */
+#include "cclz.h"
+#include "perf_common.h"
+
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+
+static const ccl_datatype_t dt_map[] = {CCL_FLOAT32, CCL_FLOAT64, CCL_INT32, CCL_INT64};
+static const ccl_redop_t op_map[] = {CCL_SUM, CCL_MIN, CCL_MAX};
+
+#define CHECK_CCL(call)                                                                    \
+    do {                                                                                   \
+        ccl_result_t _r = (call);                                                          \
+        if (_r != CCL_SUCCESS) {                                                           \
+            fprintf(stderr, "cclz_perf: %s: %s\n", #call, ccl_get_last_error(comm));       \
+            exit(1);                                                                       \
+        }                                                                                  \
+    } while (0)
+
+/* Starts np copies of this program as local ranks (what cclz_run does). */
+static int spawn_local(int np, char **argv)
+{
+    char self[4096], buf[64], hex[33];
+    unsigned char secret[16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    int status = 0;
+    pid_t pids[256];
+    if (n <= 0 || np > 256 || getrandom(secret, 16, 0) != 16)
+        return 1;
+    self[n] = '\0';
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+    /* A port in the dynamic range; a clash shows up as a failed rendezvous. */
+    snprintf(buf, sizeof(buf), "127.0.0.1:%d", 30000 + (int)(getpid() % 20000));
+    setenv("CCLZ_ROOT", buf, 1);
+    setenv("CCLZ_SECRET", hex, 1);
+    snprintf(buf, sizeof(buf), "%d", np);
+    setenv("CCLZ_NRANKS", buf, 1);
+    for (int r = 0; r < np; r++) {
+        pids[r] = fork();
+        if (pids[r] == 0) {
+            snprintf(buf, sizeof(buf), "%d", r);
+            setenv("CCLZ_RANK", buf, 1);
+            execv(self, argv);
+            _exit(127);
+        }
+    }
+    for (int r = 0; r < np; r++) {
+        int st;
+        waitpid(pids[r], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            status = 1;
+            for (int k = 0; k < np; k++)
+                kill(pids[k], SIGTERM);
+        }
+    }
+    return status;
+}
+
+static ccl_result_t run_once(const perf_opts_t *o, const void *in, void *out, size_t count,
+                             ccl_comm_t comm)
+{
+    switch (o->coll) {
+    case P_ALLREDUCE: return ccl_allreduce(in, out, count, dt_map[o->dtype], op_map[o->op], comm);
+    case P_ALLGATHER: return ccl_allgather(in, out, count, dt_map[o->dtype], comm);
+    case P_REDUCE_SCATTER:
+        return ccl_reduce_scatter(in, out, count, dt_map[o->dtype], op_map[o->op], comm);
+    default: return ccl_broadcast(in, out, count, dt_map[o->dtype], 0, comm);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    perf_opts_t o;
+    ccl_comm_t comm = NULL;
+    int rank, p;
+    perf_parse(argc, argv, &o, 1);
+    if (o.np > 0 && getenv("CCLZ_RANK") == NULL)
+        return spawn_local(o.np, argv);
+
+    CHECK_CCL(ccl_comm_init_from_env(&comm));
+    ccl_comm_rank(comm, &rank);
+    ccl_comm_size(comm, &p);
+    if (rank == 0)
+        perf_header(&o, "cclz", p);
+
+    size_t dts = perf_dtype_sizes[o.dtype];
+    size_t maxb = o.max_bytes + (size_t)p * dts;
+    uint8_t *in = malloc(maxb), *out = malloc(maxb);
+    memset(out, 0, maxb);
+    for (size_t bytes = o.min_bytes; bytes <= o.max_bytes;
+         bytes = (size_t)((double)bytes * o.factor) > bytes ? (size_t)((double)bytes * o.factor)
+                                                            : bytes + 1) {
+        /* count: elements per call's argument (per rank for allgather/reduce_scatter). */
+        size_t total = bytes / dts;
+        size_t count = (o.coll == P_ALLGATHER || o.coll == P_REDUCE_SCATTER) ? total / (size_t)p
+                                                                               : total;
+        if (count == 0)
+            continue;
+        size_t in_elems = o.coll == P_REDUCE_SCATTER ? count * (size_t)p : count;
+        size_t out_elems = o.coll == P_ALLGATHER ? count * (size_t)p : count;
+        perf_fill(in, in_elems, o.dtype, rank, 0);
+
+        for (int i = 0; i < o.warmup; i++)
+            CHECK_CCL(run_once(&o, in, out, count, comm));
+        CHECK_CCL(ccl_barrier(comm));
+        double t0 = perf_now();
+        for (int i = 0; i < o.iters; i++)
+            CHECK_CCL(run_once(&o, in, out, count, comm));
+        double us = (perf_now() - t0) * 1e6 / o.iters, us_max;
+        CHECK_CCL(ccl_allreduce(&us, &us_max, 1, CCL_FLOAT64, CCL_MAX, comm));
+
+        long wrong = 0, wrong_all;
+        if (o.check) {
+            size_t base = o.coll == P_REDUCE_SCATTER ? (size_t)rank * count : 0;
+            memset(out, 0xff, out_elems * dts);
+            CHECK_CCL(run_once(&o, in, out, count, comm));
+            wrong = perf_count_wrong(&o, out, out_elems, base, p, 0, count);
+        }
+        int64_t w = wrong, wa;
+        CHECK_CCL(ccl_allreduce(&w, &wa, 1, CCL_INT64, CCL_SUM, comm));
+        wrong_all = (long)wa;
+        if (rank == 0)
+            perf_row(&o, out_elems * dts, count, us_max, p, wrong_all);
+        if (wrong_all != 0 && rank == 0)
+            fprintf(stderr, "cclz_perf: %ld wrong elements at %zu bytes\n", wrong_all, bytes);
+        if (wrong_all != 0) {
+            ccl_comm_destroy(comm);
+            return 3;
+        }
+    }
+    if (rank == 0)
+        perf_footer(&o);
+    free(in);
+    free(out);
+    ccl_comm_destroy(comm);
+    return 0;
+}

@@ -44,7 +44,7 @@ static char h_self[4096];
 /* Call first in main(): when this process is a rank started by h_spawn, runs the rank
  * function and exits; otherwise records fn for h_spawn and returns. Ranks are started with
  * fork and exec so that each begins with no threads and no inherited library state. */
-static void h_init(int argc, char **argv, h_rank_fn fn)
+__attribute__((unused)) static void h_init(int argc, char **argv, h_rank_fn fn)
 {
     const char *r = getenv("H_RANK");
     ssize_t n = readlink("/proc/self/exe", h_self, sizeof(h_self) - 1);
@@ -63,13 +63,16 @@ static void h_init(int argc, char **argv, h_rank_fn fn)
 /* Starts nranks ranks running the h_init function with `arg`; the calling process serves
  * the rendezvous. A rank still running after timeout_s is killed and reported as 200.
  * codes[r] gets the exit code, or 128+signal. Returns nonzero if any code is. */
-static int h_spawn(int nranks, const char *arg, double timeout_s, int *codes)
+__attribute__((unused)) static int h_spawn(int nranks, const char *arg, double timeout_s, int *codes)
 {
     ccl_unique_id_t id;
     char idstr[CCL_UNIQUE_ID_STRLEN], buf[32];
     pid_t pids[64];
     int any = 0;
-    if (nranks > 64 || ccl_get_unique_id(&id) != CCL_SUCCESS) {
+    /* H_FIXED_ID: join a rendezvous this process already opened (for the stranger test). */
+    const char *fixed = getenv("H_FIXED_ID");
+    if (nranks > 64 || (fixed ? ccl_unique_id_from_string(fixed, &id)
+                              : ccl_get_unique_id(&id)) != CCL_SUCCESS) {
         fprintf(stderr, "harness: cannot make a unique id: %s\n", ccl_get_last_error(NULL));
         for (int r = 0; r < nranks && r < 64; r++)
             codes[r] = 250;
@@ -88,6 +91,7 @@ static int h_spawn(int nranks, const char *arg, double timeout_s, int *codes)
             setenv("H_NRANKS", buf, 1);
             setenv("H_ID", idstr, 1);
             setenv("H_ARG", arg ? arg : "", 1);
+            unsetenv("H_FIXED_ID");
             execv(h_self, av);
             _exit(252);
         }

@@ -1,1 +1,263 @@
-int main(void){return 0;}
+/* test_faults.c: a peer killed mid-allreduce, a silent peer, mismatched calls, abort from
+ * another thread, bad arguments, and strangers at the rendezvous port. Every rank must get
+ * an error (never hang), and no buffer may be written past its end. */
+#include "harness.h"
+#include "core/bootstrap.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#define TIMEOUT_S 3.0 /* CCLZ_TIMEOUT for these tests */
+
+static int is_fault_error(ccl_result_t r)
+{
+    return r == CCL_ERR_TRANSPORT || r == CCL_ERR_TIMEOUT || r == CCL_ERR_REMOTE ||
+           r == CCL_ERR_MISMATCH;
+}
+
+static ccl_comm_t init_or_die(int rank, int p, ccl_unique_id_t id)
+{
+    ccl_comm_t comm;
+    if (ccl_comm_init_rank(&comm, p, id, rank) != CCL_SUCCESS) {
+        fprintf(stderr, "rank %d: init: %s\n", rank, ccl_get_last_error(NULL));
+        exit(90);
+    }
+    return comm;
+}
+
+static void *killer(void *arg)
+{
+    usleep((useconds_t)(intptr_t)arg);
+    raise(SIGKILL);
+    return NULL;
+}
+
+/* Rank 2 dies 150 ms into a stream of 64 MB allreduces. */
+static int sc_kill(int rank, int p, ccl_comm_t comm)
+{
+    size_t n = 16u << 20;
+    float *buf = calloc(n, sizeof(float));
+    pthread_t th;
+    ccl_result_t r = CCL_SUCCESS;
+    if (rank == 2)
+        pthread_create(&th, NULL, killer, (void *)(intptr_t)150000);
+    for (int it = 0; it < 1000 && r == CCL_SUCCESS; it++)
+        r = ccl_allreduce(buf, buf, n, CCL_FLOAT32, CCL_SUM, comm);
+    fprintf(stderr, "rank %d: after the kill: %d (%s)\n", rank, r, ccl_get_last_error(comm));
+    /* A second call must fail at once, not hang. */
+    if (ccl_allreduce(buf, buf, 1, CCL_FLOAT32, CCL_SUM, comm) == CCL_SUCCESS)
+        return 2;
+    ccl_comm_destroy(comm);
+    return is_fault_error(r) ? 0 : 1;
+}
+
+/* Rank p-1 never calls; the others must time out (or hear of the timeout). */
+static int sc_silent(int rank, int p, ccl_comm_t comm)
+{
+    double x = 1;
+    if (rank == p - 1) {
+        sleep((unsigned)(3 * TIMEOUT_S));
+        return 0;
+    }
+    ccl_result_t r = ccl_allreduce(&x, &x, 1, CCL_FLOAT64, CCL_SUM, comm);
+    fprintf(stderr, "rank %d: silent peer: %d (%s)\n", rank, r, ccl_get_last_error(comm));
+    return r == CCL_ERR_TIMEOUT || r == CCL_ERR_REMOTE ? 0 : 1;
+}
+
+/* Each mismatch kind: every rank must get an error, and the guard bytes must survive. */
+static int sc_mismatch(int rank, int p, ccl_comm_t comm, const char *kind)
+{
+    size_t n = strstr(kind, "large") ? (1u << 20) : 100, cap = 2 * n + 64;
+    uint8_t *buf = calloc(cap * 8 + 64, 1);
+    size_t cnt = n;
+    ccl_datatype_t dt = CCL_FLOAT32;
+    ccl_redop_t op = CCL_SUM;
+    ccl_result_t r;
+    memset(buf + n * 4, 0xA5, 64);
+    if (rank == 1 && strstr(kind, "count"))
+        cnt = n / 2;
+    if (rank == 1 && strstr(kind, "dtype"))
+        dt = CCL_INT32;
+    if (rank == 1 && strstr(kind, "op"))
+        op = CCL_MAX;
+    if (rank == 0 && strstr(kind, "coll"))
+        r = ccl_broadcast(buf, buf, cnt, dt, 0, comm);
+    else
+        r = ccl_allreduce(buf, buf, cnt, dt, op, comm);
+    /* The broadcast root may finish before it hears; its next call must fail. */
+    if (r == CCL_SUCCESS && rank == 0 && strstr(kind, "coll"))
+        r = ccl_barrier(comm);
+    fprintf(stderr, "rank %d: mismatch %s: %d (%s)\n", rank, kind, r, ccl_get_last_error(comm));
+    for (int i = 0; i < 64; i++)
+        if (buf[n * 4 + i] != 0xA5)
+            return 3;
+    ccl_comm_destroy(comm);
+    return r == CCL_ERR_MISMATCH || r == CCL_ERR_REMOTE || r == CCL_ERR_TIMEOUT ? 0 : 1;
+}
+
+static void *aborter(void *arg)
+{
+    usleep(300000);
+    ccl_comm_abort((ccl_comm_t)arg);
+    return NULL;
+}
+
+/* Rank 1 never joins the allreduce; rank 0's other thread aborts the stuck call. */
+static int sc_abort(int rank, int p, ccl_comm_t comm)
+{
+    float x = 1;
+    pthread_t th;
+    if (rank != 0) {
+        sleep(2);
+        return 0;
+    }
+    pthread_create(&th, NULL, aborter, comm);
+    double t0 = h_now();
+    ccl_result_t r = ccl_allreduce(&x, &x, 1, CCL_FLOAT32, CCL_SUM, comm);
+    pthread_join(th, NULL);
+    fprintf(stderr, "rank 0: abort: %d after %.2f s\n", r, h_now() - t0);
+    return r == CCL_ERR_ABORTED ? 0 : 1;
+}
+
+#define EXPECT_INVALID(call)                                                           \
+    do {                                                                               \
+        ccl_result_t _r = (call);                                                      \
+        if (_r != CCL_ERR_INVALID_ARG || ccl_get_last_error(comm)[0] == '\0') {        \
+            fprintf(stderr, "not rejected: %s -> %d\n", #call, _r);                    \
+            return 1;                                                                  \
+        }                                                                              \
+    } while (0)
+
+static int sc_badargs(int rank, int p, ccl_comm_t comm)
+{
+    float x[4] = {1, 2, 3, 4}, y[16];
+    EXPECT_INVALID(ccl_allreduce(NULL, y, 4, CCL_FLOAT32, CCL_SUM, comm));
+    EXPECT_INVALID(ccl_allreduce(x, NULL, 4, CCL_FLOAT32, CCL_SUM, comm));
+    EXPECT_INVALID(ccl_allreduce(x, y, 4, (ccl_datatype_t)99, CCL_SUM, comm));
+    EXPECT_INVALID(ccl_allreduce(x, y, 4, CCL_FLOAT32, (ccl_redop_t)-1, comm));
+    EXPECT_INVALID(ccl_allreduce(x, y, SIZE_MAX / 2, CCL_FLOAT32, CCL_SUM, comm));
+    EXPECT_INVALID(ccl_allgather(x, y, SIZE_MAX / 4, CCL_FLOAT32, comm));
+    EXPECT_INVALID(ccl_reduce_scatter(x, y, SIZE_MAX / 4, CCL_FLOAT32, CCL_SUM, comm));
+    EXPECT_INVALID(ccl_broadcast(x, y, 4, CCL_FLOAT32, p, comm));
+    EXPECT_INVALID(ccl_broadcast(x, y, 4, CCL_FLOAT32, -1, comm));
+    EXPECT_INVALID(ccl_broadcast(x, NULL, 4, CCL_FLOAT32, 0, comm));
+    if (ccl_allreduce(x, y, 4, CCL_FLOAT32, CCL_SUM, NULL) != CCL_ERR_INVALID_ARG)
+        return 1;
+    /* Bad arguments are caught before any message: the communicator still works. */
+    if (ccl_allreduce(x, y, 4, CCL_FLOAT32, CCL_SUM, comm) != CCL_SUCCESS || y[3] != 4.0f * p)
+        return 4;
+    ccl_comm_destroy(comm);
+    return 0;
+}
+
+static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
+{
+    if (strcmp(arg, "init-mismatch") == 0) {
+        /* Rank 1 claims a different job size: it is refused, the rest time out. */
+        ccl_comm_t comm;
+        ccl_result_t r = ccl_comm_init_rank(&comm, rank == 1 ? p + 1 : p, id, rank);
+        fprintf(stderr, "rank %d: init with wrong size: %d (%s)\n", rank, r,
+                ccl_get_last_error(NULL));
+        return r == CCL_ERR_BOOTSTRAP || r == CCL_ERR_TIMEOUT ? 0 : 1;
+    }
+    ccl_comm_t comm = init_or_die(rank, p, id);
+    if (strcmp(arg, "kill") == 0)
+        return sc_kill(rank, p, comm);
+    if (strcmp(arg, "silent") == 0)
+        return sc_silent(rank, p, comm);
+    if (strcmp(arg, "abort") == 0)
+        return sc_abort(rank, p, comm);
+    if (strcmp(arg, "badargs") == 0)
+        return sc_badargs(rank, p, comm);
+    if (strncmp(arg, "mismatch", 8) == 0)
+        return sc_mismatch(rank, p, comm, arg);
+    if (strcmp(arg, "plain") == 0) {
+        int64_t v = rank, s;
+        ccl_result_t r = ccl_allreduce(&v, &s, 1, CCL_INT64, CCL_SUM, comm);
+        ccl_comm_destroy(comm);
+        return r == CCL_SUCCESS && s == (int64_t)p * (p - 1) / 2 ? 0 : 1;
+    }
+    return 99;
+}
+
+/* Connects to the rendezvous of `id` and, depending on mode, sends a hello with a wrong
+ * secret, garbage, or nothing at all (the socket is returned open). */
+static int stranger(const ccl_unique_id_t *uid, int mode)
+{
+    ccl_bootstrap_id_t id;
+    memcpy(&id, uid->internal, sizeof(id));
+    int fd = socket(id.root.sa.sa_family, SOCK_STREAM, 0);
+    if (connect(fd, &id.root.sa, sizeof(id.root.in)) != 0)
+        return -1;
+    uint8_t hello[48] = {0};
+    uint32_t magic = CCL_BOOTSTRAP_MAGIC, ver = CCL_BOOTSTRAP_VERSION;
+    memcpy(hello, &magic, 4);
+    memcpy(hello + 4, &ver, 4);
+    memset(hello + 8, 0x42, 16); /* not the secret */
+    if (mode == 0)
+        (void)!write(fd, hello, sizeof(hello));
+    else if (mode == 1)
+        (void)!write(fd, "GET / HTTP/1.0\r\n\r\n", 18);
+    return fd;
+}
+
+/* The parent plays strangers at the port, then starts a real job on the same id. */
+static void test_strangers(void)
+{
+    int codes[8], fds[3];
+    ccl_unique_id_t id;
+    char idstr[CCL_UNIQUE_ID_STRLEN];
+    if (ccl_get_unique_id(&id) != CCL_SUCCESS) {
+        h_report(0, "strangers at the rendezvous port");
+        return;
+    }
+    for (int m = 0; m < 3; m++)
+        fds[m] = stranger(&id, m);
+    usleep(200000);
+    /* h_spawn makes a fresh id; reuse this one so the strangers hit the job's own port. */
+    ccl_unique_id_to_string(&id, idstr, sizeof(idstr));
+    setenv("H_FIXED_ID", idstr, 1);
+    int bad = h_spawn(3, "plain", 60, codes);
+    unsetenv("H_FIXED_ID");
+    for (int m = 0; m < 3; m++)
+        if (fds[m] >= 0)
+            close(fds[m]);
+    h_report(!bad && fds[0] >= 0, "strangers (wrong secret, garbage, silent) cannot disturb the rendezvous");
+}
+
+int main(int argc, char **argv)
+{
+    char t[16];
+    int codes[8];
+    snprintf(t, sizeof(t), "%.0f", TIMEOUT_S);
+    setenv("CCLZ_TIMEOUT", t, 1);
+    h_init(argc, argv, rank_entry);
+
+    int bad = h_spawn(4, "kill", 60, codes);
+    h_report(codes[2] == 128 + SIGKILL && !codes[0] && !codes[1] && !codes[3],
+             "rank killed mid-allreduce: the others return an error");
+    (void)bad;
+
+    bad = h_spawn(3, "silent", 60, codes);
+    h_report(!bad, "silent rank: the others time out with an error");
+
+    static const char *kinds[] = {"mismatch-count", "mismatch-count-large", "mismatch-dtype",
+                                  "mismatch-op", "mismatch-coll"};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        bad = h_spawn(3, kinds[k], 60, codes);
+        h_report(!bad, "%s: every rank gets an error, no buffer overrun", kinds[k]);
+    }
+
+    bad = h_spawn(2, "abort", 60, codes);
+    h_report(!bad, "ccl_comm_abort from another thread unblocks a stuck allreduce");
+
+    bad = h_spawn(2, "badargs", 60, codes);
+    h_report(!bad, "invalid arguments give CCL_ERR_INVALID_ARG with a message");
+
+    bad = h_spawn(3, "init-mismatch", 60, codes);
+    h_report(!bad, "a rank with the wrong job size is refused at the rendezvous");
+
+    test_strangers();
+    return h_failed ? 1 : 0;
+}

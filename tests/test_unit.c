@@ -1,1 +1,303 @@
-int main(void){return 0;}
+/* test_unit.c: single-process checks: half-precision conversions, reduction kernels, size
+ * parsing, segment and tree arithmetic, unique ids, argument checks before a communicator. */
+#include "harness.h"
+#include "collectives/patterns/patterns.h"
+#include "core/config.h"
+#include "core/reduce.h"
+
+#include <math.h>
+
+static int test_half_roundtrip(void)
+{
+    /* Every half except NaNs survives half -> float -> half unchanged. */
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = ccl_half_to_float((uint16_t)h);
+        if (isnan(f)) {
+            if (!isnan(ccl_half_to_float(ccl_float_to_half(f))))
+                return 0;
+            continue;
+        }
+        if (ccl_float_to_half(f) != h)
+            return 0;
+    }
+    return 1;
+}
+
+static int test_half_rounding(void)
+{
+    /* 1 + 2^-11 is halfway between 1 and 1+2^-10: ties go to even (1.0). */
+    if (ccl_float_to_half(1.0f + ldexpf(1, -11)) != 0x3c00)
+        return 0;
+    /* 1 + 3*2^-11 is halfway between 1+2^-10 (odd) and 1+2^-9: rounds up to even. */
+    if (ccl_float_to_half(1.0f + 3 * ldexpf(1, -11)) != 0x3c02)
+        return 0;
+    if (ccl_float_to_half(65504.0f) != 0x7bff || ccl_float_to_half(65520.0f) != 0x7c00)
+        return 0;
+    if (ccl_float_to_half(ldexpf(1, -24)) != 0x0001 || ccl_float_to_half(ldexpf(1, -26)) != 0)
+        return 0;
+    if (ccl_float_to_half(-INFINITY) != 0xfc00 || !isnan(ccl_half_to_float(ccl_float_to_half(NAN))))
+        return 0;
+    return 1;
+}
+
+static int test_bf16(void)
+{
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = ccl_bf16_to_float((uint16_t)h);
+        if (!isnan(f) && ccl_float_to_bf16(f) != h)
+            return 0;
+    }
+    /* 1 + 2^-8 is halfway between 1 and the next bf16: to even. */
+    return ccl_float_to_bf16(1.0f + ldexpf(1, -8)) == 0x3f80 &&
+           ccl_float_to_bf16(1.0f + 3 * ldexpf(1, -8)) == 0x3f82 &&
+           isnan(ccl_bf16_to_float(ccl_float_to_bf16(NAN)));
+}
+
+static int test_reduce_kernels(void)
+{
+    enum { N = 1031 }; /* not a multiple of any vector width */
+    float a[N], b[N], d[N];
+    int32_t ia[N], ib[N], id[N];
+    int8_t ca[N], cb[N], cd[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (float)(i % 13) - 6.5f;
+        b[i] = (float)(i % 7) * 0.25f;
+        ia[i] = i * 1000003;
+        ib[i] = INT32_MAX - i;
+        ca[i] = (int8_t)(i * 37);
+        cb[i] = (int8_t)(i * 11);
+    }
+    ccl_reduce(d, a, b, N, CCL_FLOAT32, CCL_SUM);
+    for (int i = 0; i < N; i++)
+        if (d[i] != a[i] + b[i])
+            return 0;
+    ccl_reduce(d, a, b, N, CCL_FLOAT32, CCL_MAX);
+    for (int i = 0; i < N; i++)
+        if (d[i] != (a[i] > b[i] ? a[i] : b[i]))
+            return 0;
+    /* Integer sums wrap instead of being undefined. */
+    ccl_reduce(id, ia, ib, N, CCL_INT32, CCL_SUM);
+    for (int i = 0; i < N; i++)
+        if (id[i] != (int32_t)((uint32_t)ia[i] + (uint32_t)ib[i]))
+            return 0;
+    ccl_reduce(cd, ca, cb, N, CCL_INT8, CCL_PROD);
+    for (int i = 0; i < N; i++)
+        if (cd[i] != (int8_t)(uint8_t)((unsigned)(uint8_t)ca[i] * (unsigned)(uint8_t)cb[i]))
+            return 0;
+    ccl_reduce(cd, ca, cb, N, CCL_INT8, CCL_MIN);
+    for (int i = 0; i < N; i++)
+        if (cd[i] != (ca[i] < cb[i] ? ca[i] : cb[i]))
+            return 0;
+    /* In place (dst == a). */
+    memcpy(d, a, sizeof(a));
+    ccl_reduce(d, d, b, N, CCL_FLOAT32, CCL_PROD);
+    for (int i = 0; i < N; i++)
+        if (d[i] != a[i] * b[i])
+            return 0;
+    return 1;
+}
+
+static int test_nan_minmax(void)
+{
+    float a[3] = {NAN, 1, 2}, b[3] = {0, NAN, 1}, d[3];
+    double da[2] = {NAN, -1}, db[2] = {5, NAN}, dd[2];
+    ccl_reduce(d, a, b, 3, CCL_FLOAT32, CCL_MIN);
+    if (!isnan(d[0]) || !isnan(d[1]) || d[2] != 1)
+        return 0;
+    ccl_reduce(dd, da, db, 2, CCL_FLOAT64, CCL_MAX);
+    return isnan(dd[0]) && isnan(dd[1]);
+}
+
+static int test_half_sum(void)
+{
+    uint16_t a[300], b[300], d[300];
+    for (int i = 0; i < 300; i++) {
+        a[i] = ccl_float_to_half((float)i);
+        b[i] = ccl_float_to_half(0.5f);
+    }
+    ccl_reduce(d, a, b, 300, CCL_FLOAT16, CCL_SUM);
+    for (int i = 0; i < 300; i++)
+        if (d[i] != ccl_float_to_half((float)i + 0.5f))
+            return 0;
+    ccl_reduce_scale_avg(d, 300, CCL_FLOAT16, 2);
+    return d[3] == ccl_float_to_half(1.75f);
+}
+
+static int test_avg_int(void)
+{
+    int32_t v[4] = {7, -7, 8, 0};
+    ccl_reduce_scale_avg(v, 4, CCL_INT32, 2);
+    return v[0] == 3 && v[1] == -3 && v[2] == 4 && v[3] == 0;
+}
+
+static int test_parse_size(void)
+{
+    size_t v;
+    return ccl_parse_size("512K", &v) == 0 && v == 512 * 1024 &&
+           ccl_parse_size("2M", &v) == 0 && v == 2u << 20 &&
+           ccl_parse_size("7", &v) == 0 && v == 7 && ccl_parse_size("1GB", &v) == 0 &&
+           v == 1u << 30 && ccl_parse_size("-1", &v) != 0 && ccl_parse_size("x", &v) != 0 &&
+           ccl_parse_size("12Q", &v) != 0 && ccl_parse_size("", &v) != 0;
+}
+
+static int test_segments(void)
+{
+    for (size_t count = 0; count < 50; count++)
+        for (int n = 1; n <= 9; n++) {
+            size_t off = 0;
+            for (int s = 0; s < n; s++) {
+                if (ccl_seg_off(count, n, s) != off)
+                    return 0;
+                off += ccl_seg_len(count, n, s);
+            }
+            if (off != count)
+                return 0;
+        }
+    return 1;
+}
+
+static int test_binomial(void)
+{
+    for (int n = 1; n <= 17; n++)
+        for (int root = 0; root < n; root++) {
+            int parents[17], nparent_refs[17] = {0};
+            for (int r = 0; r < n; r++) {
+                int kids[32], k = ccl_binomial_tree(r, root, n, &parents[r], kids);
+                for (int i = 0; i < k; i++)
+                    nparent_refs[kids[i]]++;
+            }
+            for (int r = 0; r < n; r++) {
+                if ((r == root) != (parents[r] < 0))
+                    return 0;
+                if (nparent_refs[r] != (r == root ? 0 : 1))
+                    return 0;
+                /* The child lists agree with the parents. */
+                if (r != root) {
+                    int kids[32], k = ccl_binomial_tree(parents[r], root, n, &(int){0}, kids), seen = 0;
+                    for (int i = 0; i < k; i++)
+                        seen |= kids[i] == r;
+                    if (!seen)
+                        return 0;
+                }
+            }
+        }
+    return 1;
+}
+
+static int test_rd_ranks(void)
+{
+    for (int p = 1; p <= 20; p++) {
+        int pof2 = ccl_pow2_floor(p), rem = p - pof2, seen[32] = {0};
+        for (int r = 0; r < p; r++) {
+            int nr = ccl_rd_newrank(r, rem);
+            if (nr >= 0) {
+                if (nr >= pof2 || ccl_rd_oldrank(nr, rem) != r)
+                    return 0;
+                seen[nr]++;
+            }
+        }
+        for (int i = 0; i < pof2; i++)
+            if (seen[i] != 1)
+                return 0;
+    }
+    return 1;
+}
+
+static int test_unique_id(void)
+{
+    ccl_unique_id_t id, back;
+    char s[CCL_UNIQUE_ID_STRLEN], bad[CCL_UNIQUE_ID_STRLEN];
+    if (ccl_get_unique_id(&id) != CCL_SUCCESS)
+        return 0;
+    if (ccl_unique_id_to_string(&id, s, sizeof(s)) != CCL_SUCCESS ||
+        ccl_unique_id_from_string(s, &back) != CCL_SUCCESS ||
+        memcmp(&id, &back, sizeof(id)) != 0)
+        return 0;
+    memcpy(bad, s, sizeof(bad));
+    bad[5] = 'z';
+    if (ccl_unique_id_from_string(bad, &back) != CCL_ERR_INVALID_ARG ||
+        ccl_unique_id_from_string("abc", &back) != CCL_ERR_INVALID_ARG ||
+        ccl_unique_id_to_string(&id, s, 10) != CCL_ERR_INVALID_ARG)
+        return 0;
+    /* Two ids never share a secret. */
+    ccl_unique_id_t id2;
+    ccl_get_unique_id(&id2);
+    return memcmp(&id, &id2, sizeof(id)) != 0;
+}
+
+static int test_init_args(void)
+{
+    ccl_comm_t comm;
+    ccl_unique_id_t id;
+    memset(&id, 0, sizeof(id));
+    if (ccl_comm_init_rank(&comm, 2, id, 0) != CCL_ERR_INVALID_ARG) /* not from get_unique_id */
+        return 0;
+    ccl_get_unique_id(&id);
+    if (ccl_comm_init_rank(&comm, 0, id, 0) != CCL_ERR_INVALID_ARG ||
+        ccl_comm_init_rank(&comm, 2, id, 2) != CCL_ERR_INVALID_ARG ||
+        ccl_comm_init_rank(&comm, 2, id, -1) != CCL_ERR_INVALID_ARG ||
+        ccl_comm_init_rank(NULL, 2, id, 0) != CCL_ERR_INVALID_ARG)
+        return 0;
+    return strlen(ccl_get_last_error(NULL)) > 0;
+}
+
+static int test_env_missing(void)
+{
+    ccl_comm_t comm;
+    static const char *vars[] = {"CCLZ_RANK", "CCLZ_NRANKS", "RANK", "WORLD_SIZE",
+                                 "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    if (ccl_comm_init_from_env(&comm) != CCL_ERR_INVALID_ARG ||
+        strstr(ccl_get_last_error(NULL), "launcher") == NULL)
+        return 0;
+    setenv("CCLZ_RANK", "0", 1);
+    setenv("CCLZ_NRANKS", "2", 1);
+    int ok = ccl_comm_init_from_env(&comm) == CCL_ERR_INVALID_ARG &&
+             strstr(ccl_get_last_error(NULL), "CCLZ_ROOT") != NULL;
+    unsetenv("CCLZ_RANK");
+    unsetenv("CCLZ_NRANKS");
+    return ok;
+}
+
+static int test_error_strings(void)
+{
+    for (int r = CCL_ERR_BOOTSTRAP; r <= 0; r++)
+        if (strlen(ccl_get_error_string((ccl_result_t)r)) == 0 ||
+            strcmp(ccl_get_error_string((ccl_result_t)r), "unknown result code") == 0)
+            return 0;
+    int v = 0;
+    return ccl_get_version(&v) == CCL_SUCCESS && v == 100 && ccl_datatype_size(CCL_BFLOAT16) == 2 &&
+           ccl_datatype_size((ccl_datatype_t)42) == 0;
+}
+
+static int test_selection(void)
+{
+    /* Small messages go to recursive doubling, large ones to the ring. */
+    ccl_coll_args_t small = {CCL_COLL_ALLREDUCE, NULL, NULL, 2, CCL_FLOAT32, CCL_SUM, 0, 4};
+    ccl_coll_args_t large = {CCL_COLL_ALLREDUCE, NULL, NULL, 1 << 24, CCL_FLOAT32, CCL_SUM, 0, 4};
+    return strcmp(ccl_select_algo(&small, 4)->name, "rec_doubling") == 0 &&
+           strcmp(ccl_select_algo(&large, 4)->name, "ring") == 0 &&
+           strcmp(ccl_select_algo(&large, 3)->name, "ring") == 0;
+}
+
+int main(void)
+{
+    h_report(test_half_roundtrip(), "fp16 round trip of every half value");
+    h_report(test_half_rounding(), "fp16 round to nearest even, overflow, subnormals");
+    h_report(test_bf16(), "bf16 round trip and rounding");
+    h_report(test_reduce_kernels(), "reduction kernels match scalar reference (wrapping ints)");
+    h_report(test_nan_minmax(), "min/max propagate NaN");
+    h_report(test_half_sum(), "fp16 sum and average");
+    h_report(test_avg_int(), "integer average truncates toward zero");
+    h_report(test_parse_size(), "size settings parse with suffixes and reject junk");
+    h_report(test_segments(), "ring segments tile the buffer");
+    h_report(test_binomial(), "binomial tree: one parent each, children agree");
+    h_report(test_rd_ranks(), "recursive doubling folds any rank count onto a power of two");
+    h_report(test_unique_id(), "unique id string round trip; malformed strings refused");
+    h_report(test_init_args(), "ccl_comm_init_rank rejects bad ranks and foreign ids");
+    h_report(test_env_missing(), "ccl_comm_init_from_env explains a missing launcher");
+    h_report(test_error_strings(), "every result code has a message; version; dtype sizes");
+    h_report(test_selection(), "cost model: small allreduce by recursive doubling, large by ring");
+    return h_failed ? 1 : 0;
+}

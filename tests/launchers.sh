@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# launchers.sh: ccl_comm_init_from_env under cclz_run, mpirun, and the variables torchrun and
+# srun set (simulated: neither is installed here); cclz_run's handling of a failing rank.
+set -u
+build=$1
+env_test=$build/tests/test_env
+run=$build/tools/cclz_run
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+result() { if [ "$1" -eq 0 ]; then echo "PASS $2"; else echo "FAIL $2 (status $1)"; fi; }
+
+timeout 120 "$run" -np 3 "$env_test"
+result $? "cclz_run -np 3: init_from_env, allreduce, allgather"
+
+# torchrun: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (cclz listens on MASTER_PORT+1).
+port=$(free_port)
+pids=()
+for r in 0 1 2 3; do
+    RANK=$r WORLD_SIZE=4 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+        timeout 120 "$env_test" & pids+=($!)
+done
+rc=0; for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+result $rc "torchrun variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), 4 ranks"
+
+# srun: SLURM_PROCID, SLURM_NTASKS, the root host from SLURM_STEP_NODELIST.
+pids=()
+for r in 0 1 2; do
+    SLURM_PROCID=$r SLURM_NTASKS=3 SLURM_JOB_ID=$$ SLURM_STEP_ID=0 SLURM_STEP_NODELIST=localhost \
+        timeout 120 "$env_test" & pids+=($!)
+done
+rc=0; for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+result $rc "srun variables (SLURM_PROCID, SLURM_NTASKS, SLURM_STEP_NODELIST), 3 ranks"
+
+if command -v mpirun >/dev/null 2>&1; then
+    timeout 120 mpirun --allow-run-as-root --oversubscribe -np 3 \
+        -x LD_LIBRARY_PATH -x UCX_LOG_LEVEL "$env_test"
+    result $? "mpirun -np 3 (Open MPI variables, no MPI calls)"
+else
+    echo "SKIP mpirun: not installed (apt-get install openmpi-bin)"
+fi
+
+# A failing rank ends the job with its status; the others are stopped, not waited for.
+start=$SECONDS
+"$run" -np 3 sh -c 'if [ "$CCLZ_RANK" = 1 ]; then exit 3; fi; sleep 60'
+rc=$?
+[ "$rc" -eq 3 ] && [ $((SECONDS - start)) -lt 30 ]
+result $? "cclz_run: a failing rank's status is the job's and the other ranks are stopped"
+exit 0

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# run-tests.sh: runs every test program of the suite and counts their PASS/FAIL lines.
+# The last line is "N passed, N failed" (skips are listed, not counted as either).
+# Usage: tests/run-tests.sh [BUILD_DIR]
+set -u
+build=${1:-$(pwd)}
+src=$(cd "$(dirname "$0")/.." && pwd)
+logdir=$build/tests/logs
+mkdir -p "$logdir"
+pass=0
+fail=0
+skip=0
+
+# run NAME COMMAND...: the command's PASS/FAIL/SKIP lines are counted; a command that exits
+# non-zero without printing a FAIL line counts as one failure of its own.
+run() {
+    local name=$1
+    shift
+    local log=$logdir/$name.log start=$SECONDS
+    "$@" >"$log" 2>&1
+    local rc=$? p f s
+    p=$(grep -c '^PASS' "$log")
+    f=$(grep -c '^FAIL' "$log")
+    s=$(grep -c '^SKIP' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $name (exit status $rc; see $log)" | tee -a "$log"
+        f=1
+    fi
+    grep -E '^(FAIL|SKIP)' "$log" | sed "s/^/  [$name] /"
+    printf '%-34s %3d passed, %d failed, %d skipped (%ds)\n' "$name" "$p" "$f" "$s" $((SECONDS - start))
+    pass=$((pass + p))
+    fail=$((fail + f))
+    skip=$((skip + s))
+}
+
+# Fault tests kill ranks on purpose; keep UCX's own warnings about them out of the logs.
+export UCX_LOG_LEVEL=error
+
+run unit            "$build/tests/test_unit"
+run coll-auto       "$build/tests/test_coll" 1 2 3 4 5 8
+run coll-ring       env CCLZ_ALGO=ring "$build/tests/test_coll" 2 3 4 5 8
+run coll-recdbl     env CCLZ_ALGO=rec_doubling "$build/tests/test_coll" 2 3 4 5 8
+run coll-chunked    env CCLZ_CHUNK_SIZE=4K CCLZ_SMALL_MSG_SIZE=256 "$build/tests/test_coll" 3 4 5
+run faults          "$build/tests/test_faults"
+run launchers       "$src/tests/launchers.sh" "$build"
+run netns           "$src/tests/netns.sh" "$build"
+if [ -x "$build/tests/test_cuda" ]; then
+    run cuda        "$build/tests/test_cuda"
+else
+    echo "SKIP cuda: built without CUDA (configure found no nvcc)"
+fi
+
+echo "logs: $logdir"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
