@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 _Static_assert(sizeof(ccl_bootstrap_id_t) <= CCL_UNIQUE_ID_BYTES, "id layout too large");
 
@@ -79,6 +80,24 @@ void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes)
     return comm->scratch;
 }
 
+/* Identifies this host and network namespace: ranks with equal ids can share memory. */
+static uint64_t comm_host_id(void)
+{
+    char buf[512] = "", ns[64] = "";
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    size_t n = 0;
+    if (f != NULL) {
+        n = fread(buf, 1, 64, f);
+        fclose(f);
+    }
+    gethostname(buf + n, sizeof(buf) - n - 1);
+    ssize_t k = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
+    if (k > 0)
+        ns[k] = '\0';
+    uint64_t h = ccl_hash64(buf, strlen(buf), 3);
+    return ccl_hash64(ns, strlen(ns), h);
+}
+
 static ccl_result_t comm_post_ctrl_recv(struct ccl_comm *comm)
 {
     return comm->tl_ops->irecv(comm->tl, &comm->ctrl_in, sizeof(comm->ctrl_in), CCL_TAG_CTRL,
@@ -86,7 +105,8 @@ static ccl_result_t comm_post_ctrl_recv(struct ccl_comm *comm)
 }
 
 ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
-                             const void *const *addrs, const size_t *lens)
+                             const void *const *addrs, const size_t *lens,
+                             const uint8_t *same_host)
 {
     struct ccl_comm *comm = calloc(1, sizeof(*comm));
     ccl_result_t res;
@@ -102,7 +122,7 @@ ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, voi
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for a communicator");
         goto err;
     }
-    CCL_CHECK_GOTO(comm->tl_ops->connect(tl, nranks, rank, addrs, lens), res, err);
+    CCL_CHECK_GOTO(comm->tl_ops->connect(tl, nranks, rank, addrs, lens, same_host), res, err);
     CCL_CHECK_GOTO(comm_post_ctrl_recv(comm), res, err);
     *comm_p = comm;
     return CCL_SUCCESS;
@@ -129,6 +149,8 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
     size_t my_len, *lens = NULL, *offs = NULL;
     uint8_t *blob = NULL;
     const void **addrs = NULL;
+    uint8_t *card = NULL, *same_host = NULL;
+    uint64_t host;
     void *tl = NULL;
     ccl_result_t res;
 
@@ -145,24 +167,47 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
 
     CCL_CHECK(ccl_transport_ucx.create(&tl_params, &tl));
     CCL_CHECK_GOTO(ccl_transport_ucx.get_address(tl, &my_addr, &my_len), res, err);
-    CCL_CHECK_GOTO(ccl_bootstrap_exchange(&id, rank, nranks, my_addr, my_len, cfg->timeout_s,
-                                          &blob, &lens, &offs),
+    /* What each rank publishes: its host id, then its transport address. */
+    card = malloc(sizeof(uint64_t) + my_len);
+    if (card == NULL) {
+        res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address card");
+        goto err;
+    }
+    host = comm_host_id();
+    memcpy(card, &host, sizeof(host));
+    memcpy(card + sizeof(host), my_addr, my_len);
+    CCL_CHECK_GOTO(ccl_bootstrap_exchange(&id, rank, nranks, card, sizeof(host) + my_len,
+                                          cfg->timeout_s, &blob, &lens, &offs),
                    res, err);
     addrs = malloc((size_t)nranks * sizeof(*addrs));
-    if (addrs == NULL) {
+    same_host = malloc((size_t)nranks);
+    if (addrs == NULL || same_host == NULL) {
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address table");
         goto err;
     }
-    for (int r = 0; r < nranks; r++)
-        addrs[r] = blob + offs[r];
-    CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens), res, err);
+    for (int r = 0; r < nranks; r++) {
+        uint64_t peer_host;
+        if (lens[r] <= sizeof(peer_host)) {
+            res = ccl_set_error(NULL, CCL_ERR_BOOTSTRAP, "rank %d sent no address", r);
+            goto err;
+        }
+        memcpy(&peer_host, blob + offs[r], sizeof(peer_host));
+        same_host[r] = peer_host == host;
+        addrs[r] = blob + offs[r] + sizeof(peer_host);
+        lens[r] -= sizeof(peer_host);
+    }
+    CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens, same_host), res, err);
     ccl_info("rank %d of %d ready (transport %s)", rank, nranks, ccl_transport_ucx.name);
+    free(card);
+    free(same_host);
     free(addrs);
     free(blob);
     free(lens);
     free(offs);
     return CCL_SUCCESS;
 err:
+    free(card);
+    free(same_host);
     free(addrs);
     free(blob);
     free(lens);

@@ -59,6 +59,7 @@ void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes);
 
 /* Creates the communicator once the bootstrap produced every rank's transport address. */
 ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
-                             const void *const *addrs, const size_t *lens);
+                             const void *const *addrs, const size_t *lens,
+                             const uint8_t *same_host);
 
 #endif

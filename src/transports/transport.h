@@ -24,9 +24,10 @@ typedef struct ccl_transport_ops {
     ccl_result_t (*create)(const ccl_tl_params_t *params, void **tl_p);
     /* This rank's address, to be exchanged through the bootstrap. */
     ccl_result_t (*get_address)(void *tl, const void **addr_p, size_t *len_p);
-    /* Connects to every peer; addrs[r] is rank r's address (addrs[self] is ours). */
+    /* Connects to every peer; addrs[r] is rank r's address (addrs[self] is ours) and
+     * same_host[r] says whether rank r shares this host (and network namespace). */
     ccl_result_t (*connect)(void *tl, int nranks, int self, const void *const *addrs,
-                            const size_t *lens);
+                            const size_t *lens, const uint8_t *same_host);
     ccl_result_t (*isend)(void *tl, int peer, const void *buf, size_t len, uint64_t tag,
                           ccl_tl_req_t *req);
     /* Receives a message whose tag matches `tag` on the bits set in `mask`; a message

@@ -109,7 +109,7 @@ static void ucx_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
 }
 
 static ccl_result_t ucx_connect(void *tl_, int nranks, int self, const void *const *addrs,
-                                const size_t *lens)
+                                const size_t *lens, const uint8_t *same_host)
 {
     ucx_tl_t *tl = tl_;
     (void)lens;
@@ -134,8 +134,11 @@ static ccl_result_t ucx_connect(void *tl_, int nranks, int self, const void *con
                                UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                                UCP_EP_PARAM_FIELD_ERR_HANDLER;
         ep_params.address = addrs[r];
-        /* Peer error handling lets a dead peer fail our requests instead of hanging. */
-        ep_params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+        /* Peer error handling lets a dead peer fail our requests at once, but UCX 1.13
+         * then refuses its shared-memory transports and falls back to TCP over loopback
+         * (10x the latency). On one host we keep shared memory and rely on CCLZ_TIMEOUT and
+         * the failure notices instead. */
+        ep_params.err_mode = same_host[r] ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER;
         ep_params.err_handler.cb = ucx_ep_error;
         ep_params.err_handler.arg = arg;
         st = ucp_ep_create(tl->worker, &ep_params, &tl->eps[r]);
