@@ -13,8 +13,8 @@ int main(int argc, char **argv)
     printf("cclz %d.%d.%d\n\n", v / 10000, v / 100 % 100, v % 100);
     printf("Algorithms (CCLZ_ALGO=name or coll:name to force one):\n");
     for (int i = 0; ccl_algos[i] != NULL; i++)
-        printf("  %-15s %-14s %s\n", ccl_coll_name(ccl_algos[i]->coll), ccl_algos[i]->name,
-               ccl_algos[i]->desc);
+        printf("  %-15s %-17s %s%s\n", ccl_coll_name(ccl_algos[i]->coll), ccl_algos[i]->name,
+               ccl_algos[i]->desc, ccl_algos[i]->estimate_us ? "" : " [only when forced]");
 
     printf("\nCost model: alpha %.1f us, %.2f GB/s link, %.2f GB/s reduction\n",
            ccl_cost_model.alpha_us, 1e-3 / ccl_cost_model.beta_us_per_byte,

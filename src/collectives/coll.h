@@ -44,13 +44,15 @@ typedef struct ccl_algo {
     const char *desc;
     ccl_coll_t  coll;
     ccl_result_t (*run)(ccl_coll_ctx_t *ctx);
-    /* Cost model: estimated microseconds for this call on nranks ranks. */
+    /* Cost model: estimated microseconds for this call on nranks ranks; NULL for an
+     * algorithm that runs only when CCLZ_ALGO names it. */
     double (*estimate_us)(const ccl_coll_args_t *args, int nranks);
 } ccl_algo_t;
 
 /* Every algorithm, one file each under src/collectives/<coll>/. */
 extern const ccl_algo_t ccl_allreduce_ring;
 extern const ccl_algo_t ccl_allreduce_rec_doubling;
+extern const ccl_algo_t ccl_allreduce_halving_doubling;
 extern const ccl_algo_t ccl_allgather_ring;
 extern const ccl_algo_t ccl_reduce_scatter_ring;
 extern const ccl_algo_t ccl_broadcast_binomial;

@@ -17,6 +17,7 @@ ccl_cost_model_t ccl_cost_model = {
 const ccl_algo_t *const ccl_algos[] = {
     &ccl_allreduce_ring,
     &ccl_allreduce_rec_doubling,
+    &ccl_allreduce_halving_doubling,
     &ccl_allgather_ring,
     &ccl_reduce_scatter_ring,
     &ccl_broadcast_binomial,
@@ -69,6 +70,8 @@ const ccl_algo_t *ccl_select_algo(const ccl_coll_args_t *args, int nranks)
             ccl_debug("%s: %s (forced by CCLZ_ALGO)", ccl_coll_name(args->coll), al->name);
             return al;
         }
+        if (al->estimate_us == NULL)
+            continue;
         double us = al->estimate_us(args, nranks);
         if (best == NULL || us < best_us) {
             best = al;
