@@ -1,6 +1,7 @@
 /* ring.c: ring allreduce: a pipelined reduce-scatter then allgather, 2(P-1) steps, for
  * bandwidth-bound messages. */
 #include "../patterns/patterns.h"
+#include "../../core/config.h"
 
 static ccl_result_t allreduce_ring_run(ccl_coll_ctx_t *ctx)
 {
@@ -21,8 +22,11 @@ static ccl_result_t allreduce_ring_run(ccl_coll_ctx_t *ctx)
 static double allreduce_ring_estimate(const ccl_coll_args_t *a, int p)
 {
     double n = (double)(a->count * a->dt_size), f = (double)(p - 1) / p;
+    /* With c chunks per segment the reduction of one chunk overlaps the transfer of the
+     * next, so only about 1/c of the reduction time adds to the transfers. */
+    double chunks = CCL_MAX(1.0, n / p / (double)ccl_config_get()->chunk_size);
     return 2.0 * (p - 1) * ccl_cost_model.alpha_us + 2.0 * f * n * ccl_cost_model.beta_us_per_byte +
-           f * n * ccl_cost_model.reduce_us_per_byte;
+           f * n * ccl_cost_model.reduce_us_per_byte / chunks;
 }
 
 const ccl_algo_t ccl_allreduce_ring = {
