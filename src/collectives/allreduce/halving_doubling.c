@@ -6,9 +6,7 @@
 
 #include <string.h>
 
-#define HD_ID_FOLD   0
-#define HD_ID_UNFOLD 1
-#define HD_ID_STEP0  2
+#define HD_ID_STEP0  2 /* after the fold's ids */
 #define HD_MAX_LEVELS 24
 
 static ccl_result_t allreduce_hd_run(ccl_coll_ctx_t *ctx)
@@ -30,19 +28,13 @@ static ccl_result_t allreduce_hd_run(ccl_coll_ctx_t *ctx)
     if (a->sendbuf != a->recvbuf)
         memcpy(buf, a->sendbuf, bytes);
 
-    /* Fold: the even rank of each of the first `rem` pairs hands its data to the odd one. */
-    if (rank < 2 * rem) {
-        if (newrank < 0) {
-            CCL_CHECK(ccl_p2p_sendrecv(ctx, rank + 1, buf, bytes, -1, NULL, 0, HD_ID_FOLD));
-        } else {
-            uint8_t *full = ccl_comm_scratch(comm, bytes);
-            if (full == NULL)
-                return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for %zu bytes", bytes);
-            CCL_CHECK(ccl_p2p_sendrecv(ctx, -1, NULL, 0, rank - 1, full, bytes, HD_ID_FOLD));
-            ccl_reduce(buf, full, buf, a->count, a->dtype, a->op);
-            tmp = full; /* at least as large as the half buffer */
-        }
+    if (rank < 2 * rem && newrank >= 0) {
+        /* The rank that folds its partner in needs a full-size buffer for it. */
+        tmp = ccl_comm_scratch(comm, bytes);
+        if (tmp == NULL)
+            return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for %zu bytes", bytes);
     }
+    CCL_CHECK(ccl_fold_in(ctx, buf, tmp, rem));
 
     if (newrank >= 0) {
         /* Reduce-scatter: at each level keep half of the current range, trade the other. */
@@ -78,12 +70,7 @@ static ccl_result_t allreduce_hd_run(ccl_coll_ctx_t *ctx)
         }
     }
 
-    if (rank < 2 * rem) {
-        if (newrank < 0)
-            CCL_CHECK(ccl_p2p_sendrecv(ctx, -1, NULL, 0, rank + 1, buf, bytes, HD_ID_UNFOLD));
-        else
-            CCL_CHECK(ccl_p2p_sendrecv(ctx, rank - 1, buf, bytes, -1, NULL, 0, HD_ID_UNFOLD));
-    }
+    CCL_CHECK(ccl_fold_out(ctx, buf, rem));
     return CCL_SUCCESS;
 }
 

@@ -5,9 +5,7 @@
 
 #include <string.h>
 
-#define RD_ID_FOLD   0
-#define RD_ID_UNFOLD 1
-#define RD_ID_STEP0  2
+#define RD_ID_STEP0  2 /* after the fold's ids */
 
 static ccl_result_t allreduce_rd_run(ccl_coll_ctx_t *ctx)
 {
@@ -26,14 +24,7 @@ static ccl_result_t allreduce_rd_run(ccl_coll_ctx_t *ctx)
     if (a->sendbuf != a->recvbuf)
         memcpy(buf, a->sendbuf, bytes);
 
-    if (rank < 2 * rem) {
-        if (newrank < 0) {
-            CCL_CHECK(ccl_p2p_sendrecv(ctx, rank + 1, buf, bytes, -1, NULL, 0, RD_ID_FOLD));
-        } else {
-            CCL_CHECK(ccl_p2p_sendrecv(ctx, -1, NULL, 0, rank - 1, tmp, bytes, RD_ID_FOLD));
-            ccl_reduce(buf, tmp, buf, a->count, a->dtype, a->op);
-        }
-    }
+    CCL_CHECK(ccl_fold_in(ctx, buf, tmp, rem));
     if (newrank >= 0) {
         for (int mask = 1, step = 0; mask < pof2; mask <<= 1, step++) {
             int peer = ccl_rd_oldrank(newrank ^ mask, rem);
@@ -46,12 +37,7 @@ static ccl_result_t allreduce_rd_run(ccl_coll_ctx_t *ctx)
                 ccl_reduce(buf, buf, tmp, a->count, a->dtype, a->op);
         }
     }
-    if (rank < 2 * rem) {
-        if (newrank < 0)
-            CCL_CHECK(ccl_p2p_sendrecv(ctx, -1, NULL, 0, rank + 1, buf, bytes, RD_ID_UNFOLD));
-        else
-            CCL_CHECK(ccl_p2p_sendrecv(ctx, rank - 1, buf, bytes, -1, NULL, 0, RD_ID_UNFOLD));
-    }
+    CCL_CHECK(ccl_fold_out(ctx, buf, rem));
     if (a->op == CCL_AVG)
         ccl_reduce_scale_avg(buf, a->count, a->dtype, p);
     return CCL_SUCCESS;

@@ -53,6 +53,11 @@ static inline int ccl_rd_oldrank(int newrank, int rem)
     return newrank < rem ? newrank * 2 + 1 : newrank + rem;
 }
 
+/* Fold the extra ranks in before a power-of-two algorithm (tmp holds the full buffer), and
+ * hand them the result afterwards. Message ids 0 and 1 are theirs. */
+ccl_result_t ccl_fold_in(ccl_coll_ctx_t *ctx, void *buf, void *tmp, int rem);
+ccl_result_t ccl_fold_out(ccl_coll_ctx_t *ctx, void *buf, int rem);
+
 /* Binomial tree rooted at `root`: parent (-1 at the root) and the children, farthest
  * subtree first. Returns the number of children written to children[]. */
 int ccl_binomial_tree(int rank, int root, int nranks, int *parent_p, int *children);
