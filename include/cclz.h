@@ -26,7 +26,8 @@ typedef enum {
     CCL_ERR_ABORTED      = -8, /* ccl_comm_abort() was called */
     CCL_ERR_UNSUPPORTED  = -9, /* valid request this build or algorithm cannot serve */
     CCL_ERR_INTERNAL     = -10,
-    CCL_ERR_BOOTSTRAP    = -11 /* rendezvous failed: root unreachable, bad secret, rank clash */
+    CCL_ERR_BOOTSTRAP    = -11, /* rendezvous failed: root unreachable, bad secret, rank clash */
+    CCL_ERR_INVALID_PAYLOAD = -12 /* compressed bytes that fail a check: corrupt or hostile */
 } ccl_result_t;
 
 typedef enum {

@@ -262,7 +262,7 @@ static int test_env_missing(void)
 
 static int test_error_strings(void)
 {
-    for (int r = CCL_ERR_BOOTSTRAP; r <= 0; r++)
+    for (int r = CCL_ERR_INVALID_PAYLOAD; r <= 0; r++)
         if (strlen(ccl_get_error_string((ccl_result_t)r)) == 0 ||
             strcmp(ccl_get_error_string((ccl_result_t)r), "unknown result code") == 0)
             return 0;

@@ -1,26 +1,109 @@
-/* codec.h: the codec vtable (the seam for compression; codecs arrive one file each). */
+/* codec.h: the codec vtable and the calls the collectives make to compress and decompress.
+ * One file per codec in this folder; the wire format is in wire.h and docs/wire-format.md. */
 #ifndef CCL_CODEC_H
 #define CCL_CODEC_H
 
 #include "../core/ccl_int.h"
 
-/* Flags a codec declares about itself; the collectives use them to decide where it may run.
- * Lossy codecs are never applied to integer types or to ops other than sum and avg. */
-#define CCL_CODEC_LOSSLESS         (1u << 0)
-#define CCL_CODEC_SUMMABLE_ENCODED (1u << 1) /* encoded payloads can be added without decode */
-#define CCL_CODEC_NEEDS_SHARED_SEED (1u << 2)
+/* Flags a codec declares about itself. Lossy codecs are never applied to integer types or
+ * to ops other than sum and avg. */
+#define CCL_CODEC_LOSSLESS          (1u << 0)
+#define CCL_CODEC_SPARSE            (1u << 1) /* payload is (index, value) pairs */
+#define CCL_CODEC_NEEDS_SHARED_SEED (1u << 2) /* every rank must encode with the same seed */
+
+typedef enum {
+    CCL_CODEC_ID_CAST      = 1,
+    CCL_CODEC_ID_INT       = 2,
+    CCL_CODEC_ID_TOPK      = 3,
+    CCL_CODEC_ID_THRESHOLD = 4,
+    CCL_CODEC_ID_RANDOMK   = 5,
+} ccl_codec_id_t;
+
+typedef enum { CCL_ROUND_NEAREST = 0, CCL_ROUND_STOCHASTIC = 1 } ccl_rounding_t;
+
+/* Every parameter any codec takes; each codec reads its own. */
+typedef struct {
+    int            half_bf16;   /* cast: 0 = fp16, 1 = bf16 */
+    int            bits;        /* int: 1..8 */
+    uint32_t       bucket;      /* int: elements per bucket */
+    ccl_rounding_t rounding;    /* int */
+    double         ratio;       /* topk, randomk: k = ceil(ratio * count), at least 1 */
+    uint32_t       k;           /* topk, randomk: fixed k instead of ratio (0 = use ratio) */
+    float          threshold;   /* threshold: keep |x| >= threshold */
+    int            fp16_values; /* sparse codecs: values travel as fp16 */
+} ccl_codec_params_t;
 
 typedef struct ccl_codec_ops {
-    size_t      size;   /* sizeof(ccl_codec_ops_t) */
+    size_t      size;           /* sizeof(ccl_codec_ops_t) */
     const char *name;
-    uint16_t    id;     /* written into the wire header */
+    ccl_codec_id_t id;
     uint32_t    flags;
-    size_t (*max_encoded_size)(size_t count, ccl_datatype_t dt, const void *params);
-    ccl_result_t (*encode)(const void *params, void *state, const void *src, size_t count,
-                           ccl_datatype_t dt, void *dst, size_t *dst_bytes_p);
-    /* Decodes src and adds it into inout; every length and index in src is checked. */
-    ccl_result_t (*decode_accumulate)(const void *src, size_t src_bytes, void *inout,
-                                      size_t count, ccl_datatype_t dt);
+    const char *desc;
+    const char *params_doc;     /* "bits=1..8 bucket=N round=nearest|stochastic" */
+    /* Sets defaults, then accepts one key=value; returns 0 or -1 (unknown key, bad value). */
+    void (*defaults)(ccl_codec_params_t *p);
+    int (*set_param)(ccl_codec_params_t *p, const char *key, const char *val);
+    /* Largest payload (without the wire header) for count elements. */
+    size_t (*max_payload)(const ccl_codec_params_t *p, size_t count);
+    /* Encodes count float32 values; `seed` drives every random choice, so the same seed
+     * gives the same bytes. `recon`, when not NULL, receives what the decoder will produce
+     * (error feedback needs it). Writes the payload and the header's two parameter words. */
+    ccl_result_t (*encode)(const ccl_codec_params_t *p, const float *src, size_t count,
+                           uint64_t seed, uint8_t *payload, size_t cap, size_t *len_p,
+                           uint32_t hdr_params[2], float *recon);
+    /* Decodes a payload whose header was already checked: out[i] += value (accumulate) or
+     * out[i] = value. Every length, index and scale is checked; the only error is
+     * CCL_ERR_INVALID_PAYLOAD. */
+    ccl_result_t (*decode)(const uint8_t *payload, size_t len, const uint32_t hdr_params[2],
+                           uint64_t seed, float *out, size_t count, int accumulate);
 } ccl_codec_ops_t;
+
+extern const ccl_codec_ops_t ccl_codec_cast;
+extern const ccl_codec_ops_t ccl_codec_int;
+extern const ccl_codec_ops_t ccl_codec_topk;
+extern const ccl_codec_ops_t ccl_codec_threshold;
+extern const ccl_codec_ops_t ccl_codec_randomk;
+
+/* NULL-terminated list, for lookup by name or id and for the info tool. */
+extern const ccl_codec_ops_t *const ccl_codecs[];
+
+/* A codec with its parameters, made from a spec string such as
+ * "int:bits=4,bucket=512,round=stochastic" or "topk:ratio=0.001,fp16_values=1". */
+typedef struct {
+    const ccl_codec_ops_t *ops;
+    ccl_codec_params_t     params;
+} ccl_codec_t;
+
+/* Parses a spec; on error returns CCL_ERR_INVALID_ARG with the reason in the last error. */
+ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec);
+
+/* Bytes needed for the encoding of count elements, header included. */
+size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count);
+
+/* Header + payload. `seed` must be the same on every rank for codecs that need it. */
+ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
+                              uint64_t seed, void *dst, size_t cap, size_t *len_p,
+                              float *recon);
+
+/* Decodes bytes from the network: the header names the codec; any inconsistency (magic,
+ * version, codec, count, lengths, indices, scales) gives CCL_ERR_INVALID_PAYLOAD with the
+ * reason,
+ * and never touches memory outside src[0..len) and out[0..count). */
+ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
+                              int accumulate);
+
+/* Counter-based random numbers: the same (seed, counter) always gives the same value. */
+static inline uint64_t ccl_rng64(uint64_t seed, uint64_t counter)
+{
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (counter + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+/* Uniform in [0, 1). */
+static inline float ccl_rng_unit(uint64_t seed, uint64_t counter)
+{
+    return (float)(ccl_rng64(seed, counter) >> 40) * (1.0f / 16777216.0f);
+}
 
 #endif

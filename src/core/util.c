@@ -56,6 +56,7 @@ const char *ccl_get_error_string(ccl_result_t result)
     case CCL_ERR_UNSUPPORTED: return "not supported";
     case CCL_ERR_INTERNAL:    return "internal error";
     case CCL_ERR_BOOTSTRAP:   return "rendezvous failed";
+    case CCL_ERR_INVALID_PAYLOAD: return "invalid compressed payload";
     }
     return "unknown result code";
 }

@@ -1,0 +1,73 @@
+/* cast.c: fp16 or bf16 values, rounded to nearest even; 2 bytes per element. Values beyond
+ * fp16's range saturate to +-65504 rather than becoming infinities. */
+#include "wire.h"
+#include "../core/reduce.h"
+
+#include <math.h>
+#include <string.h>
+
+static void cast_defaults(ccl_codec_params_t *p) { p->half_bf16 = 0; }
+
+static int cast_set(ccl_codec_params_t *p, const char *k, const char *v)
+{
+    if (strcmp(k, "type") != 0)
+        return -1;
+    if (strcmp(v, "fp16") == 0)
+        p->half_bf16 = 0;
+    else if (strcmp(v, "bf16") == 0)
+        p->half_bf16 = 1;
+    else
+        return -1;
+    return 0;
+}
+
+static size_t cast_max_payload(const ccl_codec_params_t *p, size_t count) { return 2 * count; }
+
+static ccl_result_t cast_encode(const ccl_codec_params_t *p, const float *src, size_t count,
+                                uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
+                                uint32_t hp[2], float *recon)
+{
+    for (size_t i = 0; i < count; i++) {
+        float x = src[i];
+        uint16_t h;
+        if (p->half_bf16) {
+            h = ccl_float_to_bf16(x);
+            if (recon)
+                recon[i] = ccl_bf16_to_float(h);
+        } else {
+            x = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
+            h = ccl_float_to_half(x);
+            if (recon)
+                recon[i] = ccl_half_to_float(h);
+        }
+        out[2 * i] = (uint8_t)h;
+        out[2 * i + 1] = (uint8_t)(h >> 8);
+    }
+    hp[0] = (uint32_t)p->half_bf16;
+    hp[1] = 0;
+    *len_p = 2 * count;
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t cast_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                                uint64_t seed, float *out, size_t count, int acc)
+{
+    if (hp[0] > 1 || hp[1] != 0 || len != 2 * count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "cast: bad parameters or length");
+    for (size_t i = 0; i < count; i++) {
+        uint16_t h = (uint16_t)(in[2 * i] | in[2 * i + 1] << 8);
+        float v = hp[0] ? ccl_bf16_to_float(h) : ccl_half_to_float(h);
+        if (!isfinite(v))
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "cast: non-finite value at %zu", i);
+        out[i] = acc ? out[i] + v : v;
+    }
+    return CCL_SUCCESS;
+}
+
+const ccl_codec_ops_t ccl_codec_cast = {
+    .size = sizeof(ccl_codec_ops_t), .name = "cast", .id = CCL_CODEC_ID_CAST, .flags = 0,
+    .desc = "fp16 or bf16 values (round to nearest even), 2 bytes per element",
+    .params_doc = "type=fp16|bf16",
+    .defaults = cast_defaults, .set_param = cast_set, .max_payload = cast_max_payload,
+    .encode = cast_encode, .decode = cast_decode,
+};

@@ -1,0 +1,41 @@
+/* randomk.c: k elements chosen by a seed every rank shares, so only the values travel. */
+#include "sparse.h"
+
+#include <stdlib.h>
+
+static void randomk_defaults(ccl_codec_params_t *p) { p->ratio = 0.01; }
+
+static int randomk_set(ccl_codec_params_t *p, const char *k, const char *v)
+{
+    return ccl_sparse_set_param(p, k, v);
+}
+
+static size_t randomk_max_payload(const ccl_codec_params_t *p, size_t count)
+{
+    return ccl_sparse_max_payload(count, ccl_sparse_k(p, count), p->fp16_values, 0);
+}
+
+static ccl_result_t randomk_encode(const ccl_codec_params_t *p, const float *src, size_t count,
+                                   uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
+                                   uint32_t hp[2], float *recon)
+{
+    size_t k = ccl_sparse_k(p, count);
+    uint32_t *idx = malloc(CCL_MAX(k, (size_t)1) * sizeof(uint32_t));
+    if (idx == NULL || (k > 0 && ccl_randomk_indices(seed, count, k, idx) != 0)) {
+        free(idx);
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "randomk: no memory");
+    }
+    ccl_sparse_write(src, count, idx, k, p->fp16_values, 0, out, len_p, hp, recon);
+    free(idx);
+    return CCL_SUCCESS;
+}
+
+const ccl_codec_ops_t ccl_codec_randomk = {
+    .size = sizeof(ccl_codec_ops_t), .name = "randomk", .id = CCL_CODEC_ID_RANDOMK,
+    .flags = CCL_CODEC_SPARSE | CCL_CODEC_NEEDS_SHARED_SEED,
+    .desc = "k elements drawn from a seed shared by all ranks; only values travel",
+    .params_doc = "ratio=(0,1] | k=N, fp16_values=0|1",
+    .defaults = randomk_defaults, .set_param = randomk_set,
+    .max_payload = randomk_max_payload, .encode = randomk_encode,
+    .decode = ccl_sparse_decode,
+};

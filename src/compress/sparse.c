@@ -1,0 +1,189 @@
+/* sparse.c: the (index, value) payload of the sparse codecs, its hostile-input decoder, and
+ * random-k's index generator. */
+#include "sparse.h"
+#include "../core/reduce.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t bitmap_bytes(size_t count) { return (count + 7) / 8; }
+
+static int use_bitmap(size_t count, size_t k) { return bitmap_bytes(count) < 4 * k; }
+
+size_t ccl_sparse_max_payload(size_t count, size_t kmax, int fp16, int with_indices)
+{
+    size_t idx = with_indices ? CCL_MIN(4 * kmax, bitmap_bytes(count)) : 0;
+    return idx + kmax * (fp16 ? 2 : 4);
+}
+
+size_t ccl_sparse_k(const ccl_codec_params_t *p, size_t count)
+{
+    size_t k = p->k ? p->k : (size_t)ceil(p->ratio * (double)count);
+    if (count == 0)
+        return 0;
+    return CCL_MAX((size_t)1, CCL_MIN(k, count));
+}
+
+int ccl_sparse_set_param(ccl_codec_params_t *p, const char *k, const char *v)
+{
+    char *end;
+    if (strcmp(k, "ratio") == 0) {
+        double r = strtod(v, &end);
+        if (*end != '\0' || !(r > 0 && r <= 1))
+            return -1;
+        p->ratio = r;
+        p->k = 0;
+    } else if (strcmp(k, "k") == 0) {
+        long x = strtol(v, &end, 10);
+        if (*end != '\0' || x < 1 || x > UINT32_MAX)
+            return -1;
+        p->k = (uint32_t)x;
+    } else if (strcmp(k, "fp16_values") == 0) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+            return -1;
+        p->fp16_values = v[0] == '1';
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
+                      int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
+                      float *recon)
+{
+    size_t pos = 0;
+    uint32_t flags = (fp16 ? CCL_SPARSE_FP16 : 0) | (with_indices ? 0 : CCL_SPARSE_NOIDX);
+    if (with_indices && use_bitmap(count, k)) {
+        flags |= CCL_SPARSE_BITMAP;
+        memset(out, 0, bitmap_bytes(count));
+        for (size_t j = 0; j < k; j++)
+            out[idx[j] >> 3] |= (uint8_t)(1u << (idx[j] & 7));
+        pos = bitmap_bytes(count);
+    } else if (with_indices) {
+        for (size_t j = 0; j < k; j++, pos += 4)
+            ccl_put_u32(out + pos, idx[j]);
+    }
+    if (recon)
+        memset(recon, 0, count * sizeof(float));
+    for (size_t j = 0; j < k; j++) {
+        float v = src[idx[j]];
+        if (fp16) {
+            v = v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v;
+            uint16_t h = ccl_float_to_half(v);
+            out[pos++] = (uint8_t)h;
+            out[pos++] = (uint8_t)(h >> 8);
+            v = ccl_half_to_float(h);
+        } else {
+            ccl_put_f32(out + pos, v);
+            pos += 4;
+        }
+        if (recon)
+            recon[idx[j]] = v;
+    }
+    hp[0] = (uint32_t)k;
+    hp[1] = flags;
+    *len_p = pos;
+}
+
+int ccl_randomk_indices(uint64_t seed, size_t count, size_t k, uint32_t *idx)
+{
+    /* Floyd's algorithm: k distinct draws, each O(1), marked in a bitmap, then read back
+     * in ascending order so encoder and decoder agree on the value order. */
+    uint64_t *mark = calloc((count + 63) / 64, sizeof(uint64_t));
+    if (mark == NULL)
+        return -1;
+    for (size_t j = count - k, n = 0; j < count; j++, n++) {
+        size_t t = (size_t)(ccl_rng64(seed, n) % (j + 1));
+        if (mark[t >> 6] & (1ULL << (t & 63)))
+            t = j;
+        mark[t >> 6] |= 1ULL << (t & 63);
+    }
+    size_t n = 0;
+    for (size_t w = 0; w < (count + 63) / 64; w++)
+        for (uint64_t m = mark[w]; m; m &= m - 1)
+            idx[n++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(m));
+    free(mark);
+    return 0;
+}
+
+ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                               uint64_t seed, float *out, size_t count, int accumulate)
+{
+    size_t k = hp[0], pos = 0;
+    uint32_t flags = hp[1];
+    int fp16 = (flags & CCL_SPARSE_FP16) != 0, noidx = (flags & CCL_SPARSE_NOIDX) != 0;
+    int bitmap = (flags & CCL_SPARSE_BITMAP) != 0;
+    size_t vbytes = fp16 ? 2 : 4, ibytes;
+    uint32_t *idx = NULL;
+    ccl_result_t res = CCL_SUCCESS;
+
+    if ((flags & ~7u) != 0 || (noidx && bitmap) || k > count || count > UINT32_MAX)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: bad parameters k=%zu flags=%u",
+                             k, flags);
+    ibytes = noidx ? 0 : bitmap ? bitmap_bytes(count) : 4 * k;
+    if (len != ibytes + k * vbytes)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: %zu payload bytes, %zu expected",
+                             len, ibytes + k * vbytes);
+    if (!accumulate)
+        memset(out, 0, count * sizeof(float));
+    if (k == 0)
+        return CCL_SUCCESS;
+    idx = malloc(k * sizeof(uint32_t));
+    if (idx == NULL)
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "sparse: no memory for %zu indices", k);
+    if (noidx) {
+        if (ccl_randomk_indices(seed, count, k, idx) != 0) {
+            res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "randomk: no memory");
+            goto out;
+        }
+    } else if (bitmap) {
+        size_t n = 0;
+        for (size_t i = 0; i < count; i++)
+            if (in[i >> 3] & (1u << (i & 7))) {
+                if (n == k)
+                    break;
+                idx[n++] = (uint32_t)i;
+            }
+        /* Exactly k bits, none past the end. */
+        size_t ones = 0;
+        for (size_t b = 0; b < ibytes; b++)
+            ones += (size_t)__builtin_popcount(in[b]);
+        if (n != k || ones != k) {
+            res = ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: bitmap has %zu bits, k=%zu",
+                                ones, k);
+            goto out;
+        }
+    } else {
+        for (size_t j = 0; j < k; j++) {
+            idx[j] = ccl_get_u32(in + 4 * j);
+            /* Ascending and in range: no duplicates, no write outside out[]. */
+            if (idx[j] >= count || (j > 0 && idx[j] <= idx[j - 1])) {
+                res = ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                                    "sparse: index %u at %zu is out of range or not ascending",
+                                    idx[j], j);
+                goto out;
+            }
+        }
+    }
+    pos = ibytes;
+    for (size_t j = 0; j < k; j++, pos += vbytes) {
+        float v = fp16 ? ccl_half_to_float((uint16_t)(in[pos] | in[pos + 1] << 8))
+                       : ccl_get_f32(in + pos);
+        if (!isfinite(v)) {
+            res = ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: non-finite value at %zu", j);
+            goto out;
+        }
+    }
+    /* Values are applied only once all are known good: a bad payload changes nothing. */
+    pos = ibytes;
+    for (size_t j = 0; j < k; j++, pos += vbytes) {
+        float v = fp16 ? ccl_half_to_float((uint16_t)(in[pos] | in[pos + 1] << 8))
+                       : ccl_get_f32(in + pos);
+        out[idx[j]] += v;
+    }
+out:
+    free(idx);
+    return res;
+}

@@ -1,0 +1,35 @@
+/* sparse.h: the payload shared by the sparse codecs (topk, threshold, randomk): the kept
+ * indices, as a u32 list or a bitmap, whichever is smaller, then their values. */
+#ifndef CCL_SPARSE_H
+#define CCL_SPARSE_H
+
+#include "wire.h"
+
+#define CCL_SPARSE_FP16   1u /* params[1] bit: values are fp16 */
+#define CCL_SPARSE_BITMAP 2u /* params[1] bit: indices are a bitmap of count bits */
+#define CCL_SPARSE_NOIDX  4u /* params[1] bit: no indices travel (randomk: from the seed) */
+
+/* Largest payload for up to kmax kept elements of count. */
+size_t ccl_sparse_max_payload(size_t count, size_t kmax, int fp16, int with_indices);
+
+/* Writes idx[0..k) (ascending) and src at those indices. recon, if given, becomes the
+ * decoded vector (zeros elsewhere). */
+void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
+                      int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
+                      float *recon);
+
+/* Checks and decodes a sparse payload. For payloads without indices, idx_from_seed
+ * regenerates them. */
+ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                               uint64_t seed, float *out, size_t count, int accumulate);
+
+/* k for a ratio or a fixed k, clamped to [min(1, count), count]. */
+size_t ccl_sparse_k(const ccl_codec_params_t *p, size_t count);
+
+/* The k indices random-k keeps for this seed, ascending. Returns 0, or -1 without memory. */
+int ccl_randomk_indices(uint64_t seed, size_t count, size_t k, uint32_t *idx);
+
+/* Shared parameter parsing: ratio=, k=, fp16_values=. */
+int ccl_sparse_set_param(ccl_codec_params_t *p, const char *k, const char *v);
+
+#endif

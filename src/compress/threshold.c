@@ -1,0 +1,52 @@
+/* threshold.c: every element with |x| >= t, as (index, value) pairs. */
+#include "sparse.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void threshold_defaults(ccl_codec_params_t *p) { p->threshold = 0; }
+
+static int threshold_set(ccl_codec_params_t *p, const char *k, const char *v)
+{
+    char *end;
+    if (strcmp(k, "t") == 0 || strcmp(k, "threshold") == 0) {
+        float t = strtof(v, &end);
+        if (*end != '\0' || !(t >= 0) || !isfinite(t))
+            return -1;
+        p->threshold = t;
+        return 0;
+    }
+    return strcmp(k, "fp16_values") == 0 ? ccl_sparse_set_param(p, k, v) : -1;
+}
+
+static size_t threshold_max_payload(const ccl_codec_params_t *p, size_t count)
+{
+    return ccl_sparse_max_payload(count, count, p->fp16_values, 1);
+}
+
+static ccl_result_t threshold_encode(const ccl_codec_params_t *p, const float *src,
+                                     size_t count, uint64_t seed, uint8_t *out, size_t cap,
+                                     size_t *len_p, uint32_t hp[2], float *recon)
+{
+    uint32_t *idx = malloc(CCL_MAX(count, (size_t)1) * sizeof(uint32_t));
+    size_t n = 0;
+    if (idx == NULL)
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "threshold: no memory");
+    for (size_t i = 0; i < count; i++)
+        if (fabsf(src[i]) >= p->threshold)
+            idx[n++] = (uint32_t)i;
+    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon);
+    free(idx);
+    return CCL_SUCCESS;
+}
+
+const ccl_codec_ops_t ccl_codec_threshold = {
+    .size = sizeof(ccl_codec_ops_t), .name = "threshold", .id = CCL_CODEC_ID_THRESHOLD,
+    .flags = CCL_CODEC_SPARSE,
+    .desc = "every element with |x| >= t, (index, value) pairs",
+    .params_doc = "t=T (>= 0), fp16_values=0|1",
+    .defaults = threshold_defaults, .set_param = threshold_set,
+    .max_payload = threshold_max_payload, .encode = threshold_encode,
+    .decode = ccl_sparse_decode,
+};

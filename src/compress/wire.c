@@ -1,0 +1,162 @@
+/* wire.c: packing and checking the compressed-buffer header; codec lookup and the generic
+ * encode/decode entry points. */
+#include "wire.h"
+
+#include <math.h>
+#include <string.h>
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    ccl_put_u32(p, (uint32_t)v);
+    ccl_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static uint64_t get_u64(const uint8_t *p)
+{
+    return (uint64_t)ccl_get_u32(p) | (uint64_t)ccl_get_u32(p + 4) << 32;
+}
+
+void ccl_wire_put(uint8_t *dst, const ccl_wire_hdr_t *h)
+{
+    ccl_put_u32(dst, CCL_WIRE_MAGIC);
+    dst[4] = CCL_WIRE_VERSION;
+    dst[5] = h->codec_id;
+    dst[6] = 0;
+    dst[7] = 0;
+    put_u64(dst + 8, h->count);
+    put_u64(dst + 16, h->seed);
+    ccl_put_u32(dst + 24, h->params[0]);
+    ccl_put_u32(dst + 28, h->params[1]);
+    ccl_put_u32(dst + 32, h->payload_len);
+    ccl_put_u32(dst + 36, 0);
+}
+
+ccl_result_t ccl_wire_get(const uint8_t *src, size_t len, ccl_wire_hdr_t *h)
+{
+    if (src == NULL || len < CCL_WIRE_HDR_LEN)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "payload of %zu bytes is shorter "
+                             "than the %u-byte header", len, CCL_WIRE_HDR_LEN);
+    if (ccl_get_u32(src) != CCL_WIRE_MAGIC)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "bad magic 0x%08x", ccl_get_u32(src));
+    if (src[4] != CCL_WIRE_VERSION)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "wire version %u, this build reads %u",
+                             src[4], CCL_WIRE_VERSION);
+    if (src[6] != 0 || src[7] != 0 || ccl_get_u32(src + 36) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "reserved header bytes are not zero");
+    h->codec_id = src[5];
+    h->count = get_u64(src + 8);
+    h->seed = get_u64(src + 16);
+    h->params[0] = ccl_get_u32(src + 24);
+    h->params[1] = ccl_get_u32(src + 28);
+    h->payload_len = ccl_get_u32(src + 32);
+    if ((uint64_t)h->payload_len != (uint64_t)(len - CCL_WIRE_HDR_LEN))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                             "header says %u payload bytes, %zu arrived", h->payload_len,
+                             len - CCL_WIRE_HDR_LEN);
+    return CCL_SUCCESS;
+}
+
+const ccl_codec_ops_t *const ccl_codecs[] = {
+    &ccl_codec_cast, &ccl_codec_int, &ccl_codec_topk, &ccl_codec_threshold, &ccl_codec_randomk,
+    NULL,
+};
+
+static const ccl_codec_ops_t *codec_by_id(unsigned id)
+{
+    for (int i = 0; ccl_codecs[i] != NULL; i++)
+        if ((unsigned)ccl_codecs[i]->id == id)
+            return ccl_codecs[i];
+    return NULL;
+}
+
+ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
+{
+    char name[32], key[64], val[64];
+    const char *p;
+    size_t n;
+    if (spec == NULL || codec == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL spec");
+    n = strcspn(spec, ":");
+    if (n == 0 || n >= sizeof(name))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "spec '%s' does not start with a codec name", spec);
+    memcpy(name, spec, n);
+    name[n] = '\0';
+    codec->ops = NULL;
+    for (int i = 0; ccl_codecs[i] != NULL; i++)
+        if (strcmp(ccl_codecs[i]->name, name) == 0)
+            codec->ops = ccl_codecs[i];
+    if (codec->ops == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                             "unknown codec '%s' (cast, int, topk, threshold, randomk)", name);
+    memset(&codec->params, 0, sizeof(codec->params));
+    codec->ops->defaults(&codec->params);
+    p = spec + n;
+    if (*p == ':')
+        p++;
+    while (*p != '\0') {
+        size_t item = strcspn(p, ","), eq = strcspn(p, "=");
+        if (eq >= item || eq == 0 || eq >= sizeof(key) || item - eq - 1 >= sizeof(val) ||
+            item - eq - 1 == 0)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: expected key=value in '%.*s'",
+                                 name, (int)item, p);
+        memcpy(key, p, eq);
+        key[eq] = '\0';
+        memcpy(val, p + eq + 1, item - eq - 1);
+        val[item - eq - 1] = '\0';
+        if (codec->ops->set_param(&codec->params, key, val) != 0)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: bad parameter %s=%s (takes %s)",
+                                 name, key, val, codec->ops->params_doc);
+        p += item;
+        if (*p == ',')
+            p++;
+    }
+    return CCL_SUCCESS;
+}
+
+size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count)
+{
+    return CCL_WIRE_HDR_LEN + codec->ops->max_payload(&codec->params, count);
+}
+
+ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
+                              uint64_t seed, void *dst, size_t cap, size_t *len_p, float *recon)
+{
+    ccl_wire_hdr_t h = {.codec_id = (uint8_t)codec->ops->id, .count = count, .seed = seed};
+    size_t plen = 0;
+    if (dst == NULL || len_p == NULL || (count > 0 && src == NULL))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL buffer");
+    if (cap < ccl_codec_max_encoded_size(codec, count))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu-byte buffer; %s needs %zu", cap,
+                             codec->ops->name, ccl_codec_max_encoded_size(codec, count));
+    /* Non-finite input has no faithful encoding in most codecs, and the decoder refuses
+     * non-finite scales and values: refuse it here, where the caller can act on it. */
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(src[i]))
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite input at index %zu", i);
+    if (codec->ops->max_payload(&codec->params, count) > UINT32_MAX)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu elements do not fit one payload", count);
+    CCL_CHECK(codec->ops->encode(&codec->params, src, count, seed,
+                                 (uint8_t *)dst + CCL_WIRE_HDR_LEN, cap - CCL_WIRE_HDR_LEN,
+                                 &plen, h.params, recon));
+    h.payload_len = (uint32_t)plen;
+    ccl_wire_put(dst, &h);
+    *len_p = CCL_WIRE_HDR_LEN + plen;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
+                              int accumulate)
+{
+    ccl_wire_hdr_t h;
+    const ccl_codec_ops_t *ops;
+    CCL_CHECK(ccl_wire_get(src, len, &h));
+    if (h.count != (uint64_t)count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "payload holds %llu elements, %zu expected",
+                             (unsigned long long)h.count, count);
+    ops = codec_by_id(h.codec_id);
+    if (ops == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "unknown codec id %u", h.codec_id);
+    if (count > 0 && out == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL output");
+    return ops->decode((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, h.seed,
+                       out, count, accumulate);
+}

@@ -1,0 +1,49 @@
+/* wire.h: the header in front of every compressed buffer (docs/wire-format.md). */
+#ifndef CCL_WIRE_H
+#define CCL_WIRE_H
+
+#include "codec.h"
+
+#define CCL_WIRE_MAGIC   0x575a4343u /* "CCZW" little-endian */
+#define CCL_WIRE_VERSION 1u
+#define CCL_WIRE_HDR_LEN 40u
+
+typedef struct {
+    uint8_t  codec_id;
+    uint64_t count;
+    uint64_t seed;
+    uint32_t params[2];
+    uint32_t payload_len;
+} ccl_wire_hdr_t;
+
+/* Writes the 40 header bytes, little-endian whatever the host. */
+void ccl_wire_put(uint8_t *dst, const ccl_wire_hdr_t *h);
+
+/* Reads and checks a header against the buffer length: magic, version, reserved bytes zero,
+ * payload length equal to what follows. Returns CCL_ERR_INVALID_PAYLOAD with the reason. */
+ccl_result_t ccl_wire_get(const uint8_t *src, size_t len, ccl_wire_hdr_t *h);
+
+/* Little-endian loads and stores that never assume alignment. */
+static inline void ccl_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline uint32_t ccl_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void ccl_put_f32(uint8_t *p, float f)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, &f, 4);
+    ccl_put_u32(p, v);
+}
+static inline float ccl_get_f32(const uint8_t *p)
+{
+    uint32_t v = ccl_get_u32(p);
+    float f;
+    __builtin_memcpy(&f, &v, 4);
+    return f;
+}
+
+#endif
