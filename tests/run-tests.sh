@@ -37,6 +37,7 @@ run() {
 export UCX_LOG_LEVEL=error
 
 run unit            "$build/tests/test_unit"
+run codec           "$build/tests/test_codec"
 run coll-auto       "$build/tests/test_coll" 1 2 3 4 5 8
 run coll-ring       env CCLZ_ALGO=ring "$build/tests/test_coll" 2 3 4 5 8
 run coll-recdbl     env CCLZ_ALGO=rec_doubling "$build/tests/test_coll" 2 3 4 5 8

@@ -106,8 +106,8 @@ ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
             return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: bad parameter %s=%s (takes %s)",
                                  name, key, val, codec->ops->params_doc);
         p += item;
-        if (*p == ',')
-            p++;
+        if (*p == ',' && *++p == '\0')
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: empty parameter after ','", name);
     }
     return CCL_SUCCESS;
 }

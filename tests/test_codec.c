@@ -1,0 +1,476 @@
+/* test_codec.c: the codecs' stated properties (algorithms.md), edge cases, hostile payloads,
+ * and error feedback (telescoping identity, non-finite policy, checkpoints). */
+#include "harness.h"
+#include "compress/ef.h"
+#include "compress/sparse.h"
+#include "compress/wire.h"
+#include "core/reduce.h"
+
+#include <math.h>
+
+static float *randvec(size_t n, uint64_t seed, float scale)
+{
+    float *v = malloc(CCL_MAX(n, (size_t)1) * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        v[i] = (ccl_rng_unit(seed, i) * 2 - 1) * scale;
+    return v;
+}
+
+/* Encodes, decodes into a fresh vector and checks that the encoder's reconstruction is what
+ * the decoder produces, bit for bit. Returns the decoded vector (caller frees) or NULL. */
+static float *roundtrip(const char *spec, const float *x, size_t n, uint64_t seed,
+                        uint8_t **enc_p, size_t *len_p)
+{
+    ccl_codec_t c;
+    if (ccl_codec_parse(spec, &c) != CCL_SUCCESS)
+        return NULL;
+    size_t cap = ccl_codec_max_encoded_size(&c, n), len;
+    uint8_t *enc = malloc(cap);
+    float *recon = malloc(CCL_MAX(n, (size_t)1) * 4), *dec = malloc(CCL_MAX(n, (size_t)1) * 4);
+    if (ccl_codec_encode(&c, x, n, seed, enc, cap, &len, recon) != CCL_SUCCESS ||
+        ccl_codec_decode(enc, len, dec, n, 0) != CCL_SUCCESS ||
+        (n && memcmp(recon, dec, n * 4) != 0)) {
+        fprintf(stderr, "roundtrip %s n=%zu failed: %s\n", spec, n, ccl_get_last_error(NULL));
+        free(enc);
+        free(recon);
+        free(dec);
+        return NULL;
+    }
+    free(recon);
+    if (enc_p) {
+        *enc_p = enc;
+        *len_p = len;
+    } else {
+        free(enc);
+    }
+    return dec;
+}
+
+static int test_spec_parse(void)
+{
+    ccl_codec_t c;
+    static const char *good[] = {"int", "int:bits=4,bucket=512,round=stochastic", "topk:ratio=0.001",
+                                 "topk:k=10,fp16_values=1", "cast:type=bf16", "threshold:t=0.5",
+                                 "randomk:ratio=0.1"};
+    static const char *bad[] = {"", "nope", "int:bits=9", "int:bits=0", "int:bucket=0",
+                                "int:round=up", "int:bits", "int:=4", "topk:ratio=0",
+                                "topk:ratio=1.5", "topk:colour=red", "cast:type=fp8",
+                                "threshold:t=-1", "topk:ratio=0.1,"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (ccl_codec_parse(good[i], &c) != CCL_SUCCESS) {
+            fprintf(stderr, "refused %s: %s\n", good[i], ccl_get_last_error(NULL));
+            return 0;
+        }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (ccl_codec_parse(bad[i], &c) != CCL_ERR_INVALID_ARG ||
+            strlen(ccl_get_last_error(NULL)) == 0) {
+            /* "topk:ratio=0.1," ends in an empty item: refused too. */
+            fprintf(stderr, "accepted bad spec '%s'\n", bad[i]);
+            return 0;
+        }
+    ccl_codec_parse("int:bits=3,bucket=7", &c);
+    return c.params.bits == 3 && c.params.bucket == 7 && c.params.rounding == CCL_ROUND_NEAREST;
+}
+
+static int test_int_nearest_bound(void)
+{
+    static const size_t counts[] = {0, 1, 7, 512, 513, 10000};
+    for (int bits = 1; bits <= 8; bits++)
+        for (size_t ci = 0; ci < 6; ci++) {
+            size_t n = counts[ci], B = 100;
+            char spec[64];
+            snprintf(spec, sizeof(spec), "int:bits=%d,bucket=%zu", bits, B);
+            float *x = randvec(n, 11 + (uint64_t)bits, 3.0f), *d = roundtrip(spec, x, n, 1, NULL, NULL);
+            if (d == NULL)
+                return 0;
+            for (size_t b = 0; b * B < n; b++) {
+                size_t lo = b * B, hi = CCL_MIN(lo + B, n);
+                float mn = x[lo], mx = x[lo];
+                for (size_t i = lo; i < hi; i++) {
+                    mn = fminf(mn, x[i]);
+                    mx = fmaxf(mx, x[i]);
+                }
+                float unit = (mx - mn) / (float)((1 << bits) - 1);
+                for (size_t i = lo; i < hi; i++)
+                    if (fabsf(d[i] - x[i]) > unit * 0.5f * (1 + 1e-5f) + 1e-6f) {
+                        fprintf(stderr, "int%d: |err| %g > unit/2 %g\n", bits, fabsf(d[i] - x[i]), unit / 2);
+                        return 0;
+                    }
+            }
+            free(x);
+            free(d);
+        }
+    return 1;
+}
+
+static int test_int_edges(void)
+{
+    /* Constant buckets and all zeros come back exactly; so do denormals in a constant bucket. */
+    float x[300];
+    for (int i = 0; i < 300; i++)
+        x[i] = i < 100 ? 0.0f : i < 200 ? -2.5f : 1e-40f;
+    float *d = roundtrip("int:bits=4,bucket=100", x, 300, 3, NULL, NULL);
+    int ok = d != NULL && memcmp(d, x, sizeof(x)) == 0;
+    free(d);
+    /* Non-finite input is refused with the index. */
+    ccl_codec_t c;
+    uint8_t buf[4096];
+    size_t len;
+    x[17] = NAN;
+    ccl_codec_parse("int:bits=8", &c);
+    ok = ok && ccl_codec_encode(&c, x, 300, 0, buf, sizeof(buf), &len, NULL) == CCL_ERR_INVALID_ARG &&
+         strstr(ccl_get_last_error(NULL), "17") != NULL;
+    x[17] = INFINITY;
+    ok = ok && ccl_codec_encode(&c, x, 300, 0, buf, sizeof(buf), &len, NULL) == CCL_ERR_INVALID_ARG;
+    /* A buffer smaller than the stated maximum is refused before anything is written. */
+    x[17] = 0;
+    ok = ok && ccl_codec_encode(&c, x, 300, 0, buf, 100, &len, NULL) == CCL_ERR_INVALID_ARG;
+    return ok;
+}
+
+static int test_int_stochastic_unbiased(void)
+{
+    /* The mean over many seeds converges to x (5 sigma), and every output is on the grid. */
+    enum { N = 64, T = 4000 };
+    float *x = randvec(N, 5, 1.0f);
+    double sum[N] = {0}, sq[N] = {0};
+    for (int t = 0; t < T; t++) {
+        float *d = roundtrip("int:bits=2,bucket=64,round=stochastic", x, N, (uint64_t)t * 7919, NULL, NULL);
+        if (d == NULL)
+            return 0;
+        for (int i = 0; i < N; i++) {
+            sum[i] += d[i];
+            sq[i] += (double)d[i] * d[i];
+        }
+        free(d);
+    }
+    for (int i = 0; i < N; i++) {
+        double mean = sum[i] / T, var = sq[i] / T - mean * mean;
+        double sigma = sqrt(var > 1e-12 ? var : 1e-12) / sqrt((double)T);
+        if (fabs(mean - x[i]) > 5 * sigma + 1e-6) {
+            fprintf(stderr, "biased at %d: mean %g, x %g, sigma %g\n", i, mean, x[i], sigma);
+            return 0;
+        }
+    }
+    free(x);
+    return 1;
+}
+
+static int cmp_desc_mag(const void *a, const void *b)
+{
+    const float *x = *(const float *const *)a, *y = *(const float *const *)b;
+    float fx = fabsf(*x), fy = fabsf(*y);
+    if (fx != fy)
+        return fx > fy ? -1 : 1;
+    return x < y ? -1 : 1; /* lower index first */
+}
+
+static int test_topk_exact(void)
+{
+    static const size_t ns[] = {1, 2, 10, 1000, 100003};
+    for (size_t t = 0; t < 5; t++) {
+        size_t n = ns[t];
+        float *x = randvec(n, 100 + t, 1.0f);
+        for (size_t i = 0; i < n; i += 7)
+            x[i] = 0.25f; /* many ties */
+        size_t k = n / 3 + 1;
+        char spec[64];
+        snprintf(spec, sizeof(spec), "topk:k=%zu", k);
+        float *d = roundtrip(spec, x, n, 0, NULL, NULL);
+        /* Reference: sort by magnitude, ties to the lower index. */
+        const float **ord = malloc(n * sizeof(*ord));
+        for (size_t i = 0; i < n; i++)
+            ord[i] = &x[i];
+        qsort(ord, n, sizeof(*ord), cmp_desc_mag);
+        float *ref = calloc(n, 4);
+        for (size_t j = 0; j < k; j++)
+            ref[ord[j] - x] = *ord[j];
+        int ok = d != NULL && memcmp(d, ref, n * 4) == 0;
+        free(x);
+        free(d);
+        free(ord);
+        free(ref);
+        if (!ok)
+            return 0;
+    }
+    /* k = count is lossless; fp16 values round as fp16 does. */
+    float y[5] = {1, -2, 3, 0.1f, 70000};
+    float *d = roundtrip("topk:ratio=1", y, 5, 0, NULL, NULL);
+    int ok = d && memcmp(d, y, sizeof(y)) == 0;
+    free(d);
+    d = roundtrip("topk:ratio=1,fp16_values=1", y, 5, 0, NULL, NULL);
+    ok = ok && d && d[3] == ccl_half_to_float(ccl_float_to_half(0.1f)) && d[4] == 65504.0f;
+    free(d);
+    return ok;
+}
+
+static int test_threshold_and_randomk(void)
+{
+    size_t n = 5000;
+    float *x = randvec(n, 77, 1.0f);
+    float *d = roundtrip("threshold:t=0.9", x, n, 0, NULL, NULL);
+    int ok = d != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = d[i] == (fabsf(x[i]) >= 0.9f ? x[i] : 0.0f);
+    free(d);
+    /* randomk: the same seed picks the same k distinct indices on every rank. */
+    uint32_t a[50], b[50], c[50];
+    ok = ok && ccl_randomk_indices(42, n, 50, a) == 0 && ccl_randomk_indices(42, n, 50, b) == 0 &&
+         ccl_randomk_indices(43, n, 50, c) == 0 && memcmp(a, b, sizeof(a)) == 0 &&
+         memcmp(a, c, sizeof(a)) != 0;
+    for (int j = 1; ok && j < 50; j++)
+        ok = a[j] > a[j - 1] && a[j] < n;
+    uint8_t *enc;
+    size_t len;
+    d = roundtrip("randomk:k=50", x, n, 42, &enc, &len);
+    ok = ok && d != NULL && len == CCL_WIRE_HDR_LEN + 50 * 4; /* values only */
+    for (int j = 0; ok && j < 50; j++)
+        ok = d[a[j]] == x[a[j]];
+    free(d);
+    free(enc);
+    free(x);
+    return ok;
+}
+
+static int test_cast(void)
+{
+    float x[6] = {1.0f, -0.1f, 1e5f, -1e5f, 3.14159f, 1e-8f};
+    float *h = roundtrip("cast:type=fp16", x, 6, 0, NULL, NULL);
+    float *b = roundtrip("cast:type=bf16", x, 6, 0, NULL, NULL);
+    int ok = h && b && h[0] == 1.0f && h[2] == 65504.0f && h[3] == -65504.0f &&
+             h[1] == ccl_half_to_float(ccl_float_to_half(-0.1f)) &&
+             b[2] == ccl_bf16_to_float(ccl_float_to_bf16(1e5f));
+    free(h);
+    free(b);
+    return ok;
+}
+
+/* Every prefix of a valid encoding, and every single-byte corruption of its header, must be
+ * refused or decoded in bounds; never crash (the fuzz target covers the rest). */
+static int test_hostile(void)
+{
+    static const char *specs[] = {"int:bits=3,bucket=10", "topk:k=20", "topk:k=200",
+                                  "threshold:t=0.5,fp16_values=1", "randomk:k=9", "cast"};
+    size_t n = 300;
+    float *x = randvec(n, 9, 1.0f), *out = malloc((n + 16) * 4);
+    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
+        uint8_t *enc;
+        size_t len;
+        float *d = roundtrip(specs[s], x, n, 5, &enc, &len);
+        if (d == NULL)
+            return 0;
+        free(d);
+        for (size_t cut = 0; cut < len; cut++)
+            if (ccl_codec_decode(enc, cut, out, n, 0) != CCL_ERR_INVALID_PAYLOAD) {
+                fprintf(stderr, "%s: truncation to %zu accepted\n", specs[s], cut);
+                return 0;
+            }
+        if (ccl_codec_decode(enc, len, out, n + 1, 0) != CCL_ERR_INVALID_PAYLOAD)
+            return 0; /* wrong count */
+        for (size_t pos = 0; pos < CCL_WIRE_HDR_LEN; pos++) {
+            uint8_t save = enc[pos];
+            enc[pos] ^= 0x5a;
+            out[n] = 12345.0f; /* guard element past the end */
+            ccl_result_t r = ccl_codec_decode(enc, len, out, n, 1);
+            enc[pos] = save;
+            if ((r != CCL_SUCCESS && r != CCL_ERR_INVALID_PAYLOAD) || out[n] != 12345.0f)
+                return 0;
+            /* Header fields that must be checked: magic, version, reserved, count, length. */
+            if (r == CCL_SUCCESS && (pos < 16 || (pos >= 32 && pos < 40))) {
+                fprintf(stderr, "%s: corrupt header byte %zu accepted\n", specs[s], pos);
+                return 0;
+            }
+        }
+        free(enc);
+    }
+    free(x);
+    free(out);
+    return 1;
+}
+
+/* Hand-made sparse payloads: out-of-range, duplicate and descending indices, bad bitmaps,
+ * non-finite values, k larger than count. */
+static int test_hostile_sparse(void)
+{
+    float out[64];
+    uint8_t buf[CCL_WIRE_HDR_LEN + 64];
+    ccl_wire_hdr_t h = {.codec_id = CCL_CODEC_ID_TOPK, .count = 64};
+    int bad = 0;
+#define TRY(k_, flags_, plen_, fill)                                                       \
+    do {                                                                                   \
+        h.params[0] = (k_);                                                                \
+        h.params[1] = (flags_);                                                            \
+        h.payload_len = (plen_);                                                           \
+        memset(buf, 0, sizeof(buf));                                                       \
+        ccl_wire_put(buf, &h);                                                             \
+        uint8_t *pl = buf + CCL_WIRE_HDR_LEN;                                              \
+        (void)pl;                                                                          \
+        fill;                                                                              \
+        for (int i = 0; i < 64; i++)                                                       \
+            out[i] = 1.0f;                                                                 \
+        if (ccl_codec_decode(buf, CCL_WIRE_HDR_LEN + (plen_), out, 64, 1) !=               \
+            CCL_ERR_INVALID_PAYLOAD)                                                       \
+            bad++;                                                                         \
+        for (int i = 0; i < 64; i++) /* a refused payload changes nothing */               \
+            if (out[i] != 1.0f)                                                            \
+                bad++;                                                                     \
+    } while (0)
+    TRY(2, 0, 16, (ccl_put_u32(pl, 3), ccl_put_u32(pl + 4, 64)));               /* index = count */
+    TRY(2, 0, 16, (ccl_put_u32(pl, 5), ccl_put_u32(pl + 4, 5)));                /* duplicate */
+    TRY(2, 0, 16, (ccl_put_u32(pl, 9), ccl_put_u32(pl + 4, 2)));                /* descending */
+    TRY(1, 0, 8, (ccl_put_u32(pl, 1), ccl_put_f32(pl + 4, NAN)));               /* NaN value */
+    TRY(65, 0, 8, (void)0);                                                     /* k > count */
+    TRY(2, CCL_SPARSE_BITMAP, 16, (pl[0] = 7));                                 /* 3 bits, k=2 */
+    TRY(1, 0x80, 8, (void)0);                                                   /* unknown flag */
+    TRY(1, CCL_SPARSE_BITMAP | CCL_SPARSE_NOIDX, 4, (void)0);                   /* both */
+    h.codec_id = 99;
+    TRY(0, 0, 0, (void)0);                                                      /* unknown codec */
+    h.codec_id = CCL_CODEC_ID_INT;
+    TRY(8 | 0, 64, 8 + 64, (ccl_put_f32(pl, 0), ccl_put_f32(pl + 4, INFINITY))); /* inf unit */
+    TRY(9, 64, 8 + 72, (void)0);                                                /* 9 bits */
+#undef TRY
+    return bad == 0;
+}
+
+static int test_ef_telescoping(void)
+{
+    /* Sum of what was sent plus the final residual equals the sum of the gradients, exactly:
+     * with dyadic inputs and top-k (which sends values unchanged) no rounding happens. */
+    enum { N = 1000, T = 100 };
+    ccl_ef_t *ef;
+    ccl_codec_t c;
+    ccl_codec_parse("topk:k=37", &c);
+    ccl_ef_create(N, &ef);
+    double sent[N] = {0}, gsum[N] = {0};
+    size_t cap = ccl_codec_max_encoded_size(&c, N), len;
+    uint8_t *buf = malloc(cap);
+    float g[N], d[N];
+    for (int t = 0; t < T; t++) {
+        for (int i = 0; i < N; i++) {
+            g[i] = (float)((int)(ccl_rng64((uint64_t)t, (uint64_t)i) % 64) - 32) / 64.0f;
+            gsum[i] += g[i];
+        }
+        if (ccl_ef_encode(ef, &c, g, (uint64_t)t, buf, cap, &len) != CCL_SUCCESS ||
+            ccl_codec_decode(buf, len, d, N, 0) != CCL_SUCCESS)
+            return 0;
+        for (int i = 0; i < N; i++)
+            sent[i] += d[i];
+    }
+    int ok = ef->steps == T;
+    for (int i = 0; ok && i < N; i++)
+        ok = sent[i] + ef->residual[i] == gsum[i];
+    /* With a lossy quantizer the identity holds to rounding. */
+    ccl_codec_parse("int:bits=2,bucket=64", &c);
+    ccl_ef_reset(ef);
+    memset(sent, 0, sizeof(sent));
+    memset(gsum, 0, sizeof(gsum));
+    free(buf);
+    cap = ccl_codec_max_encoded_size(&c, N);
+    buf = malloc(cap);
+    for (int t = 0; ok && t < T; t++) {
+        for (int i = 0; i < N; i++) {
+            g[i] = ccl_rng_unit((uint64_t)t + 1000, (uint64_t)i) - 0.5f;
+            gsum[i] += g[i];
+        }
+        ok = ccl_ef_encode(ef, &c, g, (uint64_t)t, buf, cap, &len) == CCL_SUCCESS &&
+             ccl_codec_decode(buf, len, d, N, 0) == CCL_SUCCESS;
+        for (int i = 0; i < N; i++)
+            sent[i] += d[i];
+    }
+    for (int i = 0; ok && i < N; i++)
+        ok = fabs(sent[i] + ef->residual[i] - gsum[i]) < 1e-4;
+    free(buf);
+    ccl_ef_destroy(ef);
+    return ok;
+}
+
+static int test_ef_nonfinite_policy(void)
+{
+    enum { N = 100 };
+    ccl_ef_t *ef;
+    ccl_codec_t c;
+    float g[N], before[N];
+    ccl_codec_parse("topk:k=5", &c);
+    ccl_ef_create(N, &ef);
+    size_t cap = ccl_codec_max_encoded_size(&c, N), len;
+    uint8_t *buf = malloc(cap);
+    for (int i = 0; i < N; i++)
+        g[i] = (float)i / 100;
+    int ok = ccl_ef_encode(ef, &c, g, 0, buf, cap, &len) == CCL_SUCCESS;
+    memcpy(before, ef->residual, sizeof(before));
+    g[42] = NAN;
+    ok = ok && ccl_ef_encode(ef, &c, g, 1, buf, cap, &len) == CCL_ERR_INVALID_ARG &&
+         memcmp(before, ef->residual, sizeof(before)) == 0 && ef->skipped == 1 && ef->steps == 1;
+    g[42] = INFINITY;
+    ok = ok && ccl_ef_encode(ef, &c, g, 1, buf, cap, &len) == CCL_ERR_INVALID_ARG;
+    g[42] = 0.42f;
+    ok = ok && ccl_ef_encode(ef, &c, g, 2, buf, cap, &len) == CCL_SUCCESS && ef->steps == 2;
+    for (int i = 0; ok && i < N; i++)
+        ok = isfinite(ef->residual[i]);
+    free(buf);
+    ccl_ef_destroy(ef);
+    return ok;
+}
+
+static int test_ef_checkpoint(void)
+{
+    /* 30 steps, checkpoint, 30 more; a fresh state restored from the checkpoint and given the
+     * same 30 gradients produces the same bytes. */
+    enum { N = 500 };
+    ccl_codec_t c;
+    ccl_ef_t *a, *b;
+    ccl_codec_parse("int:bits=4,bucket=50,round=stochastic", &c);
+    ccl_ef_create(N, &a);
+    ccl_ef_create(N, &b);
+    size_t cap = ccl_codec_max_encoded_size(&c, N), la, lb, slen;
+    uint8_t *ea = malloc(cap), *eb = malloc(cap), *ck = malloc(ccl_ef_saved_size(a));
+    float g[N];
+    int ok = 1;
+    for (int t = 0; t < 60 && ok; t++) {
+        for (int i = 0; i < N; i++)
+            g[i] = ccl_rng_unit((uint64_t)t, (uint64_t)i) - 0.5f;
+        if (t == 30) {
+            ok = ccl_ef_save(a, ck, ccl_ef_saved_size(a), &slen) == CCL_SUCCESS &&
+                 ccl_ef_restore(b, ck, slen) == CCL_SUCCESS;
+        }
+        ok = ok && ccl_ef_encode(a, &c, g, (uint64_t)t, ea, cap, &la) == CCL_SUCCESS;
+        if (t >= 30)
+            ok = ok && ccl_ef_encode(b, &c, g, (uint64_t)t, eb, cap, &lb) == CCL_SUCCESS &&
+                 la == lb && memcmp(ea, eb, la) == 0;
+    }
+    /* Restore refuses: another size, a bad magic, a non-finite residual; and changes nothing. */
+    ccl_ef_t *small;
+    ccl_ef_create(N - 1, &small);
+    ok = ok && ccl_ef_restore(small, ck, slen) == CCL_ERR_INVALID_PAYLOAD;
+    ck[0] ^= 1;
+    ok = ok && ccl_ef_restore(b, ck, slen) == CCL_ERR_INVALID_PAYLOAD;
+    ck[0] ^= 1;
+    ccl_put_f32(ck + slen - 4, NAN);
+    float keep = b->residual[N - 1];
+    ok = ok && ccl_ef_restore(b, ck, slen) == CCL_ERR_INVALID_PAYLOAD && b->residual[N - 1] == keep;
+    ok = ok && ccl_ef_restore(b, ck, slen - 1) == CCL_ERR_INVALID_PAYLOAD;
+    ccl_ef_destroy(small);
+    ccl_ef_destroy(a);
+    ccl_ef_destroy(b);
+    free(ea);
+    free(eb);
+    free(ck);
+    return ok;
+}
+
+int main(void)
+{
+    h_report(test_spec_parse(), "codec specs: valid ones parse, bad ones are refused with a reason");
+    h_report(test_int_nearest_bound(), "int 1-8 bits, nearest: |error| <= unit/2, counts 0/1/odd");
+    h_report(test_int_edges(), "int: constant buckets exact; NaN/Inf input refused; small buffer refused");
+    h_report(test_int_stochastic_unbiased(), "int stochastic rounding is unbiased (5 sigma)");
+    h_report(test_topk_exact(), "topk selects exactly the top-k set (ties: lower index)");
+    h_report(test_threshold_and_randomk(), "threshold keeps |x| >= t; randomk indices shared by seed");
+    h_report(test_cast(), "cast fp16 (saturating) and bf16 round to nearest even");
+    h_report(test_hostile(), "decoders refuse truncated or corrupted payloads, stay in bounds");
+    h_report(test_hostile_sparse(), "sparse decoder refuses bad indices, bitmaps, values, k");
+    h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
+    h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
+    h_report(test_ef_checkpoint(), "error feedback checkpoints restore bit-exactly; bad ones refused");
+    return h_failed ? 1 : 0;
+}
