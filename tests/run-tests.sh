@@ -44,6 +44,7 @@ run coll-recdbl     env CCLZ_ALGO=rec_doubling "$build/tests/test_coll" 2 3 4 5 
 run coll-halvdbl    env CCLZ_ALGO=halving_doubling "$build/tests/test_coll" 2 3 4 5 8
 run coll-chunked    env CCLZ_CHUNK_SIZE=4K CCLZ_SMALL_MSG_SIZE=256 "$build/tests/test_coll" 3 4 5
 run faults          "$build/tests/test_faults"
+run fuzz            "$src/tests/fuzz.sh" "$build"
 run launchers       "$src/tests/launchers.sh" "$build"
 run netns           "$src/tests/netns.sh" "$build"
 if [ -x "$build/tests/test_cuda" ]; then

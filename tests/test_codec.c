@@ -458,8 +458,36 @@ static int test_ef_checkpoint(void)
     return ok;
 }
 
-int main(void)
+/* Writes one valid encoding per codec into dir: the fuzzer's seed corpus. */
+static int write_corpus(const char *dir)
 {
+    static const char *specs[] = {"cast:type=fp16", "cast:type=bf16", "int:bits=4,bucket=16",
+                                  "int:bits=8,bucket=64,round=stochastic", "int:bits=1,bucket=5",
+                                  "topk:k=3", "topk:k=60", "topk:k=10,fp16_values=1",
+                                  "threshold:t=0.7", "randomk:k=7"};
+    float *x = randvec(100, 1, 1.0f);
+    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
+        uint8_t *enc;
+        size_t len;
+        char path[512];
+        float *d = roundtrip(specs[s], x, 100, 3, &enc, &len);
+        snprintf(path, sizeof(path), "%s/seed%02zu", dir, s);
+        FILE *f = fopen(path, "wb");
+        if (d == NULL || f == NULL)
+            return 1;
+        fwrite(enc, 1, len, f);
+        fclose(f);
+        free(d);
+        free(enc);
+    }
+    free(x);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+        return write_corpus(argv[2]);
     h_report(test_spec_parse(), "codec specs: valid ones parse, bad ones are refused with a reason");
     h_report(test_int_nearest_bound(), "int 1-8 bits, nearest: |error| <= unit/2, counts 0/1/odd");
     h_report(test_int_edges(), "int: constant buckets exact; NaN/Inf input refused; small buffer refused");
