@@ -92,6 +92,10 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
 ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
                               int accumulate);
 
+/* Makes the codecs use their scalar reference loops (generic != 0) or pick the fastest the
+ * CPU supports (0, the default). For tests that compare the two. */
+void ccl_compress_force_generic(int generic);
+
 /* Counter-based random numbers: the same (seed, counter) always gives the same value. */
 static inline uint64_t ccl_rng64(uint64_t seed, uint64_t counter)
 {

@@ -51,24 +51,210 @@ static size_t int_max_payload(const ccl_codec_params_t *p, size_t count)
     return int_payload((unsigned)p->bits, p->bucket, count);
 }
 
+/* Hot loops: a scalar reference, and AVX2 versions picked at run time that must produce
+ * the same bytes (tests/test_codec.c checks). The input is known finite. */
+#define INT_VEC __attribute__((target_clones("avx2", "default")))
+
+static void minmax_scalar(const float *x, size_t n, float *mn_p, float *mx_p)
+{
+    float mn = x[0], mx = x[0];
+    for (size_t i = 1; i < n; i++) {
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    *mn_p = mn;
+    *mx_p = mx;
+}
+
+static void quantize_scalar(const float *x, size_t n, float mn, float inv, float levels,
+                            uint8_t *q)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = (x[i] - mn) * inv + 0.5f;
+        v = v < 0.0f ? 0.0f : v;
+        v = v > levels ? levels : v;
+        q[i] = (uint8_t)(int)v;
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx2"))) static void minmax_avx2(const float *x, size_t n,
+                                                        float *mn_p, float *mx_p)
+{
+    __m256 vmn = _mm256_set1_ps(x[0]), vmx = vmn;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        vmn = _mm256_min_ps(vmn, v);
+        vmx = _mm256_max_ps(vmx, v);
+    }
+    float a[8], b[8];
+    _mm256_storeu_ps(a, vmn);
+    _mm256_storeu_ps(b, vmx);
+    float mn = a[0], mx = b[0];
+    for (int k = 1; k < 8; k++) {
+        mn = a[k] < mn ? a[k] : mn;
+        mx = b[k] > mx ? b[k] : mx;
+    }
+    for (; i < n; i++) {
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    *mn_p = mn;
+    *mx_p = mx;
+}
+
+__attribute__((target("avx2"))) static void quantize_avx2(const float *x, size_t n, float mn,
+                                                          float inv, float levels, uint8_t *q)
+{
+    const __m256 vmn = _mm256_set1_ps(mn), vinv = _mm256_set1_ps(inv);
+    const __m256 half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
+    const __m256 top = _mm256_set1_ps(levels);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i c[4];
+        for (int k = 0; k < 4; k++) {
+            /* Same operations, in the same order, as the scalar loop (no fused multiply-add). */
+            __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * k), vmn), vinv), half);
+            v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
+            c[k] = _mm256_cvttps_epi32(v);
+        }
+        __m256i w = _mm256_packus_epi16(_mm256_packus_epi32(c[0], c[1]),
+                                        _mm256_packus_epi32(c[2], c[3]));
+        _mm256_storeu_si256((__m256i *)(void *)(q + i), _mm256_permutevar8x32_epi32(w, order));
+    }
+    quantize_scalar(x + i, n - i, mn, inv, levels, q + i);
+}
+#endif
+
+static int use_avx2 = -1; /* -1: not decided yet */
+
+void ccl_compress_force_generic(int generic)
+{
+    use_avx2 = generic ? 0 : -1;
+}
+
+static int avx2_ok(void)
+{
+#if defined(__x86_64__)
+    if (use_avx2 < 0)
+        use_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return use_avx2;
+#else
+    return 0;
+#endif
+}
+
+static void bucket_minmax(const float *x, size_t n, float *mn_p, float *mx_p)
+{
+#if defined(__x86_64__)
+    if (avx2_ok())
+        minmax_avx2(x, n, mn_p, mx_p);
+    else
+#endif
+        minmax_scalar(x, n, mn_p, mx_p);
+    /* -0 and +0 compare equal: which one min() returns depends on the order of the
+     * comparisons. Canonicalise so every implementation writes the same bytes. */
+    *mn_p += 0.0f;
+    *mx_p += 0.0f;
+}
+
+static void quantize_nearest(const float *x, size_t n, float mn, float inv, float levels,
+                             uint8_t *q)
+{
+#if defined(__x86_64__)
+    if (avx2_ok()) {
+        quantize_avx2(x, n, mn, inv, levels, q);
+        return;
+    }
+#endif
+    quantize_scalar(x, n, mn, inv, levels, q);
+}
+
+static void quantize_stochastic(const float *x, size_t n, size_t base, uint64_t seed,
+                                float mn, float inv, float levels, uint8_t *q)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = (x[i] - mn) * inv + ccl_rng_unit(seed, base + i);
+        v = v < 0.0f ? 0.0f : v;
+        v = v > levels ? levels : v;
+        q[i] = (uint8_t)(int)v;
+    }
+}
+
+/* Packs codes of `bits` bits LSB first into a continuous stream, tile after tile. */
+typedef struct {
+    uint8_t *out;
+    size_t   pos;
+    uint64_t acc;
+    unsigned nacc;
+    unsigned bits;
+} packer_t;
+
+static INT_VEC void pack_codes(packer_t *pk, const uint8_t *q, size_t n)
+{
+    size_t i = 0;
+    if (pk->bits == 8) {
+        memcpy(pk->out + pk->pos, q, n);
+        pk->pos += n;
+        return;
+    }
+    if (pk->bits == 4) {
+        if (pk->nacc == 4 && n > 0) { /* finish the half byte left by the last tile */
+            pk->out[pk->pos++] = (uint8_t)(pk->acc | (uint64_t)q[0] << 4);
+            pk->acc = 0;
+            pk->nacc = 0;
+            i = 1;
+        }
+        size_t pairs = (n - i) / 2;
+        uint8_t *o = pk->out + pk->pos;
+        for (size_t k = 0; k < pairs; k++)
+            o[k] = (uint8_t)(q[i + 2 * k] | q[i + 2 * k + 1] << 4);
+        pk->pos += pairs;
+        if ((n - i) & 1) {
+            pk->acc = q[n - 1];
+            pk->nacc = 4;
+        }
+        return;
+    }
+    for (; i < n; i++) {
+        pk->acc |= (uint64_t)q[i] << pk->nacc;
+        pk->nacc += pk->bits;
+        if (pk->nacc >= 32) {
+            ccl_put_u32(pk->out + pk->pos, (uint32_t)pk->acc);
+            pk->pos += 4;
+            pk->acc >>= 32;
+            pk->nacc -= 32;
+        }
+    }
+}
+
+static void pack_flush(packer_t *pk)
+{
+    for (; pk->nacc > 0; pk->nacc = pk->nacc > 8 ? pk->nacc - 8 : 0) {
+        pk->out[pk->pos++] = (uint8_t)pk->acc;
+        pk->acc >>= 8;
+    }
+}
+
+#define INT_TILE 4096
+
 static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, size_t count,
                                uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                uint32_t hp[2], float *recon)
 {
     const unsigned bits = (unsigned)p->bits, levels = (1u << bits) - 1;
     const size_t B = p->bucket, nb = nbuckets(count, B);
-    uint8_t *codes = out + 8 * nb;
-    uint64_t acc = 0;
-    unsigned nacc = 0;
-    size_t pos = 0;
+    packer_t pk = {.out = out + 8 * nb, .bits = bits};
+    uint8_t q[INT_TILE]; /* codes of one tile, a byte each, packed right after */
 
     for (size_t b = 0; b < nb; b++) {
-        size_t lo = b * B, hi = CCL_MIN(lo + B, count);
-        float mn = src[lo], mx = src[lo];
-        for (size_t i = lo + 1; i < hi; i++) {
-            mn = src[i] < mn ? src[i] : mn;
-            mx = src[i] > mx ? src[i] : mx;
-        }
+        size_t lo = b * B, n = CCL_MIN(B, count - lo);
+        float mn, mx;
+        bucket_minmax(src + lo, n, &mn, &mx);
         float unit = (mx - mn) / (float)levels;
         /* A constant bucket (or one too narrow to resolve) is all zeros: exact. */
         float inv = unit > 0 && isfinite(unit) ? 1.0f / unit : 0.0f;
@@ -78,31 +264,63 @@ static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, si
         }
         ccl_put_f32(out + 8 * b, mn);
         ccl_put_f32(out + 8 * b + 4, unit);
-        for (size_t i = lo; i < hi; i++) {
-            float r = p->rounding == CCL_ROUND_STOCHASTIC ? ccl_rng_unit(seed, i) : 0.5f;
-            float qf = (src[i] - mn) * inv + r;
-            unsigned q = qf <= 0 ? 0 : qf >= (float)levels ? levels : (unsigned)qf;
+        for (size_t t = 0; t < n; t += INT_TILE) {
+            size_t m = CCL_MIN((size_t)INT_TILE, n - t);
+            if (p->rounding == CCL_ROUND_STOCHASTIC)
+                quantize_stochastic(src + lo + t, m, lo + t, seed, mn, inv, (float)levels, q);
+            else
+                quantize_nearest(src + lo + t, m, mn, inv, (float)levels, q);
             if (recon)
-                recon[i] = mn + unit * (float)q;
-            acc |= (uint64_t)q << nacc;
-            nacc += bits;
-            if (nacc >= 32) {
-                ccl_put_u32(codes + pos, (uint32_t)acc);
-                pos += 4;
-                acc >>= 32;
-                nacc -= 32;
-            }
+                for (size_t i = 0; i < m; i++)
+                    recon[lo + t + i] = mn + unit * (float)q[i];
+            pack_codes(&pk, q, m);
         }
     }
-    while (nacc > 0) {
-        codes[pos++] = (uint8_t)acc;
-        acc >>= 8;
-        nacc = nacc > 8 ? nacc - 8 : 0;
-    }
+    pack_flush(&pk);
     hp[0] = bits | (unsigned)p->rounding << 8;
     hp[1] = (uint32_t)B;
-    *len_p = 8 * nb + pos;
+    *len_p = 8 * nb + pk.pos;
     return CCL_SUCCESS;
+}
+
+static INT_VEC void dequant8(const uint8_t *c, size_t n, float mn, float unit, float *out,
+                             int accumulate)
+{
+    if (accumulate)
+        for (size_t i = 0; i < n; i++)
+            out[i] += mn + unit * (float)c[i];
+    else
+        for (size_t i = 0; i < n; i++)
+            out[i] = mn + unit * (float)c[i];
+}
+
+/* n codes of 4 bits starting at nibble `first` (0 or 1) of c. */
+static INT_VEC void dequant4(const uint8_t *c, unsigned first, size_t n, float mn, float unit,
+                             float *out, int accumulate)
+{
+    size_t i = 0;
+    if (first && n > 0) {
+        float v = mn + unit * (float)(c[0] >> 4);
+        out[0] = accumulate ? out[0] + v : v;
+        c++;
+        i = 1;
+    }
+    size_t pairs = (n - i) / 2;
+    float *o = out + i;
+    if (accumulate)
+        for (size_t k = 0; k < pairs; k++) {
+            o[2 * k] += mn + unit * (float)(c[k] & 15);
+            o[2 * k + 1] += mn + unit * (float)(c[k] >> 4);
+        }
+    else
+        for (size_t k = 0; k < pairs; k++) {
+            o[2 * k] = mn + unit * (float)(c[k] & 15);
+            o[2 * k + 1] = mn + unit * (float)(c[k] >> 4);
+        }
+    if ((n - i) & 1) {
+        float v = mn + unit * (float)(c[pairs] & 15);
+        out[n - 1] = accumulate ? out[n - 1] + v : v;
+    }
 }
 
 static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
@@ -127,6 +345,15 @@ static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[
             return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "int: bucket %zu has scale %g/%g",
                                  b, mn, unit);
         size_t lo = b * B, hi = CCL_MIN(lo + B, count);
+        /* The length check above guarantees every code below lies inside the payload. */
+        if (bits == 8) {
+            dequant8(codes + lo, hi - lo, mn, unit, out + lo, accumulate);
+            continue;
+        }
+        if (bits == 4) {
+            dequant4(codes + lo / 2, (unsigned)(lo & 1), hi - lo, mn, unit, out + lo, accumulate);
+            continue;
+        }
         for (size_t i = lo; i < hi; i++) {
             if (nacc < bits) {
                 /* Refill a byte at a time; the length check above makes this in bounds. */
