@@ -10,6 +10,7 @@
 #define CCL_CODEC_LOSSLESS          (1u << 0)
 #define CCL_CODEC_SPARSE            (1u << 1) /* payload is (index, value) pairs */
 #define CCL_CODEC_NEEDS_SHARED_SEED (1u << 2) /* every rank must encode with the same seed */
+#define CCL_CODEC_CHECKS_FINITE     (1u << 3) /* encode refuses NaN/Inf itself, in its own pass */
 
 typedef enum {
     CCL_CODEC_ID_CAST      = 1,

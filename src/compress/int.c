@@ -55,15 +55,19 @@ static size_t int_max_payload(const ccl_codec_params_t *p, size_t count)
  * the same bytes (tests/test_codec.c checks). The input is known finite. */
 #define INT_VEC __attribute__((target_clones("avx2", "default")))
 
-static void minmax_scalar(const float *x, size_t n, float *mn_p, float *mx_p)
+/* Returns nonzero if x holds a NaN or an infinity. */
+static int minmax_scalar(const float *x, size_t n, float *mn_p, float *mx_p)
 {
     float mn = x[0], mx = x[0];
+    int nonfinite = !isfinite(x[0]);
     for (size_t i = 1; i < n; i++) {
         mn = x[i] < mn ? x[i] : mn;
         mx = x[i] > mx ? x[i] : mx;
+        nonfinite |= !isfinite(x[i]);
     }
     *mn_p = mn;
     *mx_p = mx;
+    return nonfinite;
 }
 
 static void quantize_scalar(const float *x, size_t n, float mn, float inv, float levels,
@@ -80,15 +84,20 @@ static void quantize_scalar(const float *x, size_t n, float mn, float inv, float
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-__attribute__((target("avx2"))) static void minmax_avx2(const float *x, size_t n,
-                                                        float *mn_p, float *mx_p)
+__attribute__((target("avx2"))) static int minmax_avx2(const float *x, size_t n,
+                                                       float *mn_p, float *mx_p)
 {
     __m256 vmn = _mm256_set1_ps(x[0]), vmx = vmn;
+    const __m256i expo = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         vmn = _mm256_min_ps(vmn, v);
         vmx = _mm256_max_ps(vmx, v);
+        /* Exponent all ones: NaN or infinity. Checked here, in the pass that reads x. */
+        __m256i e = _mm256_and_si256(_mm256_castps_si256(v), expo);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(e, expo));
     }
     float a[8], b[8];
     _mm256_storeu_ps(a, vmn);
@@ -98,12 +107,15 @@ __attribute__((target("avx2"))) static void minmax_avx2(const float *x, size_t n
         mn = a[k] < mn ? a[k] : mn;
         mx = b[k] > mx ? b[k] : mx;
     }
+    int nonfinite = !_mm256_testz_si256(bad, bad);
     for (; i < n; i++) {
         mn = x[i] < mn ? x[i] : mn;
         mx = x[i] > mx ? x[i] : mx;
+        nonfinite |= !isfinite(x[i]);
     }
     *mn_p = mn;
     *mx_p = mx;
+    return nonfinite;
 }
 
 __attribute__((target("avx2"))) static void quantize_avx2(const float *x, size_t n, float mn,
@@ -148,18 +160,20 @@ static int avx2_ok(void)
 #endif
 }
 
-static void bucket_minmax(const float *x, size_t n, float *mn_p, float *mx_p)
+static int bucket_minmax(const float *x, size_t n, float *mn_p, float *mx_p)
 {
+    int nonfinite;
 #if defined(__x86_64__)
     if (avx2_ok())
-        minmax_avx2(x, n, mn_p, mx_p);
+        nonfinite = minmax_avx2(x, n, mn_p, mx_p);
     else
 #endif
-        minmax_scalar(x, n, mn_p, mx_p);
+        nonfinite = minmax_scalar(x, n, mn_p, mx_p);
     /* -0 and +0 compare equal: which one min() returns depends on the order of the
      * comparisons. Canonicalise so every implementation writes the same bytes. */
     *mn_p += 0.0f;
     *mx_p += 0.0f;
+    return nonfinite;
 }
 
 static void quantize_nearest(const float *x, size_t n, float mn, float inv, float levels,
@@ -254,7 +268,11 @@ static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, si
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * B, n = CCL_MIN(B, count - lo);
         float mn, mx;
-        bucket_minmax(src + lo, n, &mn, &mx);
+        if (bucket_minmax(src + lo, n, &mn, &mx)) {
+            for (size_t i = lo; i < lo + n; i++)
+                if (!isfinite(src[i]))
+                    return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite input at index %zu", i);
+        }
         float unit = (mx - mn) / (float)levels;
         /* A constant bucket (or one too narrow to resolve) is all zeros: exact. */
         float inv = unit > 0 && isfinite(unit) ? 1.0f / unit : 0.0f;
@@ -266,14 +284,19 @@ static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, si
         ccl_put_f32(out + 8 * b + 4, unit);
         for (size_t t = 0; t < n; t += INT_TILE) {
             size_t m = CCL_MIN((size_t)INT_TILE, n - t);
+            /* 8-bit codes need no packing: quantize straight into the payload. */
+            uint8_t *dst = bits == 8 ? pk.out + pk.pos : q;
             if (p->rounding == CCL_ROUND_STOCHASTIC)
-                quantize_stochastic(src + lo + t, m, lo + t, seed, mn, inv, (float)levels, q);
+                quantize_stochastic(src + lo + t, m, lo + t, seed, mn, inv, (float)levels, dst);
             else
-                quantize_nearest(src + lo + t, m, mn, inv, (float)levels, q);
+                quantize_nearest(src + lo + t, m, mn, inv, (float)levels, dst);
             if (recon)
                 for (size_t i = 0; i < m; i++)
-                    recon[lo + t + i] = mn + unit * (float)q[i];
-            pack_codes(&pk, q, m);
+                    recon[lo + t + i] = mn + unit * (float)dst[i];
+            if (bits == 8)
+                pk.pos += m;
+            else
+                pack_codes(&pk, q, m);
         }
     }
     pack_flush(&pk);
@@ -372,7 +395,8 @@ static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[
 }
 
 const ccl_codec_ops_t ccl_codec_int = {
-    .size = sizeof(ccl_codec_ops_t), .name = "int", .id = CCL_CODEC_ID_INT, .flags = 0,
+    .size = sizeof(ccl_codec_ops_t), .name = "int", .id = CCL_CODEC_ID_INT,
+    .flags = CCL_CODEC_CHECKS_FINITE,
     .desc = "bucketed max-min quantization to 1-8 bits, nearest or stochastic rounding",
     .params_doc = "bits=1..8 bucket=N round=nearest|stochastic",
     .defaults = int_defaults, .set_param = int_set, .max_payload = int_max_payload,

@@ -139,7 +139,7 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
                              codec->ops->name, ccl_codec_max_encoded_size(codec, count));
     /* Non-finite input has no faithful encoding in most codecs, and the decoder refuses
      * non-finite scales and values: refuse it here, where the caller can act on it. */
-    if (!all_finite(src, count))
+    if (!(codec->ops->flags & CCL_CODEC_CHECKS_FINITE) && !all_finite(src, count))
         for (size_t i = 0; i < count; i++)
             if (!isfinite(src[i]))
                 return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite input at index %zu", i);
