@@ -13,7 +13,12 @@
 ccl_result_t ccl_ef_create(size_t count, ccl_ef_t **ef_p)
 {
     ccl_ef_t *ef = calloc(1, sizeof(*ef));
-    if (ef == NULL || (ef->residual = calloc(CCL_MAX(count, (size_t)1), sizeof(float))) == NULL) {
+    size_t n = CCL_MAX(count, (size_t)1);
+    /* The per-call buffers are allocated once here, not on every encode. */
+    if (ef == NULL || (ef->residual = calloc(n, sizeof(float))) == NULL ||
+        (ef->scratch = calloc(2 * n, sizeof(float))) == NULL) {
+        if (ef != NULL)
+            free(ef->residual);
         free(ef);
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for %zu residuals", count);
     }
@@ -24,8 +29,10 @@ ccl_result_t ccl_ef_create(size_t count, ccl_ef_t **ef_p)
 
 void ccl_ef_destroy(ccl_ef_t *ef)
 {
-    if (ef != NULL)
+    if (ef != NULL) {
         free(ef->residual);
+        free(ef->scratch);
+    }
     free(ef);
 }
 
@@ -39,19 +46,11 @@ ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *
                            uint64_t seed, void *dst, size_t cap, size_t *len_p)
 {
     size_t n = ef->count;
-    float *p = calloc(CCL_MAX(n, (size_t)1), sizeof(float));
-    float *recon = malloc(CCL_MAX(n, (size_t)1) * sizeof(float));
+    float *p = ef->scratch, *recon = ef->scratch + CCL_MAX(n, (size_t)1);
     ccl_result_t res;
-    if (p == NULL || recon == NULL) {
-        free(p);
-        free(recon);
-        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for error feedback");
-    }
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(g[i])) {
             ef->skipped++;
-            free(p);
-            free(recon);
             return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
                                  "non-finite gradient at index %zu: step skipped, error "
                                  "feedback kept", i);
@@ -67,8 +66,6 @@ ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *
             ef->residual[i] = p[i] - recon[i];
         ef->steps++;
     }
-    free(p);
-    free(recon);
     return res;
 }
 

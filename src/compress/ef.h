@@ -10,6 +10,7 @@ typedef struct {
     float   *residual;   /* e_t */
     uint64_t steps;      /* compressions done */
     uint64_t skipped;    /* steps refused for a non-finite gradient */
+    float   *scratch;    /* 2*count: p and the reconstruction, kept across calls */
 } ccl_ef_t;
 
 ccl_result_t ccl_ef_create(size_t count, ccl_ef_t **ef_p);
