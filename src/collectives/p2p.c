@@ -115,10 +115,7 @@ ccl_result_t ccl_p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf
     return CCL_SUCCESS;
 }
 
-static const char *coll_of_sig_hint(void)
-{
-    return "ranks called different collectives, counts, dtypes, ops, roots or algorithms";
-}
+#define MISMATCH_HINT "ranks called different collectives, counts, dtypes, ops, roots or algorithms"
 
 /* Checks a completed receive: the peer's header must describe this very call. */
 static ccl_result_t p2p_recv_verify(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
@@ -137,7 +134,7 @@ static ccl_result_t p2p_recv_verify(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
     if (req->hdr.sig != ctx->sig)
         return p2p_fail(ctx, CCL_ERR_MISMATCH,
                         "%s call #%u: rank %d called with other arguments (%s)", coll, ctx->seq,
-                        req->peer, coll_of_sig_hint());
+                        req->peer, MISMATCH_HINT);
     if (req->hdr.len != req->len || req->tl_hdr.len != expect_hdr_len ||
         (req->bounce == NULL && req->tl_data.len != req->len))
         return p2p_fail(ctx, CCL_ERR_MISMATCH,
@@ -171,7 +168,7 @@ static ccl_result_t p2p_test(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
                             "%s call #%u: message from rank %d is larger than the %zu bytes "
                             "expected (%s)",
                             ccl_coll_name(ctx->args->coll), ctx->seq, req->peer, req->len,
-                            coll_of_sig_hint());
+                            MISMATCH_HINT);
         return p2p_fail(ctx, st, "%s with rank %d failed in the transport",
                         req->is_recv ? "receive" : "send", req->peer);
     }
