@@ -161,6 +161,17 @@ static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
                 ccl_get_last_error(NULL));
         return r == CCL_ERR_BOOTSTRAP || r == CCL_ERR_TIMEOUT ? 0 : 1;
     }
+    if (strcmp(arg, "init-exit") == 0) {
+        /* Rank 0 leaves the moment its init returns; everyone else's init must still work:
+         * init may only return once every rank has connected. */
+        ccl_comm_t comm;
+        ccl_result_t r = ccl_comm_init_rank(&comm, p, id, rank);
+        if (r != CCL_SUCCESS)
+            fprintf(stderr, "rank %d: init while rank 0 leaves: %s\n", rank, ccl_get_last_error(NULL));
+        if (rank == 0 && r == CCL_SUCCESS)
+            _exit(0);
+        return r == CCL_SUCCESS ? 0 : 1;
+    }
     ccl_comm_t comm = init_or_die(rank, p, id);
     if (strcmp(arg, "kill") == 0)
         return sc_kill(rank, p, comm);
@@ -257,6 +268,11 @@ int main(int argc, char **argv)
 
     bad = h_spawn(3, "init-mismatch", 60, codes);
     h_report(!bad, "a rank with the wrong job size is refused at the rendezvous");
+
+    int init_bad = 0;
+    for (int i = 0; i < 20; i++)
+        init_bad |= h_spawn(4, "init-exit", 60, codes) != 0;
+    h_report(!init_bad, "init returns only when every rank is connected (rank 0 exits at once, x20)");
 
     test_strangers();
     return h_failed ? 1 : 0;

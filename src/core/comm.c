@@ -197,6 +197,17 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
         lens[r] -= sizeof(peer_host);
     }
     CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens, same_host), res, err);
+    /* Return only once every rank has connected: a rank that returned earlier could finish
+     * and exit while a peer is still attaching to it (its shared memory gone with it). */
+    res = ccl_barrier(*comm_p);
+    if (res != CCL_SUCCESS) {
+        ccl_set_error(NULL, res, "rank %d: not every rank connected: %s", rank,
+                      ccl_get_last_error(*comm_p));
+        ccl_comm_abort(*comm_p);
+        *comm_p = NULL;
+        tl = NULL; /* freed with the communicator */
+        goto err;
+    }
     ccl_info("rank %d of %d ready (transport %s)", rank, nranks, ccl_transport_ucx.name);
     free(card);
     free(same_host);
