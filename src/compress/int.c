@@ -1,7 +1,7 @@
 /* int.c: bucketed max-min quantization (as CGX does): per bucket of B elements a minimum and
  * a unit (max-min)/(2^b-1) as float32, then b-bit codes, bucket after bucket, packed LSB
  * first. Nearest rounding errs by at most unit/2; stochastic rounding is unbiased. */
-#include "wire.h"
+#include "bitpack.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -199,61 +199,6 @@ static void quantize_stochastic(const float *x, size_t n, size_t base, uint64_t 
     }
 }
 
-/* Packs codes of `bits` bits LSB first into a continuous stream, tile after tile. */
-typedef struct {
-    uint8_t *out;
-    size_t   pos;
-    uint64_t acc;
-    unsigned nacc;
-    unsigned bits;
-} packer_t;
-
-static INT_VEC void pack_codes(packer_t *pk, const uint8_t *q, size_t n)
-{
-    size_t i = 0;
-    if (pk->bits == 8) {
-        memcpy(pk->out + pk->pos, q, n);
-        pk->pos += n;
-        return;
-    }
-    if (pk->bits == 4) {
-        if (pk->nacc == 4 && n > 0) { /* finish the half byte left by the last tile */
-            pk->out[pk->pos++] = (uint8_t)(pk->acc | (uint64_t)q[0] << 4);
-            pk->acc = 0;
-            pk->nacc = 0;
-            i = 1;
-        }
-        size_t pairs = (n - i) / 2;
-        uint8_t *o = pk->out + pk->pos;
-        for (size_t k = 0; k < pairs; k++)
-            o[k] = (uint8_t)(q[i + 2 * k] | q[i + 2 * k + 1] << 4);
-        pk->pos += pairs;
-        if ((n - i) & 1) {
-            pk->acc = q[n - 1];
-            pk->nacc = 4;
-        }
-        return;
-    }
-    for (; i < n; i++) {
-        pk->acc |= (uint64_t)q[i] << pk->nacc;
-        pk->nacc += pk->bits;
-        if (pk->nacc >= 32) {
-            ccl_put_u32(pk->out + pk->pos, (uint32_t)pk->acc);
-            pk->pos += 4;
-            pk->acc >>= 32;
-            pk->nacc -= 32;
-        }
-    }
-}
-
-static void pack_flush(packer_t *pk)
-{
-    for (; pk->nacc > 0; pk->nacc = pk->nacc > 8 ? pk->nacc - 8 : 0) {
-        pk->out[pk->pos++] = (uint8_t)pk->acc;
-        pk->acc >>= 8;
-    }
-}
-
 #define INT_TILE 4096
 
 static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, size_t count,
@@ -359,9 +304,7 @@ static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[
                              len, int_payload(bits, B, count));
     levels = (1u << bits) - 1;
     const uint8_t *codes = in + 8 * nb;
-    uint64_t acc = 0;
-    unsigned nacc = 0;
-    size_t pos = 0, ncode_bytes = len - 8 * nb;
+    unpacker_t up = {.in = codes, .len = len - 8 * nb, .bits = bits};
     for (size_t b = 0; b < nb; b++) {
         float mn = ccl_get_f32(in + 8 * b), unit = ccl_get_f32(in + 8 * b + 4);
         if (!isfinite(mn) || !isfinite(unit) || unit < 0 || !isfinite(mn + unit * (float)levels))
@@ -378,15 +321,7 @@ static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[
             continue;
         }
         for (size_t i = lo; i < hi; i++) {
-            if (nacc < bits) {
-                /* Refill a byte at a time; the length check above makes this in bounds. */
-                acc |= (uint64_t)(pos < ncode_bytes ? codes[pos] : 0) << nacc;
-                pos++;
-                nacc += 8;
-            }
-            unsigned q = (unsigned)(acc & levels);
-            acc >>= bits;
-            nacc -= bits;
+            unsigned q = unpack_next(&up);
             float v = mn + unit * (float)q;
             out[i] = accumulate ? out[i] + v : v;
         }
