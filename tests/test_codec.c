@@ -311,6 +311,9 @@ static int test_hostile_sparse(void)
         if (ccl_codec_decode(buf, CCL_WIRE_HDR_LEN + (plen_), out, 64, 1) !=               \
             CCL_ERR_INVALID_PAYLOAD)                                                       \
             bad++;                                                                         \
+        if (ccl_codec_decode(buf, CCL_WIRE_HDR_LEN + (plen_), out, 64, 0) !=               \
+            CCL_ERR_INVALID_PAYLOAD)                                                       \
+            bad++;                                                                         \
         for (int i = 0; i < 64; i++) /* a refused payload changes nothing */               \
             if (out[i] != 1.0f)                                                            \
                 bad++;                                                                     \
@@ -323,6 +326,12 @@ static int test_hostile_sparse(void)
     TRY(2, CCL_SPARSE_BITMAP, 16, (pl[0] = 7));                                 /* 3 bits, k=2 */
     TRY(1, 0x80, 8, (void)0);                                                   /* unknown flag */
     TRY(1, CCL_SPARSE_BITMAP | CCL_SPARSE_NOIDX, 4, (void)0);                   /* both */
+    TRY(2, CCL_SPARSE_DELTA, 10, (pl[8] = 0x80, pl[9] = 0x80));                /* unterminated gap */
+    TRY(2, CCL_SPARSE_DELTA, 10, (pl[8] = 63, pl[9] = 0));                      /* 63 then 64 */
+    TRY(1, CCL_SPARSE_DELTA, 6, (void)0);                                       /* trailing byte */
+    TRY(1, CCL_SPARSE_DELTA, 9, (memset(pl + 4, 0xff, 4), pl[8] = 0x7f));       /* 35-bit gap */
+    TRY(2, CCL_SPARSE_DELTA, 9, (void)0);                                       /* too short */
+    TRY(1, CCL_SPARSE_DELTA | CCL_SPARSE_BITMAP, 5, (void)0);                   /* two codings */
     h.codec_id = 99;
     TRY(0, 0, 0, (void)0);                                                      /* unknown codec */
     h.codec_id = CCL_CODEC_ID_INT;
@@ -330,6 +339,40 @@ static int test_hostile_sparse(void)
     TRY(9, 64, 8 + 72, (void)0);                                                /* 9 bits */
 #undef TRY
     return bad == 0;
+}
+
+static int test_sparse_index_codings(void)
+{
+    /* Each index coding (u32 list, bitmap, LEB128 gaps) is picked where it is smallest and
+     * decodes to exactly the kept elements. */
+    static const struct { size_t n; const char *spec; uint32_t coding; } cases[] = {
+        {1000000, "topk:ratio=0.001", CCL_SPARSE_DELTA},  /* gaps ~1000: 2 bytes each */
+        {100000000 / 4, "topk:k=3", 0},                    /* gaps too wide for delta */
+        {1000, "topk:ratio=0.5", CCL_SPARSE_BITMAP},
+        {1000000, "topk:ratio=0.001,fp16_values=1", CCL_SPARSE_DELTA},
+    };
+    int ok = 1;
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]) && ok; c++) {
+        size_t n = cases[c].n, len;
+        uint8_t *enc;
+        float *x = randvec(n, 77 + c, 1.0f);
+        x[n - 1] = 5.0f; /* the last index is always kept */
+        if (cases[c].coding == 0) /* three kept elements, every gap over 2^21 */
+            x[3000000] = x[9000000] = 4.0f;
+        float *d = roundtrip(cases[c].spec, x, n, 1, &enc, &len);
+        ccl_wire_hdr_t h;
+        ok = d != NULL && ccl_wire_get(enc, len, &h) == CCL_SUCCESS &&
+             (h.params[1] & (CCL_SPARSE_DELTA | CCL_SPARSE_BITMAP)) == cases[c].coding &&
+             d[n - 1] == 5.0f;
+        if (!ok)
+            fprintf(stderr, "%s on %zu: coding flags %u\n", cases[c].spec, n, h.params[1]);
+        if (d != NULL) {
+            free(enc);
+            free(d);
+        }
+        free(x);
+    }
+    return ok;
 }
 
 static int test_ef_telescoping(void)
@@ -463,7 +506,7 @@ static int write_corpus(const char *dir)
 {
     static const char *specs[] = {"cast:type=fp16", "cast:type=bf16", "int:bits=4,bucket=16",
                                   "int:bits=8,bucket=64,round=stochastic", "int:bits=1,bucket=5",
-                                  "topk:k=3", "topk:k=60", "topk:k=10,fp16_values=1",
+                                  "topk:k=3", "topk:k=60", "topk:k=10,fp16_values=1", "topk:k=30",
                                   "threshold:t=0.7", "randomk:k=7"};
     float *x = randvec(100, 1, 1.0f);
     for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
@@ -527,6 +570,7 @@ int main(int argc, char **argv)
     h_report(test_cast(), "cast fp16 (saturating) and bf16 round to nearest even");
     h_report(test_hostile(), "decoders refuse truncated or corrupted payloads, stay in bounds");
     h_report(test_hostile_sparse(), "sparse decoder refuses bad indices, bitmaps, values, k");
+    h_report(test_sparse_index_codings(), "sparse indices: u32, bitmap or LEB128 gaps, the smallest, round-trip");
     h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");

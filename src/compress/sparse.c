@@ -49,24 +49,23 @@ int ccl_sparse_set_param(ccl_codec_params_t *p, const char *k, const char *v)
     return 0;
 }
 
-void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
-                      int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
-                      float *recon)
+/* Bytes of the LEB128 encoding of the gaps idx[j] - idx[j-1] - 1 (idx[-1] = -1). */
+static size_t delta_bytes(const uint32_t *idx, size_t k)
+{
+    size_t n = 0;
+    uint32_t prev = UINT32_MAX;
+    for (size_t j = 0; j < k; j++) {
+        uint32_t gap = idx[j] - prev - 1;
+        n += gap < (1u << 7) ? 1 : gap < (1u << 14) ? 2 : gap < (1u << 21) ? 3 : gap < (1u << 28) ? 4 : 5;
+        prev = idx[j];
+    }
+    return n;
+}
+
+static size_t put_values(const float *src, const uint32_t *idx, size_t k, int fp16,
+                         uint8_t *out, float *recon)
 {
     size_t pos = 0;
-    uint32_t flags = (fp16 ? CCL_SPARSE_FP16 : 0) | (with_indices ? 0 : CCL_SPARSE_NOIDX);
-    if (with_indices && use_bitmap(count, k)) {
-        flags |= CCL_SPARSE_BITMAP;
-        memset(out, 0, bitmap_bytes(count));
-        for (size_t j = 0; j < k; j++)
-            out[idx[j] >> 3] |= (uint8_t)(1u << (idx[j] & 7));
-        pos = bitmap_bytes(count);
-    } else if (with_indices) {
-        for (size_t j = 0; j < k; j++, pos += 4)
-            ccl_put_u32(out + pos, idx[j]);
-    }
-    if (recon)
-        memset(recon, 0, count * sizeof(float));
     for (size_t j = 0; j < k; j++) {
         float v = src[idx[j]];
         if (fp16) {
@@ -82,9 +81,73 @@ void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_
         if (recon)
             recon[idx[j]] = v;
     }
+    return pos;
+}
+
+void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
+                      int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
+                      float *recon)
+{
+    size_t pos = 0, dbytes = with_indices ? delta_bytes(idx, k) : 0;
+    uint32_t flags = (fp16 ? CCL_SPARSE_FP16 : 0) | (with_indices ? 0 : CCL_SPARSE_NOIDX);
+    if (recon)
+        memset(recon, 0, count * sizeof(float));
+    if (with_indices && dbytes < 4 * k && dbytes < bitmap_bytes(count)) {
+        /* Delta coding: the values first, then the gaps, 7 bits a byte. */
+        flags |= CCL_SPARSE_DELTA;
+        pos = put_values(src, idx, k, fp16, out, recon);
+        uint32_t prev = UINT32_MAX;
+        for (size_t j = 0; j < k; j++) {
+            uint32_t gap = idx[j] - prev - 1;
+            prev = idx[j];
+            while (gap >= 0x80) {
+                out[pos++] = (uint8_t)(gap | 0x80);
+                gap >>= 7;
+            }
+            out[pos++] = (uint8_t)gap;
+        }
+        hp[0] = (uint32_t)k;
+        hp[1] = flags;
+        *len_p = pos;
+        return;
+    }
+    if (with_indices && use_bitmap(count, k)) {
+        flags |= CCL_SPARSE_BITMAP;
+        memset(out, 0, bitmap_bytes(count));
+        for (size_t j = 0; j < k; j++)
+            out[idx[j] >> 3] |= (uint8_t)(1u << (idx[j] & 7));
+        pos = bitmap_bytes(count);
+    } else if (with_indices) {
+        for (size_t j = 0; j < k; j++, pos += 4)
+            ccl_put_u32(out + pos, idx[j]);
+    }
+    pos += put_values(src, idx, k, fp16, out + pos, recon);
     hp[0] = (uint32_t)k;
     hp[1] = flags;
     *len_p = pos;
+}
+
+/* Reads k LEB128 gaps filling exactly in[0..n); -1 on any inconsistency. */
+static int read_deltas(const uint8_t *in, size_t n, size_t k, size_t count, uint32_t *idx)
+{
+    size_t pos = 0;
+    uint64_t prev = UINT64_MAX; /* idx[-1] = -1 */
+    for (size_t j = 0; j < k; j++) {
+        uint64_t gap = 0;
+        for (unsigned shift = 0;; shift += 7) {
+            if (pos >= n || shift > 28)
+                return -1;
+            uint8_t b = in[pos++];
+            gap |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+        prev = prev + 1 + gap;
+        if (prev >= count)
+            return -1;
+        idx[j] = (uint32_t)prev;
+    }
+    return pos == n ? 0 : -1;
 }
 
 int ccl_randomk_indices(uint64_t seed, size_t count, size_t k, uint32_t *idx)
@@ -114,26 +177,43 @@ ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[
     size_t k = hp[0], pos = 0;
     uint32_t flags = hp[1];
     int fp16 = (flags & CCL_SPARSE_FP16) != 0, noidx = (flags & CCL_SPARSE_NOIDX) != 0;
-    int bitmap = (flags & CCL_SPARSE_BITMAP) != 0;
-    size_t vbytes = fp16 ? 2 : 4, ibytes;
+    int bitmap = (flags & CCL_SPARSE_BITMAP) != 0, delta = (flags & CCL_SPARSE_DELTA) != 0;
+    size_t vbytes = fp16 ? 2 : 4, ibytes, voff;
     uint32_t *idx = NULL;
     ccl_result_t res = CCL_SUCCESS;
 
-    if ((flags & ~7u) != 0 || (noidx && bitmap) || k > count || count > UINT32_MAX)
+    if ((flags & ~15u) != 0 || noidx + bitmap + delta > 1 || k > count || count > UINT32_MAX)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: bad parameters k=%zu flags=%u",
                              k, flags);
-    ibytes = noidx ? 0 : bitmap ? bitmap_bytes(count) : 4 * k;
-    if (len != ibytes + k * vbytes)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: %zu payload bytes, %zu expected",
-                             len, ibytes + k * vbytes);
-    if (!accumulate)
-        memset(out, 0, count * sizeof(float));
-    if (k == 0)
+    if (delta) {
+        /* Values first, then between k and 5k bytes of gaps. */
+        if (len < k * vbytes + k || len > k * vbytes + 5 * k)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                                 "sparse: %zu payload bytes cannot hold %zu delta-coded pairs", len, k);
+        ibytes = len - k * vbytes;
+        voff = 0;
+    } else {
+        ibytes = noidx ? 0 : bitmap ? bitmap_bytes(count) : 4 * k;
+        voff = ibytes;
+        if (len != ibytes + k * vbytes)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                                 "sparse: %zu payload bytes, %zu expected", len, ibytes + k * vbytes);
+    }
+    if (k == 0) {
+        if (!accumulate)
+            memset(out, 0, count * sizeof(float));
         return CCL_SUCCESS;
+    }
     idx = malloc(k * sizeof(uint32_t));
     if (idx == NULL)
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "sparse: no memory for %zu indices", k);
-    if (noidx) {
+    if (delta) {
+        if (read_deltas(in + k * vbytes, ibytes, k, count, idx) != 0) {
+            res = ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                                "sparse: delta-coded indices are malformed or out of range");
+            goto out;
+        }
+    } else if (noidx) {
         if (ccl_randomk_indices(seed, count, k, idx) != 0) {
             res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "randomk: no memory");
             goto out;
@@ -167,7 +247,7 @@ ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[
             }
         }
     }
-    pos = ibytes;
+    pos = voff;
     for (size_t j = 0; j < k; j++, pos += vbytes) {
         float v = fp16 ? ccl_half_to_float((uint16_t)(in[pos] | in[pos + 1] << 8))
                        : ccl_get_f32(in + pos);
@@ -177,7 +257,9 @@ ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[
         }
     }
     /* Values are applied only once all are known good: a bad payload changes nothing. */
-    pos = ibytes;
+    if (!accumulate)
+        memset(out, 0, count * sizeof(float));
+    pos = voff;
     for (size_t j = 0; j < k; j++, pos += vbytes) {
         float v = fp16 ? ccl_half_to_float((uint16_t)(in[pos] | in[pos + 1] << 8))
                        : ccl_get_f32(in + pos);

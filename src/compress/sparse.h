@@ -1,5 +1,5 @@
 /* sparse.h: the payload shared by the sparse codecs (topk, threshold, randomk): the kept
- * indices, as a u32 list or a bitmap, whichever is smaller, then their values. */
+ * indices (a u32 list, a bitmap, or LEB128 gaps, whichever is smallest) and their values. */
 #ifndef CCL_SPARSE_H
 #define CCL_SPARSE_H
 
@@ -8,6 +8,7 @@
 #define CCL_SPARSE_FP16   1u /* params[1] bit: values are fp16 */
 #define CCL_SPARSE_BITMAP 2u /* params[1] bit: indices are a bitmap of count bits */
 #define CCL_SPARSE_NOIDX  4u /* params[1] bit: no indices travel (randomk: from the seed) */
+#define CCL_SPARSE_DELTA  8u /* params[1] bit: values, then the index gaps in LEB128 */
 
 /* Largest payload for up to kmax kept elements of count. */
 size_t ccl_sparse_max_payload(size_t count, size_t kmax, int fp16, int with_indices);
