@@ -31,7 +31,7 @@ typedef struct {
     int json_rows;
 } perf_opts_t;
 
-static size_t perf_parse_size(const char *s)
+static inline size_t perf_parse_size(const char *s)
 {
     char *end;
     double v = strtod(s, &end);
@@ -44,7 +44,7 @@ static size_t perf_parse_size(const char *s)
     return (size_t)v;
 }
 
-static int perf_lookup(const char *s, const char **names, int n)
+static inline int perf_lookup(const char *s, const char **names, int n)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(s, names[i]) == 0)
@@ -53,7 +53,7 @@ static int perf_lookup(const char *s, const char **names, int n)
     exit(2);
 }
 
-static void perf_usage(const char *prog)
+static inline void perf_usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [-np N] [-b MIN] [-e MAX] [-f FACTOR] [-n ITERS] [-w WARMUP] [-c 0|1]\n"
@@ -65,7 +65,7 @@ static void perf_usage(const char *prog)
     exit(2);
 }
 
-static void perf_parse(int argc, char **argv, perf_opts_t *o, int allow_np)
+static inline void perf_parse(int argc, char **argv, perf_opts_t *o, int allow_np)
 {
     *o = (perf_opts_t){.min_bytes = 8, .max_bytes = 64 << 20, .factor = 2, .iters = 20,
                        .warmup = 5, .check = 1};
@@ -91,7 +91,7 @@ static void perf_parse(int argc, char **argv, perf_opts_t *o, int allow_np)
         perf_usage(argv[0]);
 }
 
-static double perf_now(void)
+static inline double perf_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -99,12 +99,12 @@ static double perf_now(void)
 }
 
 /* Input of rank r at element i: a small integer, so sums over ranks are exact. */
-static double perf_val(int r, size_t i)
+static inline double perf_val(int r, size_t i)
 {
     return (double)((r * 3 + (int)(i % 61)) % 17) - 8;
 }
 
-static void perf_fill(void *buf, size_t n, perf_dtype_t dt, int r, size_t base)
+static inline void perf_fill(void *buf, size_t n, perf_dtype_t dt, int r, size_t base)
 {
     for (size_t i = 0; i < n; i++) {
         double v = perf_val(r, base + i);
@@ -117,7 +117,7 @@ static void perf_fill(void *buf, size_t n, perf_dtype_t dt, int r, size_t base)
     }
 }
 
-static double perf_get(const void *buf, size_t i, perf_dtype_t dt)
+static inline double perf_get(const void *buf, size_t i, perf_dtype_t dt)
 {
     switch (dt) {
     case P_F32: return ((const float *)buf)[i];
@@ -129,7 +129,7 @@ static double perf_get(const void *buf, size_t i, perf_dtype_t dt)
 
 /* Elements of out that differ from the exact result. `base` is the global index of out[0]
  * in the reduced vector; allgather and broadcast expect copies instead of a reduction. */
-static long perf_count_wrong(const perf_opts_t *o, const void *out, size_t n, size_t base,
+static inline long perf_count_wrong(const perf_opts_t *o, const void *out, size_t n, size_t base,
                              int nranks, int root, size_t per_rank)
 {
     long wrong = 0;
@@ -154,7 +154,7 @@ static long perf_count_wrong(const perf_opts_t *o, const void *out, size_t n, si
 }
 
 /* busbw/algbw as nccl-tests defines it, so numbers compare with the link's. */
-static double perf_bus_factor(perf_coll_t c, int n)
+static inline double perf_bus_factor(perf_coll_t c, int n)
 {
     switch (c) {
     case P_ALLREDUCE: return 2.0 * (n - 1) / n;
@@ -164,7 +164,7 @@ static double perf_bus_factor(perf_coll_t c, int n)
     }
 }
 
-static void perf_header(const perf_opts_t *o, const char *what, int nranks)
+static inline void perf_header(const perf_opts_t *o, const char *what, int nranks)
 {
     printf("# %s: %s, %d ranks, %s %s, %d iterations after %d warm-up\n", what,
            perf_coll_names[o->coll], nranks, perf_dtype_names[o->dtype], perf_op_names[o->op],
@@ -184,7 +184,7 @@ static void perf_header(const perf_opts_t *o, const char *what, int nranks)
     }
 }
 
-static void perf_row(perf_opts_t *o, size_t bytes, size_t count, double us, int nranks,
+static inline void perf_row(perf_opts_t *o, size_t bytes, size_t count, double us, int nranks,
                      long wrong)
 {
     double algbw = (double)bytes / us / 1e3, busbw = algbw * perf_bus_factor(o->coll, nranks);
@@ -199,7 +199,7 @@ static void perf_row(perf_opts_t *o, size_t bytes, size_t count, double us, int 
                 o->json_rows++ ? "," : "", bytes, count, us, algbw, busbw, wrong);
 }
 
-static void perf_footer(perf_opts_t *o)
+static inline void perf_footer(perf_opts_t *o)
 {
     if (o->json_fp) {
         fprintf(o->json_fp, "\n]}\n");

@@ -51,11 +51,14 @@ static int test_spec_parse(void)
     ccl_codec_t c;
     static const char *good[] = {"int", "int:bits=4,bucket=512,round=stochastic", "topk:ratio=0.001",
                                  "topk:k=10,fp16_values=1", "cast:type=bf16", "threshold:t=0.5",
-                                 "randomk:ratio=0.1"};
+                                 "randomk:ratio=0.1", "qsgd:bits=8,bucket=8192,norm=l2",
+                                 "terngrad:clip=0", "sign:scale=l2", "dgc:ratio=0.001,momentum=0.9,nesterov=1"};
     static const char *bad[] = {"", "nope", "int:bits=9", "int:bits=0", "int:bucket=0",
                                 "int:round=up", "int:bits", "int:=4", "topk:ratio=0",
                                 "topk:ratio=1.5", "topk:colour=red", "cast:type=fp8",
-                                "threshold:t=-1", "topk:ratio=0.1,"};
+                                "threshold:t=-1", "topk:ratio=0.1,", "qsgd:bits=1",
+                                "terngrad:clip=x", "sign:scale=l3", "dgc:momentum=1",
+                                "dgc:sample=0", "dgc:nesterov=2"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         if (ccl_codec_parse(good[i], &c) != CCL_SUCCESS) {
             fprintf(stderr, "refused %s: %s\n", good[i], ccl_get_last_error(NULL));
@@ -290,9 +293,27 @@ static int test_hostile(void)
 
 /* Hand-made sparse payloads: out-of-range, duplicate and descending indices, bad bitmaps,
  * non-finite values, k larger than count. */
-static int test_hostile_sparse(void)
+/* Decodes a hand-made payload (accumulating and not) into a vector of ones: both must be
+ * refused as invalid, and the vector left unchanged. Returns the number of failures. */
+static int refused(const uint8_t *buf, size_t len, size_t count, int line)
 {
     float out[64];
+    int bad = 0;
+    for (int acc = 0; acc < 2; acc++) {
+        for (size_t i = 0; i < count; i++)
+            out[i] = 1.0f;
+        if (ccl_codec_decode(buf, len, out, count, acc) != CCL_ERR_INVALID_PAYLOAD)
+            bad++;
+        for (size_t i = 0; i < count; i++)
+            bad += out[i] != 1.0f;
+    }
+    if (bad)
+        fprintf(stderr, "hostile payload of line %d was not refused cleanly\n", line);
+    return bad;
+}
+
+static int test_hostile_sparse(void)
+{
     uint8_t buf[CCL_WIRE_HDR_LEN + 64];
     ccl_wire_hdr_t h = {.codec_id = CCL_CODEC_ID_TOPK, .count = 64};
     int bad = 0;
@@ -306,17 +327,7 @@ static int test_hostile_sparse(void)
         uint8_t *pl = buf + CCL_WIRE_HDR_LEN;                                              \
         (void)pl;                                                                          \
         fill;                                                                              \
-        for (int i = 0; i < 64; i++)                                                       \
-            out[i] = 1.0f;                                                                 \
-        if (ccl_codec_decode(buf, CCL_WIRE_HDR_LEN + (plen_), out, 64, 1) !=               \
-            CCL_ERR_INVALID_PAYLOAD)                                                       \
-            bad++;                                                                         \
-        if (ccl_codec_decode(buf, CCL_WIRE_HDR_LEN + (plen_), out, 64, 0) !=               \
-            CCL_ERR_INVALID_PAYLOAD)                                                       \
-            bad++;                                                                         \
-        for (int i = 0; i < 64; i++) /* a refused payload changes nothing */               \
-            if (out[i] != 1.0f)                                                            \
-                bad++;                                                                     \
+        bad += refused(buf, CCL_WIRE_HDR_LEN + (plen_), 64, __LINE__);                     \
     } while (0)
     TRY(2, 0, 16, (ccl_put_u32(pl, 3), ccl_put_u32(pl + 4, 64)));               /* index = count */
     TRY(2, 0, 16, (ccl_put_u32(pl, 5), ccl_put_u32(pl + 4, 5)));                /* duplicate */
@@ -373,6 +384,245 @@ static int test_sparse_index_codings(void)
         free(x);
     }
     return ok;
+}
+
+/* Encodes x with spec and seed; decodes into out (count n). Returns the encoded length or 0. */
+static size_t enc_dec(const char *spec, const float *x, size_t n, uint64_t seed, float *out)
+{
+    ccl_codec_t c;
+    if (ccl_codec_parse(spec, &c) != CCL_SUCCESS)
+        return 0;
+    size_t cap = ccl_codec_max_encoded_size(&c, n), len = 0;
+    uint8_t *enc = malloc(cap);
+    if (ccl_codec_encode(&c, x, n, seed, enc, cap, &len, NULL) != CCL_SUCCESS ||
+        ccl_codec_decode(enc, len, out, n, 0) != CCL_SUCCESS)
+        len = 0;
+    free(enc);
+    return len;
+}
+
+static int test_qsgd(void)
+{
+    /* Unbiased; E|Q-v|^2 equals sum (norm/s)^2 p(1-p) and respects min(d/s^2, sqrt(d)/s)|v|^2;
+     * outputs on the grid norm*{0..s}/s; a zero bucket is zeros. */
+    const size_t n = 64, draws = 20000;
+    const unsigned s = 7; /* bits=4 */
+    float *x = randvec(n, 5, 1.0f), *q = malloc(n * 4);
+    double mean[64] = {0}, mse = 0, norm = 0, expect = 0;
+    for (size_t i = 0; i < n; i++)
+        norm += (double)x[i] * x[i];
+    norm = sqrt(norm);
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs(x[i]) / norm * s, p = a - floor(a);
+        expect += (norm / s) * (norm / s) * p * (1 - p);
+    }
+    for (size_t t = 0; t < draws; t++) {
+        if (!enc_dec("qsgd:bits=4,bucket=64,norm=l2", x, n, t, q))
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            double lvl = fabs(q[i]) / (float)norm * s;
+            if (fabs(lvl - round(lvl)) > 1e-3 || (q[i] != 0 && (q[i] < 0) != (x[i] < 0))) {
+                fprintf(stderr, "qsgd: %g is off the grid\n", q[i]);
+                return 0;
+            }
+            mean[i] += q[i];
+            mse += ((double)q[i] - x[i]) * ((double)q[i] - x[i]);
+        }
+    }
+    mse /= draws;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs(x[i]) / norm * s, p = a - floor(a);
+        double sd = norm / s * sqrt(p * (1 - p) / draws) + 1e-7;
+        if (fabs(mean[i] / draws - x[i]) > 5 * sd) {
+            fprintf(stderr, "qsgd biased at %zu: %g vs %g\n", i, mean[i] / draws, x[i]);
+            return 0;
+        }
+    }
+    double bound = fmin((double)n / (s * s), sqrt((double)n) / s) * norm * norm;
+    if (fabs(mse - expect) > 0.05 * expect || expect > bound) {
+        fprintf(stderr, "qsgd mse %g, expected %g, bound %g\n", mse, expect, bound);
+        return 0;
+    }
+    memset(x, 0, n * 4);
+    if (!enc_dec("qsgd", x, n, 1, q))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (q[i] != 0)
+            return 0;
+    /* max norm, nearest rounding: error at most half a level; count not a multiple of B. */
+    float *y = randvec(1001, 8, 3.0f), *r = malloc(1001 * 4);
+    int ok = enc_dec("qsgd:bits=8,bucket=100,round=nearest", y, 1001, 1, r) != 0;
+    for (size_t b = 0; b < 1001 && ok; b += 100) {
+        float m = 0;
+        for (size_t i = b; i < CCL_MIN(b + 100, (size_t)1001); i++)
+            m = fmaxf(m, fabsf(y[i]));
+        for (size_t i = b; i < CCL_MIN(b + 100, (size_t)1001); i++)
+            ok &= fabsf(r[i] - y[i]) <= m / 127 / 2 * 1.0001f;
+    }
+    free(x);
+    free(q);
+    free(y);
+    free(r);
+    return ok;
+}
+
+static int test_terngrad(void)
+{
+    /* Values in {-s, 0, s}; clip=0 (s = max|x|) is unbiased; a given scale is used as is. */
+    const size_t n = 50, draws = 20000;
+    float *x = randvec(n, 6, 2.0f), *q = malloc(n * 4), s = 0;
+    double mean[50] = {0};
+    for (size_t i = 0; i < n; i++)
+        s = fmaxf(s, fabsf(x[i]));
+    for (size_t t = 0; t < draws; t++) {
+        if (!enc_dec("terngrad:clip=0", x, n, t, q))
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            if (q[i] != 0 && q[i] != s && q[i] != -s)
+                return 0;
+            mean[i] += q[i];
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        double var = s * fabs(x[i]) - (double)x[i] * x[i];
+        if (fabs(mean[i] / draws - x[i]) > 5 * sqrt(var / draws) + 1e-6) {
+            fprintf(stderr, "terngrad biased at %zu\n", i);
+            return 0;
+        }
+    }
+    if (!enc_dec("terngrad:scale=10", x, n, 3, q))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (q[i] != 0 && fabsf(q[i]) != 10.0f)
+            return 0;
+    /* The default scaler is 2.5 std; values beyond it come back clipped to it. */
+    x[7] = 1000.0f;
+    if (!enc_dec("terngrad", x, n, 3, q) || !(q[7] > 0 && q[7] < 1000.0f))
+        return 0;
+    ccl_codec_t c;
+    ccl_codec_parse("terngrad", &c);
+    float ls = c.ops->local_scale(&c.params, x, n);
+    free(x);
+    free(q);
+    return (c.ops->flags & CCL_CODEC_SHARED_SCALE) && ls > 0;
+}
+
+static int test_sign(void)
+{
+    /* Scaled sign: |C(p)|_1 = |p|_1 and |C(p)-p|^2 = |p|^2 - |p|_1^2/d; sign(0) = +1;
+     * majority vote: summed scale=none decodings are the vote counts. */
+    const size_t n = 1003;
+    float *x = randvec(n, 9, 1.0f), *q = malloc(n * 4);
+    double l1 = 0, l2 = 0, cl1 = 0, err = 0;
+    x[0] = 0.0f;
+    x[1] = -0.0f;
+    if (!enc_dec("sign", x, n, 0, q))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        l1 += fabs(x[i]);
+        l2 += (double)x[i] * x[i];
+        cl1 += fabs(q[i]);
+        err += ((double)q[i] - x[i]) * ((double)q[i] - x[i]);
+    }
+    int ok = q[0] > 0 && q[1] > 0 && fabs(cl1 - l1) < 1e-4 * l1 &&
+             fabs(err - (l2 - l1 * l1 / n)) < 1e-4 * l2;
+    /* Five voters; the sum of their +-1 decodings has the majority's sign, never 0. */
+    float votes[1003] = {0};
+    for (int w = 0; w < 5 && ok; w++) {
+        float *g = randvec(n, 100 + w, 1.0f);
+        ok &= enc_dec("sign:scale=none", g, n, 0, q) != 0;
+        for (size_t i = 0; i < n; i++)
+            votes[i] += q[i];
+        free(g);
+    }
+    for (size_t i = 0; i < n && ok; i++)
+        ok &= votes[i] != 0 && votes[i] == roundf(votes[i]) && fabsf(votes[i]) <= 5;
+    free(x);
+    free(q);
+    return ok;
+}
+
+static int test_dgc(void)
+{
+    ccl_codec_t c;
+    int ok = 1;
+    /* The reference's worked example: d = 1e6, ratio 0.001 -> stride 97 (10309 samples). */
+    ccl_codec_parse("dgc:ratio=0.001", &c);
+    ok &= ccl_dgc_stride(&c.params, 1000000) == 97 && ccl_dgc_stride(&c.params, 2000) == 1;
+    /* Without sampling it is exactly top-k: the same bytes as topk, but for the codec id. */
+    {
+        size_t n = 1500, la, lb;
+        float *x = randvec(n, 12, 1.0f);
+        uint8_t *a, *b;
+        float *da = roundtrip("dgc:ratio=0.01", x, n, 4, &a, &la);
+        float *db = roundtrip("topk:ratio=0.01", x, n, 4, &b, &lb);
+        ok &= da && db && la == lb && memcmp(a + 6, b + 6, la - 6) == 0 && memcmp(da, db, n * 4) == 0;
+        free(x), free(a), free(b), free(da), free(db);
+    }
+    /* Sampled: between 1 and k elements, each at least as large as every element left out
+     * whenever the exact refinement ran; on a buffer of zeros, k zeros. */
+    for (int shape = 0; shape < 3 && ok; shape++) {
+        size_t n = 2000000, k = 2000, len;
+        float *x = randvec(n, 20 + shape, 1.0f);
+        if (shape == 1) /* heavy tail: the sample misjudges, refinement or lowering runs */
+            for (size_t i = 0; i < n; i += 1013)
+                x[i] *= 1000.0f;
+        if (shape == 2)
+            memset(x, 0, n * 4);
+        uint8_t *enc;
+        float *d = roundtrip("dgc:ratio=0.001", x, n, 7, &enc, &len);
+        ccl_wire_hdr_t h;
+        ok &= d != NULL && ccl_wire_get(enc, len, &h) == CCL_SUCCESS && h.params[0] >= 1 &&
+              h.params[0] <= k;
+        if (shape == 2)
+            ok &= h.params[0] == k;
+        for (size_t i = 0; d && i < n && ok; i++)
+            ok &= d[i] == 0 || d[i] == x[i];
+        if (!ok)
+            fprintf(stderr, "dgc shape %d: %u kept\n", shape, h.params[0]);
+        free(x);
+        free(d);
+        free(enc);
+    }
+    /* ratio 1 keeps everything. */
+    float y[10] = {1, -2, 3, 0, 5, 6, -7, 8, 9, 10}, z[10];
+    ok &= enc_dec("dgc:ratio=1", y, 10, 0, z) != 0 && memcmp(y, z, sizeof(y)) == 0;
+    return ok;
+}
+
+static int test_hostile_quantizers(void)
+{
+    uint8_t buf[CCL_WIRE_HDR_LEN + 64];
+    ccl_wire_hdr_t h = {.count = 20};
+    int bad = 0;
+#define TRYQ(id_, p0_, p1_, plen_, fill)                                                   \
+    do {                                                                                   \
+        h.codec_id = (id_);                                                                \
+        h.params[0] = (p0_);                                                               \
+        h.params[1] = (p1_);                                                               \
+        h.payload_len = (plen_);                                                           \
+        memset(buf, 0, sizeof(buf));                                                       \
+        ccl_wire_put(buf, &h);                                                             \
+        uint8_t *pl = buf + CCL_WIRE_HDR_LEN;                                              \
+        (void)pl;                                                                          \
+        fill;                                                                              \
+        bad += refused(buf, CCL_WIRE_HDR_LEN + (plen_), 20, __LINE__);                     \
+    } while (0)
+    TRYQ(CCL_CODEC_ID_QSGD, 4, 8, 4 * 3 + 10, ccl_put_f32(pl, NAN));         /* NaN norm */
+    TRYQ(CCL_CODEC_ID_QSGD, 4, 8, 4 * 3 + 10, ccl_put_f32(pl + 8, -1.0f));   /* negative norm */
+    TRYQ(CCL_CODEC_ID_QSGD, 1, 8, 4 * 3 + 3, (void)0);                      /* 1 bit */
+    TRYQ(CCL_CODEC_ID_QSGD, 4, 0, 10, (void)0);                             /* bucket 0 */
+    TRYQ(CCL_CODEC_ID_QSGD, 4, 8, 4 * 3 + 9, (void)0);                      /* short */
+    TRYQ(CCL_CODEC_ID_TERNGRAD, 0, 0, 4 + 5, pl[5] = 3);                    /* code 3 */
+    TRYQ(CCL_CODEC_ID_TERNGRAD, 0, 0, 4 + 5, ccl_put_f32(pl, INFINITY));    /* inf scaler */
+    TRYQ(CCL_CODEC_ID_TERNGRAD, 0, 0, 4 + 6, (void)0);                      /* long */
+    TRYQ(CCL_CODEC_ID_SIGN, 0, 0, 4 + 3, ccl_put_f32(pl, -2.0f));           /* negative scale */
+    TRYQ(CCL_CODEC_ID_SIGN, 0, 0, 4 + 3, pl[6] = 0x10);                     /* bit past the end */
+    TRYQ(CCL_CODEC_ID_SIGN, 2, 0, 4 + 3, ccl_put_f32(pl, 3.0f));            /* none but not 1 */
+    TRYQ(CCL_CODEC_ID_SIGN, 3, 0, 4 + 3, (void)0);                          /* unknown scale */
+    TRYQ(CCL_CODEC_ID_DGC, 2, 0, 16, (ccl_put_u32(pl, 3), ccl_put_u32(pl + 4, 20))); /* idx = n */
+#undef TRYQ
+    return bad == 0;
 }
 
 static int test_ef_telescoping(void)
@@ -507,7 +757,9 @@ static int write_corpus(const char *dir)
     static const char *specs[] = {"cast:type=fp16", "cast:type=bf16", "int:bits=4,bucket=16",
                                   "int:bits=8,bucket=64,round=stochastic", "int:bits=1,bucket=5",
                                   "topk:k=3", "topk:k=60", "topk:k=10,fp16_values=1", "topk:k=30",
-                                  "threshold:t=0.7", "randomk:k=7"};
+                                  "threshold:t=0.7", "randomk:k=7", "qsgd:bits=4,bucket=16",
+                                  "qsgd:bits=3,bucket=7,norm=l2", "terngrad", "sign",
+                                  "sign:scale=none", "dgc:ratio=0.05"};
     float *x = randvec(100, 1, 1.0f);
     for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
         uint8_t *enc;
@@ -571,6 +823,11 @@ int main(int argc, char **argv)
     h_report(test_hostile(), "decoders refuse truncated or corrupted payloads, stay in bounds");
     h_report(test_hostile_sparse(), "sparse decoder refuses bad indices, bitmaps, values, k");
     h_report(test_sparse_index_codings(), "sparse indices: u32, bitmap or LEB128 gaps, the smallest, round-trip");
+    h_report(test_qsgd(), "qsgd: unbiased, exact variance and its bound, on the grid, zero bucket");
+    h_report(test_terngrad(), "terngrad: values in {-s,0,s}, unbiased without clipping, shared scale");
+    h_report(test_sign(), "sign: l1 scale keeps |x|_1, error identity, sign(0)=+1, majority vote");
+    h_report(test_dgc(), "dgc: stride of the reference, = topk unsampled, 1..k kept, zeros, ratio 1");
+    h_report(test_hostile_quantizers(), "qsgd/terngrad/sign/dgc decoders refuse hostile payloads");
     h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");

@@ -11,6 +11,8 @@
 #define CCL_CODEC_SPARSE            (1u << 1) /* payload is (index, value) pairs */
 #define CCL_CODEC_NEEDS_SHARED_SEED (1u << 2) /* every rank must encode with the same seed */
 #define CCL_CODEC_CHECKS_FINITE     (1u << 3) /* encode refuses NaN/Inf itself, in its own pass */
+#define CCL_CODEC_SHARED_SCALE      (1u << 4) /* all ranks encode with one scale: the max of
+                                               * local_scale() over ranks, set in p->scale */
 
 typedef enum {
     CCL_CODEC_ID_CAST      = 1,
@@ -18,20 +20,45 @@ typedef enum {
     CCL_CODEC_ID_TOPK      = 3,
     CCL_CODEC_ID_THRESHOLD = 4,
     CCL_CODEC_ID_RANDOMK   = 5,
+    CCL_CODEC_ID_QSGD      = 6,
+    CCL_CODEC_ID_TERNGRAD  = 7,
+    CCL_CODEC_ID_SIGN      = 8,
+    CCL_CODEC_ID_DGC       = 9,
 } ccl_codec_id_t;
 
 typedef enum { CCL_ROUND_NEAREST = 0, CCL_ROUND_STOCHASTIC = 1 } ccl_rounding_t;
 
+typedef enum { CCL_NORM_L2 = 0, CCL_NORM_MAX = 1 } ccl_norm_t;
+typedef enum { CCL_SIGN_SCALE_L1 = 0, CCL_SIGN_SCALE_L2 = 1, CCL_SIGN_SCALE_NONE = 2 } ccl_sign_scale_t;
+
+/* DGC's per-buffer training options (Lin et al.): read by the error-feedback state, not by
+ * the codec's encoder, but given in the same spec string ("dgc:ratio=0.001,momentum=0.9"). */
+typedef struct {
+    float    momentum;      /* m; 0 turns momentum correction off */
+    int      nesterov;
+    int      masking;       /* momentum factor masking: u[I] = 0 after sending I */
+    float    clip;          /* global gradient-norm threshold; each rank clips to clip/sqrt(P);
+                             * 0 = off */
+    uint32_t warmup_steps;  /* sparsity ramp length in steps (0 = off) */
+    uint32_t warmup_stages; /* stages in the ramp (the paper's 4 epochs) */
+} ccl_dgc_params_t;
+
 /* Every parameter any codec takes; each codec reads its own. */
 typedef struct {
     int            half_bf16;   /* cast: 0 = fp16, 1 = bf16 */
-    int            bits;        /* int: 1..8 */
-    uint32_t       bucket;      /* int: elements per bucket */
-    ccl_rounding_t rounding;    /* int */
-    double         ratio;       /* topk, randomk: k = ceil(ratio * count), at least 1 */
+    int            bits;        /* int, qsgd: 1..8 (qsgd 2..8: a sign bit and bits-1 for the level) */
+    uint32_t       bucket;      /* int, qsgd: elements per bucket */
+    ccl_rounding_t rounding;    /* int, qsgd */
+    ccl_norm_t     norm;        /* qsgd: bucket norm */
+    double         ratio;       /* topk, randomk, dgc: k = ceil(ratio * count), at least 1 */
     uint32_t       k;           /* topk, randomk: fixed k instead of ratio (0 = use ratio) */
     float          threshold;   /* threshold: keep |x| >= threshold */
     int            fp16_values; /* sparse codecs: values travel as fp16 */
+    float          clip;        /* terngrad: scaler = clip * std (0: max |x|) */
+    float          scale;       /* codecs with CCL_CODEC_SHARED_SCALE: the agreed scale (0: local) */
+    ccl_sign_scale_t sign_scale; /* sign: magnitude sent with the signs */
+    double         sample;      /* dgc: fraction of elements sampled for the threshold */
+    ccl_dgc_params_t dgc;
 } ccl_codec_params_t;
 
 typedef struct ccl_codec_ops {
@@ -57,6 +84,8 @@ typedef struct ccl_codec_ops {
      * CCL_ERR_INVALID_PAYLOAD. */
     ccl_result_t (*decode)(const uint8_t *payload, size_t len, const uint32_t hdr_params[2],
                            uint64_t seed, float *out, size_t count, int accumulate);
+    /* CCL_CODEC_SHARED_SCALE codecs only: this rank's scale for src (finite input). */
+    float (*local_scale)(const ccl_codec_params_t *p, const float *src, size_t count);
 } ccl_codec_ops_t;
 
 extern const ccl_codec_ops_t ccl_codec_cast;
@@ -64,6 +93,10 @@ extern const ccl_codec_ops_t ccl_codec_int;
 extern const ccl_codec_ops_t ccl_codec_topk;
 extern const ccl_codec_ops_t ccl_codec_threshold;
 extern const ccl_codec_ops_t ccl_codec_randomk;
+extern const ccl_codec_ops_t ccl_codec_qsgd;
+extern const ccl_codec_ops_t ccl_codec_terngrad;
+extern const ccl_codec_ops_t ccl_codec_sign;
+extern const ccl_codec_ops_t ccl_codec_dgc;
 
 /* NULL-terminated list, for lookup by name or id and for the info tool. */
 extern const ccl_codec_ops_t *const ccl_codecs[];
@@ -74,6 +107,12 @@ typedef struct {
     const ccl_codec_ops_t *ops;
     ccl_codec_params_t     params;
 } ccl_codec_t;
+
+/* Parameter values for set_param: an integer or a number within [lo, hi], or 0/1. Return 0,
+ * or -1 if v is not entirely such a value. */
+int ccl_param_long(const char *v, long lo, long hi, long *out);
+int ccl_param_double(const char *v, double lo, double hi, double *out);
+int ccl_param_bool(const char *v, int *out);
 
 /* Parses a spec; on error returns CCL_ERR_INVALID_ARG with the reason in the last error. */
 ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec);

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 static size_t bitmap_bytes(size_t count) { return (count + 7) / 8; }
@@ -268,4 +269,35 @@ ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[
 out:
     free(idx);
     return res;
+}
+
+/* Returns the k-th largest of keys[0..n) (1-based k), reordering keys: quickselect with a
+ * three-way partition (larger | equal | smaller) around a median-of-three pivot. */
+uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k - 1;
+    while (lo < hi) {
+        uint64_t a = keys[lo], b = keys[lo + (hi - lo) / 2], c = keys[hi];
+        uint64_t pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        ptrdiff_t lt = lo, i = lo, gt = hi;
+        while (i <= gt) {
+            uint64_t t = keys[i];
+            if (t > pivot) {
+                keys[i++] = keys[lt];
+                keys[lt++] = t;
+            } else if (t < pivot) {
+                keys[i] = keys[gt];
+                keys[gt--] = t;
+            } else {
+                i++;
+            }
+        }
+        if (want < lt)
+            hi = lt - 1;
+        else if (want > gt)
+            lo = gt + 1;
+        else
+            return pivot;
+    }
+    return keys[want];
 }

@@ -3,6 +3,7 @@
 #include "wire.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void put_u64(uint8_t *p, uint64_t v)
@@ -56,8 +57,8 @@ ccl_result_t ccl_wire_get(const uint8_t *src, size_t len, ccl_wire_hdr_t *h)
 }
 
 const ccl_codec_ops_t *const ccl_codecs[] = {
-    &ccl_codec_cast, &ccl_codec_int, &ccl_codec_topk, &ccl_codec_threshold, &ccl_codec_randomk,
-    NULL,
+    &ccl_codec_cast, &ccl_codec_int, &ccl_codec_qsgd, &ccl_codec_terngrad, &ccl_codec_sign,
+    &ccl_codec_topk, &ccl_codec_dgc, &ccl_codec_randomk, &ccl_codec_threshold, NULL,
 };
 
 static const ccl_codec_ops_t *codec_by_id(unsigned id)
@@ -66,6 +67,35 @@ static const ccl_codec_ops_t *codec_by_id(unsigned id)
         if ((unsigned)ccl_codecs[i]->id == id)
             return ccl_codecs[i];
     return NULL;
+}
+
+int ccl_param_long(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int ccl_param_double(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || !(x >= lo && x <= hi))
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int ccl_param_bool(const char *v, int *out)
+{
+    long x;
+    if (ccl_param_long(v, 0, 1, &x) != 0)
+        return -1;
+    *out = (int)x;
+    return 0;
 }
 
 ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
@@ -86,7 +116,8 @@ ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
             codec->ops = ccl_codecs[i];
     if (codec->ops == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                             "unknown codec '%s' (cast, int, topk, threshold, randomk)", name);
+                             "unknown codec '%s' (cast, int, qsgd, terngrad, sign, topk, dgc, "
+                             "randomk, threshold)", name);
     memset(&codec->params, 0, sizeof(codec->params));
     codec->ops->defaults(&codec->params);
     p = spec + n;

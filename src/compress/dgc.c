@@ -1,0 +1,193 @@
+/* dgc.c: Deep Gradient Compression's sampled-threshold top-k (Lin et al., and the selection of
+ * their reference code). A strided sample of about `sample` of the elements (at least 2/ratio)
+ * gives a threshold, the k-th largest sampled magnitude scaled to the whole buffer; then
+ *  - too few pass (< 0.8 k): lower the threshold by 0.8 and count again (at most 10 times);
+ *  - far too many (> 1.3 k): select exactly the top k among those that passed;
+ *  - a few too many: keep the first k in index order.
+ * Without sampling (count <= 2/ratio) the result is exactly top-k (ties: the lower index).
+ * The payload is the sparse one of topk. Momentum correction, masking, clipping and warm-up
+ * live in the error-feedback state (ef.c); their options are parsed here. */
+#include "sparse.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void dgc_defaults(ccl_codec_params_t *p)
+{
+    p->ratio = 0.001;
+    p->sample = 0.01;
+    p->dgc.momentum = 0.9f;
+    p->dgc.masking = 1;
+    p->dgc.warmup_stages = 4;
+}
+
+static int dgc_set(ccl_codec_params_t *p, const char *k, const char *v)
+{
+    double x;
+    long n;
+    if (strcmp(k, "sample") == 0 && ccl_param_double(v, 1e-6, 1, &x) == 0)
+        p->sample = x;
+    else if (strcmp(k, "momentum") == 0 && ccl_param_double(v, 0, 0.999999, &x) == 0)
+        p->dgc.momentum = (float)x;
+    else if (strcmp(k, "nesterov") == 0)
+        return ccl_param_bool(v, &p->dgc.nesterov);
+    else if (strcmp(k, "masking") == 0)
+        return ccl_param_bool(v, &p->dgc.masking);
+    else if (strcmp(k, "clip") == 0 && ccl_param_double(v, 0, 1e30, &x) == 0)
+        p->dgc.clip = (float)x;
+    else if (strcmp(k, "warmup_steps") == 0 && ccl_param_long(v, 0, UINT32_MAX, &n) == 0)
+        p->dgc.warmup_steps = (uint32_t)n;
+    else if (strcmp(k, "warmup_stages") == 0 && ccl_param_long(v, 1, 64, &n) == 0)
+        p->dgc.warmup_stages = (uint32_t)n;
+    else
+        return ccl_sparse_set_param(p, k, v);
+    return 0;
+}
+
+static size_t dgc_max_payload(const ccl_codec_params_t *p, size_t count)
+{
+    return ccl_sparse_max_payload(count, ccl_sparse_k(p, count), p->fp16_values, 1);
+}
+
+static inline uint32_t mag_bits(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    return b & 0x7fffffffu;
+}
+
+/* Counts the |x| >= t and stores the first (lowest) cap of their indices. Hits are rare
+ * (about k of count), so blocks of 8 are tested at once and only hit blocks are walked. */
+static size_t collect_scalar(const float *x, size_t lo, size_t n, uint32_t t, uint32_t *idx,
+                             size_t cap, size_t c)
+{
+    for (size_t i = lo; i < n; i++)
+        if (mag_bits(x[i]) >= t) {
+            if (c < cap)
+                idx[c] = (uint32_t)i;
+            c++;
+        }
+    return c;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static size_t collect_avx2(const float *x, size_t n, uint32_t t,
+                                                           uint32_t *idx, size_t cap)
+{
+    /* Magnitude bits are below 2^31, so a signed compare against t - 1 is |x| >= t. */
+    const __m256i absmask = _mm256_set1_epi32(0x7fffffff), tm1 = _mm256_set1_epi32((int)t - 1);
+    size_t c = 0, i = 0;
+    if (t == 0)
+        return collect_scalar(x, 0, n, t, idx, cap, 0);
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + i)), absmask);
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(v, tm1)));
+        for (; m; m &= m - 1) {
+            if (c < cap)
+                idx[c] = (uint32_t)(i + (unsigned)__builtin_ctz(m));
+            c++;
+        }
+    }
+    return collect_scalar(x, i, n, t, idx, cap, c);
+}
+#endif
+
+static size_t collect(const float *x, size_t n, uint32_t t, uint32_t *idx, size_t cap)
+{
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2"))
+        return collect_avx2(x, n, t, idx, cap);
+#endif
+    return collect_scalar(x, 0, n, t, idx, cap, 0);
+}
+
+/* The sampling stride of the reference: about max(sample*d, 2/ratio) samples, stride = 1
+ * mod 8 so that stepping it down by 8 ends at 1. */
+size_t ccl_dgc_stride(const ccl_codec_params_t *p, size_t d)
+{
+    size_t min_samples = (size_t)ceil(2.0 / p->ratio);
+    size_t target = CCL_MAX((size_t)ceil((double)d * p->sample), min_samples), stride;
+    if (d <= min_samples)
+        return 1;
+    stride = ((d + target - 1) / target + 31) / 32 * 32 + 1;
+    while (stride > 1 && d / stride < target)
+        stride -= 8;
+    return stride;
+}
+
+static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, size_t count,
+                               uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
+                               uint32_t hp[2], float *recon)
+{
+    size_t k = ccl_sparse_k(p, count), stride, ns, n = 0;
+    uint32_t *idx = NULL, thr = 0;
+    uint64_t *keys = NULL;
+    ccl_result_t res = CCL_ERR_NO_MEMORY;
+    if (count == 0) {
+        ccl_sparse_write(src, 0, NULL, 0, p->fp16_values, 1, out, len_p, hp, recon);
+        return CCL_SUCCESS;
+    }
+    stride = ccl_dgc_stride(p, count);
+    ns = count / stride;
+    size_t ks = CCL_MAX((size_t)1, CCL_MIN(ns, (size_t)ceil((double)ns * p->ratio)));
+    size_t off = stride > 1 ? (size_t)(ccl_rng64(seed, 0) % stride) : 0;
+    if ((idx = malloc(2 * k * sizeof(uint32_t))) == NULL ||
+        (keys = malloc(ns * sizeof(uint64_t))) == NULL)
+        goto out;
+    for (size_t j = 0; j < ns; j++)
+        keys[j] = (uint64_t)mag_bits(src[off + j * stride]) << 32;
+    thr = (uint32_t)(ccl_kth_largest(keys, ns, ks) >> 32);
+    free(keys);
+    keys = NULL;
+    /* One pass counts and keeps the first 2k candidates: enough for the usual outcomes. */
+    n = collect(src, count, thr, idx, 2 * k);
+    for (int it = 0; stride > 1 && it < 10 && n < k * 4 / 5 && thr > 0; it++) {
+        float t;
+        memcpy(&t, &thr, 4);
+        t *= 0.8f;
+        memcpy(&thr, &t, 4);
+        n = collect(src, count, thr, idx, 2 * k);
+    }
+    if (n > k && (stride == 1 || n * 10 > k * 13)) {
+        /* Exact refinement among the n candidates: the k largest, ties to the lower index. */
+        uint32_t *cand = n <= 2 * k ? idx : malloc(n * sizeof(uint32_t));
+        size_t kept = 0;
+        if (cand == NULL || (keys = malloc(n * sizeof(uint64_t))) == NULL) {
+            if (cand != idx)
+                free(cand);
+            goto out;
+        }
+        if (cand != idx)
+            collect(src, count, thr, cand, n);
+        for (size_t j = 0; j < n; j++)
+            keys[j] = ccl_mag_key(src[cand[j]], cand[j]);
+        uint64_t kth = ccl_kth_largest(keys, n, k);
+        /* In place is safe: kept <= j. */
+        for (size_t j = 0; j < n && kept < k; j++)
+            if (ccl_mag_key(src[cand[j]], cand[j]) >= kth)
+                idx[kept++] = cand[j];
+        if (cand != idx)
+            free(cand);
+        n = kept;
+    } else {
+        n = CCL_MIN(n, k); /* the first k in index order */
+    }
+    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon);
+    res = CCL_SUCCESS;
+out:
+    free(idx);
+    free(keys);
+    return res == CCL_SUCCESS ? res : ccl_set_error(NULL, res, "dgc: no memory for %zu elements", count);
+}
+
+const ccl_codec_ops_t ccl_codec_dgc = {
+    .size = sizeof(ccl_codec_ops_t), .name = "dgc", .id = CCL_CODEC_ID_DGC,
+    .flags = CCL_CODEC_SPARSE,
+    .desc = "DGC: top-k by a threshold from a strided sample, refined; (index, value) pairs",
+    .params_doc = "ratio=(0,1] sample=(0,1] fp16_values=0|1; for the state: momentum=[0,1) "
+                  "nesterov=0|1 masking=0|1 clip=C warmup_steps=N warmup_stages=N",
+    .defaults = dgc_defaults, .set_param = dgc_set, .max_payload = dgc_max_payload,
+    .encode = dgc_encode, .decode = ccl_sparse_decode,
+};

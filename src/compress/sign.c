@@ -1,0 +1,95 @@
+/* sign.c: one bit per element (1 for x >= 0, so sign(0) = +1) and one magnitude: ||x||_1/d
+ * (EF-signSGD, the default), ||x||_2/sqrt(d) (1-bit Adam), or 1 (plain signSGD; summing
+ * such payloads gives the votes of majority vote). Payload: the magnitude as float32, then
+ * ceil(d/8) bytes of bits, LSB first, padding bits zero. */
+#include "wire.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+static void sign_defaults(ccl_codec_params_t *p) { p->sign_scale = CCL_SIGN_SCALE_L1; }
+
+static int sign_set(ccl_codec_params_t *p, const char *k, const char *v)
+{
+    if (strcmp(k, "scale") != 0)
+        return -1;
+    if (strcmp(v, "l1") == 0)
+        p->sign_scale = CCL_SIGN_SCALE_L1;
+    else if (strcmp(v, "l2") == 0)
+        p->sign_scale = CCL_SIGN_SCALE_L2;
+    else if (strcmp(v, "none") == 0)
+        p->sign_scale = CCL_SIGN_SCALE_NONE;
+    else
+        return -1;
+    return 0;
+}
+
+static size_t sign_max_payload(const ccl_codec_params_t *p, size_t count)
+{
+    return 4 + (count + 7) / 8;
+}
+
+static float sign_magnitude(ccl_sign_scale_t mode, const float *x, size_t n)
+{
+    double acc = 0;
+    if (mode == CCL_SIGN_SCALE_NONE)
+        return 1.0f;
+    if (n == 0)
+        return 0.0f;
+    for (size_t i = 0; i < n; i++)
+        acc += mode == CCL_SIGN_SCALE_L1 ? fabs((double)x[i]) : (double)x[i] * x[i];
+    acc = mode == CCL_SIGN_SCALE_L1 ? acc / (double)n : sqrt(acc / (double)n);
+    return acc > FLT_MAX ? FLT_MAX : (float)acc;
+}
+
+static ccl_result_t sign_encode(const ccl_codec_params_t *p, const float *src, size_t count,
+                                uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
+                                uint32_t hp[2], float *recon)
+{
+    float s = sign_magnitude(p->sign_scale, src, count);
+    uint8_t *bits = out + 4;
+    ccl_put_f32(out, s);
+    for (size_t b = 0; b < (count + 7) / 8; b++) {
+        unsigned byte = 0;
+        for (size_t i = 8 * b; i < CCL_MIN(8 * b + 8, count); i++)
+            byte |= (unsigned)(src[i] >= 0) << (i & 7); /* -0 counts as >= 0 */
+        bits[b] = (uint8_t)byte;
+    }
+    if (recon)
+        for (size_t i = 0; i < count; i++)
+            recon[i] = src[i] >= 0 ? s : -s;
+    hp[0] = (uint32_t)p->sign_scale;
+    hp[1] = 0;
+    *len_p = 4 + (count + 7) / 8;
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t sign_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                                uint64_t seed, float *out, size_t count, int accumulate)
+{
+    size_t nbytes = (count + 7) / 8;
+    float s;
+    if (hp[0] > CCL_SIGN_SCALE_NONE || hp[1] != 0 || len != 4 + nbytes)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sign: %zu payload bytes, %zu expected",
+                             len, 4 + nbytes);
+    s = ccl_get_f32(in);
+    if (!isfinite(s) || s < 0 || (hp[0] == CCL_SIGN_SCALE_NONE && s != 1.0f))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sign: magnitude %g", s);
+    if (count % 8 && (in[4 + nbytes - 1] >> (count % 8)) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sign: bits set past the last element");
+    for (size_t i = 0; i < count; i++) {
+        float v = (in[4 + (i >> 3)] >> (i & 7)) & 1 ? s : -s;
+        out[i] = accumulate ? out[i] + v : v;
+    }
+    return CCL_SUCCESS;
+}
+
+const ccl_codec_ops_t ccl_codec_sign = {
+    .size = sizeof(ccl_codec_ops_t), .name = "sign", .id = CCL_CODEC_ID_SIGN,
+    .flags = 0,
+    .desc = "1 bit per element (sign, 0 counts as +) and one magnitude",
+    .params_doc = "scale=l1|l2|none (||x||_1/d, ||x||_2/sqrt(d), or 1 for majority vote)",
+    .defaults = sign_defaults, .set_param = sign_set, .max_payload = sign_max_payload,
+    .encode = sign_encode, .decode = sign_decode,
+};
