@@ -633,7 +633,7 @@ static int test_ef_telescoping(void)
     ccl_ef_t *ef;
     ccl_codec_t c;
     ccl_codec_parse("topk:k=37", &c);
-    ccl_ef_create(N, &ef);
+    ccl_ef_create(N, CCL_EF_CLASSIC, &ef);
     double sent[N] = {0}, gsum[N] = {0};
     size_t cap = ccl_codec_max_encoded_size(&c, N), len;
     uint8_t *buf = malloc(cap);
@@ -684,7 +684,7 @@ static int test_ef_nonfinite_policy(void)
     ccl_codec_t c;
     float g[N], before[N];
     ccl_codec_parse("topk:k=5", &c);
-    ccl_ef_create(N, &ef);
+    ccl_ef_create(N, CCL_EF_CLASSIC, &ef);
     size_t cap = ccl_codec_max_encoded_size(&c, N), len;
     uint8_t *buf = malloc(cap);
     for (int i = 0; i < N; i++)
@@ -705,16 +705,17 @@ static int test_ef_nonfinite_policy(void)
     return ok;
 }
 
-static int test_ef_checkpoint(void)
+static int ef_checkpoint_mode(ccl_ef_mode_t mode, const char *spec)
 {
     /* 30 steps, checkpoint, 30 more; a fresh state restored from the checkpoint and given the
      * same 30 gradients produces the same bytes. */
     enum { N = 500 };
     ccl_codec_t c;
     ccl_ef_t *a, *b;
-    ccl_codec_parse("int:bits=4,bucket=50,round=stochastic", &c);
-    ccl_ef_create(N, &a);
-    ccl_ef_create(N, &b);
+    ccl_codec_parse(spec, &c);
+    ccl_ef_create(N, mode, &a);
+    ccl_ef_create(N, mode, &b);
+    ccl_ef_set_group(a, 3, 0.25f);
     size_t cap = ccl_codec_max_encoded_size(&c, N), la, lb, slen;
     uint8_t *ea = malloc(cap), *eb = malloc(cap), *ck = malloc(ccl_ef_saved_size(a));
     float g[N];
@@ -724,17 +725,20 @@ static int test_ef_checkpoint(void)
             g[i] = ccl_rng_unit((uint64_t)t, (uint64_t)i) - 0.5f;
         if (t == 30) {
             ok = ccl_ef_save(a, ck, ccl_ef_saved_size(a), &slen) == CCL_SUCCESS &&
-                 ccl_ef_restore(b, ck, slen) == CCL_SUCCESS;
+                 ccl_ef_restore(b, ck, slen) == CCL_SUCCESS && b->nranks == 3 && b->weight == 0.25f;
         }
         ok = ok && ccl_ef_encode(a, &c, g, (uint64_t)t, ea, cap, &la) == CCL_SUCCESS;
         if (t >= 30)
             ok = ok && ccl_ef_encode(b, &c, g, (uint64_t)t, eb, cap, &lb) == CCL_SUCCESS &&
                  la == lb && memcmp(ea, eb, la) == 0;
     }
-    /* Restore refuses: another size, a bad magic, a non-finite residual; and changes nothing. */
-    ccl_ef_t *small;
-    ccl_ef_create(N - 1, &small);
+    /* Restore refuses: another size or mode, a bad magic, a non-finite value; and changes
+     * nothing. */
+    ccl_ef_t *small, *other;
+    ccl_ef_create(N - 1, mode, &small);
+    ccl_ef_create(N, mode == CCL_EF_CLASSIC ? CCL_EF_NONE : CCL_EF_CLASSIC, &other);
     ok = ok && ccl_ef_restore(small, ck, slen) == CCL_ERR_INVALID_PAYLOAD;
+    ok = ok && ccl_ef_restore(other, ck, slen) == CCL_ERR_INVALID_PAYLOAD;
     ck[0] ^= 1;
     ok = ok && ccl_ef_restore(b, ck, slen) == CCL_ERR_INVALID_PAYLOAD;
     ck[0] ^= 1;
@@ -742,12 +746,163 @@ static int test_ef_checkpoint(void)
     float keep = b->residual[N - 1];
     ok = ok && ccl_ef_restore(b, ck, slen) == CCL_ERR_INVALID_PAYLOAD && b->residual[N - 1] == keep;
     ok = ok && ccl_ef_restore(b, ck, slen - 1) == CCL_ERR_INVALID_PAYLOAD;
+    if (!ok)
+        fprintf(stderr, "checkpoint of error feedback '%s' failed\n", ccl_ef_mode_name(mode));
     ccl_ef_destroy(small);
+    ccl_ef_destroy(other);
     ccl_ef_destroy(a);
     ccl_ef_destroy(b);
     free(ea);
     free(eb);
     free(ck);
+    return ok;
+}
+
+static int test_ef_checkpoint(void)
+{
+    return ef_checkpoint_mode(CCL_EF_CLASSIC, "int:bits=4,bucket=50,round=stochastic") &&
+           ef_checkpoint_mode(CCL_EF_EF21, "topk:k=20") &&
+           ef_checkpoint_mode(CCL_EF_EF21W, "qsgd:bits=4") &&
+           ef_checkpoint_mode(CCL_EF_DGC, "dgc:ratio=0.05,warmup_steps=40,clip=3");
+}
+
+/* n workers with constant gradients grad[w] run EF21 (or EF21-W with weights w) with top-k,
+ * the "collective" being a plain sum of the decoded messages. */
+static int ef21_run(ccl_ef_mode_t mode, const float *weights, int steps_needed)
+{
+    enum { W = 3, N = 60, K = 7 };
+    ccl_ef_t *ef[W];
+    ccl_codec_t c;
+    float grad[W][N], sum[N], dec[N], truth[N] = {0};
+    double prev_err = INFINITY;
+    size_t cap, len;
+    int ok = 1;
+    ccl_codec_parse("topk:k=7", &c);
+    cap = ccl_codec_max_encoded_size(&c, N);
+    uint8_t *buf = malloc(cap);
+    for (int w = 0; w < W; w++) {
+        ccl_ef_create(N, mode, &ef[w]);
+        ccl_ef_set_group(ef[w], W, weights ? weights[w] : 0);
+        for (int i = 0; i < N; i++) {
+            grad[w][i] = (float)((int)(ccl_rng64(w, i) % 200) - 100) / 16.0f;
+            truth[i] += grad[w][i];
+        }
+    }
+    for (int t = 0; t < steps_needed && ok; t++) {
+        memset(sum, 0, sizeof(sum));
+        for (int w = 0; w < W; w++) {
+            ok &= ccl_ef_encode(ef[w], &c, grad[w], t, buf, cap, &len) == CCL_SUCCESS &&
+                  ccl_codec_decode(buf, len, dec, N, 0) == CCL_SUCCESS;
+            for (int i = 0; i < N; i++)
+                sum[i] += dec[i];
+        }
+        float out[W][N];
+        for (int w = 0; w < W; w++) {
+            memcpy(out[w], sum, sizeof(sum));
+            ccl_ef_aggregate(ef[w], out[w]);
+            ok &= memcmp(out[w], out[0], sizeof(sum)) == 0; /* G identical everywhere */
+        }
+        /* Each worker's distance to its target never grows. */
+        double err = 0;
+        for (int w = 0; w < W; w++)
+            for (int i = 0; i < N; i++) {
+                double target = mode == CCL_EF_EF21W ? grad[w][i] / (W * ef[w]->weight) : grad[w][i];
+                err += fabs(target - ef[w]->residual[i]);
+            }
+        ok &= err <= prev_err * (1 + 1e-6);
+        prev_err = err;
+        if (t == steps_needed - 1)
+            for (int i = 0; i < N; i++)
+                ok &= fabsf(out[0][i] - truth[i]) <= 1e-5f * (1 + fabsf(truth[i]));
+    }
+    for (int w = 0; w < W; w++)
+        ccl_ef_destroy(ef[w]);
+    free(buf);
+    return ok;
+}
+
+static int test_ef21(void)
+{
+    /* Fixed point: after ceil(N/K) = 9 steps each g_i equals its gradient, and the aggregate
+     * the sum of the gradients; EF21-W's weighted aggregate reaches the same sum. */
+    static const float w[3] = {0.5f, 0.3f, 0.2f};
+    return ef21_run(CCL_EF_EF21, NULL, 9) && ef21_run(CCL_EF_EF21W, w, 9) &&
+           ef21_run(CCL_EF_EF21W, NULL, 9);
+}
+
+static int test_dgc_state(void)
+{
+    enum { N = 200, T = 20 };
+    int ok = 1;
+    /* ratio 1, no masking: what is sent is momentum SGD's velocity u_t = m u_{t-1} + g_t;
+     * with masking it is the gradient itself. Nesterov: u = m(u + g), sent u + g. */
+    for (int variant = 0; variant < 3 && ok; variant++) {
+        const char *spec = variant == 0 ? "dgc:ratio=1,momentum=0.9,masking=0"
+                         : variant == 1 ? "dgc:ratio=1,momentum=0.9,masking=1"
+                                        : "dgc:ratio=1,momentum=0.9,masking=0,nesterov=1";
+        ccl_codec_t c;
+        ccl_ef_t *ef;
+        ccl_codec_parse(spec, &c);
+        ccl_ef_create(N, CCL_EF_DGC, &ef);
+        size_t cap = ccl_codec_max_encoded_size(&c, N), len;
+        uint8_t *buf = malloc(cap);
+        double u[N] = {0};
+        float g[N], d[N];
+        for (int t = 0; t < T && ok; t++) {
+            for (int i = 0; i < N; i++)
+                g[i] = ccl_rng_unit(t, i) - 0.5f;
+            ok &= ccl_ef_encode(ef, &c, g, t, buf, cap, &len) == CCL_SUCCESS &&
+                  ccl_codec_decode(buf, len, d, N, 0) == CCL_SUCCESS;
+            for (int i = 0; i < N && ok; i++) {
+                double want;
+                if (variant == 0)
+                    want = u[i] = 0.9 * u[i] + g[i];
+                else if (variant == 1)
+                    want = g[i];
+                else
+                    want = (u[i] = 0.9 * (u[i] + g[i])) + g[i];
+                ok &= fabs(d[i] - want) <= 1e-5 * (1 + fabs(want));
+            }
+        }
+        free(buf);
+        ccl_ef_destroy(ef);
+    }
+    /* Sparse: conservation sum(sent) + v_T = sum(increments of v), here with momentum 0 so
+     * the increments are the (clipped) gradients; and local clipping to clip/sqrt(P). */
+    {
+        ccl_codec_t c;
+        ccl_ef_t *ef;
+        ccl_codec_parse("dgc:ratio=0.05,momentum=0,clip=2", &c);
+        ccl_ef_create(N, CCL_EF_DGC, &ef);
+        ccl_ef_set_group(ef, 4, 0); /* each rank clips to 2/sqrt(4) = 1 */
+        size_t cap = ccl_codec_max_encoded_size(&c, N), len;
+        uint8_t *buf = malloc(cap);
+        double sent[N] = {0}, added[N] = {0};
+        float g[N], d[N];
+        for (int t = 0; t < T && ok; t++) {
+            double norm = 0;
+            for (int i = 0; i < N; i++) {
+                g[i] = ccl_rng_unit(t + 50, i) - 0.5f;
+                norm += (double)g[i] * g[i];
+            }
+            norm = sqrt(norm);
+            ok &= ccl_ef_encode(ef, &c, g, t, buf, cap, &len) == CCL_SUCCESS &&
+                  ccl_codec_decode(buf, len, d, N, 0) == CCL_SUCCESS;
+            for (int i = 0; i < N; i++) {
+                sent[i] += d[i];
+                added[i] += g[i] * (norm > 1 ? 1 / norm : 1);
+            }
+        }
+        for (int i = 0; i < N && ok; i++)
+            ok &= fabs(sent[i] + ef->residual[i] - added[i]) < 1e-4;
+        free(buf);
+        ccl_ef_destroy(ef);
+    }
+    /* Warm-up: 4 stages at ratio 0.001 give 0.2512, 0.0631, 0.01585, 0.00398, then 0.001. */
+    ccl_dgc_params_t wu = {.warmup_steps = 400, .warmup_stages = 4};
+    static const double want[5] = {0.2512, 0.0631, 0.01585, 0.00398, 0.001};
+    for (int e = 0; e < 5; e++)
+        ok &= fabs(ccl_dgc_ratio(&wu, 0.001, (uint64_t)e * 100 + 50) - want[e]) < 5e-4 * want[e] + 1e-5;
     return ok;
 }
 
@@ -831,6 +986,8 @@ int main(int argc, char **argv)
     h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
-    h_report(test_ef_checkpoint(), "error feedback checkpoints restore bit-exactly; bad ones refused");
+    h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");
+    h_report(test_ef21(), "EF21 and EF21-W reach the fixed point in ceil(d/k) steps, error non-increasing");
+    h_report(test_dgc_state(), "DGC state: ratio 1 = momentum SGD (masking, Nesterov), conservation, clipping, warm-up");
     return h_failed ? 1 : 0;
 }

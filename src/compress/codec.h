@@ -108,6 +108,10 @@ typedef struct {
     ccl_codec_params_t     params;
 } ccl_codec_t;
 
+/* DGC's warm-up: the ratio in force at step `step` (over warmup_steps split in warmup_stages
+ * stages, ratio^((e+1)/(stages+1)) in stage e, then ratio; algorithms.md section 1). */
+double ccl_dgc_ratio(const ccl_dgc_params_t *d, double ratio, uint64_t step);
+
 /* Parameter values for set_param: an integer or a number within [lo, hi], or 0/1. Return 0,
  * or -1 if v is not entirely such a value. */
 int ccl_param_long(const char *v, long lo, long hi, long *out);

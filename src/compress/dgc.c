@@ -45,9 +45,22 @@ static int dgc_set(ccl_codec_params_t *p, const char *k, const char *v)
     return 0;
 }
 
+double ccl_dgc_ratio(const ccl_dgc_params_t *d, double ratio, uint64_t step)
+{
+    if (d->warmup_steps == 0 || step >= d->warmup_steps)
+        return ratio;
+    uint64_t stage = step * d->warmup_stages / d->warmup_steps;
+    return fmax(pow(ratio, (double)(stage + 1) / (double)(d->warmup_stages + 1)), ratio);
+}
+
 static size_t dgc_max_payload(const ccl_codec_params_t *p, size_t count)
 {
-    return ccl_sparse_max_payload(count, ccl_sparse_k(p, count), p->fp16_values, 1);
+    /* The largest k of the warm-up schedule: its first stage. */
+    ccl_codec_params_t first = *p;
+    first.ratio = ccl_dgc_ratio(&p->dgc, p->ratio, 0);
+    if (first.ratio != p->ratio)
+        first.k = 0;
+    return ccl_sparse_max_payload(count, ccl_sparse_k(&first, count), p->fp16_values, 1);
 }
 
 static inline uint32_t mag_bits(float x)
@@ -127,6 +140,15 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
     ccl_result_t res = CCL_ERR_NO_MEMORY;
     if (count == 0) {
         ccl_sparse_write(src, 0, NULL, 0, p->fp16_values, 1, out, len_p, hp, recon);
+        return CCL_SUCCESS;
+    }
+    if (k >= count) { /* ratio 1: everything, no sampling */
+        if ((idx = malloc(count * sizeof(uint32_t))) == NULL)
+            goto out;
+        for (size_t i = 0; i < count; i++)
+            idx[i] = (uint32_t)i;
+        ccl_sparse_write(src, count, idx, count, p->fp16_values, 1, out, len_p, hp, recon);
+        free(idx);
         return CCL_SUCCESS;
     }
     stride = ccl_dgc_stride(p, count);

@@ -1,4 +1,5 @@
-/* ef.c: classic error feedback with checkpointing and a non-finite-input policy. */
+/* ef.c: error-feedback state (classic, EF21, EF21-W, DGC) with checkpoints and a
+ * non-finite-input policy. The steps are documented in ef.h. */
 #include "ef.h"
 #include "wire.h"
 
@@ -7,22 +8,50 @@
 #include <string.h>
 
 #define EF_MAGIC   0x45465a43u /* "CZFE" */
-#define EF_VERSION 1u
-#define EF_HDR_LEN 24u
+#define EF_VERSION 2u
+#define EF_HDR_LEN 48u
 
-ccl_result_t ccl_ef_create(size_t count, ccl_ef_t **ef_p)
+static const char *const mode_names[] = {"none", "classic", "ef21", "ef21w", "dgc"};
+
+int ccl_ef_mode_parse(const char *name)
 {
-    ccl_ef_t *ef = calloc(1, sizeof(*ef));
+    for (int m = 0; m < 5; m++)
+        if (strcmp(name, mode_names[m]) == 0)
+            return m;
+    return -1;
+}
+
+const char *ccl_ef_mode_name(ccl_ef_mode_t mode)
+{
+    return (unsigned)mode < 5 ? mode_names[mode] : "?";
+}
+
+static int is_ef21(const ccl_ef_t *ef) { return ef->mode == CCL_EF_EF21 || ef->mode == CCL_EF_EF21W; }
+
+/* Scratch: p, the reconstruction, and for DGC the new velocity. */
+static size_t nscratch(ccl_ef_mode_t mode) { return mode == CCL_EF_DGC ? 3 : 2; }
+
+ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p)
+{
     size_t n = CCL_MAX(count, (size_t)1);
-    /* The per-call buffers are allocated once here, not on every encode. */
+    ccl_ef_t *ef;
+    if ((unsigned)mode > CCL_EF_DGC)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "unknown error-feedback mode %d", (int)mode);
+    ef = calloc(1, sizeof(*ef));
+    /* Every per-call buffer is allocated once here, not on every step. */
     if (ef == NULL || (ef->residual = calloc(n, sizeof(float))) == NULL ||
-        (ef->scratch = calloc(2 * n, sizeof(float))) == NULL) {
-        if (ef != NULL)
-            free(ef->residual);
-        free(ef);
-        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for %zu residuals", count);
+        (ef->scratch = calloc(nscratch(mode) * n, sizeof(float))) == NULL ||
+        (mode == CCL_EF_DGC && (ef->velocity = calloc(n, sizeof(float))) == NULL) ||
+        ((mode == CCL_EF_EF21 || mode == CCL_EF_EF21W) &&
+         (ef->global = calloc(n, sizeof(float))) == NULL)) {
+        ccl_ef_destroy(ef);
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the error-feedback state "
+                             "of %zu elements", count);
     }
+    ef->mode = mode;
     ef->count = count;
+    ef->nranks = 1;
+    ef->weight = 1.0f;
     *ef_p = ef;
     return CCL_SUCCESS;
 }
@@ -31,6 +60,8 @@ void ccl_ef_destroy(ccl_ef_t *ef)
 {
     if (ef != NULL) {
         free(ef->residual);
+        free(ef->velocity);
+        free(ef->global);
         free(ef->scratch);
     }
     free(ef);
@@ -38,35 +69,151 @@ void ccl_ef_destroy(ccl_ef_t *ef)
 
 void ccl_ef_reset(ccl_ef_t *ef)
 {
-    memset(ef->residual, 0, ef->count * sizeof(float));
+    size_t bytes = ef->count * sizeof(float);
+    memset(ef->residual, 0, bytes);
+    if (ef->velocity)
+        memset(ef->velocity, 0, bytes);
+    if (ef->global)
+        memset(ef->global, 0, bytes);
     ef->steps = ef->skipped = 0;
+}
+
+ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight)
+{
+    if (nranks < 1 || !(weight <= 1) || !isfinite(weight))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "bad group: %d ranks, weight %g", nranks, weight);
+    ef->nranks = nranks;
+    ef->weight = weight > 0 ? weight : 1.0f / (float)nranks;
+    return CCL_SUCCESS;
+}
+
+static float *scratch_p(const ccl_ef_t *ef) { return ef->scratch; }
+static float *scratch_recon(const ccl_ef_t *ef) { return ef->scratch + CCL_MAX(ef->count, (size_t)1); }
+static float *scratch_u(const ccl_ef_t *ef) { return ef->scratch + 2 * CCL_MAX(ef->count, (size_t)1); }
+
+/* DGC: clip, then momentum correction into the scratch (the state changes at commit). */
+static void dgc_prepare(ccl_ef_t *ef, const ccl_dgc_params_t *d, const float *g, float *p)
+{
+    float *u = scratch_u(ef), m = d->momentum, scale = 1.0f;
+    size_t n = ef->count;
+    if (d->clip > 0) {
+        double sq = 0, thr = d->clip / sqrt((double)ef->nranks);
+        for (size_t i = 0; i < n; i++)
+            sq += (double)g[i] * g[i];
+        if (sqrt(sq) > thr)
+            scale = (float)(thr / sqrt(sq));
+    }
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * scale;
+        if (d->nesterov) {
+            u[i] = m * (ef->velocity[i] + gi);
+            p[i] = ef->residual[i] + u[i] + gi;
+        } else {
+            u[i] = m * ef->velocity[i] + gi;
+            p[i] = ef->residual[i] + u[i];
+        }
+    }
+}
+
+ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                            float **p_p, ccl_codec_t *eff)
+{
+    size_t n = ef->count;
+    float *p = scratch_p(ef);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(g[i])) {
+            ef->skipped++;
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient at index %zu: "
+                                 "step skipped, error feedback kept", i);
+        }
+    *eff = *codec;
+    switch (ef->mode) {
+    case CCL_EF_NONE:
+        memcpy(p, g, n * sizeof(float));
+        break;
+    case CCL_EF_CLASSIC:
+        for (size_t i = 0; i < n; i++)
+            p[i] = g[i] + ef->residual[i];
+        break;
+    case CCL_EF_EF21:
+        for (size_t i = 0; i < n; i++)
+            p[i] = g[i] - ef->residual[i];
+        break;
+    case CCL_EF_EF21W: {
+        float inv_n = 1.0f / (float)ef->nranks, w = ef->weight;
+        for (size_t i = 0; i < n; i++)
+            p[i] = g[i] * inv_n - w * ef->residual[i];
+        break;
+    }
+    case CCL_EF_DGC:
+        dgc_prepare(ef, &codec->params.dgc, g, p);
+        ef->masking = codec->params.dgc.masking;
+        eff->params.ratio = ccl_dgc_ratio(&codec->params.dgc, codec->params.ratio, ef->steps);
+        if (eff->params.ratio != codec->params.ratio)
+            eff->params.k = 0;
+        eff->params.dgc.warmup_steps = 0; /* this step's codec: the ratio is settled */
+        break;
+    }
+    /* A finite g plus a finite state can still overflow: then send the gradient alone. */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            p[i] = g[i];
+    *p_p = p;
+    return CCL_SUCCESS;
+}
+
+void ccl_ef_commit(ccl_ef_t *ef, const float *recon)
+{
+    size_t n = ef->count;
+    const float *p = scratch_p(ef);
+    switch (ef->mode) {
+    case CCL_EF_NONE:
+        break;
+    case CCL_EF_CLASSIC:
+        for (size_t i = 0; i < n; i++)
+            ef->residual[i] = p[i] - recon[i];
+        break;
+    case CCL_EF_EF21:
+        for (size_t i = 0; i < n; i++)
+            ef->residual[i] += recon[i];
+        break;
+    case CCL_EF_EF21W:
+        for (size_t i = 0; i < n; i++)
+            ef->residual[i] += recon[i] / ef->weight;
+        break;
+    case CCL_EF_DGC: {
+        const float *u = scratch_u(ef);
+        /* Masking: the momentum of what was sent restarts from zero. */
+        for (size_t i = 0; i < n; i++) {
+            ef->residual[i] = p[i] - recon[i];
+            ef->velocity[i] = ef->masking && recon[i] != 0 ? 0.0f : u[i];
+        }
+        break;
+    }
+    }
+    ef->steps++;
+}
+
+void ccl_ef_aggregate(ccl_ef_t *ef, float *sum)
+{
+    if (!is_ef21(ef))
+        return;
+    float scale = ef->mode == CCL_EF_EF21W ? (float)ef->nranks : 1.0f;
+    for (size_t i = 0; i < ef->count; i++) {
+        ef->global[i] += sum[i];
+        sum[i] = ef->global[i] * scale;
+    }
 }
 
 ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                            uint64_t seed, void *dst, size_t cap, size_t *len_p)
 {
-    size_t n = ef->count;
-    float *p = ef->scratch, *recon = ef->scratch + CCL_MAX(n, (size_t)1);
-    ccl_result_t res;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(g[i])) {
-            ef->skipped++;
-            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                                 "non-finite gradient at index %zu: step skipped, error "
-                                 "feedback kept", i);
-        }
-        p[i] = g[i] + ef->residual[i];
-        /* A finite g plus a finite residual can still overflow: keep the gradient alone. */
-        if (!isfinite(p[i]))
-            p[i] = g[i];
-    }
-    res = ccl_codec_encode(codec, p, n, seed, dst, cap, len_p, recon);
-    if (res == CCL_SUCCESS) {
-        for (size_t i = 0; i < n; i++)
-            ef->residual[i] = p[i] - recon[i];
-        ef->steps++;
-    }
-    return res;
+    float *p;
+    ccl_codec_t eff;
+    CCL_CHECK(ccl_ef_prepare(ef, codec, g, &p, &eff));
+    CCL_CHECK(ccl_codec_encode(&eff, p, ef->count, seed, dst, cap, len_p, scratch_recon(ef)));
+    ccl_ef_commit(ef, scratch_recon(ef));
+    return CCL_SUCCESS;
 }
 
 static void put_u64(uint8_t *b, uint64_t v)
@@ -79,39 +226,80 @@ static uint64_t get_u64(const uint8_t *b)
     return (uint64_t)ccl_get_u32(b) | (uint64_t)ccl_get_u32(b + 4) << 32;
 }
 
-size_t ccl_ef_saved_size(const ccl_ef_t *ef) { return EF_HDR_LEN + 4 * ef->count; }
+/* The state's vectors in checkpoint order. */
+static int state_vectors(const ccl_ef_t *ef, float *v[3])
+{
+    int n = 0;
+    v[n++] = ef->residual;
+    if (ef->velocity)
+        v[n++] = ef->velocity;
+    if (ef->global)
+        v[n++] = ef->global;
+    return n;
+}
+
+size_t ccl_ef_saved_size(const ccl_ef_t *ef)
+{
+    float *v[3];
+    return EF_HDR_LEN + (size_t)state_vectors(ef, v) * 4 * ef->count;
+}
 
 ccl_result_t ccl_ef_save(const ccl_ef_t *ef, void *buf, size_t cap, size_t *len_p)
 {
-    uint8_t *b = buf;
+    uint8_t *b = buf, *at;
+    float *v[3];
+    int nv = state_vectors(ef, v);
     if (b == NULL || cap < ccl_ef_saved_size(ef))
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "checkpoint needs %zu bytes",
                              ccl_ef_saved_size(ef));
+    memset(b, 0, EF_HDR_LEN);
     ccl_put_u32(b, EF_MAGIC);
     ccl_put_u32(b + 4, EF_VERSION);
-    put_u64(b + 8, ef->count);
-    put_u64(b + 16, ef->steps);
-    for (size_t i = 0; i < ef->count; i++)
-        ccl_put_f32(b + EF_HDR_LEN + 4 * i, ef->residual[i]);
+    ccl_put_u32(b + 8, (uint32_t)ef->mode);
+    put_u64(b + 16, ef->count);
+    put_u64(b + 24, ef->steps);
+    put_u64(b + 32, ef->skipped);
+    ccl_put_u32(b + 40, (uint32_t)ef->nranks);
+    ccl_put_f32(b + 44, ef->weight);
+    at = b + EF_HDR_LEN;
+    for (int k = 0; k < nv; k++)
+        for (size_t i = 0; i < ef->count; i++, at += 4)
+            ccl_put_f32(at, v[k][i]);
     *len_p = ccl_ef_saved_size(ef);
     return CCL_SUCCESS;
 }
 
 ccl_result_t ccl_ef_restore(ccl_ef_t *ef, const void *buf, size_t len)
 {
-    const uint8_t *b = buf;
+    const uint8_t *b = buf, *at;
+    float *v[3], w;
+    int nv = state_vectors(ef, v);
+    size_t total = (size_t)nv * ef->count;
     if (b == NULL || len < EF_HDR_LEN || ccl_get_u32(b) != EF_MAGIC ||
-        ccl_get_u32(b + 4) != EF_VERSION)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "not an error-feedback checkpoint");
-    if (get_u64(b + 8) != ef->count || len != ccl_ef_saved_size(ef))
+        ccl_get_u32(b + 4) != EF_VERSION || ccl_get_u32(b + 12) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "not an error-feedback checkpoint "
+                             "(version %u)", EF_VERSION);
+    if (ccl_get_u32(b + 8) != (uint32_t)ef->mode)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint is for error feedback '%s', "
+                             "this buffer uses '%s'", ccl_ef_mode_name(ccl_get_u32(b + 8)),
+                             ccl_ef_mode_name(ef->mode));
+    if (get_u64(b + 16) != ef->count || len != ccl_ef_saved_size(ef))
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
                              "checkpoint is for %llu elements, this buffer has %zu",
-                             (unsigned long long)get_u64(b + 8), ef->count);
-    for (size_t i = 0; i < ef->count; i++)
+                             (unsigned long long)get_u64(b + 16), ef->count);
+    w = ccl_get_f32(b + 44);
+    if (ccl_get_u32(b + 40) < 1 || ccl_get_u32(b + 40) > (1u << 24) || !(w > 0 && w <= 1))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint has a bad group");
+    for (size_t i = 0; i < total; i++)
         if (!isfinite(ccl_get_f32(b + EF_HDR_LEN + 4 * i)))
-            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint residual %zu is not finite", i);
-    for (size_t i = 0; i < ef->count; i++)
-        ef->residual[i] = ccl_get_f32(b + EF_HDR_LEN + 4 * i);
-    ef->steps = get_u64(b + 16);
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint value %zu is not finite", i);
+    at = b + EF_HDR_LEN;
+    for (int k = 0; k < nv; k++)
+        for (size_t i = 0; i < ef->count; i++, at += 4)
+            v[k][i] = ccl_get_f32(at);
+    ef->steps = get_u64(b + 24);
+    ef->skipped = get_u64(b + 32);
+    ef->nranks = (int)ccl_get_u32(b + 40);
+    ef->weight = w;
     return CCL_SUCCESS;
 }

@@ -1,33 +1,75 @@
-/* ef.h: error-feedback state for one buffer: the residual the compressor left out, added
- * back before the next compression, so nothing is lost over time. */
+/* ef.h: the per-buffer state of error feedback: what the compressor left out (or, for EF21,
+ * what the receivers already know), carried into the next compression so nothing is lost. */
 #ifndef CCL_EF_H
 #define CCL_EF_H
 
 #include "codec.h"
 
+typedef enum {
+    CCL_EF_NONE    = 0, /* compress the gradient as it is */
+    CCL_EF_CLASSIC = 1, /* Seide; Karimireddy et al.: p = g + e, e = p - C(p) */
+    CCL_EF_EF21    = 2, /* Richtarik et al.: send C(g - g_i), g_i += C(...) */
+    CCL_EF_EF21W   = 3, /* EF21 with per-rank weights w_i (sum 1) */
+    CCL_EF_DGC     = 4, /* DGC: momentum correction and masking, clipping, warm-up */
+} ccl_ef_mode_t;
+
 typedef struct {
+    ccl_ef_mode_t mode;
     size_t   count;
-    float   *residual;   /* e_t */
+    float   *residual;   /* classic: e; EF21: g_i, this rank's estimate; DGC: v, the accumulator */
+    float   *velocity;   /* DGC: u, the momentum (NULL otherwise) */
+    float   *global;     /* EF21: G, the aggregate every rank holds identically (NULL otherwise) */
+    int      nranks;     /* EF21-W's n and DGC clipping's P (default 1) */
+    float    weight;     /* EF21-W: this rank's w_i (default 1/nranks) */
+    int      masking;    /* DGC: the step being committed masks the momentum it sent */
     uint64_t steps;      /* compressions done */
     uint64_t skipped;    /* steps refused for a non-finite gradient */
     float   *scratch;    /* 2*count: p and the reconstruction, kept across calls */
 } ccl_ef_t;
 
-ccl_result_t ccl_ef_create(size_t count, ccl_ef_t **ef_p);
-void ccl_ef_destroy(ccl_ef_t *ef);
-void ccl_ef_reset(ccl_ef_t *ef);
+/* Names for spec strings and logs: "none", "classic", "ef21", "ef21w", "dgc"; -1 if unknown. */
+int ccl_ef_mode_parse(const char *name);
+const char *ccl_ef_mode_name(ccl_ef_mode_t mode);
 
-/* Classic error feedback (Seide; Karimireddy et al.): p = g + e; send C(p); e = p - C(p).
- * Policy for non-finite input: if g holds a NaN or an infinity nothing is encoded, the
- * residual is left as it was, `skipped` counts the step, and CCL_ERR_INVALID_ARG names the
- * first bad index; the caller skips the step (as mixed-precision training does on overflow)
- * and the next finite gradient proceeds normally. So one bad step never poisons the state. */
+ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p);
+void ccl_ef_destroy(ccl_ef_t *ef);
+/* Back to the state of a new buffer (zeros, step 0). */
+void ccl_ef_reset(ccl_ef_t *ef);
+/* Tells the state the job size and this rank's EF21-W weight (<= 0: 1/nranks). */
+ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight);
+
+/* One step is prepare, then encode `p` (in one piece or in chunks), then commit with what the
+ * receivers will decode, then, once the collective has summed every rank's decoded message,
+ * aggregate.
+ *
+ * prepare returns in *p_p the vector to compress, and in *eff the codec to use for this step
+ * (DGC's warm-up lowers the ratio over the first steps). Modes:
+ *   none: p = g;  classic: p = g + e;  EF21: p = g - g_i;  EF21-W: p = g/n - w_i g_i
+ *   (so that the decoded message is w_i c_i with c_i = C(g/(n w_i) - g_i));
+ *   DGC: g clipped to norm clip/sqrt(P) if clip is set; u = m u + g; v += u (Nesterov:
+ *   u = m (u + g); v += u + g); p = v.
+ * Policy for non-finite input: if g holds a NaN or an infinity nothing changes, `skipped`
+ * counts the step, and CCL_ERR_INVALID_ARG names the first bad index; the caller skips the
+ * step (as mixed-precision training does on overflow) and the next finite gradient proceeds
+ * normally. So one bad step never poisons the state. */
+ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                            float **p_p, ccl_codec_t *eff);
+/* recon: what the receivers decode from this rank's message (count elements).
+ *   classic: e = p - recon;  EF21: g_i += recon;  EF21-W: g_i += recon / w_i;
+ *   DGC: v = p - recon (zero where sent in full), u = 0 where sent if masking. */
+void ccl_ef_commit(ccl_ef_t *ef, const float *recon);
+/* sum: the sum over ranks of the decoded messages. EF21 modes add it to G and return the
+ * estimate of the sum of the gradients (EF21: G = sum g_i; EF21-W: n sum w_i g_i) in sum;
+ * other modes leave sum as it is. */
+void ccl_ef_aggregate(ccl_ef_t *ef, float *sum);
+
+/* prepare + ccl_codec_encode of the whole p + commit. */
 ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                            uint64_t seed, void *dst, size_t cap, size_t *len_p);
 
-/* Checkpoints: the state as bytes (magic, version, count, steps, residual) and back. restore
- * checks every byte (count must match this buffer's, values finite) and changes nothing
- * unless all is well. */
+/* Checkpoints: the state as bytes (magic, version, mode, count, steps, skipped, nranks,
+ * weight, then its vectors) and back. restore checks every byte (mode and count must match
+ * this buffer's, values finite) and changes nothing unless all is well. */
 size_t ccl_ef_saved_size(const ccl_ef_t *ef);
 ccl_result_t ccl_ef_save(const ccl_ef_t *ef, void *buf, size_t cap, size_t *len_p);
 ccl_result_t ccl_ef_restore(ccl_ef_t *ef, const void *buf, size_t len);
