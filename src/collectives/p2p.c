@@ -47,8 +47,10 @@ static ccl_result_t p2p_fail(ccl_coll_ctx_t *ctx, ccl_result_t res, const char *
     return ccl_set_error(ctx->comm, ctx->comm->failed, "%s", ctx->comm->failure);
 }
 
-ccl_result_t ccl_p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
-                           size_t len, ccl_p2p_req_t *req)
+/* cap: the largest length the receiver allows; it picks the protocol, so that both sides
+ * pick the same one (for fixed-length messages cap == len). */
+static ccl_result_t p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
+                              size_t len, size_t cap, ccl_p2p_req_t *req)
 {
     struct ccl_comm *comm = ctx->comm;
     ccl_result_t res;
@@ -60,7 +62,7 @@ ccl_result_t ccl_p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const voi
     req->id = id;
     req->active = 1;
     req->tl_data.status = CCL_SUCCESS;
-    if (is_small(len)) {
+    if (is_small(cap)) {
         req->bounce = malloc(sizeof(ccl_msg_hdr_t) + len);
         if (req->bounce == NULL)
             return p2p_fail(ctx, CCL_ERR_NO_MEMORY, "no memory for a %zu-byte message", len);
@@ -82,8 +84,23 @@ ccl_result_t ccl_p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const voi
     return CCL_SUCCESS;
 }
 
-ccl_result_t ccl_p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t len,
-                           ccl_p2p_req_t *req)
+ccl_result_t ccl_p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
+                           size_t len, ccl_p2p_req_t *req)
+{
+    return p2p_isend(ctx, peer, id, buf, len, len, req);
+}
+
+ccl_result_t ccl_p2p_isend_v(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
+                             size_t len, size_t cap, ccl_p2p_req_t *req)
+{
+    if (len > cap)
+        return ccl_set_error(ctx->comm, CCL_ERR_INTERNAL, "message of %zu bytes over its cap %zu",
+                             len, cap);
+    return p2p_isend(ctx, peer, id, buf, len, cap, req);
+}
+
+static ccl_result_t p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t len,
+                              int variable, ccl_p2p_req_t *req)
 {
     struct ccl_comm *comm = ctx->comm;
     const uint64_t mask = ~CCL_TAG_CTRL;
@@ -94,6 +111,7 @@ ccl_result_t ccl_p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf
     req->peer = peer;
     req->id = id;
     req->is_recv = 1;
+    req->variable = variable;
     req->active = 1;
     req->tl_data.status = CCL_SUCCESS;
     if (is_small(len)) {
@@ -113,6 +131,18 @@ ccl_result_t ccl_p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf
         return p2p_fail(ctx, res, "receiving from rank %d failed: %s", peer,
                         ccl_get_last_error(NULL));
     return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t len,
+                           ccl_p2p_req_t *req)
+{
+    return p2p_irecv(ctx, peer, id, buf, len, 0, req);
+}
+
+ccl_result_t ccl_p2p_irecv_v(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t cap,
+                             ccl_p2p_req_t *req)
+{
+    return p2p_irecv(ctx, peer, id, buf, cap, 1, req);
 }
 
 #define MISMATCH_HINT "ranks called different collectives, counts, dtypes, ops, roots or algorithms"
@@ -135,6 +165,11 @@ static ccl_result_t p2p_recv_verify(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
         return p2p_fail(ctx, CCL_ERR_MISMATCH,
                         "%s call #%u: rank %d called with other arguments (%s)", coll, ctx->seq,
                         req->peer, MISMATCH_HINT);
+    if (req->variable && req->hdr.len <= req->len) {
+        /* Up to len bytes: the header says how many; the transport must agree. */
+        req->len = (size_t)req->hdr.len;
+        expect_hdr_len = sizeof(ccl_msg_hdr_t) + (req->bounce ? req->len : 0);
+    }
     if (req->hdr.len != req->len || req->tl_hdr.len != expect_hdr_len ||
         (req->bounce == NULL && req->tl_data.len != req->len))
         return p2p_fail(ctx, CCL_ERR_MISMATCH,

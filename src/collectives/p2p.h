@@ -31,6 +31,7 @@ typedef struct ccl_p2p_req {
     int           peer;
     uint32_t      id;
     int           is_recv;
+    int           variable;  /* receive: up to len bytes; len becomes the size received */
     int           active;
 } ccl_p2p_req_t;
 
@@ -43,6 +44,13 @@ ccl_result_t ccl_p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const voi
  * fails with CCL_ERR_MISMATCH without writing past buf. */
 ccl_result_t ccl_p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t len,
                            ccl_p2p_req_t *req);
+
+/* Variable-length messages (compressed payloads): the receiver allows up to cap bytes and
+ * finds the size in req->len once the request completed; the sender passes the same cap. */
+ccl_result_t ccl_p2p_isend_v(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
+                             size_t len, size_t cap, ccl_p2p_req_t *req);
+ccl_result_t ccl_p2p_irecv_v(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t cap,
+                             ccl_p2p_req_t *req);
 
 /* Blocks until req completes, progressing everything. On an error (mismatch, timeout, peer
  * failure, abort) it fails the communicator and tells the peers. An idle req is a no-op. */
