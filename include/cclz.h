@@ -147,6 +147,66 @@ ccl_result_t ccl_broadcast(const void *sendbuf, void *recvbuf, size_t count,
 /* Returns once every rank has entered the barrier. */
 ccl_result_t ccl_barrier(ccl_comm_t comm);
 
+/* ---- Compressed collectives ---------------------------------------------------------
+ *
+ * A compressor is bound to one buffer (its element count and datatype) and holds that
+ * buffer's error-feedback state; make one per gradient buffer and pass it to every
+ * compressed call on that buffer. Its spec string is a codec with its parameters and, among
+ * them, the handle's own keys:
+ *
+ *   "int:bits=8"                     8-bit max-min quantization, scatter-reduce-allgather
+ *   "int:bits=4,bucket=512,ef=classic"
+ *   "dgc:ratio=0.001,momentum=0.9"   DGC top-k (sparse allgather) with its momentum state
+ *   "topk:ratio=0.01,ef=ef21"        EF21 instead of classic error feedback
+ *   "sign:scale=none,algo=vote"      signSGD with majority vote
+ *   "auto"                           a cost model picks codec and algorithm per call, or none
+ *   "none"                           always the exact collective
+ *
+ * Handle keys: ef=none|classic|ef21|ef21w (error feedback; default classic, and dgc's own
+ * state for dgc), weight=W (EF21-W: this rank's weight, default 1/nranks), algo=NAME (see
+ * cclz_info; default: the codec's natural algorithm). Codecs and their parameters:
+ * cclz_info, and docs/wire-format.md for what travels. The environment variable
+ * CCLZ_COMPRESS, when set, replaces every spec ("auto", "none" or a spec string).
+ *
+ * Every rank must create its compressor with the same spec (weight aside); a mismatch makes
+ * the first call fail on every rank with CCL_ERR_MISMATCH. */
+typedef struct ccl_compressor *ccl_compressor_t;
+
+/* Collective over comm when spec is "auto" (it measures the links once per communicator);
+ * local otherwise. */
+ccl_result_t ccl_compressor_create(ccl_comm_t comm, const char *spec, size_t count,
+                                   ccl_datatype_t dtype, ccl_compressor_t *comp_p);
+ccl_result_t ccl_compressor_destroy(ccl_compressor_t comp);
+/* Forgets the error-feedback state (as for a new buffer). */
+ccl_result_t ccl_compressor_reset(ccl_compressor_t comp);
+/* The spec in force after CCLZ_COMPRESS and defaults, e.g. "int:bits=8,ef=classic,algo=sra". */
+const char *ccl_compressor_spec(ccl_compressor_t comp);
+
+/* Checkpoints: the error-feedback state as bytes, and back. restore refuses state saved by
+ * a compressor of another spec, count or rank, or any corrupt byte, and then changes nothing.
+ * Saving and restoring in the middle of a run gives the same results as not doing so. */
+size_t ccl_compressor_state_size(ccl_compressor_t comp);
+ccl_result_t ccl_compressor_save(ccl_compressor_t comp, void *buf, size_t cap, size_t *len_p);
+ccl_result_t ccl_compressor_restore(ccl_compressor_t comp, const void *buf, size_t len);
+
+/* recvbuf = sum (or average) over ranks of what each rank's compressor sends for its
+ * sendbuf: within the codec's error, with the error fed back into the next call. Every rank
+ * ends with bit-identical recvbuf. op: CCL_SUM or CCL_AVG. dtype float32, float16 or
+ * bfloat16 (converted to float32 for compression); any other dtype or op runs the exact
+ * ccl_allreduce instead, as does a compressor whose spec is "none". count and dtype must be
+ * those the compressor was made for. A gradient holding NaN or Inf is not sent: every rank
+ * returns CCL_ERR_INVALID_ARG for that call, the error-feedback state is kept, and the
+ * communicator stays usable (skip the step, as mixed-precision training does). */
+ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
+                                      ccl_datatype_t dtype, ccl_redop_t op,
+                                      ccl_compressor_t comp, ccl_comm_t comm);
+
+/* recvbuf[r*sendcount + i] = rank r's sendbuf[i] after compression (and error feedback);
+ * identical on every rank. The compressor is made for sendcount elements. */
+ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
+                                      ccl_datatype_t dtype, ccl_compressor_t comp,
+                                      ccl_comm_t comm);
+
 /* Size in bytes of one element of dtype, or 0 for an unknown dtype. */
 size_t ccl_datatype_size(ccl_datatype_t dtype);
 

@@ -38,6 +38,7 @@ export UCX_LOG_LEVEL=error
 
 run unit            "$build/tests/test_unit"
 run codec           "$build/tests/test_codec"
+run compressed      "$build/tests/test_compressed"
 run coll-auto       "$build/tests/test_coll" 1 2 3 4 5 8
 run coll-ring       env CCLZ_ALGO=ring "$build/tests/test_coll" 2 3 4 5 8
 run coll-recdbl     env CCLZ_ALGO=rec_doubling "$build/tests/test_coll" 2 3 4 5 8

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     for (size_t bytes = 8; bytes <= (256u << 20); bytes *= 8) {
         printf("%12zu", bytes);
         for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++) {
-            ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, NULL, NULL, bytes / 4, CCL_FLOAT32, CCL_SUM, 0, 4};
+            ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, NULL, NULL, bytes / 4, CCL_FLOAT32, CCL_SUM, 0, 4, NULL, NULL, 0};
             printf(" %13s", ccl_select_algo(&a, ranks[j])->name);
         }
         printf("\n");

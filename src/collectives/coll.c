@@ -1,6 +1,7 @@
 /* coll.c: the public collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
 #include "p2p.h"
+#include "compressed.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +45,7 @@ static void coll_run_single(const ccl_coll_args_t *a)
         memmove(a->recvbuf, a->sendbuf, bytes);
 }
 
-static ccl_result_t coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
+ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
 {
     ccl_coll_ctx_t ctx = {0};
     const ccl_algo_t *algo;
@@ -53,6 +54,7 @@ static ccl_result_t coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
         uint32_t coll, dtype, op;
         int32_t  root;
         uint64_t count;
+        uint64_t extra;
         char     algo[32];
     } sig = {0};
 
@@ -68,13 +70,13 @@ static ccl_result_t coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
     ctx.args = a;
     ctx.seq = comm->seq++;
     ctx.last_progress = ccl_time_now();
-    if (comm->nranks == 1) {
+    if (comm->nranks == 1 && a->calgo == NULL) {
         coll_run_single(a);
         atomic_fetch_sub(&comm->in_flight, 1);
         return CCL_SUCCESS;
     }
 
-    algo = ccl_select_algo(a, comm->nranks);
+    algo = a->calgo != NULL ? &a->calgo->base : ccl_select_algo(a, comm->nranks);
     /* Everything that must agree across ranks, the algorithm included: a rank that picked
      * another algorithm (a different CCLZ_ALGO, say) would otherwise wait forever. */
     sig.coll = a->coll;
@@ -82,6 +84,7 @@ static ccl_result_t coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
     sig.op = a->op;
     sig.root = a->root;
     sig.count = a->count;
+    sig.extra = a->sig_extra;
     snprintf(sig.algo, sizeof(sig.algo), "%s", algo->name);
     ctx.sig = ccl_hash64(&sig, sizeof(sig), 0);
     ccl_trace("rank %d: %s #%u count %zu via %s", comm->rank, ccl_coll_name(a->coll), ctx.seq,
@@ -89,7 +92,7 @@ static ccl_result_t coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
 
     res = algo->run(&ctx);
     ccl_coll_ctx_finish(&ctx);
-    if (res < 0 && comm->failed == CCL_SUCCESS) {
+    if (res < 0 && comm->failed == CCL_SUCCESS && !ctx.keep_comm) {
         /* An algorithm that failed on its own (no memory, say) still fails the
          * communicator, since its peers are now out of step. */
         ccl_comm_fail(comm, res, ccl_get_last_error(comm));
@@ -101,42 +104,42 @@ static ccl_result_t coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
 ccl_result_t ccl_allreduce(const void *sendbuf, void *recvbuf, size_t count,
                            ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, dtype, op, 0, 0};
+    ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, dtype, op, 0, 0, NULL, NULL, 0};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     CCL_CHECK(coll_check_common(comm, dtype, count, 1, &a.dt_size));
     CCL_CHECK(coll_check_op(comm, op));
     CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, count));
-    return coll_run(comm, &a);
+    return ccl_coll_run(comm, &a);
 }
 
 ccl_result_t ccl_allgather(const void *sendbuf, void *recvbuf, size_t sendcount,
                            ccl_datatype_t dtype, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_ALLGATHER, sendbuf, recvbuf, sendcount, dtype, CCL_SUM, 0, 0};
+    ccl_coll_args_t a = {CCL_COLL_ALLGATHER, sendbuf, recvbuf, sendcount, dtype, CCL_SUM, 0, 0, NULL, NULL, 0};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     CCL_CHECK(coll_check_common(comm, dtype, sendcount, (size_t)comm->nranks, &a.dt_size));
     CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, sendcount));
-    return coll_run(comm, &a);
+    return ccl_coll_run(comm, &a);
 }
 
 ccl_result_t ccl_reduce_scatter(const void *sendbuf, void *recvbuf, size_t recvcount,
                                 ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_REDUCE_SCATTER, sendbuf, recvbuf, recvcount, dtype, op, 0, 0};
+    ccl_coll_args_t a = {CCL_COLL_REDUCE_SCATTER, sendbuf, recvbuf, recvcount, dtype, op, 0, 0, NULL, NULL, 0};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     CCL_CHECK(coll_check_common(comm, dtype, recvcount, (size_t)comm->nranks, &a.dt_size));
     CCL_CHECK(coll_check_op(comm, op));
     CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, recvcount));
-    return coll_run(comm, &a);
+    return ccl_coll_run(comm, &a);
 }
 
 ccl_result_t ccl_broadcast(const void *sendbuf, void *recvbuf, size_t count,
                            ccl_datatype_t dtype, int root, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_BROADCAST, sendbuf, recvbuf, count, dtype, CCL_SUM, root, 0};
+    ccl_coll_args_t a = {CCL_COLL_BROADCAST, sendbuf, recvbuf, count, dtype, CCL_SUM, root, 0, NULL, NULL, 0};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     CCL_CHECK(coll_check_common(comm, dtype, count, 1, &a.dt_size));
@@ -148,13 +151,13 @@ ccl_result_t ccl_broadcast(const void *sendbuf, void *recvbuf, size_t count,
                              recvbuf == NULL ? "recvbuf" : "sendbuf (on the root)", count);
     if (comm->rank != root)
         a.sendbuf = recvbuf; /* only the root's sendbuf means anything */
-    return coll_run(comm, &a);
+    return ccl_coll_run(comm, &a);
 }
 
 ccl_result_t ccl_barrier(ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_BARRIER, NULL, NULL, 0, CCL_UINT8, CCL_SUM, 0, 1};
+    ccl_coll_args_t a = {CCL_COLL_BARRIER, NULL, NULL, 0, CCL_UINT8, CCL_SUM, 0, 1, NULL, NULL, 0};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
-    return coll_run(comm, &a);
+    return ccl_coll_run(comm, &a);
 }

@@ -23,6 +23,11 @@ typedef struct {
     ccl_redop_t    op;
     int            root;
     size_t         dt_size;
+    /* Compressed calls: the compressor, and the algorithm it chose (run instead of the
+     * table's); sig_extra joins the call's signature (the compressor's spec). */
+    struct ccl_compressor *comp;
+    const struct ccl_calgo *calgo;
+    uint64_t       sig_extra;
 } ccl_coll_args_t;
 
 struct ccl_p2p_req;
@@ -37,6 +42,7 @@ typedef struct {
     struct ccl_p2p_req    *reqs;      /* requests the algorithm asked for */
     int                    nreqs;
     void                  *owned_buf; /* freed after the requests, in ccl_coll_ctx_finish */
+    int                    keep_comm; /* the error is this call's alone: the comm stays usable */
 } ccl_coll_ctx_t;
 
 typedef struct ccl_algo {
@@ -62,6 +68,9 @@ extern const ccl_algo_t ccl_barrier_dissemination;
 extern const ccl_algo_t *const ccl_algos[];
 
 const char *ccl_coll_name(ccl_coll_t coll);
+
+/* Runs one call on comm (checks done): sequence number, signature, algorithm, cleanup. */
+ccl_result_t ccl_coll_run(struct ccl_comm *comm, ccl_coll_args_t *a);
 
 /* Picks the algorithm for a call: CCLZ_ALGO if it names one for this collective, else the
  * lowest estimate of the cost model. Logs the choice at debug level. */

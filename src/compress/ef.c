@@ -205,6 +205,8 @@ void ccl_ef_aggregate(ccl_ef_t *ef, float *sum)
     }
 }
 
+float *ccl_ef_recon(ccl_ef_t *ef) { return scratch_recon(ef); }
+
 ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                            uint64_t seed, void *dst, size_t cap, size_t *len_p)
 {

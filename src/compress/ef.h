@@ -63,6 +63,9 @@ void ccl_ef_commit(ccl_ef_t *ef, const float *recon);
  * other modes leave sum as it is. */
 void ccl_ef_aggregate(ccl_ef_t *ef, float *sum);
 
+/* Where the caller may build the reconstruction for commit (count floats, owned by ef). */
+float *ccl_ef_recon(ccl_ef_t *ef);
+
 /* prepare + ccl_codec_encode of the whole p + commit. */
 ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                            uint64_t seed, void *dst, size_t cap, size_t *len_p);

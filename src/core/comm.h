@@ -44,6 +44,17 @@ struct ccl_comm {
     void  *scratch;             /* grows on demand; reused across calls */
     size_t scratch_size;
 
+    /* "auto" compression's measurements, identical on every rank (collectives/compressed.c):
+     * exact allreduce time = exact_us + bytes * exact_us_per_byte; compressed adds
+     * codec_us_per_byte and moves wire_ratio of the bytes; *_scale correct the model from
+     * what calls took. */
+    struct {
+        int    done;
+        double exact_us, exact_us_per_byte, codec_us_per_byte, wire_ratio;
+        double exact_scale, comp_scale;
+        double obs[2], pred[2];   /* this rank's observed and predicted time, per method */
+    } automodel;
+
     char last_error[CCL_ERRSTR_LEN];
 };
 

@@ -22,6 +22,9 @@ static const ccl_cfg_entry_t cfg_table[] = {
     {"IFNAME", "", CCL_CFG_STRING,
      "Network interface for the rendezvous listener and for UCX's network transports "
      "(sets UCX NET_DEVICES). Empty: the first non-loopback interface that is up."},
+    {"COMPRESS", "", CCL_CFG_STRING,
+     "Replaces the spec of every compressor: 'auto', 'none', or a spec such as "
+     "'int:bits=8' or 'dgc:ratio=0.001'. Empty: each compressor keeps the spec it was made with."},
     {"LOG", "warn", CCL_CFG_STRING, "Log level: error, warn, info, debug or trace (stderr)."},
     {"PORT_RANGE", "0", CCL_CFG_INT,
      "Lowest TCP port ccl_get_unique_id may listen on; 0 lets the kernel choose."},
@@ -125,6 +128,7 @@ static void cfg_load(void)
     cfg.small_msg_size = cfg_size("SMALL_MSG_SIZE");
     cfg.algo           = cfg_raw(cfg_find("ALGO"));
     cfg.ifname         = cfg_raw(cfg_find("IFNAME"));
+    cfg.compress       = cfg_raw(cfg_find("COMPRESS"));
     cfg.log_level      = cfg_raw(cfg_find("LOG"));
     cfg.port_range_lo  = cfg_int("PORT_RANGE");
     if (cfg.chunk_size < 4096)

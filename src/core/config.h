@@ -21,6 +21,7 @@ typedef struct {
     size_t small_msg_size;
     const char *algo;        /* "" = automatic */
     const char *ifname;      /* "" = any */
+    const char *compress;    /* "" = each compressor's own spec */
     const char *log_level;
     int    port_range_lo;
 } ccl_config_t;

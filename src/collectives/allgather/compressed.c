@@ -1,0 +1,26 @@
+/* compressed.c: compressed allgather: every rank's encoding to every rank, decoded into its
+ * block of the output (the own block too, so every rank holds the same values). */
+#include "../compressed.h"
+
+static ccl_result_t callgather_run(ccl_coll_ctx_t *ctx)
+{
+    const ccl_coll_args_t *a = ctx->args;
+    float *out = a->recvbuf;
+    uint8_t **slot;
+    size_t *len;
+    int skip;
+    CCL_CHECK(ccl_comp_exchange(ctx, &slot, &len, &skip));
+    if (skip)
+        return ccl_comp_skip_result(ctx);
+    for (int i = 0; i < ctx->comm->nranks; i++)
+        CCL_CHECK(ccl_comp_decode_from(ctx, i, slot[i], len[i], out + (size_t)i * a->count,
+                                       a->count, 0));
+    ccl_comp_finish(ctx, ccl_ef_recon(a->comp->ef), out, a->count);
+    return CCL_SUCCESS;
+}
+
+const ccl_calgo_t ccl_callgather_direct = {
+    .base = {.name = "direct", .coll = CCL_COLL_ALLGATHER, .run = callgather_run,
+             .desc = "every rank's encoding sent to every rank and decoded there"},
+    .kinds = CCL_CALGO_DENSE | CCL_CALGO_SPARSE | CCL_CALGO_SIGN,
+};

@@ -1,0 +1,580 @@
+/* compressed.c: compressors (spec parsing, state, checkpoints), the two compressed entry
+ * points, and "auto": a measured cost model that picks compression only where it pays. */
+#include "compressed.h"
+#include "../core/config.h"
+#include "../core/reduce.h"
+#include "../compress/wire.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const ccl_calgo_t *const ccl_calgos[] = {
+    &ccl_callreduce_sra, &ccl_callreduce_sparse_allgather, &ccl_callreduce_sign_vote,
+    &ccl_callgather_direct, NULL,
+};
+
+#define AUTO_SPEC "int:bits=8,ef=classic,algo=sra"
+
+static uint32_t codec_kind(const ccl_codec_t *c)
+{
+    if (c->ops->flags & CCL_CODEC_SPARSE)
+        return CCL_CALGO_SPARSE;
+    if (c->ops->id == CCL_CODEC_ID_SIGN && c->params.sign_scale == CCL_SIGN_SCALE_NONE)
+        return CCL_CALGO_SIGN | CCL_CALGO_DENSE;
+    return CCL_CALGO_DENSE;
+}
+
+static int is_float_type(ccl_datatype_t dt)
+{
+    return dt == CCL_FLOAT32 || dt == CCL_FLOAT16 || dt == CCL_BFLOAT16;
+}
+
+uint64_t ccl_comp_seed(const struct ccl_compressor *c, int rank, uint32_t chunk)
+{
+    uint64_t key[3] = {c->ef->steps, (uint64_t)chunk,
+                       (c->codec.ops->flags & CCL_CODEC_NEEDS_SHARED_SEED) ? 0 : (uint64_t)rank + 1};
+    return ccl_hash64(key, sizeof(key), c->spec_hash);
+}
+
+int ccl_comp_is_skip(const void *buf, size_t len)
+{
+    return len == CCL_SKIP_TOKEN_LEN && memcmp(buf, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN) == 0;
+}
+
+ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
+{
+    struct ccl_compressor *c = ctx->args->comp;
+    if (!c->local_bad)
+        c->ef->skipped++;
+    ctx->keep_comm = 1;
+    return ccl_set_error(ctx->comm, CCL_ERR_INVALID_ARG,
+                         "%s: a gradient holds NaN or Inf%s; the step is skipped on every rank "
+                         "and the error-feedback state kept", ccl_coll_name(ctx->args->coll),
+                         c->local_bad ? " on this rank" : " on another rank");
+}
+
+void ccl_comp_finish(ccl_coll_ctx_t *ctx, const float *recon, float *out, size_t count)
+{
+    struct ccl_compressor *c = ctx->args->comp;
+    ccl_ef_commit(c->ef, recon);
+    if (ctx->args->coll != CCL_COLL_ALLREDUCE)
+        return;
+    ccl_ef_aggregate(c->ef, out);
+    if (ctx->args->op == CCL_AVG) {
+        float inv = 1.0f / (float)ctx->comm->nranks;
+        for (size_t i = 0; i < count; i++)
+            out[i] *= inv;
+    }
+}
+
+void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
+{
+    void *p = ccl_comm_scratch(ctx->comm, CCL_MAX(bytes, (size_t)64));
+    if (p == NULL)
+        ccl_set_error(ctx->comm, CCL_ERR_NO_MEMORY, "no memory for %zu bytes of messages", bytes);
+    return p;
+}
+
+ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
+                               int *skip_p)
+{
+    struct ccl_compressor *c = ctx->args->comp;
+    struct ccl_comm *comm = ctx->comm;
+    const int P = comm->nranks, r = comm->rank;
+    size_t cap = CCL_MAX(ccl_codec_max_encoded_size(&c->eff, c->count), (size_t)CCL_SKIP_TOKEN_LEN);
+    ccl_p2p_req_t *reqs;
+    ccl_result_t res;
+    CCL_CHECK(ccl_ctx_reqs(ctx, 2 * P, &reqs));
+    if (cap > SIZE_MAX / (size_t)P / 2)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "messages too large");
+    /* One block: the slots, then the pointer and length tables (freed with the call). */
+    uint8_t *mem = malloc((size_t)P * (cap + sizeof(uint8_t *) + sizeof(size_t)) + 16);
+    if (mem == NULL)
+        return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for %d messages of %zu bytes", P, cap);
+    ctx->owned_buf = mem;
+    uint8_t **slot = (uint8_t **)(void *)(mem + (size_t)P * cap);
+    size_t *len = (size_t *)(void *)(slot + P);
+    for (int i = 0; i < P; i++)
+        slot[i] = mem + (size_t)i * cap;
+    for (int i = 0; i < P; i++)
+        if (i != r)
+            CCL_CHECK(ccl_p2p_irecv_v(ctx, i, 0, slot[i], cap, &reqs[i]));
+    *skip_p = c->local_bad;
+    if (c->local_bad) {
+        memcpy(slot[r], CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+        len[r] = CCL_SKIP_TOKEN_LEN;
+    } else {
+        CCL_CHECK(ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, r, 0), slot[r], cap,
+                                   &len[r], ccl_ef_recon(c->ef)));
+    }
+    for (int t = 1; t < P; t++) {
+        int i = (r + t) % P;
+        CCL_CHECK(ccl_p2p_isend_v(ctx, i, 0, slot[r], len[r], cap, &reqs[P + i]));
+    }
+    for (int i = 0; i < P; i++) {
+        if (i == r)
+            continue;
+        if ((res = ccl_p2p_wait(ctx, &reqs[i])) != CCL_SUCCESS)
+            return res;
+        len[i] = reqs[i].len;
+        *skip_p |= ccl_comp_is_skip(slot[i], len[i]);
+    }
+    CCL_CHECK(ccl_p2p_waitall(ctx, reqs + P, P));
+    *slot_p = slot;
+    *len_p = len;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
+{
+    size_t count = ctx->args->count, *len;
+    uint8_t **slot;
+    CCL_CHECK(ccl_comp_exchange(ctx, &slot, &len, skip_p));
+    if (*skip_p)
+        return CCL_SUCCESS;
+    memset(out, 0, count * sizeof(float));
+    for (int i = 0; i < ctx->comm->nranks; i++)
+        CCL_CHECK(ccl_comp_decode_from(ctx, i, slot[i], len[i], out, count, 1));
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
+                                  float *out, size_t count, int accumulate)
+{
+    if (ccl_codec_decode(buf, len, out, count, accumulate) == CCL_SUCCESS)
+        return CCL_SUCCESS;
+    return ccl_set_error(ctx->comm, CCL_ERR_INVALID_PAYLOAD, "rank %d sent a bad payload: %s",
+                         peer, ccl_get_last_error(NULL));
+}
+
+/* ---- specs ---- */
+
+static const ccl_calgo_t *calgo_by_name(const char *name, ccl_coll_t coll)
+{
+    for (int i = 0; ccl_calgos[i] != NULL; i++)
+        if (ccl_calgos[i]->base.coll == coll && strcmp(ccl_calgos[i]->base.name, name) == 0)
+            return ccl_calgos[i];
+    return NULL;
+}
+
+/* Splits the handle's keys (ef, weight, algo) off the codec spec, parses both, and writes
+ * the normalised spec. */
+static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float *weight_p)
+{
+    char codec_spec[256], item[128], ef[128] = "", algo[128] = "";
+    size_t n = strcspn(spec, ":"), clen;
+    const char *p = spec + n;
+    if (n >= sizeof(codec_spec) || strlen(spec) >= sizeof(codec_spec))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "compression spec too long: '%s'", spec);
+    memcpy(codec_spec, spec, n);
+    clen = n;
+    codec_spec[clen] = '\0';
+    *weight_p = 0;
+    if (*p == ':')
+        p++;
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        snprintf(item, sizeof(item), "%.*s", (int)CCL_MIN(len, sizeof(item) - 1), p);
+        p += len + (p[len] == ',');
+        if (strncmp(item, "ef=", 3) == 0) {
+            snprintf(ef, sizeof(ef), "%s", item + 3);
+        } else if (strncmp(item, "algo=", 5) == 0) {
+            snprintf(algo, sizeof(algo), "%s", item + 5);
+        } else if (strncmp(item, "weight=", 7) == 0) {
+            double w;
+            if (ccl_param_double(item + 7, 1e-9, 1, &w) != 0)
+                return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "weight=%s: want a number in (0, 1]",
+                                     item + 7);
+            *weight_p = (float)w;
+        } else {
+            clen += (size_t)snprintf(codec_spec + clen, sizeof(codec_spec) - clen, "%s%s",
+                                     strchr(codec_spec, ':') ? "," : ":", item);
+        }
+    }
+    CCL_CHECK(ccl_codec_parse(codec_spec, &c->codec));
+    uint32_t kind = codec_kind(&c->codec);
+    if (ef[0] == '\0')
+        c->ef_mode = c->codec.ops->id == CCL_CODEC_ID_DGC ? CCL_EF_DGC
+                   : (kind & CCL_CALGO_SIGN) ? CCL_EF_NONE : CCL_EF_CLASSIC;
+    else if (ccl_ef_mode_parse(ef) < 0 || strcmp(ef, "dgc") == 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                             "ef=%s: want none, classic, ef21 or ef21w (dgc's state comes with "
+                             "the dgc codec)", ef);
+    else
+        c->ef_mode = (ccl_ef_mode_t)ccl_ef_mode_parse(ef);
+    if (algo[0] == '\0')
+        c->algo = (kind & CCL_CALGO_SIGN) ? &ccl_callreduce_sign_vote
+                : (kind & CCL_CALGO_SPARSE) ? &ccl_callreduce_sparse_allgather
+                                            : &ccl_callreduce_sra;
+    else if ((c->algo = calgo_by_name(algo, CCL_COLL_ALLREDUCE)) == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                             "algo=%s: no compressed allreduce of that name (sra, "
+                             "sparse_allgather, sign_vote)", algo);
+    if (!(c->algo->kinds & kind))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry codec %s%s",
+                             algo, c->codec.ops->name,
+                             c->algo == &ccl_callreduce_sign_vote ? " (sign_vote needs sign:scale=none)" : "");
+    snprintf(c->spec, sizeof(c->spec), "%s%sef=%s,algo=%s", codec_spec,
+             strchr(codec_spec, ':') ? "," : ":",
+             c->ef_mode == CCL_EF_DGC ? "dgc" : ccl_ef_mode_name(c->ef_mode), c->algo->base.name);
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t auto_calibrate(struct ccl_comm *comm);
+
+static ccl_result_t comp_create(struct ccl_comm *comm, const char *spec, size_t count,
+                                ccl_datatype_t dtype, struct ccl_compressor **comp_p)
+{
+    struct ccl_compressor *c = calloc(1, sizeof(*c));
+    float weight = 0;
+    ccl_result_t res = CCL_SUCCESS;
+    if (c == NULL)
+        return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for a compressor");
+    c->count = count;
+    c->dtype = dtype;
+    c->rank = comm->rank;
+    c->nranks = comm->nranks;
+    if (strcmp(spec, "none") == 0) {
+        c->none = 1;
+        snprintf(c->spec, sizeof(c->spec), "none");
+    } else if (strcmp(spec, "auto") == 0) {
+        c->is_auto = 1;
+        snprintf(c->spec, sizeof(c->spec), "auto");
+        res = comp_create(comm, AUTO_SPEC, count, dtype, &c->auto_sub);
+    } else {
+        res = parse_spec(c, spec, &weight);
+        if (res == CCL_SUCCESS && is_float_type(dtype)) {
+            res = ccl_ef_create(count, c->ef_mode, &c->ef);
+            if (res == CCL_SUCCESS)
+                res = ccl_ef_set_group(c->ef, comm->nranks, weight);
+        }
+        if (res == CCL_SUCCESS && dtype != CCL_FLOAT32 && is_float_type(dtype) &&
+            (c->f32_in = malloc(CCL_MAX(count, (size_t)1) * sizeof(float))) == NULL)
+            res = ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for %zu floats", count);
+    }
+    c->spec_hash = ccl_hash64(c->spec, strlen(c->spec), 0x636f6d70ULL);
+    if (res != CCL_SUCCESS) {
+        ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
+        ccl_compressor_destroy(c);
+        return res;
+    }
+    *comp_p = c;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_compressor_create(ccl_comm_t comm, const char *spec, size_t count,
+                                   ccl_datatype_t dtype, ccl_compressor_t *comp_p)
+{
+    const char *env = ccl_config_get()->compress;
+    if (comm == NULL || comp_p == NULL || spec == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s is NULL",
+                             comm == NULL ? "comm" : comp_p == NULL ? "comp_p" : "spec");
+    if ((unsigned)dtype >= CCL_NUM_DATATYPES)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown datatype %d", (int)dtype);
+    if (env != NULL && env[0] != '\0') {
+        ccl_info("CCLZ_COMPRESS=%s replaces the spec '%s'", env, spec);
+        spec = env;
+    }
+    CCL_CHECK(comp_create(comm, spec, count, dtype, comp_p));
+    if ((*comp_p)->is_auto && comm->automodel.done == 0) {
+        ccl_result_t res = auto_calibrate(comm);
+        if (res != CCL_SUCCESS) {
+            ccl_compressor_destroy(*comp_p);
+            *comp_p = NULL;
+            return res;
+        }
+    }
+    ccl_debug("rank %d: compressor '%s' for %zu elements", comm->rank, (*comp_p)->spec, count);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
+{
+    if (c == NULL)
+        return CCL_SUCCESS;
+    if (c->auto_sub)
+        ccl_compressor_destroy(c->auto_sub);
+    ccl_ef_destroy(c->ef);
+    free(c->f32_in);
+    free(c->f32_out);
+    free(c);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_compressor_reset(ccl_compressor_t c)
+{
+    if (c == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "compressor is NULL");
+    if (c->auto_sub)
+        return ccl_compressor_reset(c->auto_sub);
+    if (c->ef)
+        ccl_ef_reset(c->ef);
+    return CCL_SUCCESS;
+}
+
+const char *ccl_compressor_spec(ccl_compressor_t c) { return c ? c->spec : ""; }
+
+/* Checkpoint: "CZCP", version 1, the spec hash, then the error-feedback state (if any). */
+#define CP_HDR 16
+static ccl_compressor_t state_owner(ccl_compressor_t c) { return c->auto_sub ? c->auto_sub : c; }
+
+size_t ccl_compressor_state_size(ccl_compressor_t c)
+{
+    if (c == NULL)
+        return 0;
+    c = state_owner(c);
+    return CP_HDR + (c->ef ? ccl_ef_saved_size(c->ef) : 0);
+}
+
+ccl_result_t ccl_compressor_save(ccl_compressor_t c, void *buf, size_t cap, size_t *len_p)
+{
+    uint8_t *b = buf;
+    size_t n = 0;
+    if (c == NULL || buf == NULL || len_p == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL argument");
+    if (cap < ccl_compressor_state_size(c))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "checkpoint needs %zu bytes, got %zu",
+                             ccl_compressor_state_size(c), cap);
+    c = state_owner(c);
+    memcpy(b, "CZCP", 4);
+    ccl_put_u32(b + 4, 1);
+    ccl_put_u32(b + 8, (uint32_t)c->spec_hash);
+    ccl_put_u32(b + 12, (uint32_t)(c->spec_hash >> 32));
+    if (c->ef)
+        CCL_CHECK(ccl_ef_save(c->ef, b + CP_HDR, cap - CP_HDR, &n));
+    *len_p = CP_HDR + n;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_compressor_restore(ccl_compressor_t c, const void *buf, size_t len)
+{
+    const uint8_t *b = buf;
+    if (c == NULL || buf == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL argument");
+    c = state_owner(c);
+    if (len < CP_HDR || memcmp(b, "CZCP", 4) != 0 || ccl_get_u32(b + 4) != 1)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "not a cclz compressor checkpoint");
+    if (ccl_get_u32(b + 8) != (uint32_t)c->spec_hash ||
+        ccl_get_u32(b + 12) != (uint32_t)(c->spec_hash >> 32))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                             "checkpoint was saved by a compressor of another spec (this one: %s)", c->spec);
+    if (c->ef == NULL)
+        return len == CP_HDR ? CCL_SUCCESS
+                             : ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint has extra bytes");
+    return ccl_ef_restore(c->ef, b + CP_HDR, len - CP_HDR);
+}
+
+/* ---- auto ---- */
+
+static ccl_result_t time_allreduce(struct ccl_comm *comm, float *buf, size_t n, int reps, double *us)
+{
+    double t0 = ccl_time_now();
+    for (int i = 0; i < reps; i++)
+        CCL_CHECK(ccl_allreduce(buf, buf, n, CCL_FLOAT32, CCL_SUM, comm));
+    *us = (ccl_time_now() - t0) * 1e6 / reps;
+    return CCL_SUCCESS;
+}
+
+/* Measures, once per communicator, the exact allreduce at two sizes and the auto codec's
+ * speed; the maxima over ranks make the model, so every rank decides alike. */
+static ccl_result_t auto_calibrate(struct ccl_comm *comm)
+{
+    enum { BIG = 1 << 19, CODEC_N = 1 << 20 };
+    double small_us, big_us, m[3];
+    float *buf = calloc(CODEC_N, sizeof(float)), *rec = malloc(CODEC_N * sizeof(float));
+    ccl_codec_t codec;
+    size_t cap, len;
+    uint8_t *enc = NULL;
+    ccl_result_t res = CCL_ERR_NO_MEMORY;
+    ccl_codec_parse("int:bits=8", &codec);
+    cap = ccl_codec_max_encoded_size(&codec, CODEC_N);
+    if (buf == NULL || rec == NULL || (enc = malloc(cap)) == NULL)
+        goto out;
+    for (size_t i = 0; i < CODEC_N; i++)
+        buf[i] = ccl_rng_unit(1, i) - 0.5f;
+    double t0 = ccl_time_now();
+    for (int r = 0; r < 3; r++) {
+        ccl_codec_encode(&codec, buf, CODEC_N, 1, enc, cap, &len, rec);
+        ccl_codec_decode(enc, len, rec, CODEC_N, 1);
+    }
+    /* Per byte of input: the call encodes and decodes about twice (two quantizations). */
+    m[2] = 2 * (ccl_time_now() - t0) * 1e6 / 3 / (4.0 * CODEC_N);
+    memset(buf, 0, BIG * sizeof(float));
+    if ((res = time_allreduce(comm, buf, 1, 5, &small_us)) != CCL_SUCCESS ||
+        (res = time_allreduce(comm, buf, 1, 20, &small_us)) != CCL_SUCCESS ||
+        (res = time_allreduce(comm, buf, BIG, 1, &big_us)) != CCL_SUCCESS ||
+        (res = time_allreduce(comm, buf, BIG, 3, &big_us)) != CCL_SUCCESS)
+        goto out;
+    m[0] = small_us;
+    m[1] = fmax(big_us - small_us, 0) / (4.0 * BIG);
+    double all[3];
+    memcpy(all, m, sizeof(m));
+    if ((res = ccl_allreduce(all, all, 3, CCL_FLOAT64, CCL_MAX, comm)) != CCL_SUCCESS)
+        goto out;
+    comm->automodel.exact_us = all[0];
+    comm->automodel.exact_us_per_byte = all[1];
+    comm->automodel.codec_us_per_byte = all[2];
+    comm->automodel.wire_ratio = 0.25 + 8.0 / (512 * 4); /* 8-bit codes and bucket scales */
+    comm->automodel.exact_scale = comm->automodel.comp_scale = 1;
+    comm->automodel.done = 1;
+    ccl_info("auto: exact allreduce %.1f us + %.3g us/byte; compressed adds %.3g us/byte "
+             "(codec) and moves %.2f of the bytes", all[0], all[1], all[2],
+             comm->automodel.wire_ratio);
+out:
+    free(buf);
+    free(rec);
+    free(enc);
+    return res == CCL_SUCCESS ? res : ccl_set_error(comm, res, "auto calibration failed: %s",
+                                                     ccl_get_last_error(comm));
+}
+
+/* Predicted microseconds of the exact (0) and compressed (1) allreduce of `bytes`. */
+static void auto_predict(const struct ccl_comm *comm, size_t bytes, double us[2])
+{
+    double b = (double)bytes;
+    us[0] = comm->automodel.exact_scale * (comm->automodel.exact_us + b * comm->automodel.exact_us_per_byte);
+    us[1] = comm->automodel.comp_scale *
+            (comm->automodel.exact_us + b * (comm->automodel.exact_us_per_byte * comm->automodel.wire_ratio +
+                                             comm->automodel.codec_us_per_byte));
+}
+
+/* Every 32 auto calls the ranks agree (max) on how far the model was off, per method. */
+static ccl_result_t auto_refresh(struct ccl_comm *comm)
+{
+    double f[2];
+    for (int m = 0; m < 2; m++)
+        f[m] = comm->automodel.pred[m] > 0 ? comm->automodel.obs[m] / comm->automodel.pred[m] : 0;
+    CCL_CHECK(ccl_allreduce(f, f, 2, CCL_FLOAT64, CCL_MAX, comm));
+    if (f[0] > 0)
+        comm->automodel.exact_scale *= f[0];
+    if (f[1] > 0)
+        comm->automodel.comp_scale *= f[1];
+    memset(comm->automodel.obs, 0, sizeof(comm->automodel.obs));
+    memset(comm->automodel.pred, 0, sizeof(comm->automodel.pred));
+    return CCL_SUCCESS;
+}
+
+/* ---- calls ---- */
+
+static ccl_result_t check_call(ccl_compressor_t c, ccl_comm_t comm, const void *sendbuf,
+                               const void *recvbuf, size_t count, ccl_datatype_t dtype)
+{
+    if (comm == NULL || c == NULL)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL", comm == NULL ? "comm" : "compressor");
+    if (count != c->count || dtype != c->dtype)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
+                             "compressor was made for %zu elements of type %d; called with %zu of type %d",
+                             c->count, (int)c->dtype, count, (int)dtype);
+    if (count > 0 && (sendbuf == NULL || recvbuf == NULL))
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL with count %zu",
+                             sendbuf == NULL ? "sendbuf" : "recvbuf", count);
+    return CCL_SUCCESS;
+}
+
+static void to_f32(const void *src, float *dst, size_t n, ccl_datatype_t dt)
+{
+    const uint16_t *h = src;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dt == CCL_FLOAT16 ? ccl_half_to_float(h[i]) : ccl_bf16_to_float(h[i]);
+}
+
+static void from_f32(const float *src, void *dst, size_t n, ccl_datatype_t dt)
+{
+    uint16_t *h = dst;
+    for (size_t i = 0; i < n; i++)
+        h[i] = dt == CCL_FLOAT16 ? ccl_float_to_half(src[i]) : ccl_float_to_bf16(src[i]);
+}
+
+/* Runs one compressed collective: prepare (error feedback), agree on a shared scale where
+ * the codec needs one, then the algorithm. out_count: floats in the output. */
+static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll,
+                                   const void *sendbuf, void *recvbuf, size_t out_count,
+                                   ccl_redop_t op, const ccl_calgo_t *algo)
+{
+    const float *in = sendbuf;
+    float *out = recvbuf;
+    ccl_result_t res;
+    if (c->dtype != CCL_FLOAT32) {
+        if (c->f32_out_count < out_count) {
+            free(c->f32_out);
+            c->f32_out_count = 0;
+            if ((c->f32_out = malloc(CCL_MAX(out_count, (size_t)1) * sizeof(float))) == NULL)
+                return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for %zu floats", out_count);
+            c->f32_out_count = out_count;
+        }
+        to_f32(sendbuf, c->f32_in, c->count, c->dtype);
+        in = c->f32_in;
+        out = c->f32_out;
+    }
+    res = ccl_ef_prepare(c->ef, &c->codec, in, &c->p, &c->eff);
+    c->local_bad = res != CCL_SUCCESS;
+    if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
+        return res;
+    if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE) {
+        /* One small exact allreduce agrees on the scale (max) and on skipping. */
+        double v[2] = {c->local_bad ? 1.0 : 0.0,
+                       c->local_bad ? 0.0 : c->eff.ops->local_scale(&c->eff.params, c->p, c->count)};
+        CCL_CHECK(ccl_allreduce(v, v, 2, CCL_FLOAT64, CCL_MAX, comm));
+        if (v[0] > 0) {
+            if (!c->local_bad)
+                c->ef->skipped++;
+            return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "a gradient holds NaN or Inf; the "
+                                 "step is skipped on every rank and the error-feedback state kept");
+        }
+        c->eff.params.scale = (float)v[1];
+    }
+    ccl_coll_args_t a = {coll, in, out, c->count, c->dtype, op, 0, sizeof(float), c, algo, c->spec_hash};
+    res = ccl_coll_run(comm, &a);
+    if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)
+        from_f32(out, recvbuf, out_count, c->dtype);
+    return res;
+}
+
+ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
+                                      ccl_datatype_t dtype, ccl_redop_t op,
+                                      ccl_compressor_t c, ccl_comm_t comm)
+{
+    CCL_CHECK(check_call(c, comm, sendbuf, recvbuf, count, dtype));
+    if ((unsigned)op >= CCL_NUM_OPS)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)op);
+    /* Lossy compression only for floating-point sums and averages. */
+    if (c->none || !is_float_type(dtype) || (op != CCL_SUM && op != CCL_AVG))
+        return ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
+    if (c->is_auto) {
+        double pred[2], t0 = ccl_time_now();
+        auto_predict(comm, count * sizeof(float), pred);
+        int use = pred[1] < 0.9 * pred[0]; /* compress only with a clear margin */
+        ccl_result_t res;
+        if (c->auto_calls == 0 || (c->auto_calls & 1023) == 0)
+            ccl_info("auto: %zu elements -> %s (model: exact %.0f us, %s %.0f us)", count,
+                     use ? c->auto_sub->spec : "exact", pred[0], c->auto_sub->spec, pred[1]);
+        res = use ? run_compressed(c->auto_sub, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count,
+                                   op, c->auto_sub->algo)
+                  : ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
+        if (res != CCL_SUCCESS)
+            return res;
+        comm->automodel.obs[use] += (ccl_time_now() - t0) * 1e6;
+        comm->automodel.pred[use] += pred[use];
+        if (++c->auto_calls % 32 == 0)
+            CCL_CHECK(auto_refresh(comm));
+        return CCL_SUCCESS;
+    }
+    return run_compressed(c, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, op, c->algo);
+}
+
+ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
+                                      ccl_datatype_t dtype, ccl_compressor_t c, ccl_comm_t comm)
+{
+    CCL_CHECK(check_call(c, comm, sendbuf, recvbuf, sendcount, dtype));
+    if (c->is_auto || c->none || !is_float_type(dtype))
+        return ccl_allgather(sendbuf, recvbuf, sendcount, dtype, comm);
+    if (c->ef_mode == CCL_EF_EF21 || c->ef_mode == CCL_EF_EF21W)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "EF21 aggregates a sum; an allgather "
+                             "takes ef=none or ef=classic");
+    if (sendcount > SIZE_MAX / (size_t)comm->nranks)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "count %zu overflows", sendcount);
+    return run_compressed(c, comm, CCL_COLL_ALLGATHER, sendbuf, recvbuf,
+                          sendcount * (size_t)comm->nranks, CCL_SUM, &ccl_callgather_direct);
+}

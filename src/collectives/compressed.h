@@ -1,0 +1,84 @@
+/* compressed.h: compressors (a codec, its error-feedback state and the algorithm that moves
+ * it) and the compressed algorithms, one file each: allreduce/quant_sra.c,
+ * allreduce/sparse_allgather.c, allreduce/sign_vote.c, allgather/compressed.c. */
+#ifndef CCL_COMPRESSED_H
+#define CCL_COMPRESSED_H
+
+#include "p2p.h"
+#include "../compress/ef.h"
+
+/* Codec kinds an algorithm accepts. */
+#define CCL_CALGO_DENSE  (1u << 0) /* quantizers and casts */
+#define CCL_CALGO_SPARSE (1u << 1) /* (index, value) codecs */
+#define CCL_CALGO_SIGN   (1u << 2) /* sign:scale=none only */
+
+typedef struct ccl_calgo {
+    ccl_algo_t base;   /* name, desc, collective, run; estimate_us unused */
+    uint32_t   kinds;
+} ccl_calgo_t;
+
+extern const ccl_calgo_t ccl_callreduce_sra;
+extern const ccl_calgo_t ccl_callreduce_sparse_allgather;
+extern const ccl_calgo_t ccl_callreduce_sign_vote;
+extern const ccl_calgo_t ccl_callgather_direct;
+/* NULL-terminated, for lookup by name and for the info tool. */
+extern const ccl_calgo_t *const ccl_calgos[];
+
+struct ccl_compressor {
+    char          spec[400];      /* normalised: codec:params,ef=...,algo=... */
+    int           none;           /* exact collectives only */
+    int           is_auto;
+    struct ccl_compressor *auto_sub; /* auto: the compressor it uses when compression pays */
+    uint64_t      auto_calls;
+    ccl_codec_t   codec;
+    ccl_ef_mode_t ef_mode;
+    ccl_ef_t     *ef;             /* state for `count` float32 */
+    const ccl_calgo_t *algo;      /* allreduce algorithm */
+    size_t        count;
+    ccl_datatype_t dtype;
+    int           rank, nranks;
+    uint64_t      spec_hash;      /* joins every call's signature */
+    float        *f32_in, *f32_out; /* float16/bfloat16 calls go through float32 */
+    size_t        f32_out_count;
+    /* This call, prepared before the collective starts: */
+    float        *p;              /* the vector to compress (error feedback applied) */
+    ccl_codec_t   eff;            /* the codec for this step */
+    int           local_bad;      /* this rank's gradient was not finite */
+};
+
+/* The seed of one encoding: the same on every rank for codecs that need a shared seed,
+ * distinct per rank otherwise; distinct per step and chunk. */
+uint64_t ccl_comp_seed(const struct ccl_compressor *c, int rank, uint32_t chunk);
+
+/* Marks a message that carries no payload because the sender's gradient was not finite:
+ * every rank then skips the step. */
+#define CCL_SKIP_TOKEN     "SKIP"
+#define CCL_SKIP_TOKEN_LEN 4
+int ccl_comp_is_skip(const void *buf, size_t len);
+
+/* Ends a call whose step some rank skipped: the state is kept, the comm stays usable. */
+ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx);
+
+/* After the sum is in out (count floats, identical on every rank): commit the error
+ * feedback (recon: this rank's decoded messages), aggregate (EF21), divide for avg. */
+void ccl_comp_finish(ccl_coll_ctx_t *ctx, const float *recon, float *out, size_t count);
+
+/* Every rank encodes its whole p (error feedback's reconstruction into its state) and
+ * sends it to every other rank. On return slot[i], len[i] hold rank i's encoding (the own
+ * one included) and *skip_p tells whether some rank skipped the step. slot and len have
+ * nranks entries, allocated by the call. */
+ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
+                               int *skip_p);
+
+/* ccl_comp_exchange, then out = the sum of every rank's decoded payload, added in rank
+ * order so that every rank computes the same bits. Nothing is written if a rank skipped. */
+ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
+
+/* Decodes what peer sent; a payload that fails its checks fails the call (hostile bytes). */
+ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
+                                  float *out, size_t count, int accumulate);
+
+/* The per-call scratch: one block the call owns (freed by ccl_coll_ctx_finish). */
+void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes);
+
+#endif

@@ -1,0 +1,414 @@
+/* test_compressed.c: ccl_allreduce_compressed and ccl_allgather_compressed across ranks as
+ * processes: each algorithm against the exact sum within its codec's bound, sparse sums exact
+ * on integer-valued inputs (overlapping and disjoint supports), the error-feedback
+ * telescoping identity over 100 calls, EF21's fixed point, bit-identical results on every
+ * rank, checkpoints in the middle of a run, the exact fallbacks, NaN steps skipped on every
+ * rank, mismatched specs, and a peer killed mid-call. */
+#include "harness.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#define N 10007 /* not a multiple of the rank counts or buckets */
+
+static uint64_t hash_floats(const float *x, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const uint8_t *b = (const uint8_t *)x;
+    for (size_t i = 0; i < n * sizeof(float); i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Every rank holds the same bytes: compare hashes through an exact allgather. */
+static int same_everywhere(ccl_comm_t comm, const float *x, size_t n)
+{
+    int p;
+    ccl_comm_size(comm, &p);
+    uint64_t h = hash_floats(x, n), all[64];
+    if (ccl_allgather(&h, all, 1, CCL_INT64, comm) != CCL_SUCCESS)
+        return 0;
+    for (int r = 0; r < p; r++)
+        if (all[r] != h)
+            return 0;
+    return 1;
+}
+
+static float uval(int rank, size_t i, int call) /* uniform in [-1, 1) */
+{
+    uint64_t z = (uint64_t)rank * 0x9e3779b97f4a7c15ULL + i * 0xbf58476d1ce4e5b9ULL + (uint64_t)call * 7919;
+    z ^= z >> 31;
+    z *= 0x94d049bb133111ebULL;
+    z ^= z >> 29;
+    return (float)(z >> 40) / 8388608.0f - 1.0f;
+}
+
+static ccl_compressor_t mk(ccl_comm_t comm, const char *spec, size_t n, ccl_datatype_t dt)
+{
+    ccl_compressor_t c;
+    if (ccl_compressor_create(comm, spec, n, dt, &c) != CCL_SUCCESS) {
+        fprintf(stderr, "create '%s': %s\n", spec, ccl_get_last_error(comm));
+        return NULL;
+    }
+    return c;
+}
+
+/* Dense quantized algorithms against the exact sum: with ef=none the error is at most the
+ * first quantization of P-1 ranks plus the second of the sum. */
+static int t_quantized(ccl_comm_t comm, int rank, int p, const char *spec, double unit_per_rank)
+{
+    float *x = malloc(N * 4), *out = malloc(N * 4);
+    ccl_compressor_t c = mk(comm, spec, N, CCL_FLOAT32);
+    int ok = c != NULL;
+    for (int op = 0; op < 2 && ok; op++) {
+        for (size_t i = 0; i < N; i++)
+            x[i] = uval(rank, i, op);
+        ok = ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, op ? CCL_AVG : CCL_SUM, c, comm) == CCL_SUCCESS;
+        double tol = unit_per_rank * (2.0 * p) * (op ? 1.0 / p : 1.0) + 1e-5;
+        for (size_t i = 0; i < N && ok; i++) {
+            double exact = 0;
+            for (int r = 0; r < p; r++)
+                exact += uval(r, i, op);
+            if (op)
+                exact /= p;
+            if (fabs(out[i] - exact) > tol) {
+                fprintf(stderr, "%s: [%zu] %g vs exact %g (tol %g)\n", spec, i, out[i], exact, tol);
+                ok = 0;
+            }
+        }
+        ok = ok && same_everywhere(comm, out, N);
+    }
+    ccl_compressor_destroy(c);
+    free(x);
+    free(out);
+    return ok;
+}
+
+/* Sparse: integer-valued inputs on K indices per rank, all ranks the same indices
+ * (overlapping) or each its own (disjoint): the sum is exact. cases: 1 overlapping only. */
+static int t_sparse(ccl_comm_t comm, int rank, int p, const char *algo, int cases)
+{
+    enum { K = 50 };
+    float *x = calloc(N, 4), *out = malloc(N * 4), *want = calloc(N, 4);
+    char spec[128];
+    snprintf(spec, sizeof(spec), "topk:k=%d,ef=none,algo=%s", K, algo);
+    ccl_compressor_t c = mk(comm, spec, N, CCL_FLOAT32);
+    int ok = c != NULL;
+    for (int disjoint = 0; disjoint < cases && ok; disjoint++) {
+        memset(x, 0, N * 4);
+        memset(want, 0, N * 4);
+        for (int r = 0; r < p; r++)
+            for (int j = 0; j < K; j++) {
+                size_t idx = disjoint ? (size_t)(r * K + j) * 3 : (size_t)j * 101;
+                float v = (float)((r + 1) * (j + 1) % 17 + 1) * ((j & 1) ? -1 : 1);
+                want[idx] += v;
+                if (r == rank)
+                    x[idx] = v;
+            }
+        ok = ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
+             memcmp(out, want, N * 4) == 0 && same_everywhere(comm, out, N);
+        if (!ok)
+            fprintf(stderr, "sparse %s disjoint=%d: %s\n", algo, disjoint, ccl_get_last_error(comm));
+    }
+    ccl_compressor_destroy(c);
+    free(x);
+    free(out);
+    free(want);
+    return ok;
+}
+
+/* Telescoping over 100 calls: sum of outputs + sum over ranks of the final residuals equals
+ * the sum of all gradients, exactly (integer values, top-k sends them unchanged). */
+static int t_telescoping(ccl_comm_t comm, int rank, int p)
+{
+    enum { M = 2000, T = 100 };
+    float x[M], out[M], res[M];
+    double sent[M] = {0}, gsum[M] = {0};
+    ccl_compressor_t c = mk(comm, "topk:k=40,ef=classic", M, CCL_FLOAT32);
+    int ok = c != NULL;
+    for (int t = 0; t < T && ok; t++) {
+        for (int i = 0; i < M; i++) {
+            x[i] = (float)((int)(uval(rank, (size_t)i, t) * 8));
+            for (int r = 0; r < p; r++)
+                gsum[i] += (int)(uval(r, (size_t)i, t) * 8);
+        }
+        ok = ccl_allreduce_compressed(x, out, M, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+        for (int i = 0; i < M; i++)
+            sent[i] += out[i];
+    }
+    /* This rank's residual: the difference of its gradients and what it sent, which a
+     * zero gradient with ef=classic and k = M would flush; read it by saving the state. */
+    size_t len, sz = ccl_compressor_state_size(c);
+    uint8_t *st = malloc(sz);
+    ok = ok && ccl_compressor_save(c, st, sz, &len) == CCL_SUCCESS && len == sz;
+    for (int i = 0; i < M && ok; i++) {
+        /* layout: 16-byte compressor header, 48-byte state header, then the residual */
+        memcpy(&res[i], st + 16 + 48 + 4 * i, 4);
+    }
+    ok = ok && ccl_allreduce(res, res, M, CCL_FLOAT32, CCL_SUM, comm) == CCL_SUCCESS;
+    for (int i = 0; i < M && ok; i++)
+        if (sent[i] + res[i] != gsum[i]) {
+            fprintf(stderr, "telescoping [%d]: %g + %g != %g\n", i, sent[i], res[i], gsum[i]);
+            ok = 0;
+        }
+    free(st);
+    ccl_compressor_destroy(c);
+    return ok;
+}
+
+/* Checkpoint at call 10 of 20: a second compressor restored there gives the same bytes. */
+static int t_checkpoint(ccl_comm_t comm, int rank, const char *spec)
+{
+    float *x = malloc(N * 4), *a = malloc(N * 4), *b = malloc(N * 4);
+    uint64_t ha[10];
+    ccl_compressor_t c = mk(comm, spec, N, CCL_FLOAT32), d = mk(comm, spec, N, CCL_FLOAT32);
+    size_t sz = c ? ccl_compressor_state_size(c) : 0, len = 0;
+    uint8_t *st = malloc(sz + 1);
+    int ok = c && d;
+    for (int t = 0; t < 20 && ok; t++) {
+        for (size_t i = 0; i < N; i++)
+            x[i] = uval(rank, i, t);
+        if (t == 10)
+            ok = ccl_compressor_save(c, st, sz, &len) == CCL_SUCCESS;
+        ok = ok && ccl_allreduce_compressed(x, a, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+        if (t >= 10)
+            ha[t - 10] = hash_floats(a, N);
+    }
+    ok = ok && ccl_compressor_restore(d, st, len) == CCL_SUCCESS;
+    for (int t = 10; t < 20 && ok; t++) {
+        for (size_t i = 0; i < N; i++)
+            x[i] = uval(rank, i, t);
+        ok = ccl_allreduce_compressed(x, b, N, CCL_FLOAT32, CCL_SUM, d, comm) == CCL_SUCCESS &&
+             hash_floats(b, N) == ha[t - 10];
+    }
+    /* A checkpoint of another spec or a corrupt one is refused. */
+    ccl_compressor_t e = mk(comm, "int:bits=2", N, CCL_FLOAT32);
+    ok = ok && e && ccl_compressor_restore(e, st, len) == CCL_ERR_INVALID_PAYLOAD;
+    st[len - 1] ^= 0xff;
+    st[len - 2] = 0xff; /* NaN bits in the last value */
+    st[len - 1] = 0x7f;
+    ok = ok && ccl_compressor_restore(d, st, len) == CCL_ERR_INVALID_PAYLOAD;
+    if (!ok)
+        fprintf(stderr, "checkpoint %s: %s\n", spec, ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    ccl_compressor_destroy(d);
+    ccl_compressor_destroy(e);
+    free(st);
+    free(x);
+    free(a);
+    free(b);
+    return ok;
+}
+
+/* EF21 with constant gradients and top-k: after ceil(d/k) calls the output is the exact sum. */
+static int t_ef21(ccl_comm_t comm, int rank, int p, const char *ef)
+{
+    enum { M = 300, K = 30 };
+    float x[M], out[M];
+    char spec[64];
+    snprintf(spec, sizeof(spec), "topk:k=%d,ef=%s", K, ef);
+    ccl_compressor_t c = mk(comm, spec, M, CCL_FLOAT32);
+    int ok = c != NULL;
+    for (int i = 0; i < M; i++)
+        x[i] = uval(rank, (size_t)i, 0);
+    for (int t = 0; t < M / K && ok; t++)
+        ok = ccl_allreduce_compressed(x, out, M, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    for (int i = 0; i < M && ok; i++) {
+        double exact = 0;
+        for (int r = 0; r < p; r++)
+            exact += uval(r, (size_t)i, 0);
+        ok = fabs(out[i] - exact) < 1e-5 * (1 + fabs(exact));
+    }
+    ok = ok && same_everywhere(comm, out, M);
+    ccl_compressor_destroy(c);
+    return ok;
+}
+
+/* Majority vote: signs +1 on the first ranks' majority; the result is the majority's sign. */
+static int t_vote(ccl_comm_t comm, int rank, int p)
+{
+    float x[N], out[N];
+    ccl_compressor_t c = mk(comm, "sign:scale=none", N, CCL_FLOAT32);
+    int ok = c != NULL;
+    for (size_t i = 0; i < N; i++)
+        x[i] = uval(rank, i, 5);
+    ok = ok && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    for (size_t i = 0; i < N && ok; i++) {
+        int votes = 0;
+        for (int r = 0; r < p; r++)
+            votes += uval(r, i, 5) >= 0 ? 1 : -1;
+        ok = out[i] == (votes >= 0 ? 1.0f : -1.0f);
+    }
+    ccl_compressor_destroy(c);
+    return ok && same_everywhere(comm, out, N);
+}
+
+/* TernGrad: the scale is the max over ranks, so every output is a multiple of it. */
+static int t_terngrad(ccl_comm_t comm, int rank, int p)
+{
+    float x[N], out[N], s = 0;
+    ccl_compressor_t c = mk(comm, "terngrad:clip=0,ef=none", N, CCL_FLOAT32);
+    for (size_t i = 0; i < N; i++)
+        x[i] = uval(rank, i, 9) * (float)(rank + 1);
+    for (int r = 0; r < p; r++)
+        for (size_t i = 0; i < N; i++)
+            s = fmaxf(s, fabsf(uval(r, i, 9) * (float)(r + 1)));
+    int ok = c && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    for (size_t i = 0; i < N && ok; i++) {
+        float k = out[i] / s;
+        ok = fabsf(k - roundf(k)) < 1e-4f && fabsf(k) <= (float)p;
+    }
+    ccl_compressor_destroy(c);
+    return ok && same_everywhere(comm, out, N);
+}
+
+/* fp16 buffers, integer types and non-sum ops (exact fallbacks), allgather. */
+static int t_types(ccl_comm_t comm, int rank, int p)
+{
+    int ok = 1;
+    uint16_t h[N], ho[N];
+    ccl_compressor_t c = mk(comm, "int:bits=8", N, CCL_FLOAT16);
+    for (size_t i = 0; i < N; i++) {
+        union { float f; uint32_t u; } v = {.f = uval(rank, i, 2)};
+        h[i] = (uint16_t)(((v.u >> 16) & 0x8000) | ((((v.u >> 23) & 0xff) - 112) << 10) | ((v.u >> 13) & 0x3ff));
+        if (fabsf(v.f) < 1e-4f)
+            h[i] = 0;
+    }
+    ok = c && ccl_allreduce_compressed(h, ho, N, CCL_FLOAT16, CCL_SUM, c, comm) == CCL_SUCCESS;
+    ccl_compressor_destroy(c);
+    /* int32: the exact path, even with a lossy spec. */
+    int32_t iv[100], io[100];
+    for (int i = 0; i < 100; i++)
+        iv[i] = rank * 1000 + i;
+    c = mk(comm, "int:bits=2", 100, CCL_INT32);
+    ok = ok && c && ccl_allreduce_compressed(iv, io, 100, CCL_INT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    for (int i = 0; i < 100 && ok; i++)
+        ok = io[i] == 1000 * p * (p - 1) / 2 + p * i;
+    ccl_compressor_destroy(c);
+    /* max on floats: exact. */
+    float f[100], fo[100];
+    for (int i = 0; i < 100; i++)
+        f[i] = (float)(rank * 100 + i);
+    c = mk(comm, "int:bits=2", 100, CCL_FLOAT32);
+    ok = ok && c && ccl_allreduce_compressed(f, fo, 100, CCL_FLOAT32, CCL_MAX, c, comm) == CCL_SUCCESS;
+    for (int i = 0; i < 100 && ok; i++)
+        ok = fo[i] == (float)((p - 1) * 100 + i);
+    /* A call of another count is refused before anything moves. */
+    ok = ok && ccl_allreduce_compressed(f, fo, 99, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_ERR_INVALID_ARG;
+    ccl_compressor_destroy(c);
+    /* Allgather with fp16 values: each block is the fp16 rounding of that rank's input. */
+    float g[64], *all = malloc((size_t)p * 64 * 4);
+    for (int i = 0; i < 64; i++)
+        g[i] = (float)(rank * 64 + i) / 8.0f;
+    c = mk(comm, "cast:type=fp16,ef=none", 64, CCL_FLOAT32);
+    ok = ok && c && ccl_allgather_compressed(g, all, 64, CCL_FLOAT32, c, comm) == CCL_SUCCESS;
+    for (int i = 0; i < p * 64 && ok; i++)
+        ok = all[i] == (float)i / 8.0f;
+    ccl_compressor_destroy(c);
+    free(all);
+    return ok;
+}
+
+/* A NaN on one rank: every rank gets CCL_ERR_INVALID_ARG, and the next call works. */
+static int t_nan(ccl_comm_t comm, int rank, int p, const char *spec)
+{
+    float x[N], out[N];
+    ccl_compressor_t c = mk(comm, spec, N, CCL_FLOAT32);
+    int ok = c != NULL;
+    for (size_t i = 0; i < N; i++)
+        x[i] = uval(rank, i, 1);
+    ok = ok && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    if (rank == p - 1)
+        x[17] = NAN;
+    ok = ok && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_ERR_INVALID_ARG;
+    x[17] = 0.5f;
+    ok = ok && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
+         same_everywhere(comm, out, N);
+    if (!ok)
+        fprintf(stderr, "nan %s: %s\n", spec, ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    return ok;
+}
+
+static const char *const names[] = {
+    "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
+    "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
+    "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc)", "EF21 and EF21-W fixed point",
+    "sign majority vote", "terngrad shared scale", "fp16, int32, max fallbacks; allgather",
+    "NaN on one rank skips the step everywhere", "auto within int8 bound",
+};
+
+static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
+{
+    ccl_comm_t comm;
+    int fails = 0, k = 0;
+    if (ccl_comm_init_rank(&comm, p, id, rank) != CCL_SUCCESS)
+        return 255;
+    if (strcmp(arg, "mismatch") == 0) {
+        float x[N] = {0};
+        ccl_compressor_t c = mk(comm, rank == 0 ? "int:bits=8" : "int:bits=4", N, CCL_FLOAT32);
+        ccl_result_t r = ccl_allreduce_compressed(x, x, N, CCL_FLOAT32, CCL_SUM, c, comm);
+        fprintf(stderr, "rank %d: mismatched specs: %d %s\n", rank, r, ccl_get_last_error(comm));
+        return r == CCL_SUCCESS;
+    }
+    if (strcmp(arg, "kill") == 0) {
+        size_t n = 4u << 20;
+        float *x = calloc(n, 4);
+        ccl_compressor_t c = mk(comm, "int:bits=4", n, CCL_FLOAT32);
+        ccl_result_t r = CCL_SUCCESS;
+        for (int it = 0; it < 10000 && r == CCL_SUCCESS; it++) {
+            if (rank == 1 && it == 3)
+                raise(SIGKILL);
+            r = ccl_allreduce_compressed(x, x, n, CCL_FLOAT32, CCL_SUM, c, comm);
+        }
+        fprintf(stderr, "rank %d: after the kill: %d %s\n", rank, r, ccl_get_last_error(comm));
+        return r == CCL_SUCCESS;
+    }
+    /* A unit of 2/255 per rank for 8 bits on [-1, 1]; qsgd 4-bit with max norm: 1/7. */
+    fails |= !t_quantized(comm, rank, p, "int:bits=8,ef=none", 2.0 / 255) << k++;
+    fails |= !t_quantized(comm, rank, p, "int:bits=4,ef=none,round=stochastic", 2.0 / 15) << k++;
+    fails |= !t_quantized(comm, rank, p, "qsgd:bits=4,ef=none", 2.0 / 7) << k++;
+    fails |= !t_sparse(comm, rank, p, "sparse_allgather", 2) << k++;
+    /* sra re-selects k per chunk after the sum: exact only while the sum keeps k nonzeros */
+    fails |= !t_sparse(comm, rank, p, "sra", 1) << k++;
+    fails |= !t_telescoping(comm, rank, p) << k++;
+    fails |= !(t_checkpoint(comm, rank, "int:bits=4,round=stochastic") &&
+               t_checkpoint(comm, rank, "dgc:ratio=0.01,warmup_steps=15")) << k++;
+    fails |= !(t_ef21(comm, rank, p, "ef21") && t_ef21(comm, rank, p, "ef21w")) << k++;
+    fails |= !t_vote(comm, rank, p) << k++;
+    fails |= !t_terngrad(comm, rank, p) << k++;
+    fails |= !t_types(comm, rank, p) << k++;
+    fails |= !(t_nan(comm, rank, p, "int:bits=8") && t_nan(comm, rank, p, "dgc:ratio=0.01") &&
+               t_nan(comm, rank, p, "terngrad")) << k++;
+    fails |= !t_quantized(comm, rank, p, "auto", 2.0 / 255) << k++;
+    ccl_comm_destroy(comm);
+    return fails;
+}
+
+int main(int argc, char **argv)
+{
+    static const int sizes[] = {1, 2, 3, 4, 5, 8};
+    const int ntests = (int)(sizeof(names) / sizeof(names[0]));
+    h_init(argc, argv, rank_main);
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        int p = sizes[s], codes[64], all = 0, dead = 0;
+        h_spawn(p, "", 300, codes);
+        for (int r = 0; r < p; r++) {
+            if (codes[r] >= 1 << ntests || codes[r] < 0)
+                dead = 1;
+            all |= codes[r];
+        }
+        for (int t = 0; t < ntests; t++)
+            h_report(!dead && !(all & (1 << t)), "compressed ranks=%d: %s", p, names[t]);
+    }
+    setenv("CCLZ_TIMEOUT", "3", 1);
+    int codes[64];
+    h_spawn(3, "mismatch", 60, codes);
+    h_report(codes[0] == 0 && codes[1] == 0 && codes[2] == 0,
+             "compressed: specs that differ across ranks fail on every rank");
+    h_spawn(4, "kill", 60, codes);
+    h_report(codes[0] == 0 && codes[2] == 0 && codes[3] == 0 && codes[1] == 128 + SIGKILL,
+             "compressed: a peer killed mid-call gives an error on the others, no hang");
+    return h_failed ? 1 : 0;
+}
