@@ -27,6 +27,7 @@ typedef struct {
     perf_dtype_t dtype;
     perf_op_t op;
     const char *json;
+    const char *compress;   /* cclz_perf -z: a compressor spec; NULL = exact calls */
     FILE *json_fp;
     int json_rows;
 } perf_opts_t;
@@ -58,7 +59,10 @@ static inline void perf_usage(const char *prog)
     fprintf(stderr,
             "usage: %s [-np N] [-b MIN] [-e MAX] [-f FACTOR] [-n ITERS] [-w WARMUP] [-c 0|1]\n"
             "          [-t allreduce|allgather|reduce_scatter|broadcast] [-d float|double|int32|int64]\n"
-            "          [-o sum|min|max] [-J FILE.json]\n"
+            "          [-o sum|min|max] [-J FILE.json] [-z SPEC]\n"
+            "-z SPEC (cclz_perf): ccl_allreduce_compressed / ccl_allgather_compressed with a\n"
+            "compressor of that spec ('int:bits=8', 'dgc:ratio=0.001', 'auto'); #wrong is then -1\n"
+            "(lossy results are not checked).\n"
             "Sizes are bytes of the whole result (K, M, G suffixes); each size is timed over\n"
             "ITERS calls after WARMUP calls, and the slowest rank's mean is reported.\n",
             prog);
@@ -84,6 +88,7 @@ static inline void perf_parse(int argc, char **argv, perf_opts_t *o, int allow_n
         else if (strcmp(a, "-d") == 0) o->dtype = (perf_dtype_t)perf_lookup(v, perf_dtype_names, 4);
         else if (strcmp(a, "-o") == 0) o->op = (perf_op_t)perf_lookup(v, perf_op_names, 3);
         else if (strcmp(a, "-J") == 0) o->json = v;
+        else if (strcmp(a, "-z") == 0) o->compress = v;
         else perf_usage(argv[0]);
         i++;
     }
@@ -166,9 +171,10 @@ static inline double perf_bus_factor(perf_coll_t c, int n)
 
 static inline void perf_header(const perf_opts_t *o, const char *what, int nranks)
 {
-    printf("# %s: %s, %d ranks, %s %s, %d iterations after %d warm-up\n", what,
+    printf("# %s: %s, %d ranks, %s %s, %d iterations after %d warm-up%s%s\n", what,
            perf_coll_names[o->coll], nranks, perf_dtype_names[o->dtype], perf_op_names[o->op],
-           o->iters, o->warmup);
+           o->iters, o->warmup, o->compress ? ", compressed with " : "",
+           o->compress ? o->compress : "");
     printf("# %10s %12s %8s %6s %10s %8s %8s %8s\n", "size", "count", "type", "redop",
            "time(us)", "algbw", "busbw", "#wrong");
     printf("# %10s %12s %8s %6s %10s %8s %8s %8s\n", "(B)", "(elements)", "", "", "", "(GB/s)",
@@ -178,9 +184,9 @@ static inline void perf_header(const perf_opts_t *o, const char *what, int nrank
         *fp = fopen(o->json, "w");
         if (*fp)
             fprintf(*fp, "{\"tool\": \"%s\", \"collective\": \"%s\", \"ranks\": %d, \"type\": \"%s\", "
-                         "\"redop\": \"%s\", \"iters\": %d, \"results\": [",
+                         "\"redop\": \"%s\", \"iters\": %d, \"compress\": \"%s\", \"results\": [",
                     what, perf_coll_names[o->coll], nranks, perf_dtype_names[o->dtype],
-                    perf_op_names[o->op], o->iters);
+                    perf_op_names[o->op], o->iters, o->compress ? o->compress : "none");
     }
 }
 

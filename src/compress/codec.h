@@ -136,6 +136,9 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
 ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
                               int accumulate);
 
+/* Nonzero if no x[i] is a NaN or an infinity (a branch-free, vectorised pass). */
+int ccl_all_finite(const float *x, size_t n);
+
 /* Makes the codecs use their scalar reference loops (generic != 0) or pick the fastest the
  * CPU supports (0, the default). For tests that compare the two. */
 void ccl_compress_force_generic(int generic);

@@ -28,9 +28,6 @@ const char *ccl_ef_mode_name(ccl_ef_mode_t mode)
 
 static int is_ef21(const ccl_ef_t *ef) { return ef->mode == CCL_EF_EF21 || ef->mode == CCL_EF_EF21W; }
 
-/* Scratch: p, the reconstruction, and for DGC the new velocity. */
-static size_t nscratch(ccl_ef_mode_t mode) { return mode == CCL_EF_DGC ? 3 : 2; }
-
 ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p)
 {
     size_t n = CCL_MAX(count, (size_t)1);
@@ -40,7 +37,9 @@ ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p)
     ef = calloc(1, sizeof(*ef));
     /* Every per-call buffer is allocated once here, not on every step. */
     if (ef == NULL || (ef->residual = calloc(n, sizeof(float))) == NULL ||
-        (ef->scratch = calloc(nscratch(mode) * n, sizeof(float))) == NULL ||
+        (ef->p = calloc(n, sizeof(float))) == NULL ||
+        (ef->recon = calloc(n, sizeof(float))) == NULL ||
+        (mode == CCL_EF_DGC && (ef->u = calloc(n, sizeof(float))) == NULL) ||
         (mode == CCL_EF_DGC && (ef->velocity = calloc(n, sizeof(float))) == NULL) ||
         ((mode == CCL_EF_EF21 || mode == CCL_EF_EF21W) &&
          (ef->global = calloc(n, sizeof(float))) == NULL)) {
@@ -62,7 +61,9 @@ void ccl_ef_destroy(ccl_ef_t *ef)
         free(ef->residual);
         free(ef->velocity);
         free(ef->global);
-        free(ef->scratch);
+        free(ef->p);
+        free(ef->recon);
+        free(ef->u);
     }
     free(ef);
 }
@@ -87,9 +88,16 @@ ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight)
     return CCL_SUCCESS;
 }
 
-static float *scratch_p(const ccl_ef_t *ef) { return ef->scratch; }
-static float *scratch_recon(const ccl_ef_t *ef) { return ef->scratch + CCL_MAX(ef->count, (size_t)1); }
-static float *scratch_u(const ccl_ef_t *ef) { return ef->scratch + 2 * CCL_MAX(ef->count, (size_t)1); }
+static float *scratch_p(const ccl_ef_t *ef) { return ef->p; }
+static float *scratch_recon(const ccl_ef_t *ef) { return ef->recon; }
+static float *scratch_u(const ccl_ef_t *ef) { return ef->u; }
+
+static void swap_bufs(float **a, float **b)
+{
+    float *t = *a;
+    *a = *b;
+    *b = t;
+}
 
 /* DGC: clip, then momentum correction into the scratch (the state changes at commit). */
 static void dgc_prepare(ccl_ef_t *ef, const ccl_dgc_params_t *d, const float *g, float *p)
@@ -120,12 +128,13 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
 {
     size_t n = ef->count;
     float *p = scratch_p(ef);
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(g[i])) {
-            ef->skipped++;
-            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient at index %zu: "
-                                 "step skipped, error feedback kept", i);
-        }
+    if (!ccl_all_finite(g, n))
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(g[i])) {
+                ef->skipped++;
+                return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient at index "
+                                     "%zu: step skipped, error feedback kept", i);
+            }
     *eff = *codec;
     switch (ef->mode) {
     case CCL_EF_NONE:
@@ -155,9 +164,10 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
         break;
     }
     /* A finite g plus a finite state can still overflow: then send the gradient alone. */
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(p[i]))
-            p[i] = g[i];
+    if (!ccl_all_finite(p, n))
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(p[i]))
+                p[i] = g[i];
     *p_p = p;
     return CCL_SUCCESS;
 }
@@ -165,13 +175,23 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
 void ccl_ef_commit(ccl_ef_t *ef, const float *recon)
 {
     size_t n = ef->count;
-    const float *p = scratch_p(ef);
     switch (ef->mode) {
     case CCL_EF_NONE:
         break;
     case CCL_EF_CLASSIC:
+    case CCL_EF_DGC:
+        /* e = p - recon. p becomes the residual by a swap of buffers, and only the elements
+         * that were sent change: sparse codecs send few, so this touches little memory. */
+        swap_bufs(&ef->residual, &ef->p);
+        if (ef->mode == CCL_EF_DGC)
+            swap_bufs(&ef->velocity, &ef->u); /* the new momentum */
         for (size_t i = 0; i < n; i++)
-            ef->residual[i] = p[i] - recon[i];
+            if (recon[i] != 0) {
+                ef->residual[i] -= recon[i];
+                /* Masking: the momentum of what was sent restarts from zero. */
+                if (ef->mode == CCL_EF_DGC && ef->masking)
+                    ef->velocity[i] = 0.0f;
+            }
         break;
     case CCL_EF_EF21:
         for (size_t i = 0; i < n; i++)
@@ -181,15 +201,6 @@ void ccl_ef_commit(ccl_ef_t *ef, const float *recon)
         for (size_t i = 0; i < n; i++)
             ef->residual[i] += recon[i] / ef->weight;
         break;
-    case CCL_EF_DGC: {
-        const float *u = scratch_u(ef);
-        /* Masking: the momentum of what was sent restarts from zero. */
-        for (size_t i = 0; i < n; i++) {
-            ef->residual[i] = p[i] - recon[i];
-            ef->velocity[i] = ef->masking && recon[i] != 0 ? 0.0f : u[i];
-        }
-        break;
-    }
     }
     ef->steps++;
 }

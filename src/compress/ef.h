@@ -24,7 +24,8 @@ typedef struct {
     int      masking;    /* DGC: the step being committed masks the momentum it sent */
     uint64_t steps;      /* compressions done */
     uint64_t skipped;    /* steps refused for a non-finite gradient */
-    float   *scratch;    /* 2*count: p and the reconstruction, kept across calls */
+    float   *p, *recon;  /* per-call buffers, kept across calls: p, its reconstruction */
+    float   *u;          /* DGC: the new velocity, until commit */
 } ccl_ef_t;
 
 /* Names for spec strings and logs: "none", "classic", "ef21", "ef21w", "dgc"; -1 if unknown. */
