@@ -149,13 +149,18 @@ size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count)
 }
 
 /* Branch-free so it vectorises: counts elements whose exponent bits are all ones. */
-__attribute__((target_clones("avx2", "default"))) int ccl_all_finite(const float *x, size_t n)
+__attribute__((target_clones("avx2", "default"))) static int all_finite(const float *x, size_t n)
 {
     const uint32_t *b = (const uint32_t *)(const void *)x;
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++)
         bad |= (uint32_t)((b[i] & 0x7f800000u) == 0x7f800000u);
     return bad == 0;
+}
+
+int ccl_all_finite(const float *x, size_t n)
+{
+    return all_finite(x, n);
 }
 
 ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
@@ -170,7 +175,7 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
                              codec->ops->name, ccl_codec_max_encoded_size(codec, count));
     /* Non-finite input has no faithful encoding in most codecs, and the decoder refuses
      * non-finite scales and values: refuse it here, where the caller can act on it. */
-    if (!(codec->ops->flags & CCL_CODEC_CHECKS_FINITE) && !ccl_all_finite(src, count))
+    if (!(codec->ops->flags & CCL_CODEC_CHECKS_FINITE) && !all_finite(src, count))
         for (size_t i = 0; i < count; i++)
             if (!isfinite(src[i]))
                 return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite input at index %zu", i);
