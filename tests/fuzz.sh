@@ -14,7 +14,16 @@ fi
 if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$src/include" -I"$src/src" \
         "$src/tests/fuzz_decode.c" "$src"/src/compress/*.c \
         "$src/src/core/util.c" "$src/src/core/reduce.c" -lm -o "$out" 2>"$build/tests/fuzz_build.log"; then
-    echo "SKIP fuzz: clang could not build a libFuzzer target (see $build/tests/fuzz_build.log)"
+    # Tell a missing fuzzer runtime (skip) from our code failing to build (failure).
+    probe=$(mktemp -d)
+    echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' >"$probe/p.c"
+    if clang -fsanitize=fuzzer "$probe/p.c" -o "$probe/p" 2>/dev/null; then
+        echo "FAIL fuzz: the decoders do not build as a libFuzzer target (see $build/tests/fuzz_build.log)"
+        tail -5 "$build/tests/fuzz_build.log"
+    else
+        echo "SKIP fuzz: clang has no libFuzzer runtime (apt-get install libclang-rt-14-dev)"
+    fi
+    rm -rf "$probe"
     exit 0
 fi
 work=$(mktemp -d)
