@@ -223,6 +223,9 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
 }
 
 static ccl_result_t auto_calibrate(struct ccl_comm *comm);
+static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll,
+                                   const void *sendbuf, void *recvbuf, size_t out_count,
+                                   ccl_redop_t op, const ccl_calgo_t *algo);
 
 static ccl_result_t comp_create(struct ccl_comm *comm, const char *spec, size_t count,
                                 ccl_datatype_t dtype, struct ccl_compressor **comp_p)
@@ -377,67 +380,81 @@ static ccl_result_t time_allreduce(struct ccl_comm *comm, float *buf, size_t n, 
     return CCL_SUCCESS;
 }
 
-/* Measures, once per communicator, the exact allreduce at two sizes and the auto codec's
- * speed; the maxima over ranks make the model, so every rank decides alike. */
+static ccl_result_t time_compressed(struct ccl_comm *comm, ccl_compressor_t probe, float *in,
+                                    float *out, int reps, double *us)
+{
+    double t0 = ccl_time_now();
+    for (int i = 0; i < reps; i++)
+        CCL_CHECK(run_compressed(probe, comm, CCL_COLL_ALLREDUCE, in, out, probe->count, CCL_SUM,
+                                 probe->algo));
+    *us = (ccl_time_now() - t0) * 1e6 / reps;
+    return CCL_SUCCESS;
+}
+
+/* Measures, once per communicator, the exact allreduce and the compressed one (the auto
+ * compressor without error feedback) at 1 KB, 2 MB and 16 MB, under the conditions of real
+ * calls (the largest size leaves the caches, as large gradients do); the maxima over ranks
+ * make the model, so every rank decides alike. The cost: about ten calls of 16 MB. */
 static ccl_result_t auto_calibrate(struct ccl_comm *comm)
 {
-    enum { BIG = 1 << 19, CODEC_N = 1 << 20 };
-    double small_us, big_us, m[3];
-    float *buf = calloc(CODEC_N, sizeof(float)), *rec = malloc(CODEC_N * sizeof(float));
-    ccl_codec_t codec;
-    size_t cap, len;
-    uint8_t *enc = NULL;
+    static const size_t counts[CCL_AUTO_POINTS] = {256, 1 << 19, 1 << 22};
+    const size_t nmax = counts[CCL_AUTO_POINTS - 1];
+    double m[2 * CCL_AUTO_POINTS];
+    float *buf = malloc(nmax * sizeof(float)), *out = malloc(nmax * sizeof(float));
+    ccl_compressor_t probe = NULL;
     ccl_result_t res = CCL_ERR_NO_MEMORY;
-    ccl_codec_parse("int:bits=8", &codec);
-    cap = ccl_codec_max_encoded_size(&codec, CODEC_N);
-    if (buf == NULL || rec == NULL || (enc = malloc(cap)) == NULL)
+    if (buf == NULL || out == NULL)
         goto out;
-    for (size_t i = 0; i < CODEC_N; i++)
-        buf[i] = ccl_rng_unit(1, i) - 0.5f;
-    double t0 = ccl_time_now();
-    for (int r = 0; r < 3; r++) {
-        ccl_codec_encode(&codec, buf, CODEC_N, 1, enc, cap, &len, rec);
-        ccl_codec_decode(enc, len, rec, CODEC_N, 1);
+    for (size_t i = 0; i < nmax; i++)
+        buf[i] = out[i] = ccl_rng_unit((uint64_t)comm->rank, i) - 0.5f; /* in place: sums grow x P */
+    for (int k = 0; k < CCL_AUTO_POINTS; k++) {
+        int reps = k == 0 ? 20 : k == 1 ? 5 : 2;
+        if ((res = time_allreduce(comm, out, counts[k], 1, &m[k])) != CCL_SUCCESS ||
+            (res = time_allreduce(comm, out, counts[k], reps, &m[k])) != CCL_SUCCESS ||
+            (res = comp_create(comm, "int:bits=8,ef=none,algo=sra", counts[k], CCL_FLOAT32,
+                               &probe)) != CCL_SUCCESS ||
+            (res = time_compressed(comm, probe, buf, out, 1, &m[CCL_AUTO_POINTS + k])) != CCL_SUCCESS ||
+            (res = time_compressed(comm, probe, buf, out, reps, &m[CCL_AUTO_POINTS + k])) != CCL_SUCCESS)
+            goto out;
+        ccl_compressor_destroy(probe);
+        probe = NULL;
     }
-    /* Per byte of input: the call encodes and decodes about twice (two quantizations). */
-    m[2] = 2 * (ccl_time_now() - t0) * 1e6 / 3 / (4.0 * CODEC_N);
-    memset(buf, 0, BIG * sizeof(float));
-    if ((res = time_allreduce(comm, buf, 1, 5, &small_us)) != CCL_SUCCESS ||
-        (res = time_allreduce(comm, buf, 1, 20, &small_us)) != CCL_SUCCESS ||
-        (res = time_allreduce(comm, buf, BIG, 1, &big_us)) != CCL_SUCCESS ||
-        (res = time_allreduce(comm, buf, BIG, 3, &big_us)) != CCL_SUCCESS)
+    if ((res = ccl_allreduce(m, m, 2 * CCL_AUTO_POINTS, CCL_FLOAT64, CCL_MAX, comm)) != CCL_SUCCESS)
         goto out;
-    m[0] = small_us;
-    m[1] = fmax(big_us - small_us, 0) / (4.0 * BIG);
-    double all[3];
-    memcpy(all, m, sizeof(m));
-    if ((res = ccl_allreduce(all, all, 3, CCL_FLOAT64, CCL_MAX, comm)) != CCL_SUCCESS)
-        goto out;
-    comm->automodel.exact_us = all[0];
-    comm->automodel.exact_us_per_byte = all[1];
-    comm->automodel.codec_us_per_byte = all[2];
-    comm->automodel.wire_ratio = 0.25 + 8.0 / (512 * 4); /* 8-bit codes and bucket scales */
+    for (int k = 0; k < CCL_AUTO_POINTS; k++) {
+        comm->automodel.bytes[k] = 4.0 * (double)counts[k];
+        comm->automodel.us[0][k] = m[k];
+        comm->automodel.us[1][k] = m[CCL_AUTO_POINTS + k];
+    }
     comm->automodel.exact_scale = comm->automodel.comp_scale = 1;
     comm->automodel.done = 1;
-    ccl_info("auto: exact allreduce %.1f us + %.3g us/byte; compressed adds %.3g us/byte "
-             "(codec) and moves %.2f of the bytes", all[0], all[1], all[2],
-             comm->automodel.wire_ratio);
+    ccl_info("auto: exact allreduce %.0f/%.0f/%.0f us, compressed %.0f/%.0f/%.0f us at 1 KB/2 MB/16 MB",
+             m[0], m[1], m[2], m[3], m[4], m[5]);
 out:
+    ccl_compressor_destroy(probe);
     free(buf);
-    free(rec);
-    free(enc);
+    free(out);
     return res == CCL_SUCCESS ? res : ccl_set_error(comm, res, "auto calibration failed: %s",
                                                      ccl_get_last_error(comm));
+}
+
+/* Piecewise-linear through the measured points, the last slope extended. */
+double ccl_auto_model_us(const struct ccl_comm *comm, int method, double b)
+{
+    const double *x = comm->automodel.bytes, *y = comm->automodel.us[method];
+    int k = 0;
+    while (k < CCL_AUTO_POINTS - 2 && b > x[k + 1])
+        k++;
+    double slope = fmax(y[k + 1] - y[k], 0) / (x[k + 1] - x[k]);
+    return fmax(y[k] + (b - x[k]) * slope, 0) *
+           (method ? comm->automodel.comp_scale : comm->automodel.exact_scale);
 }
 
 /* Predicted microseconds of the exact (0) and compressed (1) allreduce of `bytes`. */
 static void auto_predict(const struct ccl_comm *comm, size_t bytes, double us[2])
 {
-    double b = (double)bytes;
-    us[0] = comm->automodel.exact_scale * (comm->automodel.exact_us + b * comm->automodel.exact_us_per_byte);
-    us[1] = comm->automodel.comp_scale *
-            (comm->automodel.exact_us + b * (comm->automodel.exact_us_per_byte * comm->automodel.wire_ratio +
-                                             comm->automodel.codec_us_per_byte));
+    us[0] = ccl_auto_model_us(comm, 0, (double)bytes);
+    us[1] = ccl_auto_model_us(comm, 1, (double)bytes);
 }
 
 /* Every 32 auto calls the ranks agree (max) on how far the model was off, per method. */
@@ -545,7 +562,11 @@ ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t
     if (c->is_auto) {
         double pred[2], t0 = ccl_time_now();
         auto_predict(comm, count * sizeof(float), pred);
-        int use = pred[1] < 0.9 * pred[0]; /* compress only with a clear margin */
+        /* Compress only with a clear margin: 10% within the measured sizes; beyond the
+         * largest, where the compressed path's memory traffic grows faster than linearly on
+         * a loaded host (measured: perf/RESULTS.md), 40%. */
+        double margin = (double)count * 4 > comm->automodel.bytes[CCL_AUTO_POINTS - 1] ? 0.6 : 0.9;
+        int use = pred[1] < margin * pred[0];
         ccl_result_t res;
         if (c->auto_calls == 0 || (c->auto_calls & 1023) == 0)
             ccl_info("auto: %zu elements -> %s (model: exact %.0f us, %s %.0f us)", count,

@@ -78,6 +78,10 @@ ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
 ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate);
 
+/* auto's model: predicted microseconds of the exact (method 0) or compressed (1) allreduce
+ * of `bytes` on comm (after calibration). */
+double ccl_auto_model_us(const struct ccl_comm *comm, int method, double bytes);
+
 /* The per-call scratch: one block the call owns (freed by ccl_coll_ctx_finish). */
 void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes);
 

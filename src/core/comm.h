@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #define CCL_ERRSTR_LEN 512
+#define CCL_AUTO_POINTS 3
 
 /* Tag bit of failure notices; data messages never set it (see collectives/p2p.h). */
 #define CCL_TAG_CTRL (1ULL << 63)
@@ -45,12 +46,11 @@ struct ccl_comm {
     size_t scratch_size;
 
     /* "auto" compression's measurements, identical on every rank (collectives/compressed.c):
-     * exact allreduce time = exact_us + bytes * exact_us_per_byte; compressed adds
-     * codec_us_per_byte and moves wire_ratio of the bytes; *_scale correct the model from
-     * what calls took. */
+     * the exact (0) and compressed (1) allreduce took us[m][k] microseconds for bytes[k];
+     * *_scale correct the model from what calls took. */
     struct {
         int    done;
-        double exact_us, exact_us_per_byte, codec_us_per_byte, wire_ratio;
+        double bytes[CCL_AUTO_POINTS], us[2][CCL_AUTO_POINTS];
         double exact_scale, comp_scale;
         double obs[2], pred[2];   /* this rank's observed and predicted time, per method */
     } automodel;
