@@ -89,15 +89,16 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     CCL_CHECK(ccl_ctx_reqs(ctx, 2 * P, &reqs));
     if (cap > SIZE_MAX / (size_t)P / 2)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "messages too large");
-    /* One block: the slots, then the pointer and length tables (freed with the call). */
-    uint8_t *mem = malloc((size_t)P * (cap + sizeof(uint8_t *) + sizeof(size_t)) + 16);
+    /* One block of the communicator's scratch: the pointer and length tables, then the
+     * slots. */
+    size_t tables = (size_t)P * (sizeof(uint8_t *) + sizeof(size_t));
+    uint8_t *mem = ccl_comp_alloc(ctx, tables + (size_t)P * cap);
     if (mem == NULL)
-        return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for %d messages of %zu bytes", P, cap);
-    ctx->owned_buf = mem;
-    uint8_t **slot = (uint8_t **)(void *)(mem + (size_t)P * cap);
+        return CCL_ERR_NO_MEMORY;
+    uint8_t **slot = (uint8_t **)(void *)mem;
     size_t *len = (size_t *)(void *)(slot + P);
     for (int i = 0; i < P; i++)
-        slot[i] = mem + (size_t)i * cap;
+        slot[i] = mem + tables + (size_t)i * cap;
     for (int i = 0; i < P; i++)
         if (i != r)
             CCL_CHECK(ccl_p2p_irecv_v(ctx, i, 0, slot[i], cap, &reqs[i]));

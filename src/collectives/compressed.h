@@ -66,7 +66,7 @@ void ccl_comp_finish(ccl_coll_ctx_t *ctx, const float *recon, float *out, size_t
 /* Every rank encodes its whole p (error feedback's reconstruction into its state) and
  * sends it to every other rank. On return slot[i], len[i] hold rank i's encoding (the own
  * one included) and *skip_p tells whether some rank skipped the step. slot and len have
- * nranks entries, allocated by the call. */
+ * nranks entries, in the communicator's scratch (ccl_comp_alloc). */
 ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
                                int *skip_p);
 
@@ -82,7 +82,8 @@ ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *
  * of `bytes` on comm (after calibration). */
 double ccl_auto_model_us(const struct ccl_comm *comm, int method, double bytes);
 
-/* The per-call scratch: one block the call owns (freed by ccl_coll_ctx_finish). */
+/* The call's message buffers: the communicator's scratch, reused across calls (no
+ * allocation per call once it is large enough). One block per call. */
 void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes);
 
 #endif

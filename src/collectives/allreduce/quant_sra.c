@@ -35,9 +35,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
      * then P slots of own_cap for what it receives in the scatter, then P slots for the
      * gather. */
     CCL_CHECK(ccl_ctx_reqs(ctx, 4 * P, &reqs));
-    size_t offs[3 * 64 + 1], *dyn = NULL;
-    off = P <= 64 ? offs : (dyn = malloc((3 * (size_t)P + 1) * sizeof(size_t)));
-    if (off == NULL)
+    if ((off = malloc((3 * (size_t)P + 1) * sizeof(size_t))) == NULL)
         return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory");
     for (int s = 0; s < 3 * P; s++) {
         int j = s % P;
@@ -124,7 +122,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
 #undef SLOT
 #undef SLOT_CAP
 out:
-    free(dyn);
+    free(off);
     return res;
 }
 
