@@ -236,16 +236,16 @@ static ccl_result_t p2p_check(ccl_coll_ctx_t *ctx, const ccl_p2p_req_t *req)
 ccl_result_t ccl_p2p_wait(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
 {
     struct ccl_comm *comm = ctx->comm;
-    unsigned idle = 0;
+    unsigned idle = 0, patience = comm->oversubscribed ? 1 : 64;
     for (unsigned spin = 0;; spin++) {
         ccl_result_t res = p2p_test(ctx, req);
         if (res != CCL_INPROGRESS)
             return res;
         /* When ranks outnumber cores, a spinning waiter steals the time its peer needs to
-         * send; after a stretch with nothing to do, give the core away. */
+         * send: give the core away at the first idle poll then, after a stretch otherwise. */
         if (comm->tl_ops->progress(comm->tl) != 0)
             idle = 0;
-        else if (++idle >= 64)
+        else if (++idle >= patience)
             sched_yield();
         if ((spin & 255) == 255) {
             res = p2p_check(ctx, req);

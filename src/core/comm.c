@@ -1,4 +1,5 @@
 /* comm.c: communicator lifetime (unique id, init, destroy, abort) and its failure state. */
+#define _GNU_SOURCE
 #include "comm.h"
 #include "bootstrap.h"
 #include "config.h"
@@ -104,6 +105,22 @@ static ccl_result_t comm_post_ctrl_recv(struct ccl_comm *comm)
                                CCL_TAG_CTRL, &comm->ctrl_req);
 }
 
+/* True when this host runs more ranks than this process has cores to run on: then a waiting
+ * rank must hand its core over at once, or the peer it waits for cannot run. */
+static int comm_oversubscribed(int nranks, const uint8_t *same_host)
+{
+    int local = 0;
+    for (int r = 0; r < nranks; r++)
+        local += same_host[r] != 0;
+    cpu_set_t set;
+    int cores = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        cores = CPU_COUNT(&set);
+    if (cores <= 0)
+        cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 && local > cores;
+}
+
 ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
                              const void *const *addrs, const size_t *lens,
                              const uint8_t *same_host)
@@ -122,6 +139,7 @@ ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, voi
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for a communicator");
         goto err;
     }
+    comm->oversubscribed = comm_oversubscribed(nranks, same_host);
     CCL_CHECK_GOTO(comm->tl_ops->connect(tl, nranks, rank, addrs, lens, same_host), res, err);
     CCL_CHECK_GOTO(comm_post_ctrl_recv(comm), res, err);
     *comm_p = comm;

@@ -27,6 +27,7 @@ struct ccl_comm {
     void *tl;
 
     uint32_t seq;               /* collective sequence number, same on every rank */
+    int      oversubscribed;    /* more ranks on this host than cores this process may use */
     double   timeout_s;
 
     /* The first error of this communicator: every later call returns it. */
