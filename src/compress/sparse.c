@@ -172,16 +172,14 @@ int ccl_randomk_indices(uint64_t seed, size_t count, size_t k, uint32_t *idx)
     return 0;
 }
 
-ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
-                               uint64_t seed, float *out, size_t count, int accumulate)
+ccl_result_t ccl_sparse_read(const uint8_t *in, size_t len, const uint32_t hp[2], uint64_t seed,
+                             size_t count, uint32_t *idx, float *val)
 {
     size_t k = hp[0], pos = 0;
     uint32_t flags = hp[1];
     int fp16 = (flags & CCL_SPARSE_FP16) != 0, noidx = (flags & CCL_SPARSE_NOIDX) != 0;
     int bitmap = (flags & CCL_SPARSE_BITMAP) != 0, delta = (flags & CCL_SPARSE_DELTA) != 0;
     size_t vbytes = fp16 ? 2 : 4, ibytes, voff;
-    uint32_t *idx = NULL;
-    ccl_result_t res = CCL_SUCCESS;
 
     if ((flags & ~15u) != 0 || noidx + bitmap + delta > 1 || k > count || count > UINT32_MAX)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: bad parameters k=%zu flags=%u",
@@ -200,25 +198,15 @@ ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[
             return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
                                  "sparse: %zu payload bytes, %zu expected", len, ibytes + k * vbytes);
     }
-    if (k == 0) {
-        if (!accumulate)
-            memset(out, 0, count * sizeof(float));
+    if (k == 0)
         return CCL_SUCCESS;
-    }
-    idx = malloc(k * sizeof(uint32_t));
-    if (idx == NULL)
-        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "sparse: no memory for %zu indices", k);
     if (delta) {
-        if (read_deltas(in + k * vbytes, ibytes, k, count, idx) != 0) {
-            res = ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
-                                "sparse: delta-coded indices are malformed or out of range");
-            goto out;
-        }
+        if (read_deltas(in + k * vbytes, ibytes, k, count, idx) != 0)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                                 "sparse: delta-coded indices are malformed or out of range");
     } else if (noidx) {
-        if (ccl_randomk_indices(seed, count, k, idx) != 0) {
-            res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "randomk: no memory");
-            goto out;
-        }
+        if (ccl_randomk_indices(seed, count, k, idx) != 0)
+            return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "randomk: no memory");
     } else if (bitmap) {
         size_t n = 0;
         for (size_t i = 0; i < count; i++)
@@ -231,43 +219,55 @@ ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[
         size_t ones = 0;
         for (size_t b = 0; b < ibytes; b++)
             ones += (size_t)__builtin_popcount(in[b]);
-        if (n != k || ones != k) {
-            res = ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: bitmap has %zu bits, k=%zu",
-                                ones, k);
-            goto out;
-        }
+        if (n != k || ones != k)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: bitmap has %zu bits, k=%zu",
+                                 ones, k);
     } else {
         for (size_t j = 0; j < k; j++) {
             idx[j] = ccl_get_u32(in + 4 * j);
             /* Ascending and in range: no duplicates, no write outside out[]. */
-            if (idx[j] >= count || (j > 0 && idx[j] <= idx[j - 1])) {
-                res = ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
-                                    "sparse: index %u at %zu is out of range or not ascending",
-                                    idx[j], j);
-                goto out;
-            }
+            if (idx[j] >= count || (j > 0 && idx[j] <= idx[j - 1]))
+                return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                                     "sparse: index %u at %zu is out of range or not ascending",
+                                     idx[j], j);
         }
     }
     pos = voff;
     for (size_t j = 0; j < k; j++, pos += vbytes) {
         float v = fp16 ? ccl_half_to_float((uint16_t)(in[pos] | in[pos + 1] << 8))
                        : ccl_get_f32(in + pos);
-        if (!isfinite(v)) {
-            res = ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: non-finite value at %zu", j);
-            goto out;
-        }
+        if (!isfinite(v))
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: non-finite value at %zu", j);
+        val[j] = v;
     }
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                               uint64_t seed, float *out, size_t count, int accumulate)
+{
+    size_t k = hp[0];
+    uint32_t *idx = NULL;
+    float *val = NULL;
+    ccl_result_t res;
+    if (k > count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: k=%zu of %zu elements", k,
+                             count);
+    if (k > 0 && ((idx = malloc(k * sizeof(uint32_t))) == NULL ||
+                  (val = malloc(k * sizeof(float))) == NULL)) {
+        free(idx);
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "sparse: no memory for %zu pairs", k);
+    }
+    res = ccl_sparse_read(in, len, hp, seed, count, idx, val);
     /* Values are applied only once all are known good: a bad payload changes nothing. */
-    if (!accumulate)
-        memset(out, 0, count * sizeof(float));
-    pos = voff;
-    for (size_t j = 0; j < k; j++, pos += vbytes) {
-        float v = fp16 ? ccl_half_to_float((uint16_t)(in[pos] | in[pos + 1] << 8))
-                       : ccl_get_f32(in + pos);
-        out[idx[j]] += v;
+    if (res == CCL_SUCCESS) {
+        if (!accumulate)
+            memset(out, 0, count * sizeof(float));
+        for (size_t j = 0; j < k; j++)
+            out[idx[j]] += val[j];
     }
-out:
     free(idx);
+    free(val);
     return res;
 }
 

@@ -21,6 +21,12 @@ void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_
                       int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
                       float *recon);
 
+/* Checks a sparse payload and reads its hp[0] (<= count) ascending indices and finite
+ * values into idx and val (room for hp[0] each). CCL_ERR_INVALID_PAYLOAD on any
+ * inconsistency; idx and val are then garbage. */
+ccl_result_t ccl_sparse_read(const uint8_t *in, size_t len, const uint32_t hp[2], uint64_t seed,
+                             size_t count, uint32_t *idx, float *val);
+
 /* Checks and decodes a sparse payload. For payloads without indices, idx_from_seed
  * regenerates them. */
 ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
