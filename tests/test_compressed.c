@@ -118,6 +118,50 @@ static int t_sparse(ccl_comm_t comm, int rank, int p, const char *algo, int case
     return ok;
 }
 
+/* Supports large enough that the sum goes dense part way (half the buffer and more), on
+ * integer values (exact); then random floats, where sparse_split must give the very bits of
+ * sparse_allgather (both add in rank order) and every algorithm bit-identical results on
+ * every rank. */
+static int t_sparse_dense(ccl_comm_t comm, int rank, int p, const char *algo)
+{
+    const int K = N / 3;
+    float *x = calloc(N, 4), *out = malloc(N * 4), *want = calloc(N, 4), *ref = malloc(N * 4);
+    char spec[128];
+    snprintf(spec, sizeof(spec), "topk:k=%d,ef=none,algo=%s", K, algo);
+    ccl_compressor_t c = mk(comm, spec, N, CCL_FLOAT32);
+    snprintf(spec, sizeof(spec), "topk:k=%d,ef=none,algo=sparse_allgather", K);
+    ccl_compressor_t g = mk(comm, spec, N, CCL_FLOAT32);
+    int ok = c != NULL && g != NULL;
+    for (int r = 0; r < p; r++)
+        for (int j = 0; j < K; j++) {
+            size_t idx = ((size_t)r * 1237 + (size_t)j * 3) % N;
+            float v = (float)((r + 2) * (j + 1) % 23 + 1) * ((j % 3) ? -1 : 1);
+            if (r == rank)
+                x[idx] = v;
+            want[idx] += v;
+        }
+    ok = ok && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
+         memcmp(out, want, N * 4) == 0 && same_everywhere(comm, out, N);
+    for (size_t i = 0; ok && i < N; i++)
+        x[i] = (i % 3 == (size_t)rank % 3) ? uval(rank, i, 5) : 0.0f;
+    ok = ok && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
+         ccl_allreduce_compressed(x, ref, N, CCL_FLOAT32, CCL_SUM, g, comm) == CCL_SUCCESS &&
+         same_everywhere(comm, out, N);
+    if (ok && strcmp(algo, "sparse_split") == 0)
+        ok = memcmp(out, ref, N * 4) == 0;
+    for (size_t i = 0; ok && i < N; i++)
+        ok = fabsf(out[i] - ref[i]) <= 1e-5f * (float)p;
+    if (!ok)
+        fprintf(stderr, "sparse dense %s: %s\n", algo, ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    ccl_compressor_destroy(g);
+    free(x);
+    free(out);
+    free(want);
+    free(ref);
+    return ok;
+}
+
 /* Telescoping over 100 calls: sum of outputs + sum over ranks of the final residuals equals
  * the sum of all gradients, exactly (integer values, top-k sends them unchanged). */
 static int t_telescoping(ccl_comm_t comm, int rank, int p)
@@ -337,6 +381,8 @@ static const char *const names[] = {
     "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc)", "EF21 and EF21-W fixed point",
     "sign majority vote", "terngrad shared scale", "fp16, int32, max fallbacks; allgather",
     "NaN on one rank skips the step everywhere", "auto within int8 bound",
+    "topk sparse_rd exact (overlap, disjoint, going dense)",
+    "topk sparse_split exact (overlap, disjoint, going dense; bits of sparse_allgather)",
 };
 
 static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
@@ -382,6 +428,11 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
     fails |= !(t_nan(comm, rank, p, "int:bits=8") && t_nan(comm, rank, p, "dgc:ratio=0.01") &&
                t_nan(comm, rank, p, "terngrad")) << k++;
     fails |= !t_quantized(comm, rank, p, "auto", 2.0 / 255) << k++;
+    fails |= !(t_sparse(comm, rank, p, "sparse_rd", 2) && t_sparse_dense(comm, rank, p, "sparse_rd") &&
+               t_nan(comm, rank, p, "dgc:ratio=0.01,algo=sparse_rd")) << k++;
+    fails |= !(t_sparse(comm, rank, p, "sparse_split", 2) &&
+               t_sparse_dense(comm, rank, p, "sparse_split") &&
+               t_nan(comm, rank, p, "dgc:ratio=0.01,algo=sparse_split")) << k++;
     ccl_comm_destroy(comm);
     return fails;
 }

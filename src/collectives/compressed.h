@@ -1,6 +1,7 @@
 /* compressed.h: compressors (a codec, its error-feedback state and the algorithm that moves
  * it) and the compressed algorithms, one file each: allreduce/quant_sra.c,
- * allreduce/sparse_allgather.c, allreduce/sign_vote.c, allgather/compressed.c. */
+ * allreduce/sparse_allgather.c, allreduce/sparse_rd.c, allreduce/sparse_split.c,
+ * allreduce/sign_vote.c, allgather/compressed.c. */
 #ifndef CCL_COMPRESSED_H
 #define CCL_COMPRESSED_H
 
@@ -19,6 +20,8 @@ typedef struct ccl_calgo {
 
 extern const ccl_calgo_t ccl_callreduce_sra;
 extern const ccl_calgo_t ccl_callreduce_sparse_allgather;
+extern const ccl_calgo_t ccl_callreduce_sparse_rd;
+extern const ccl_calgo_t ccl_callreduce_sparse_split;
 extern const ccl_calgo_t ccl_callreduce_sign_vote;
 extern const ccl_calgo_t ccl_callgather_direct;
 /* NULL-terminated, for lookup by name and for the info tool. */

@@ -136,6 +136,12 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
 ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
                               int accumulate);
 
+/* A sparse codec's encoding as its (index, value) list: the same checks as
+ * ccl_codec_decode; on success *idx_p and *val_p (ascending indices, k_p of them) are
+ * malloc'd and the caller frees them. */
+ccl_result_t ccl_codec_read_sparse(const void *src, size_t len, size_t count, uint32_t **idx_p,
+                                   float **val_p, size_t *k_p);
+
 /* Nonzero if no x[i] is a NaN or an infinity (a branch-free, vectorised pass). */
 int ccl_all_finite(const float *x, size_t n);
 

@@ -63,12 +63,13 @@ static size_t delta_bytes(const uint32_t *idx, size_t k)
     return n;
 }
 
-static size_t put_values(const float *src, const uint32_t *idx, size_t k, int fp16,
+/* packed: src holds the k values in order (src[j]), else the whole vector (src[idx[j]]). */
+static size_t put_values(const float *src, int packed, const uint32_t *idx, size_t k, int fp16,
                          uint8_t *out, float *recon)
 {
     size_t pos = 0;
     for (size_t j = 0; j < k; j++) {
-        float v = src[idx[j]];
+        float v = packed ? src[j] : src[idx[j]];
         if (fp16) {
             v = v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v;
             uint16_t h = ccl_float_to_half(v);
@@ -85,9 +86,9 @@ static size_t put_values(const float *src, const uint32_t *idx, size_t k, int fp
     return pos;
 }
 
-void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
-                      int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
-                      float *recon)
+static void sparse_write(const float *src, int packed, size_t count, const uint32_t *idx,
+                         size_t k, int fp16, int with_indices, uint8_t *out, size_t *len_p,
+                         uint32_t hp[2], float *recon)
 {
     size_t pos = 0, dbytes = with_indices ? delta_bytes(idx, k) : 0;
     uint32_t flags = (fp16 ? CCL_SPARSE_FP16 : 0) | (with_indices ? 0 : CCL_SPARSE_NOIDX);
@@ -96,7 +97,7 @@ void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_
     if (with_indices && dbytes < 4 * k && dbytes < bitmap_bytes(count)) {
         /* Delta coding: the values first, then the gaps, 7 bits a byte. */
         flags |= CCL_SPARSE_DELTA;
-        pos = put_values(src, idx, k, fp16, out, recon);
+        pos = put_values(src, packed, idx, k, fp16, out, recon);
         uint32_t prev = UINT32_MAX;
         for (size_t j = 0; j < k; j++) {
             uint32_t gap = idx[j] - prev - 1;
@@ -122,10 +123,23 @@ void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_
         for (size_t j = 0; j < k; j++, pos += 4)
             ccl_put_u32(out + pos, idx[j]);
     }
-    pos += put_values(src, idx, k, fp16, out + pos, recon);
+    pos += put_values(src, packed, idx, k, fp16, out + pos, recon);
     hp[0] = (uint32_t)k;
     hp[1] = flags;
     *len_p = pos;
+}
+
+void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
+                      int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
+                      float *recon)
+{
+    sparse_write(src, 0, count, idx, k, fp16, with_indices, out, len_p, hp, recon);
+}
+
+void ccl_sparse_write_list(const float *val, size_t count, const uint32_t *idx, size_t k,
+                           uint8_t *out, size_t *len_p, uint32_t hp[2])
+{
+    sparse_write(val, 1, count, idx, k, 0, 1, out, len_p, hp, NULL);
 }
 
 /* Reads k LEB128 gaps filling exactly in[0..n); -1 on any inconsistency. */

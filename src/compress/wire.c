@@ -1,6 +1,7 @@
 /* wire.c: packing and checking the compressed-buffer header; codec lookup and the generic
  * encode/decode entry points. */
 #include "wire.h"
+#include "sparse.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -206,4 +207,42 @@ ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t co
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL output");
     return ops->decode((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, h.seed,
                        out, count, accumulate);
+}
+
+ccl_result_t ccl_codec_read_sparse(const void *src, size_t len, size_t count, uint32_t **idx_p,
+                                   float **val_p, size_t *k_p)
+{
+    ccl_wire_hdr_t h;
+    const ccl_codec_ops_t *ops;
+    uint32_t *idx = NULL;
+    float *val = NULL;
+    ccl_result_t res;
+    CCL_CHECK(ccl_wire_get(src, len, &h));
+    if (h.count != (uint64_t)count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "payload holds %llu elements, %zu expected",
+                             (unsigned long long)h.count, count);
+    ops = codec_by_id(h.codec_id);
+    if (ops == NULL || !(ops->flags & CCL_CODEC_SPARSE))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "codec id %u is not a sparse codec",
+                             h.codec_id);
+    if (h.params[0] > count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: k=%u of %zu elements",
+                             h.params[0], count);
+    size_t k = h.params[0];
+    if ((idx = malloc(CCL_MAX(k, (size_t)1) * sizeof(uint32_t))) == NULL ||
+        (val = malloc(CCL_MAX(k, (size_t)1) * sizeof(float))) == NULL) {
+        free(idx);
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for %zu pairs", k);
+    }
+    res = ccl_sparse_read((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, h.seed,
+                          count, idx, val);
+    if (res != CCL_SUCCESS) {
+        free(idx);
+        free(val);
+        return res;
+    }
+    *idx_p = idx;
+    *val_p = val;
+    *k_p = k;
+    return CCL_SUCCESS;
 }
