@@ -12,7 +12,7 @@
 
 const ccl_calgo_t *const ccl_calgos[] = {
     &ccl_callreduce_sra, &ccl_callreduce_sparse_allgather, &ccl_callreduce_sparse_rd,
-    &ccl_callreduce_sparse_split, &ccl_callreduce_sign_vote,
+    &ccl_callreduce_sparse_split, &ccl_callreduce_sign_vote, &ccl_callreduce_powersgd,
     &ccl_callgather_direct, NULL,
 };
 
@@ -161,6 +161,29 @@ static const ccl_calgo_t *calgo_by_name(const char *name, ccl_coll_t coll)
     return NULL;
 }
 
+/* PowerSGD is no stream codec: its own parameters, error feedback none or classic. */
+static ccl_result_t parse_powersgd(struct ccl_compressor *c, const char *codec_spec,
+                                   const char *ef, const char *algo)
+{
+    ccl_powersgd_params_t p;
+    CCL_CHECK(ccl_powersgd_parse(codec_spec, c->count, &p));
+    if (ef[0] != '\0' && strcmp(ef, "none") != 0 && strcmp(ef, "classic") != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "ef=%s: powersgd takes ef=none or ef=classic", ef);
+    if (algo[0] != '\0' && strcmp(algo, "powersgd") != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry powersgd", algo);
+    c->ef_mode = strcmp(ef, "none") == 0 ? CCL_EF_NONE : CCL_EF_CLASSIC;
+    c->algo = &ccl_callreduce_powersgd;
+    snprintf(c->spec, sizeof(c->spec), "powersgd:rank=%u,rows=%zu,warm=%d,seed=%llu,ef=%s,algo=powersgd",
+             p.rank, p.rows, p.warm, (unsigned long long)p.seed, ccl_ef_mode_name(c->ef_mode));
+    if (!ccl_powersgd_pays(&p)) {
+        ccl_info("powersgd: %zu x %zu at rank %u is no smaller than the matrix; exact path",
+                 p.rows, p.cols, p.rank);
+        c->none = 1;
+        return CCL_SUCCESS;
+    }
+    return ccl_powersgd_create(&p, &c->lowrank);
+}
+
 /* Splits the handle's keys (ef, weight, algo) off the codec spec, parses both, and writes
  * the normalised spec. */
 static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float *weight_p)
@@ -195,6 +218,8 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
                                      strchr(codec_spec, ':') ? "," : ":", item);
         }
     }
+    if (strcmp(codec_spec, "powersgd") == 0 || strncmp(codec_spec, "powersgd:", 9) == 0)
+        return parse_powersgd(c, codec_spec, ef, algo);
     CCL_CHECK(ccl_codec_parse(codec_spec, &c->codec));
     uint32_t kind = codec_kind(&c->codec);
     if (ef[0] == '\0')
@@ -213,8 +238,9 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
     else if ((c->algo = calgo_by_name(algo, CCL_COLL_ALLREDUCE)) == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
                              "algo=%s: no compressed allreduce of that name (sra, "
-                             "sparse_allgather, sparse_rd, sparse_split, sign_vote)", algo);
-    if (!(c->algo->kinds & kind))
+                             "sparse_allgather, sparse_rd, sparse_split, sign_vote; powersgd "
+                             "comes with the powersgd spec)", algo);
+    if (!(c->algo->kinds & kind) || c->algo == &ccl_callreduce_powersgd)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry codec %s%s",
                              algo, c->codec.ops->name,
                              c->algo == &ccl_callreduce_sign_vote ? " (sign_vote needs sign:scale=none)" : "");
@@ -250,7 +276,7 @@ static ccl_result_t comp_create(struct ccl_comm *comm, const char *spec, size_t 
         res = comp_create(comm, AUTO_SPEC, count, dtype, &c->auto_sub);
     } else {
         res = parse_spec(c, spec, &weight);
-        if (res == CCL_SUCCESS && is_float_type(dtype)) {
+        if (res == CCL_SUCCESS && is_float_type(dtype) && !c->none) {
             res = ccl_ef_create(count, c->ef_mode, &c->ef);
             if (res == CCL_SUCCESS)
                 res = ccl_ef_set_group(c->ef, comm->nranks, weight);
@@ -302,6 +328,7 @@ ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
     if (c->auto_sub)
         ccl_compressor_destroy(c->auto_sub);
     ccl_ef_destroy(c->ef);
+    ccl_powersgd_destroy(c->lowrank);
     free(c->f32_in);
     free(c->f32_out);
     free(c);
@@ -316,12 +343,15 @@ ccl_result_t ccl_compressor_reset(ccl_compressor_t c)
         return ccl_compressor_reset(c->auto_sub);
     if (c->ef)
         ccl_ef_reset(c->ef);
+    if (c->lowrank)
+        c->lowrank->have_q = 0;
     return CCL_SUCCESS;
 }
 
 const char *ccl_compressor_spec(ccl_compressor_t c) { return c ? c->spec : ""; }
 
-/* Checkpoint: "CZCP", version 1, the spec hash, then the error-feedback state (if any). */
+/* Checkpoint: "CZCP", version 1, the spec hash, then the error-feedback state (if any),
+ * then powersgd's warm start (if any). */
 #define CP_HDR 16
 static ccl_compressor_t state_owner(ccl_compressor_t c) { return c->auto_sub ? c->auto_sub : c; }
 
@@ -330,7 +360,8 @@ size_t ccl_compressor_state_size(ccl_compressor_t c)
     if (c == NULL)
         return 0;
     c = state_owner(c);
-    return CP_HDR + (c->ef ? ccl_ef_saved_size(c->ef) : 0);
+    return CP_HDR + (c->ef ? ccl_ef_saved_size(c->ef) : 0) +
+           (c->lowrank ? ccl_powersgd_saved_size(c->lowrank) : 0);
 }
 
 ccl_result_t ccl_compressor_save(ccl_compressor_t c, void *buf, size_t cap, size_t *len_p)
@@ -349,6 +380,10 @@ ccl_result_t ccl_compressor_save(ccl_compressor_t c, void *buf, size_t cap, size
     ccl_put_u32(b + 12, (uint32_t)(c->spec_hash >> 32));
     if (c->ef)
         CCL_CHECK(ccl_ef_save(c->ef, b + CP_HDR, cap - CP_HDR, &n));
+    if (c->lowrank) {
+        ccl_powersgd_save(c->lowrank, b + CP_HDR + n);
+        n += ccl_powersgd_saved_size(c->lowrank);
+    }
     *len_p = CP_HDR + n;
     return CCL_SUCCESS;
 }
@@ -368,7 +403,29 @@ ccl_result_t ccl_compressor_restore(ccl_compressor_t c, const void *buf, size_t 
     if (c->ef == NULL)
         return len == CP_HDR ? CCL_SUCCESS
                              : ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint has extra bytes");
-    return ccl_ef_restore(c->ef, b + CP_HDR, len - CP_HDR);
+    if (c->lowrank == NULL)
+        return ccl_ef_restore(c->ef, b + CP_HDR, len - CP_HDR);
+    /* The error feedback, then the warm start: check both before changing either. */
+    size_t ef_len = ccl_ef_saved_size(c->ef), lr_len = ccl_powersgd_saved_size(c->lowrank);
+    if (len != CP_HDR + ef_len + lr_len)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint of %zu bytes, %zu expected",
+                             len, CP_HDR + ef_len + lr_len);
+    ccl_powersgd_t probe = *c->lowrank;
+    float *q = malloc(CCL_MAX(c->lowrank->p.cols * c->lowrank->p.rank, (size_t)1) * sizeof(float));
+    if (q == NULL)
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory");
+    probe.qt = q;
+    ccl_result_t res = ccl_powersgd_restore(&probe, b + CP_HDR + ef_len, lr_len);
+    if (res == CCL_SUCCESS)
+        res = ccl_ef_restore(c->ef, b + CP_HDR, ef_len);
+    if (res == CCL_SUCCESS) {
+        free(c->lowrank->qt);
+        c->lowrank->qt = q;
+        c->lowrank->have_q = probe.have_q;
+    } else {
+        free(q);
+    }
+    return res;
 }
 
 /* ---- auto ---- */
@@ -531,6 +588,12 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
     c->local_bad = res != CCL_SUCCESS;
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
         return res;
+    if (c->lowrank != NULL) {
+        res = ccl_powersgd_allreduce(c, comm, out, op);
+        if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)
+            from_f32(out, recvbuf, out_count, c->dtype);
+        return res;
+    }
     if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE) {
         /* One small exact allreduce agrees on the scale (max) and on skipping. */
         double v[2] = {c->local_bad ? 1.0 : 0.0,
@@ -593,6 +656,9 @@ ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t
     CCL_CHECK(check_call(c, comm, sendbuf, recvbuf, sendcount, dtype));
     if (c->is_auto || c->none || !is_float_type(dtype))
         return ccl_allgather(sendbuf, recvbuf, sendcount, dtype, comm);
+    if (c->lowrank != NULL || c->algo == &ccl_callreduce_powersgd)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "powersgd approximates a sum; an "
+                             "allgather takes a quantizer or a sparse codec");
     if (c->ef_mode == CCL_EF_EF21 || c->ef_mode == CCL_EF_EF21W)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "EF21 aggregates a sum; an allgather "
                              "takes ef=none or ef=classic");

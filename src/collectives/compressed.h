@@ -1,17 +1,19 @@
 /* compressed.h: compressors (a codec, its error-feedback state and the algorithm that moves
  * it) and the compressed algorithms, one file each: allreduce/quant_sra.c,
  * allreduce/sparse_allgather.c, allreduce/sparse_rd.c, allreduce/sparse_split.c,
- * allreduce/sign_vote.c, allgather/compressed.c. */
+ * allreduce/sign_vote.c, allreduce/powersgd.c, allgather/compressed.c. */
 #ifndef CCL_COMPRESSED_H
 #define CCL_COMPRESSED_H
 
 #include "p2p.h"
 #include "../compress/ef.h"
+#include "../compress/powersgd.h"
 
 /* Codec kinds an algorithm accepts. */
 #define CCL_CALGO_DENSE  (1u << 0) /* quantizers and casts */
 #define CCL_CALGO_SPARSE (1u << 1) /* (index, value) codecs */
 #define CCL_CALGO_SIGN   (1u << 2) /* sign:scale=none only */
+#define CCL_CALGO_LOWRANK (1u << 3) /* powersgd */
 
 typedef struct ccl_calgo {
     ccl_algo_t base;   /* name, desc, collective, run; estimate_us unused */
@@ -23,6 +25,7 @@ extern const ccl_calgo_t ccl_callreduce_sparse_allgather;
 extern const ccl_calgo_t ccl_callreduce_sparse_rd;
 extern const ccl_calgo_t ccl_callreduce_sparse_split;
 extern const ccl_calgo_t ccl_callreduce_sign_vote;
+extern const ccl_calgo_t ccl_callreduce_powersgd;
 extern const ccl_calgo_t ccl_callgather_direct;
 /* NULL-terminated, for lookup by name and for the info tool. */
 extern const ccl_calgo_t *const ccl_calgos[];
@@ -33,7 +36,8 @@ struct ccl_compressor {
     int           is_auto;
     struct ccl_compressor *auto_sub; /* auto: the compressor it uses when compression pays */
     uint64_t      auto_calls;
-    ccl_codec_t   codec;
+    ccl_codec_t   codec;          /* ops is NULL for powersgd, which is no stream codec */
+    ccl_powersgd_t *lowrank;      /* powersgd's factors and warm start */
     ccl_ef_mode_t ef_mode;
     ccl_ef_t     *ef;             /* state for `count` float32 */
     const ccl_calgo_t *algo;      /* allreduce algorithm */
@@ -80,6 +84,11 @@ ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
 /* Decodes what peer sent; a payload that fails its checks fails the call (hostile bytes). */
 ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate);
+
+/* PowerSGD's allreduce of c->p into out (allreduce/powersgd.c): two exact allreduces of
+ * the factors, not a stream of encoded chunks, so it runs outside ccl_coll_run. */
+ccl_result_t ccl_powersgd_allreduce(struct ccl_compressor *c, struct ccl_comm *comm, float *out,
+                                    ccl_redop_t op);
 
 /* auto's model: predicted microseconds of the exact (method 0) or compressed (1) allreduce
  * of `bytes` on comm (after calibration). */

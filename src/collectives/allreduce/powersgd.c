@@ -1,0 +1,71 @@
+/* powersgd.c: PowerSGD's allreduce (Vogels et al., 2019): with M this rank's gradient plus
+ * its error feedback (rows x cols) and Q the shared start (warm: the last step's),
+ *   P = sum over ranks of M Q        (exact allreduce of rows x r floats)
+ *   P = orthonormal columns of P     (the same bits on every rank)
+ *   Q = sum over ranks of M^T P      (exact allreduce of cols x r floats)
+ *   result = P Q^T,  error feedback: e = M - P (M^T P)^T, this rank's own share.
+ * Both allreduces are exact and everything after them is computed from identical bits, so
+ * every rank ends with the same result. A NaN or Inf anywhere rides on the first allreduce
+ * as a flag, and every rank skips the step. The arithmetic is compress/powersgd.c. */
+#include "../compressed.h"
+#include "../../core/comm.h"
+
+#include <string.h>
+
+static ccl_result_t exact_sum(struct ccl_comm *comm, const struct ccl_compressor *c, float *buf,
+                              size_t n)
+{
+    ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, buf, buf, n, CCL_FLOAT32, CCL_SUM, 0, sizeof(float),
+                         NULL, NULL, c->spec_hash};
+    return ccl_coll_run(comm, &a);
+}
+
+ccl_result_t ccl_powersgd_allreduce(struct ccl_compressor *c, struct ccl_comm *comm, float *out,
+                                    ccl_redop_t op)
+{
+    ccl_powersgd_t *s = c->lowrank;
+    const size_t np = s->p.rows * s->p.rank;
+    ccl_powersgd_start(s, c->ef->steps);
+    if (c->local_bad) {
+        memset(s->pm, 0, np * sizeof(float));
+        s->pm[np] = 1.0f;
+    } else {
+        ccl_powersgd_project(s, c->p);
+        s->pm[np] = 0.0f;
+    }
+    CCL_CHECK(exact_sum(comm, c, s->pm, np + 1));
+    if (s->pm[np] != 0.0f) {
+        if (!c->local_bad)
+            c->ef->skipped++;
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
+                             "allreduce: a gradient holds NaN or Inf%s; the step is skipped on "
+                             "every rank and the error-feedback state kept",
+                             c->local_bad ? " on this rank" : " on another rank");
+    }
+    ccl_powersgd_orthogonalize(s);
+    ccl_powersgd_back(s, c->p);
+    float *recon = ccl_ef_recon(c->ef);
+    ccl_powersgd_expand(s, recon);
+    CCL_CHECK(exact_sum(comm, c, s->qt, s->p.cols * s->p.rank));
+    ccl_powersgd_expand(s, out);
+    s->have_q = 1;
+    ccl_ef_commit(c->ef, recon);
+    if (op == CCL_AVG) {
+        float inv = 1.0f / (float)comm->nranks;
+        for (size_t i = 0; i < c->count; i++)
+            out[i] *= inv;
+    }
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t powersgd_not_streamed(ccl_coll_ctx_t *ctx)
+{
+    return ccl_set_error(ctx->comm, CCL_ERR_INTERNAL, "powersgd runs through its own entry");
+}
+
+const ccl_calgo_t ccl_callreduce_powersgd = {
+    .base = {.name = "powersgd", .coll = CCL_COLL_ALLREDUCE, .run = powersgd_not_streamed,
+             .desc = "PowerSGD rank-r approximation: two exact allreduces of P (rows x r) and Q "
+                     "(cols x r), warm start, error feedback; spec powersgd:rank=R,rows=N"},
+    .kinds = CCL_CALGO_LOWRANK,
+};

@@ -1,0 +1,204 @@
+/* powersgd.c: PowerSGD's matrix steps and warm-start state (powersgd.h). The loops are laid
+ * out for the vectoriser: P = M Q as r dot products per row over Q transposed, M^T P and
+ * P Q^T as row-wise axpys. */
+#include "powersgd.h"
+#include "codec.h"
+#include "wire.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ccl_result_t ccl_powersgd_parse(const char *spec, size_t count, ccl_powersgd_params_t *p)
+{
+    char item[128];
+    long v;
+    memset(p, 0, sizeof(*p));
+    p->rank = 4;
+    p->warm = 1;
+    if (strncmp(spec, "powersgd", 8) != 0 || (spec[8] != '\0' && spec[8] != ':'))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "not a powersgd spec: '%s'", spec);
+    for (const char *s = spec[8] ? spec + 9 : spec + 8; *s != '\0';) {
+        size_t len = strcspn(s, ",");
+        snprintf(item, sizeof(item), "%.*s", (int)CCL_MIN(len, sizeof(item) - 1), s);
+        s += len + (s[len] == ',');
+        char *eq = strchr(item, '=');
+        if (eq == NULL)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "powersgd: '%s' is not key=value", item);
+        *eq = '\0';
+        const char *val = eq + 1;
+        int ok = 0;
+        if (strcmp(item, "rank") == 0 && ccl_param_long(val, 1, 1024, &v) == 0) {
+            p->rank = (uint32_t)v;
+            ok = 1;
+        } else if (strcmp(item, "rows") == 0 && ccl_param_long(val, 1, (long)UINT32_MAX, &v) == 0) {
+            p->rows = (size_t)v;
+            ok = 1;
+        } else if (strcmp(item, "warm") == 0 && ccl_param_bool(val, &p->warm) == 0) {
+            ok = 1;
+        } else if (strcmp(item, "seed") == 0 && ccl_param_long(val, 0, (long)INT32_MAX, &v) == 0) {
+            p->seed = (uint64_t)v;
+            ok = 1;
+        }
+        if (!ok)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                                 "powersgd: bad parameter %s=%s (rank=1..1024 rows=N warm=0|1 "
+                                 "seed=N)", item, val);
+    }
+    if (p->rows == 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                             "powersgd needs the buffer's matrix shape: rows=N (columns are "
+                             "count / rows)");
+    if (count == 0 || count % p->rows != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                             "powersgd: rows=%zu does not divide the buffer's %zu elements",
+                             p->rows, count);
+    p->cols = count / p->rows;
+    p->rank = (uint32_t)CCL_MIN((size_t)p->rank, CCL_MIN(p->rows, p->cols));
+    return CCL_SUCCESS;
+}
+
+int ccl_powersgd_pays(const ccl_powersgd_params_t *p)
+{
+    return (p->rows + p->cols) * p->rank < p->rows * p->cols;
+}
+
+ccl_result_t ccl_powersgd_create(const ccl_powersgd_params_t *p, ccl_powersgd_t **s_p)
+{
+    ccl_powersgd_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for powersgd");
+    s->p = *p;
+    s->qt = malloc(p->cols * p->rank * sizeof(float));
+    s->pm = malloc((p->rows * p->rank + 1) * sizeof(float));
+    if (s->qt == NULL || s->pm == NULL) {
+        ccl_powersgd_destroy(s);
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for powersgd's factors");
+    }
+    *s_p = s;
+    return CCL_SUCCESS;
+}
+
+void ccl_powersgd_destroy(ccl_powersgd_t *s)
+{
+    if (s == NULL)
+        return;
+    free(s->qt);
+    free(s->pm);
+    free(s);
+}
+
+void ccl_powersgd_start(ccl_powersgd_t *s, uint64_t step)
+{
+    if (s->have_q && s->p.warm)
+        return;
+    /* Uniform in [-1, 1): any start of full rank does; the same on every rank. */
+    uint64_t seed = ccl_rng64(s->p.seed ^ 0x70737764ULL, s->p.warm ? 0 : step);
+    for (size_t i = 0; i < s->p.cols * s->p.rank; i++)
+        s->qt[i] = 2.0f * ccl_rng_unit(seed, i) - 1.0f;
+}
+
+/* x . y over n floats, eight partial sums (a shape the vectoriser turns into one register). */
+static float dot(const float *x, const float *y, size_t n)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += x[i + l] * y[i + l];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++)
+        s += x[i] * y[i];
+    return s;
+}
+
+void ccl_powersgd_project(const ccl_powersgd_t *s, const float *m)
+{
+    const size_t rows = s->p.rows, cols = s->p.cols, r = s->p.rank;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t k = 0; k < r; k++)
+            s->pm[i * r + k] = dot(m + i * cols, s->qt + k * cols, cols);
+}
+
+void ccl_powersgd_orthogonalize(ccl_powersgd_t *s)
+{
+    const size_t rows = s->p.rows, r = s->p.rank;
+    float *pm = s->pm;
+    for (size_t k = 0; k < r; k++) {
+        double norm0 = 0;
+        for (size_t i = 0; i < rows; i++)
+            norm0 += (double)pm[i * r + k] * pm[i * r + k];
+        for (size_t j = 0; j < k; j++) {
+            double d = 0;
+            for (size_t i = 0; i < rows; i++)
+                d += (double)pm[i * r + k] * pm[i * r + j];
+            for (size_t i = 0; i < rows; i++)
+                pm[i * r + k] -= (float)(d * pm[i * r + j]);
+        }
+        double norm = 0;
+        for (size_t i = 0; i < rows; i++)
+            norm += (double)pm[i * r + k] * pm[i * r + k];
+        /* What is left of a column (nearly) spanned by the others is mostly rounding noise,
+         * which one pass would not make orthogonal: drop it. */
+        double inv = norm > 1e-8 * norm0 && norm > 0 ? 1.0 / sqrt(norm) : 0.0;
+        for (size_t i = 0; i < rows; i++)
+            pm[i * r + k] = (float)(pm[i * r + k] * inv);
+    }
+}
+
+void ccl_powersgd_back(ccl_powersgd_t *s, const float *m)
+{
+    const size_t rows = s->p.rows, cols = s->p.cols, r = s->p.rank;
+    memset(s->qt, 0, cols * r * sizeof(float));
+    for (size_t i = 0; i < rows; i++)
+        for (size_t k = 0; k < r; k++) {
+            float a = s->pm[i * r + k];
+            float *q = s->qt + k * cols;
+            const float *row = m + i * cols;
+            for (size_t j = 0; j < cols; j++)
+                q[j] += a * row[j];
+        }
+}
+
+void ccl_powersgd_expand(const ccl_powersgd_t *s, float *out)
+{
+    const size_t rows = s->p.rows, cols = s->p.cols, r = s->p.rank;
+    for (size_t i = 0; i < rows; i++) {
+        float *row = out + i * cols;
+        memset(row, 0, cols * sizeof(float));
+        for (size_t k = 0; k < r; k++) {
+            float a = s->pm[i * r + k];
+            const float *q = s->qt + k * cols;
+            for (size_t j = 0; j < cols; j++)
+                row[j] += a * q[j];
+        }
+    }
+}
+
+size_t ccl_powersgd_saved_size(const ccl_powersgd_t *s)
+{
+    return 4 + s->p.cols * s->p.rank * 4;
+}
+
+void ccl_powersgd_save(const ccl_powersgd_t *s, uint8_t *buf)
+{
+    ccl_put_u32(buf, (uint32_t)s->have_q);
+    for (size_t i = 0; i < s->p.cols * s->p.rank; i++)
+        ccl_put_f32(buf + 4 + 4 * i, s->qt[i]);
+}
+
+ccl_result_t ccl_powersgd_restore(ccl_powersgd_t *s, const uint8_t *buf, size_t len)
+{
+    size_t nq = s->p.cols * s->p.rank;
+    if (len != ccl_powersgd_saved_size(s) || ccl_get_u32(buf) > 1)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "powersgd checkpoint: bad length or flag");
+    for (size_t i = 0; i < nq; i++)
+        if (!isfinite(ccl_get_f32(buf + 4 + 4 * i)))
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                                 "powersgd checkpoint: Q holds a non-finite value");
+    s->have_q = (int)ccl_get_u32(buf);
+    for (size_t i = 0; i < nq; i++)
+        s->qt[i] = ccl_get_f32(buf + 4 + 4 * i);
+    return CCL_SUCCESS;
+}
