@@ -56,7 +56,23 @@ static ccl_compressor_t mk(ccl_comm_t comm, const char *spec, size_t n, ccl_data
 
 /* Dense quantized algorithms against the exact sum: with ef=none the error is at most the
  * first quantization of P-1 ranks plus the second of the sum. */
+static int t_quantized_f(ccl_comm_t comm, int rank, int p, const char *spec, double unit_per_rank,
+                         double units);
+
 static int t_quantized(ccl_comm_t comm, int rank, int p, const char *spec, double unit_per_rank)
+{
+    return t_quantized_f(comm, rank, p, spec, unit_per_rank, 2.0 * p);
+}
+
+/* The ring and the tree quantize sums of up to j ranks up to P times: at most
+ * (1 + 2 + ... + P) units. */
+static int t_requantized(ccl_comm_t comm, int rank, int p, const char *spec, double unit_per_rank)
+{
+    return t_quantized_f(comm, rank, p, spec, unit_per_rank, fmax(2.0 * p, p * (p + 1) / 2.0));
+}
+
+static int t_quantized_f(ccl_comm_t comm, int rank, int p, const char *spec, double unit_per_rank,
+                         double units)
 {
     float *x = malloc(N * 4), *out = malloc(N * 4);
     ccl_compressor_t c = mk(comm, spec, N, CCL_FLOAT32);
@@ -65,7 +81,7 @@ static int t_quantized(ccl_comm_t comm, int rank, int p, const char *spec, doubl
         for (size_t i = 0; i < N; i++)
             x[i] = uval(rank, i, op);
         ok = ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, op ? CCL_AVG : CCL_SUM, c, comm) == CCL_SUCCESS;
-        double tol = unit_per_rank * (2.0 * p) * (op ? 1.0 / p : 1.0) + 1e-5;
+        double tol = unit_per_rank * units * (op ? 1.0 / p : 1.0) + 1e-5;
         for (size_t i = 0; i < N && ok; i++) {
             double exact = 0;
             for (int r = 0; r < p; r++)
@@ -489,6 +505,8 @@ static const char *const names[] = {
     "topk sparse_rd exact (overlap, disjoint, going dense)",
     "topk sparse_split exact (overlap, disjoint, going dense; bits of sparse_allgather)",
     "powersgd: rank-2 sum exact, telescoping, checkpoint, NaN, bad specs",
+    "quantized ring (int8, int4 stochastic, qsgd) within bound; NaN",
+    "quantized tree (int8, int4 stochastic, qsgd) within bound; NaN",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -537,6 +555,18 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
                t_nan(comm, rank, p, "dgc:ratio=0.01,algo=sparse_split"));
     case 15:
         return t_powersgd(comm, rank, p);
+    case 16:
+    case 17: {
+        const char *algo = t == 16 ? "ring" : "tree";
+        char s8[64], s4[80], sq[64], sn[64];
+        snprintf(s8, sizeof(s8), "int:bits=8,ef=none,algo=%s", algo);
+        snprintf(s4, sizeof(s4), "int:bits=4,ef=none,round=stochastic,algo=%s", algo);
+        snprintf(sq, sizeof(sq), "qsgd:bits=4,ef=none,algo=%s", algo);
+        snprintf(sn, sizeof(sn), "int:bits=8,algo=%s", algo);
+        return t_requantized(comm, rank, p, s8, 2.0 / 255) &&
+               t_requantized(comm, rank, p, s4, 2.0 / 15) &&
+               t_requantized(comm, rank, p, sq, 2.0 / 7) && t_nan(comm, rank, p, sn);
+    }
     }
     return 0;
 }
@@ -588,7 +618,12 @@ int main(int argc, char **argv)
             char arg[16];
             int all = 0, dead = 0;
             snprintf(arg, sizeof(arg), "g%d", g);
+            /* The last group (quantized ring and tree among them) in small chunks, so that
+             * segments move in several pipelined pieces. */
+            if ((g + 1) * GROUP >= NTESTS)
+                setenv("CCLZ_CHUNK_SIZE", "4K", 1);
             h_spawn(p, arg, 300, codes);
+            unsetenv("CCLZ_CHUNK_SIZE");
             for (int r = 0; r < p; r++) {
                 if (codes[r] >= 1 << GROUP || codes[r] < 0)
                     dead = 1;

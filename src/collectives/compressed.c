@@ -11,7 +11,8 @@
 #include <string.h>
 
 const ccl_calgo_t *const ccl_calgos[] = {
-    &ccl_callreduce_sra, &ccl_callreduce_sparse_allgather, &ccl_callreduce_sparse_rd,
+    &ccl_callreduce_sra, &ccl_callreduce_ring, &ccl_callreduce_tree,
+    &ccl_callreduce_sparse_allgather, &ccl_callreduce_sparse_rd,
     &ccl_callreduce_sparse_split, &ccl_callreduce_sign_vote, &ccl_callreduce_powersgd,
     &ccl_callgather_direct, NULL,
 };
@@ -237,7 +238,7 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
                                             : &ccl_callreduce_sra;
     else if ((c->algo = calgo_by_name(algo, CCL_COLL_ALLREDUCE)) == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                             "algo=%s: no compressed allreduce of that name (sra, "
+                             "algo=%s: no compressed allreduce of that name (sra, ring, tree, "
                              "sparse_allgather, sparse_rd, sparse_split, sign_vote; powersgd "
                              "comes with the powersgd spec)", algo);
     if (!(c->algo->kinds & kind) || c->algo == &ccl_callreduce_powersgd)

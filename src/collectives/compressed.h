@@ -1,5 +1,6 @@
 /* compressed.h: compressors (a codec, its error-feedback state and the algorithm that moves
  * it) and the compressed algorithms, one file each: allreduce/quant_sra.c,
+ * allreduce/quant_ring.c, allreduce/quant_tree.c,
  * allreduce/sparse_allgather.c, allreduce/sparse_rd.c, allreduce/sparse_split.c,
  * allreduce/sign_vote.c, allreduce/powersgd.c, allgather/compressed.c. */
 #ifndef CCL_COMPRESSED_H
@@ -21,6 +22,8 @@ typedef struct ccl_calgo {
 } ccl_calgo_t;
 
 extern const ccl_calgo_t ccl_callreduce_sra;
+extern const ccl_calgo_t ccl_callreduce_ring;
+extern const ccl_calgo_t ccl_callreduce_tree;
 extern const ccl_calgo_t ccl_callreduce_sparse_allgather;
 extern const ccl_calgo_t ccl_callreduce_sparse_rd;
 extern const ccl_calgo_t ccl_callreduce_sparse_split;

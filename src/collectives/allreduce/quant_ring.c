@@ -1,0 +1,199 @@
+/* quant_ring.c: quantized ring allreduce, pipelined. Reduce-scatter: in step s a rank
+ * decodes the partial sum of segment (r - s - 1) from its left neighbour, adds its own part
+ * unencoded, re-encodes and passes it right; after P - 1 steps it holds segment r + 1 summed
+ * over every rank, encodes that once and the allgather passes those bytes around unchanged,
+ * so every rank decodes the same bytes (bit-identical results). Each segment moves in chunks
+ * of CCLZ_CHUNK_SIZE (as float32) so that a neighbour works on one chunk while the next is
+ * in flight.
+ *
+ * An element is quantized P times, the j-th time as part of a sum over j ranks, so the error
+ * grows with P (sra: twice whatever P). Error feedback sees this rank's first encoding (the
+ * segment it starts) and counts its other parts as sent exactly: the re-encodings' errors
+ * belong to sums, not to one rank. */
+#include "../compressed.h"
+#include "../patterns/patterns.h"
+#include "../../core/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t n, chunk;      /* elements; elements per chunk */
+    int    P, nchunks;    /* chunks per segment (the same for all) */
+} qring_t;
+
+static void piece(const qring_t *q, int seg, int c, size_t *off, size_t *len)
+{
+    size_t so = ccl_seg_off(q->n, q->P, seg), sl = ccl_seg_len(q->n, q->P, seg);
+    *off = so + ccl_seg_off(sl, q->nchunks, c);
+    *len = ccl_seg_len(sl, q->nchunks, c);
+}
+
+static size_t piece_cap(const qring_t *q, const ccl_codec_t *eff, int seg, int c)
+{
+    size_t off, len;
+    piece(q, seg, c, &off, &len);
+    return CCL_MAX(ccl_codec_max_encoded_size(eff, len), (size_t)CCL_SKIP_TOKEN_LEN);
+}
+
+static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
+{
+    const ccl_coll_args_t *a = ctx->args;
+    struct ccl_compressor *c = a->comp;
+    const int P = ctx->comm->nranks, r = ctx->comm->rank, left = ccl_mod(r - 1, P),
+              right = ccl_mod(r + 1, P);
+    const ccl_codec_t *eff = &c->eff;
+    float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
+    int skip = c->local_bad;
+    qring_t q = {.n = a->count, .P = P};
+    size_t seg_max = ccl_seg_len(q.n, P, 0);
+    q.chunk = CCL_MAX((size_t)1, ccl_config_get()->chunk_size / sizeof(float));
+    q.nchunks = (int)CCL_MIN((seg_max + q.chunk - 1) / q.chunk, (size_t)1024);
+    q.nchunks = CCL_MAX(q.nchunks, 1);
+    const int steps = P - 1, C = q.nchunks, nmsg = 2 * steps * C;
+    ccl_p2p_req_t *reqs;
+    size_t *off, total = 0;
+    ccl_result_t res;
+
+    if (P == 1) {
+        /* One rank: one encoding, decoded like everyone else's would be. */
+        size_t cap = CCL_MAX(ccl_codec_max_encoded_size(eff, q.n), (size_t)CCL_SKIP_TOKEN_LEN), len;
+        uint8_t *buf = ccl_comp_alloc(ctx, cap);
+        if (buf == NULL)
+            return CCL_ERR_NO_MEMORY;
+        if (skip)
+            return ccl_comp_skip_result(ctx);
+        CCL_CHECK(ccl_codec_encode(eff, c->p, q.n, ccl_comp_seed(c, r, 0), buf, cap, &len, recon));
+        CCL_CHECK(ccl_codec_decode(buf, len, out, q.n, 0));
+        ccl_comp_finish(ctx, recon, out, q.n);
+        return CCL_SUCCESS;
+    }
+    CCL_CHECK(ccl_ctx_reqs(ctx, 2 * nmsg, &reqs));
+    /* Slots: message m received (m < nmsg), then the sends of the reduce-scatter and the
+     * encoding of the owned segment. Message m = phase * steps * C + step * C + chunk. */
+    if ((off = malloc(((size_t)nmsg + (size_t)steps * C + C + 1) * sizeof(size_t))) == NULL)
+        return ccl_set_error(ctx->comm, CCL_ERR_NO_MEMORY, "no memory");
+    for (int m = 0; m < nmsg + steps * C + C; m++) {
+        int seg, ch = m % C;
+        if (m < nmsg) {
+            int ph = m / (steps * C), s = (m / C) % steps;
+            seg = ph == 0 ? ccl_mod(r - s - 1, P) : ccl_mod(r - s, P);
+        } else if (m < nmsg + steps * C) {
+            seg = ccl_mod(r - (m - nmsg) / C, P);
+        } else {
+            seg = right;
+        }
+        off[m] = total;
+        total += piece_cap(&q, eff, seg, ch);
+    }
+    off[nmsg + steps * C + C] = total;
+    uint8_t *mem = ccl_comp_alloc(ctx, total);
+    res = CCL_ERR_NO_MEMORY;
+    if (mem == NULL)
+        goto out;
+#define SLOT(m) (mem + off[m])
+#define CAP(m) (off[(m) + 1] - off[m])
+    for (int m = 0; m < nmsg; m++)
+        if ((res = ccl_p2p_irecv_v(ctx, left, (uint32_t)m, SLOT(m), CAP(m), &reqs[m])))
+            goto out;
+    /* Own parts count as sent exactly, except the segment this rank starts (below). */
+    if (!skip)
+        memcpy(recon, c->p, q.n * sizeof(float));
+    for (int s = 0; s < steps; s++) {
+        int seg = ccl_mod(r - s, P);
+        for (int ch = 0; ch < C; ch++) {
+            size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
+            int sm = nmsg + s * C + ch;
+            piece(&q, seg, ch, &po, &pl);
+            if (s > 0) {
+                /* The partial sum of this piece came in during step s - 1. */
+                int m = (s - 1) * C + ch;
+                if ((res = ccl_p2p_wait(ctx, &reqs[m])) != CCL_SUCCESS)
+                    goto out;
+                if (ccl_comp_is_skip(SLOT(m), reqs[m].len))
+                    skip = 1;
+                else if (!skip) {
+                    memcpy(out + po, c->p + po, pl * sizeof(float));
+                    if ((res = ccl_comp_decode_from(ctx, left, SLOT(m), reqs[m].len, out + po, pl,
+                                                    1)) != CCL_SUCCESS)
+                        goto out;
+                }
+            }
+            if (skip)
+                memcpy(SLOT(sm), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+            else if ((res = ccl_codec_encode(eff, s == 0 ? c->p + po : out + po, pl,
+                                             ccl_comp_seed(c, r, (uint32_t)(s * C + ch)), SLOT(sm),
+                                             CAP(sm), &len, s == 0 ? recon + po : NULL)))
+                goto out;
+            if ((res = ccl_p2p_isend_v(ctx, right, (uint32_t)(s * C + ch), SLOT(sm), len, CAP(sm),
+                                       &reqs[sm])))
+                goto out;
+        }
+    }
+    /* The owned segment: the last partial sum plus this rank's part, encoded once. */
+    for (int ch = 0; ch < C; ch++) {
+        size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
+        int m = (steps - 1) * C + ch, om = nmsg + steps * C + ch;
+        piece(&q, right, ch, &po, &pl);
+        if ((res = ccl_p2p_wait(ctx, &reqs[m])) != CCL_SUCCESS)
+            goto out;
+        if (ccl_comp_is_skip(SLOT(m), reqs[m].len))
+            skip = 1;
+        else if (!skip) {
+            memcpy(out + po, c->p + po, pl * sizeof(float));
+            if ((res = ccl_comp_decode_from(ctx, left, SLOT(m), reqs[m].len, out + po, pl, 1)))
+                goto out;
+        }
+        if (skip)
+            memcpy(SLOT(om), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+        else if ((res = ccl_codec_encode(eff, out + po, pl,
+                                         ccl_comp_seed(c, r, (uint32_t)(steps * C + ch)), SLOT(om),
+                                         CAP(om), &len, NULL)) ||
+                 (res = ccl_codec_decode(SLOT(om), len, out + po, pl, 0)))
+            goto out;
+        if ((res = ccl_p2p_isend_v(ctx, right, (uint32_t)(steps * C + ch), SLOT(om), len, CAP(om),
+                                   &reqs[nmsg + steps * C + ch])))
+            goto out;
+    }
+    /* Allgather: decode each arriving piece and pass the same bytes on. */
+    for (int s = 0; s < steps; s++) {
+        int seg = ccl_mod(r - s, P);
+        for (int ch = 0; ch < C; ch++) {
+            int m = (steps + s) * C + ch;
+            size_t po, pl;
+            piece(&q, seg, ch, &po, &pl);
+            if ((res = ccl_p2p_wait(ctx, &reqs[m])) != CCL_SUCCESS)
+                goto out;
+            if (ccl_comp_is_skip(SLOT(m), reqs[m].len))
+                skip = 1;
+            else if (!skip && (res = ccl_comp_decode_from(ctx, left, SLOT(m), reqs[m].len, out + po,
+                                                          pl, 0)))
+                goto out;
+            /* ... where the right neighbour expects it: its message m + C. */
+            if (s + 1 < steps &&
+                (res = ccl_p2p_isend_v(ctx, right, (uint32_t)(m + C), SLOT(m), reqs[m].len, CAP(m),
+                                       &reqs[nmsg + m + C])))
+                goto out;
+        }
+    }
+    if ((res = ccl_p2p_waitall(ctx, reqs + nmsg, nmsg)) != CCL_SUCCESS)
+        goto out;
+#undef SLOT
+#undef CAP
+    if (skip) {
+        res = ccl_comp_skip_result(ctx);
+    } else {
+        ccl_comp_finish(ctx, recon, out, q.n);
+        res = CCL_SUCCESS;
+    }
+out:
+    free(off);
+    return res;
+}
+
+const ccl_calgo_t ccl_callreduce_ring = {
+    .base = {.name = "ring", .coll = CCL_COLL_ALLREDUCE, .run = qring_run,
+             .desc = "quantized ring, pipelined: partial sums decoded, added to and re-encoded at "
+                     "each hop, the final sum encoded once and passed around (P quantizations)"},
+    .kinds = CCL_CALGO_DENSE,
+};

@@ -1,0 +1,86 @@
+/* quant_tree.c: quantized tree allreduce for small, latency-bound messages. Up a binomial
+ * tree rooted at rank 0, each rank decodes its children's encoded subtree sums, adds its own
+ * part unencoded and sends the encoded total to its parent; the root encodes the full sum
+ * once and those bytes go back down the tree unchanged, so every rank decodes the same bytes
+ * (bit-identical results). 2 ceil(log2 P) message latencies; an element is quantized at most
+ * ceil(log2 P) + 1 times. Error feedback sees a leaf's encoding of its own part; an inner
+ * rank's part travels inside a sum and counts as sent exactly (as in the quantized ring). */
+#include "../compressed.h"
+#include "../patterns/patterns.h"
+
+#include <string.h>
+
+#define TREE_ID_UP   0
+#define TREE_ID_DOWN 1
+
+static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
+{
+    const ccl_coll_args_t *a = ctx->args;
+    struct ccl_compressor *c = a->comp;
+    const int P = ctx->comm->nranks, r = ctx->comm->rank;
+    const size_t n = a->count;
+    const size_t cap = CCL_MAX(ccl_codec_max_encoded_size(&c->eff, n), (size_t)CCL_SKIP_TOKEN_LEN);
+    float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
+    int skip = c->local_bad, parent, children[32];
+    int nchild = ccl_binomial_tree(r, 0, P, &parent, children);
+    ccl_p2p_req_t *reqs;
+    size_t len = CCL_SKIP_TOKEN_LEN;
+
+    /* Requests: children up, parent down, up send, down sends. Slots: children, then one
+     * for this rank's up message and one for the sum coming down. */
+    CCL_CHECK(ccl_ctx_reqs(ctx, 2 * nchild + 2, &reqs));
+    if (cap > SIZE_MAX / ((size_t)nchild + 2))
+        return ccl_set_error(ctx->comm, CCL_ERR_INVALID_ARG, "messages too large");
+    uint8_t *mem = ccl_comp_alloc(ctx, cap * ((size_t)nchild + 2));
+    if (mem == NULL)
+        return CCL_ERR_NO_MEMORY;
+    uint8_t *up = mem + cap * (size_t)nchild, *down = up + cap;
+    for (int i = 0; i < nchild; i++)
+        CCL_CHECK(ccl_p2p_irecv_v(ctx, children[i], TREE_ID_UP, mem + cap * (size_t)i, cap, &reqs[i]));
+    if (parent >= 0)
+        CCL_CHECK(ccl_p2p_irecv_v(ctx, parent, TREE_ID_DOWN, down, cap, &reqs[nchild]));
+    if (!skip) {
+        memcpy(out, c->p, n * sizeof(float));
+        memcpy(recon, c->p, n * sizeof(float));
+    }
+    for (int i = 0; i < nchild; i++) {
+        CCL_CHECK(ccl_p2p_wait(ctx, &reqs[i]));
+        if (ccl_comp_is_skip(mem + cap * (size_t)i, reqs[i].len))
+            skip = 1;
+        else if (!skip)
+            CCL_CHECK(ccl_comp_decode_from(ctx, children[i], mem + cap * (size_t)i, reqs[i].len,
+                                           out, n, 1));
+    }
+    /* Up: the subtree's sum (a leaf's own part, with its reconstruction); the root encodes
+     * the final sum instead, into the slot that goes down. */
+    uint8_t *enc = parent >= 0 ? up : down;
+    if (skip)
+        memcpy(enc, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+    else
+        CCL_CHECK(ccl_codec_encode(&c->eff, out, n, ccl_comp_seed(c, r, 0), enc, cap, &len,
+                                   parent >= 0 && nchild == 0 ? recon : NULL));
+    if (parent >= 0) {
+        CCL_CHECK(ccl_p2p_isend_v(ctx, parent, TREE_ID_UP, up, len, cap, &reqs[nchild + 1]));
+        CCL_CHECK(ccl_p2p_wait(ctx, &reqs[nchild]));
+        len = reqs[nchild].len;
+        if (ccl_comp_is_skip(down, len))
+            skip = 1;
+    }
+    if (!skip)
+        CCL_CHECK(ccl_comp_decode_from(ctx, parent >= 0 ? parent : r, down, len, out, n, 0));
+    for (int i = 0; i < nchild; i++)
+        CCL_CHECK(ccl_p2p_isend_v(ctx, children[i], TREE_ID_DOWN, down, len, cap,
+                                  &reqs[nchild + 2 + i]));
+    CCL_CHECK(ccl_p2p_waitall(ctx, reqs + nchild + 1, nchild + 1));
+    if (skip)
+        return ccl_comp_skip_result(ctx);
+    ccl_comp_finish(ctx, recon, out, n);
+    return CCL_SUCCESS;
+}
+
+const ccl_calgo_t ccl_callreduce_tree = {
+    .base = {.name = "tree", .coll = CCL_COLL_ALLREDUCE, .run = qtree_run,
+             .desc = "quantized binomial tree for small messages: subtree sums re-encoded up to "
+                     "rank 0, its sum encoded once and passed down unchanged"},
+    .kinds = CCL_CALGO_DENSE,
+};
