@@ -36,6 +36,21 @@ static size_t piece_cap(const qring_t *q, const ccl_codec_t *eff, int seg, int c
     return CCL_MAX(ccl_codec_max_encoded_size(eff, len), (size_t)CCL_SKIP_TOKEN_LEN);
 }
 
+/* Waits for a partial sum from the left, then acc = own + decoded (unless skipping). */
+static ccl_result_t add_partial(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg,
+                                const float *own, float *acc, size_t len, int *skip)
+{
+    CCL_CHECK(ccl_p2p_wait(ctx, req));
+    if (ccl_comp_is_skip(msg, req->len)) {
+        *skip = 1;
+        return CCL_SUCCESS;
+    }
+    if (*skip)
+        return CCL_SUCCESS;
+    memcpy(acc, own, len * sizeof(float));
+    return ccl_comp_decode_from(ctx, req->peer, msg, req->len, acc, len, 1);
+}
+
 static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
 {
     const ccl_coll_args_t *a = ctx->args;
@@ -108,16 +123,8 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
             if (s > 0) {
                 /* The partial sum of this piece came in during step s - 1. */
                 int m = (s - 1) * C + ch;
-                if ((res = ccl_p2p_wait(ctx, &reqs[m])) != CCL_SUCCESS)
+                if ((res = add_partial(ctx, &reqs[m], SLOT(m), c->p + po, out + po, pl, &skip)))
                     goto out;
-                if (ccl_comp_is_skip(SLOT(m), reqs[m].len))
-                    skip = 1;
-                else if (!skip) {
-                    memcpy(out + po, c->p + po, pl * sizeof(float));
-                    if ((res = ccl_comp_decode_from(ctx, left, SLOT(m), reqs[m].len, out + po, pl,
-                                                    1)) != CCL_SUCCESS)
-                        goto out;
-                }
             }
             if (skip)
                 memcpy(SLOT(sm), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
@@ -135,15 +142,8 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
         int m = (steps - 1) * C + ch, om = nmsg + steps * C + ch;
         piece(&q, right, ch, &po, &pl);
-        if ((res = ccl_p2p_wait(ctx, &reqs[m])) != CCL_SUCCESS)
+        if ((res = add_partial(ctx, &reqs[m], SLOT(m), c->p + po, out + po, pl, &skip)))
             goto out;
-        if (ccl_comp_is_skip(SLOT(m), reqs[m].len))
-            skip = 1;
-        else if (!skip) {
-            memcpy(out + po, c->p + po, pl * sizeof(float));
-            if ((res = ccl_comp_decode_from(ctx, left, SLOT(m), reqs[m].len, out + po, pl, 1)))
-                goto out;
-        }
         if (skip)
             memcpy(SLOT(om), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
         else if ((res = ccl_codec_encode(eff, out + po, pl,
