@@ -4,6 +4,7 @@
 #define CCL_CODEC_H
 
 #include "../core/ccl_int.h"
+#include "elem.h"  /* ccl_rng64, ccl_rng_unit and the per-element steps */
 
 /* Flags a codec declares about itself. Lossy codecs are never applied to integer types or
  * to ops other than sum and avg. */
@@ -148,19 +149,5 @@ int ccl_all_finite(const float *x, size_t n);
 /* Makes the codecs use their scalar reference loops (generic != 0) or pick the fastest the
  * CPU supports (0, the default). For tests that compare the two. */
 void ccl_compress_force_generic(int generic);
-
-/* Counter-based random numbers: the same (seed, counter) always gives the same value. */
-static inline uint64_t ccl_rng64(uint64_t seed, uint64_t counter)
-{
-    uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (counter + 1);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-/* Uniform in [0, 1). */
-static inline float ccl_rng_unit(uint64_t seed, uint64_t counter)
-{
-    return (float)(ccl_rng64(seed, counter) >> 40) * (1.0f / 16777216.0f);
-}
 
 #endif

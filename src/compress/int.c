@@ -73,12 +73,8 @@ static int minmax_scalar(const float *x, size_t n, float *mn_p, float *mx_p)
 static void quantize_scalar(const float *x, size_t n, float mn, float inv, float levels,
                             uint8_t *q)
 {
-    for (size_t i = 0; i < n; i++) {
-        float v = (x[i] - mn) * inv + 0.5f;
-        v = v < 0.0f ? 0.0f : v;
-        v = v > levels ? levels : v;
-        q[i] = (uint8_t)(int)v;
-    }
+    for (size_t i = 0; i < n; i++)
+        q[i] = (uint8_t)ccl_int_code(x[i], mn, inv, levels, 0.5f);
 }
 
 #if defined(__x86_64__)
@@ -191,12 +187,8 @@ static void quantize_nearest(const float *x, size_t n, float mn, float inv, floa
 static void quantize_stochastic(const float *x, size_t n, size_t base, uint64_t seed,
                                 float mn, float inv, float levels, uint8_t *q)
 {
-    for (size_t i = 0; i < n; i++) {
-        float v = (x[i] - mn) * inv + ccl_rng_unit(seed, base + i);
-        v = v < 0.0f ? 0.0f : v;
-        v = v > levels ? levels : v;
-        q[i] = (uint8_t)(int)v;
-    }
+    for (size_t i = 0; i < n; i++)
+        q[i] = (uint8_t)ccl_int_code(x[i], mn, inv, levels, ccl_rng_unit(seed, base + i));
 }
 
 #define INT_TILE 4096
@@ -218,13 +210,8 @@ static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, si
                 if (!isfinite(src[i]))
                     return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite input at index %zu", i);
         }
-        float unit = (mx - mn) / (float)levels;
-        /* A constant bucket (or one too narrow to resolve) is all zeros: exact. */
-        float inv = unit > 0 && isfinite(unit) ? 1.0f / unit : 0.0f;
-        if (inv == 0.0f || !isfinite(inv)) {
-            unit = 0.0f;
-            inv = 0.0f;
-        }
+        float unit, inv;
+        ccl_int_scale(mn, mx, levels, &unit, &inv);
         ccl_put_f32(out + 8 * b, mn);
         ccl_put_f32(out + 8 * b + 4, unit);
         for (size_t t = 0; t < n; t += INT_TILE) {
@@ -237,7 +224,7 @@ static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, si
                 quantize_nearest(src + lo + t, m, mn, inv, (float)levels, dst);
             if (recon)
                 for (size_t i = 0; i < m; i++)
-                    recon[lo + t + i] = mn + unit * (float)dst[i];
+                    recon[lo + t + i] = ccl_int_value(dst[i], mn, unit);
             if (bits == 8)
                 pk.pos += m;
             else
@@ -304,7 +291,6 @@ static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[
                              len, int_payload(bits, B, count));
     levels = (1u << bits) - 1;
     const uint8_t *codes = in + 8 * nb;
-    unpacker_t up = {.in = codes, .len = len - 8 * nb, .bits = bits};
     for (size_t b = 0; b < nb; b++) {
         float mn = ccl_get_f32(in + 8 * b), unit = ccl_get_f32(in + 8 * b + 4);
         if (!isfinite(mn) || !isfinite(unit) || unit < 0 || !isfinite(mn + unit * (float)levels))
@@ -321,8 +307,7 @@ static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[
             continue;
         }
         for (size_t i = lo; i < hi; i++) {
-            unsigned q = unpack_next(&up);
-            float v = mn + unit * (float)q;
+            float v = ccl_int_value(ccl_code_at(codes, len - 8 * nb, i, bits), mn, unit);
             out[i] = accumulate ? out[i] + v : v;
         }
     }
