@@ -1,14 +1,17 @@
 /* test_cuda.c: the cuda/ kernels against the CPU on a real GPU; skipped with the reason
  * where no GPU is visible. */
+#include "compress/codec.h"
+#include "compress/wire.h"
 #include "cuda_reduce.h"
 #include "harness.h"
+#include "int_codec.h"
 
 #include <cuda_runtime.h>
 
 int main(void)
 {
     if (ccl_cuda_device_count() == 0) {
-        printf("SKIP cuda sum_f32: no CUDA device visible on this machine\n");
+        printf("SKIP cuda kernels (sum_f32, int decode): no CUDA device visible on this machine\n");
         return 0;
     }
     size_t n = (1u << 22) + 3;
@@ -29,5 +32,33 @@ int main(void)
     for (size_t i = 0; ok && i < n; i++)
         ok = hd[i] == ha[i] + hb[i];
     h_report(ok, "cuda sum_f32 equals the CPU sum on %zu elements", n);
+
+    /* int codec: a CPU encoding decoded (and accumulated) on the GPU gives the CPU's bits. */
+    static const char *const specs[] = {"int:bits=8", "int:bits=4,bucket=100",
+                                        "int:bits=3,bucket=1000,round=stochastic", "int:bits=1"};
+    uint8_t *enc = malloc(n * 4 + 4096), *denc;
+    float *cpu = malloc(n * 4);
+    cudaMalloc((void **)&denc, n * 4 + 4096);
+    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t codec;
+        size_t len = 0;
+        int good = ccl_codec_parse(specs[s], &codec) == CCL_SUCCESS &&
+                   ccl_codec_encode(&codec, ha, n, 7, enc, n * 4 + 4096, &len, NULL) == CCL_SUCCESS;
+        for (int acc = 0; acc < 2 && good; acc++) {
+            memcpy(cpu, hb, n * 4);
+            good = ccl_codec_decode(enc, len, cpu, n, acc) == CCL_SUCCESS;
+            cudaMemcpy(denc, enc, len, cudaMemcpyHostToDevice);
+            cudaMemcpy(dd, hb, n * 4, cudaMemcpyHostToDevice);
+            good = good && ccl_cuda_int_decode(denc + CCL_WIRE_HDR_LEN, (unsigned)codec.params.bits,
+                                               codec.params.bucket, dd, n, acc, NULL) == 0 &&
+                   cudaMemcpy(hd, dd, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                   memcmp(hd, cpu, n * 4) == 0;
+        }
+        h_report(good, "cuda int decode of '%s' equals the CPU decoder bit for bit (assign, accumulate)",
+                 specs[s]);
+    }
+    cudaFree(denc);
+    free(enc);
+    free(cpu);
     return h_failed ? 1 : 0;
 }

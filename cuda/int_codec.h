@@ -1,0 +1,24 @@
+/* int_codec.h: the int codec's decode-and-accumulate on the GPU, reading the CPU codec's
+ * payload (docs/wire-format.md, codec 2) with the same per-element code
+ * (src/compress/elem.h). */
+#ifndef CCL_CUDA_INT_CODEC_H
+#define CCL_CUDA_INT_CODEC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out[i] (+)= value i of an int payload (without the wire header) in device memory:
+ * `bits` 1..8, `bucket` elements per bucket, count elements. The payload must already have
+ * passed the CPU decoder's checks (length, finite scales): the kernel trusts it. Returns 0
+ * or a cudaError_t. */
+int ccl_cuda_int_decode(const void *payload, unsigned bits, size_t bucket, float *out,
+                        size_t count, int accumulate, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
