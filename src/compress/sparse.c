@@ -50,11 +50,11 @@ int ccl_sparse_set_param(ccl_codec_params_t *p, const char *k, const char *v)
     return 0;
 }
 
-/* Bytes of the LEB128 encoding of the gaps idx[j] - idx[j-1] - 1 (idx[-1] = -1). */
-static size_t delta_bytes(const uint32_t *idx, size_t k)
+/* Bytes of the LEB128 encoding of the gaps idx[j] - idx[j-1] - 1 (idx[-1] = base - 1). */
+static size_t delta_bytes(const uint32_t *idx, size_t k, uint32_t base)
 {
     size_t n = 0;
-    uint32_t prev = UINT32_MAX;
+    uint32_t prev = base - 1;
     for (size_t j = 0; j < k; j++) {
         uint32_t gap = idx[j] - prev - 1;
         n += gap < (1u << 7) ? 1 : gap < (1u << 14) ? 2 : gap < (1u << 21) ? 3 : gap < (1u << 28) ? 4 : 5;
@@ -86,11 +86,12 @@ static size_t put_values(const float *src, int packed, const uint32_t *idx, size
     return pos;
 }
 
+/* base: the indices are written as idx[j] - base (a range of a longer vector). */
 static void sparse_write(const float *src, int packed, size_t count, const uint32_t *idx,
-                         size_t k, int fp16, int with_indices, uint8_t *out, size_t *len_p,
-                         uint32_t hp[2], float *recon)
+                         uint32_t base, size_t k, int fp16, int with_indices, uint8_t *out,
+                         size_t *len_p, uint32_t hp[2], float *recon)
 {
-    size_t pos = 0, dbytes = with_indices ? delta_bytes(idx, k) : 0;
+    size_t pos = 0, dbytes = with_indices ? delta_bytes(idx, k, base) : 0;
     uint32_t flags = (fp16 ? CCL_SPARSE_FP16 : 0) | (with_indices ? 0 : CCL_SPARSE_NOIDX);
     if (recon)
         memset(recon, 0, count * sizeof(float));
@@ -98,7 +99,7 @@ static void sparse_write(const float *src, int packed, size_t count, const uint3
         /* Delta coding: the values first, then the gaps, 7 bits a byte. */
         flags |= CCL_SPARSE_DELTA;
         pos = put_values(src, packed, idx, k, fp16, out, recon);
-        uint32_t prev = UINT32_MAX;
+        uint32_t prev = base - 1;
         for (size_t j = 0; j < k; j++) {
             uint32_t gap = idx[j] - prev - 1;
             prev = idx[j];
@@ -117,11 +118,11 @@ static void sparse_write(const float *src, int packed, size_t count, const uint3
         flags |= CCL_SPARSE_BITMAP;
         memset(out, 0, bitmap_bytes(count));
         for (size_t j = 0; j < k; j++)
-            out[idx[j] >> 3] |= (uint8_t)(1u << (idx[j] & 7));
+            out[(idx[j] - base) >> 3] |= (uint8_t)(1u << ((idx[j] - base) & 7));
         pos = bitmap_bytes(count);
     } else if (with_indices) {
         for (size_t j = 0; j < k; j++, pos += 4)
-            ccl_put_u32(out + pos, idx[j]);
+            ccl_put_u32(out + pos, idx[j] - base);
     }
     pos += put_values(src, packed, idx, k, fp16, out + pos, recon);
     hp[0] = (uint32_t)k;
@@ -133,13 +134,13 @@ void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_
                       int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
                       float *recon)
 {
-    sparse_write(src, 0, count, idx, k, fp16, with_indices, out, len_p, hp, recon);
+    sparse_write(src, 0, count, idx, 0, k, fp16, with_indices, out, len_p, hp, recon);
 }
 
-void ccl_sparse_write_list(const float *val, size_t count, const uint32_t *idx, size_t k,
-                           uint8_t *out, size_t *len_p, uint32_t hp[2])
+void ccl_sparse_write_list(const float *val, size_t count, const uint32_t *idx, uint32_t base,
+                           size_t k, uint8_t *out, size_t *len_p, uint32_t hp[2])
 {
-    sparse_write(val, 1, count, idx, k, 0, 1, out, len_p, hp, NULL);
+    sparse_write(val, 1, count, idx, base, k, 0, 1, out, len_p, hp, NULL);
 }
 
 /* Reads k LEB128 gaps filling exactly in[0..n); -1 on any inconsistency. */

@@ -84,17 +84,9 @@ size_t ccl_svec_write_range(const uint32_t *idx, const float *val, size_t n, uin
             ccl_put_f32(buf + 4 + 4 * (size_t)(idx[j] - base), val[j]);
         return 4 + 4 * count;
     }
-    uint32_t *rel = NULL, hp[2];
+    uint32_t hp[2];
     size_t len = 0;
-    if (base != 0) {
-        /* Indices relative to the range; n is under count / 2, so this is small. */
-        if ((rel = malloc(CCL_MAX(n, (size_t)1) * sizeof(uint32_t))) == NULL)
-            return 0;
-        for (size_t j = 0; j < n; j++)
-            rel[j] = idx[j] - base;
-    }
-    ccl_sparse_write_list(val, count, rel ? rel : idx, n, buf + MSG_HDR, &len, hp);
-    free(rel);
+    ccl_sparse_write_list(val, count, idx, base, n, buf + MSG_HDR, &len, hp);
     ccl_put_u32(buf, MSG_SPARSE);
     ccl_put_u32(buf + 4, hp[0]);
     ccl_put_u32(buf + 8, hp[1]);
@@ -195,14 +187,14 @@ ccl_result_t ccl_svec_add_msg(ccl_coll_ctx_t *ctx, int peer, ccl_svec_t *v, cons
         res = bad(ctx, peer, ccl_get_last_error(NULL));
         goto out;
     }
+    for (size_t j = 0; j < k; j++)
+        tv[j] += 0.0f; /* -0 becomes +0 */
     if (v->is_dense) {
         for (size_t j = 0; j < k; j++)
-            v->dense[ti[j]] += tv[j] + 0.0f;
+            v->dense[ti[j]] += tv[j];
         res = CCL_SUCCESS;
         goto out;
     }
-    for (size_t j = 0; j < k; j++)
-        tv[j] += 0.0f;
     if ((ci = malloc(CCL_MAX(v->n + k, (size_t)1) * sizeof(uint32_t))) == NULL ||
         (cv = malloc(CCL_MAX(v->n + k, (size_t)1) * sizeof(float))) == NULL)
         goto nomem;
