@@ -191,18 +191,25 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
     return CCL_SUCCESS;
 }
 
+/* The header of an encoding of count elements, checked, and the codec it names. */
+static ccl_result_t wire_open(const void *src, size_t len, size_t count, ccl_wire_hdr_t *h,
+                              const ccl_codec_ops_t **ops_p)
+{
+    CCL_CHECK(ccl_wire_get(src, len, h));
+    if (h->count != (uint64_t)count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "payload holds %llu elements, %zu expected",
+                             (unsigned long long)h->count, count);
+    if ((*ops_p = codec_by_id(h->codec_id)) == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "unknown codec id %u", h->codec_id);
+    return CCL_SUCCESS;
+}
+
 ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
                               int accumulate)
 {
     ccl_wire_hdr_t h;
     const ccl_codec_ops_t *ops;
-    CCL_CHECK(ccl_wire_get(src, len, &h));
-    if (h.count != (uint64_t)count)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "payload holds %llu elements, %zu expected",
-                             (unsigned long long)h.count, count);
-    ops = codec_by_id(h.codec_id);
-    if (ops == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "unknown codec id %u", h.codec_id);
+    CCL_CHECK(wire_open(src, len, count, &h, &ops));
     if (count > 0 && out == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL output");
     return ops->decode((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, h.seed,
@@ -217,12 +224,8 @@ ccl_result_t ccl_codec_read_sparse(const void *src, size_t len, size_t count, ui
     uint32_t *idx = NULL;
     float *val = NULL;
     ccl_result_t res;
-    CCL_CHECK(ccl_wire_get(src, len, &h));
-    if (h.count != (uint64_t)count)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "payload holds %llu elements, %zu expected",
-                             (unsigned long long)h.count, count);
-    ops = codec_by_id(h.codec_id);
-    if (ops == NULL || !(ops->flags & CCL_CODEC_SPARSE))
+    CCL_CHECK(wire_open(src, len, count, &h, &ops));
+    if (!(ops->flags & CCL_CODEC_SPARSE))
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "codec id %u is not a sparse codec",
                              h.codec_id);
     if (h.params[0] > count)
