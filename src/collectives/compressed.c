@@ -406,27 +406,15 @@ ccl_result_t ccl_compressor_restore(ccl_compressor_t c, const void *buf, size_t 
                              : ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint has extra bytes");
     if (c->lowrank == NULL)
         return ccl_ef_restore(c->ef, b + CP_HDR, len - CP_HDR);
-    /* The error feedback, then the warm start: check both before changing either. */
+    /* The error feedback, then the warm start: the warm start is checked first, and the
+     * error feedback changes nothing when it refuses, so a bad checkpoint changes neither. */
     size_t ef_len = ccl_ef_saved_size(c->ef), lr_len = ccl_powersgd_saved_size(c->lowrank);
     if (len != CP_HDR + ef_len + lr_len)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint of %zu bytes, %zu expected",
                              len, CP_HDR + ef_len + lr_len);
-    ccl_powersgd_t probe = *c->lowrank;
-    float *q = malloc(CCL_MAX(c->lowrank->p.cols * c->lowrank->p.rank, (size_t)1) * sizeof(float));
-    if (q == NULL)
-        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory");
-    probe.qt = q;
-    ccl_result_t res = ccl_powersgd_restore(&probe, b + CP_HDR + ef_len, lr_len);
-    if (res == CCL_SUCCESS)
-        res = ccl_ef_restore(c->ef, b + CP_HDR, ef_len);
-    if (res == CCL_SUCCESS) {
-        free(c->lowrank->qt);
-        c->lowrank->qt = q;
-        c->lowrank->have_q = probe.have_q;
-    } else {
-        free(q);
-    }
-    return res;
+    CCL_CHECK(ccl_powersgd_check(c->lowrank, b + CP_HDR + ef_len, lr_len));
+    CCL_CHECK(ccl_ef_restore(c->ef, b + CP_HDR, ef_len));
+    return ccl_powersgd_restore(c->lowrank, b + CP_HDR + ef_len, lr_len);
 }
 
 /* ---- auto ---- */

@@ -188,15 +188,21 @@ void ccl_powersgd_save(const ccl_powersgd_t *s, uint8_t *buf)
         ccl_put_f32(buf + 4 + 4 * i, s->qt[i]);
 }
 
-ccl_result_t ccl_powersgd_restore(ccl_powersgd_t *s, const uint8_t *buf, size_t len)
+ccl_result_t ccl_powersgd_check(const ccl_powersgd_t *s, const uint8_t *buf, size_t len)
 {
-    size_t nq = s->p.cols * s->p.rank;
     if (len != ccl_powersgd_saved_size(s) || ccl_get_u32(buf) > 1)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "powersgd checkpoint: bad length or flag");
-    for (size_t i = 0; i < nq; i++)
+    for (size_t i = 0; i < s->p.cols * s->p.rank; i++)
         if (!isfinite(ccl_get_f32(buf + 4 + 4 * i)))
             return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
                                  "powersgd checkpoint: Q holds a non-finite value");
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_powersgd_restore(ccl_powersgd_t *s, const uint8_t *buf, size_t len)
+{
+    size_t nq = s->p.cols * s->p.rank;
+    CCL_CHECK(ccl_powersgd_check(s, buf, len));
     s->have_q = (int)ccl_get_u32(buf);
     for (size_t i = 0; i < nq; i++)
         s->qt[i] = ccl_get_f32(buf + 4 + 4 * i);

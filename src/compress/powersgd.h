@@ -50,9 +50,10 @@ void ccl_powersgd_back(ccl_powersgd_t *s, const float *m);
 /* out = P Q^T. */
 void ccl_powersgd_expand(const ccl_powersgd_t *s, float *out);
 
-/* Checkpoint of the warm start: u32 have_q, then r x cols float32 (Q transposed). Restore
- * refuses a wrong length or a non-finite value, and then changes nothing. */
+/* Checkpoint of the warm start: u32 have_q, then r x cols float32 (Q transposed). Check
+ * refuses a wrong length, flag or a non-finite value; restore checks, then sets. */
 size_t ccl_powersgd_saved_size(const ccl_powersgd_t *s);
+ccl_result_t ccl_powersgd_check(const ccl_powersgd_t *s, const uint8_t *buf, size_t len);
 void ccl_powersgd_save(const ccl_powersgd_t *s, uint8_t *buf);
 ccl_result_t ccl_powersgd_restore(ccl_powersgd_t *s, const uint8_t *buf, size_t len);
 
