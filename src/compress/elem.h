@@ -5,6 +5,7 @@
 #ifndef CCL_ELEM_H
 #define CCL_ELEM_H
 
+#include <float.h>
 #include <stdint.h>
 
 #ifdef __CUDACC__
@@ -35,8 +36,8 @@ CCL_HD float ccl_rng_unit(uint64_t seed, uint64_t counter)
 CCL_HD void ccl_int_scale(float mn, float mx, unsigned levels, float *unit_p, float *inv_p)
 {
     float unit = (mx - mn) / (float)levels;
-    float inv = unit > 0.0f && unit <= 3.4028234e38f ? 1.0f / unit : 0.0f;
-    if (!(inv > 0.0f && inv <= 3.4028234e38f)) {
+    float inv = unit > 0.0f && unit <= FLT_MAX ? 1.0f / unit : 0.0f;
+    if (!(inv > 0.0f && inv <= FLT_MAX)) {
         unit = 0.0f;
         inv = 0.0f;
     }

@@ -18,7 +18,7 @@
 #include <string.h>
 
 typedef struct {
-    size_t n, chunk;      /* elements; elements per chunk */
+    size_t n;             /* elements */
     int    P, nchunks;    /* chunks per segment (the same for all) */
 } qring_t;
 
@@ -61,10 +61,9 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
     float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
     int skip = c->local_bad;
     qring_t q = {.n = a->count, .P = P};
-    size_t seg_max = ccl_seg_len(q.n, P, 0);
-    q.chunk = CCL_MAX((size_t)1, ccl_config_get()->chunk_size / sizeof(float));
-    q.nchunks = (int)CCL_MIN((seg_max + q.chunk - 1) / q.chunk, (size_t)1024);
-    q.nchunks = CCL_MAX(q.nchunks, 1);
+    size_t seg_max = ccl_seg_len(q.n, P, 0),
+           chunk = CCL_MAX((size_t)1, ccl_config_get()->chunk_size / sizeof(float));
+    q.nchunks = CCL_MAX((int)CCL_MIN((seg_max + chunk - 1) / chunk, (size_t)1024), 1);
     const int steps = P - 1, C = q.nchunks, nmsg = 2 * steps * C;
     ccl_p2p_req_t *reqs;
     size_t *off, total = 0;
