@@ -45,7 +45,8 @@ ccl_result_t ccl_powersgd_allreduce(struct ccl_compressor *c, struct ccl_comm *c
     ccl_powersgd_orthogonalize(s);
     ccl_powersgd_back(s, c->p);
     float *recon = ccl_ef_recon(c->ef);
-    ccl_powersgd_expand(s, recon);
+    if (c->ef_mode != CCL_EF_NONE) /* without error feedback no one reads it */
+        ccl_powersgd_expand(s, recon);
     CCL_CHECK(exact_sum(comm, c, s->qt, s->p.cols * s->p.rank));
     ccl_powersgd_expand(s, out);
     s->have_q = 1;

@@ -111,7 +111,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         if ((res = ccl_p2p_irecv_v(ctx, left, (uint32_t)m, SLOT(m), CAP(m), &reqs[m])))
             goto out;
     /* Own parts count as sent exactly, except the segment this rank starts (below). */
-    if (!skip)
+    if (!skip && c->ef_mode != CCL_EF_NONE)
         memcpy(recon, c->p, q.n * sizeof(float));
     for (int s = 0; s < steps; s++) {
         int seg = ccl_mod(r - s, P);
