@@ -1052,6 +1052,50 @@ static int test_simd_matches_scalar(void)
     return 1;
 }
 
+static int same_bits(float a, float b)
+{
+    return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+static int test_recon_forms(void)
+{
+    /* What an encoder reports for error feedback: the decoded values, or (fb_residual) the
+     * input minus them, each bit-exact against the decoder, with the same bytes sent. */
+    static const char *specs[] = {"cast:type=fp16", "cast:type=bf16", "int:bits=8,bucket=512",
+                                  "int:bits=3,bucket=37,round=stochastic", "topk:k=50",
+                                  "topk:k=40,fp16_values=1", "threshold:t=2", "randomk:k=30",
+                                  "qsgd:bits=4,bucket=64", "terngrad", "sign", "dgc:ratio=0.01"};
+    size_t n = 5003;
+    float *x = randvec(n, 41, 3.0f);
+    int ok = 1;
+    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t c;
+        ccl_codec_parse(specs[s], &c);
+        size_t cap = ccl_codec_max_encoded_size(&c, n), la, lb;
+        uint8_t *a = malloc(cap), *b = malloc(cap);
+        float *dec = malloc(n * sizeof(float)), *val = malloc(n * sizeof(float)),
+              *res = malloc(n * sizeof(float));
+        ok = ccl_codec_encode(&c, x, n, 5, a, cap, &la, val) == CCL_SUCCESS;
+        c.params.fb_residual = 1;
+        ok = ok && ccl_codec_encode(&c, x, n, 5, b, cap, &lb, res) == CCL_SUCCESS &&
+             la == lb && memcmp(a, b, la) == 0 &&
+             ccl_codec_decode(a, la, dec, n, 0) == CCL_SUCCESS;
+        for (size_t i = 0; ok && i < n; i++)
+            if (!same_bits(val[i], dec[i]) || !same_bits(res[i], x[i] - dec[i])) {
+                fprintf(stderr, "%s: element %zu: decoded %g, recon %g, residual %g (want %g)\n",
+                        specs[s], i, dec[i], val[i], res[i], x[i] - dec[i]);
+                ok = 0;
+            }
+        free(a);
+        free(b);
+        free(dec);
+        free(val);
+        free(res);
+    }
+    free(x);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
@@ -1074,6 +1118,7 @@ int main(int argc, char **argv)
              "hostile messages refused, sum unchanged");
     h_report(test_hostile_quantizers(), "qsgd/terngrad/sign/dgc decoders refuse hostile payloads");
     h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
+    h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
     h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");

@@ -57,7 +57,17 @@ ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
                          c->local_bad ? " on this rank" : " on another rank");
 }
 
-void ccl_comp_finish(ccl_coll_ctx_t *ctx, const float *recon, float *out, size_t count)
+void ccl_comp_sent_exact(const struct ccl_compressor *c, float *recon, size_t off, size_t len)
+{
+    if (recon == NULL)
+        return;
+    if (c->eff.params.fb_residual)
+        memset(recon + off, 0, len * sizeof(float));
+    else
+        memcpy(recon + off, c->p + off, len * sizeof(float));
+}
+
+void ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
 {
     struct ccl_compressor *c = ctx->args->comp;
     ccl_ef_commit(c->ef, recon);

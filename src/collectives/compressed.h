@@ -51,7 +51,7 @@ struct ccl_compressor {
     float        *f32_in, *f32_out; /* float16/bfloat16 calls go through float32 */
     size_t        f32_out_count;
     /* This call, prepared before the collective starts: */
-    float        *p;              /* the vector to compress (error feedback applied) */
+    const float  *p;              /* the vector to compress (error feedback applied) */
     ccl_codec_t   eff;            /* the codec for this step */
     int           local_bad;      /* this rank's gradient was not finite */
 };
@@ -70,8 +70,20 @@ int ccl_comp_is_skip(const void *buf, size_t len);
 ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx);
 
 /* After the sum is in out (count floats, identical on every rank): commit the error
- * feedback (recon: this rank's decoded messages), aggregate (EF21), divide for avg. */
-void ccl_comp_finish(ccl_coll_ctx_t *ctx, const float *recon, float *out, size_t count);
+ * feedback (recon: ccl_ef_recon, filled by the encoder and ccl_comp_sent_exact), aggregate
+ * (EF21), divide for avg. */
+void ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count);
+
+/* Elements [off, off + len) of c->p went to the sum unencoded: their entry in recon (the
+ * error feedback's buffer, NULL without error feedback) says so, whichever form it takes
+ * (decoded values: p; residuals: zero). */
+void ccl_comp_sent_exact(const struct ccl_compressor *c, float *recon, size_t off, size_t len);
+
+/* recon's entries from off (NULL stays NULL: no error feedback). */
+static inline float *ccl_comp_recon_at(float *recon, size_t off)
+{
+    return recon != NULL ? recon + off : NULL;
+}
 
 /* Every rank encodes its whole p (error feedback's reconstruction into its state) and
  * sends it to every other rank. On return slot[i], len[i] hold rank i's encoding (the own

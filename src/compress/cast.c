@@ -33,12 +33,12 @@ static ccl_result_t cast_encode(const ccl_codec_params_t *p, const float *src, s
         if (p->half_bf16) {
             h = ccl_float_to_bf16(x);
             if (recon)
-                recon[i] = ccl_bf16_to_float(h);
+                recon[i] = ccl_fb_value(p->fb_residual, x, ccl_bf16_to_float(h));
         } else {
             x = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
             h = ccl_float_to_half(x);
             if (recon)
-                recon[i] = ccl_half_to_float(h);
+                recon[i] = ccl_fb_value(p->fb_residual, src[i], ccl_half_to_float(h));
         }
         out[2 * i] = (uint8_t)h;
         out[2 * i + 1] = (uint8_t)(h >> 8);

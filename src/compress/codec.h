@@ -60,7 +60,17 @@ typedef struct {
     ccl_sign_scale_t sign_scale; /* sign: magnitude sent with the signs */
     double         sample;      /* dgc: fraction of elements sampled for the threshold */
     ccl_dgc_params_t dgc;
+    int            fb_residual; /* set by error feedback, never by a spec: the encoder's
+                                 * `recon` receives src minus the decoded value (the new
+                                 * residual) instead of the decoded value */
 } ccl_codec_params_t;
+
+/* What an encoder writes to `recon` for an element: the decoded value, or with
+ * fb_residual the input minus it. */
+static inline float ccl_fb_value(int residual, float src, float decoded)
+{
+    return residual ? src - decoded : decoded;
+}
 
 typedef struct ccl_codec_ops {
     size_t      size;           /* sizeof(ccl_codec_ops_t) */
@@ -76,7 +86,7 @@ typedef struct ccl_codec_ops {
     size_t (*max_payload)(const ccl_codec_params_t *p, size_t count);
     /* Encodes count float32 values; `seed` drives every random choice, so the same seed
      * gives the same bytes. `recon`, when not NULL, receives what the decoder will produce
-     * (error feedback needs it). Writes the payload and the header's two parameter words. */
+     * (error feedback needs it), or src minus that with p->fb_residual (ccl_fb_value). Writes the payload and the header's two parameter words. */
     ccl_result_t (*encode)(const ccl_codec_params_t *p, const float *src, size_t count,
                            uint64_t seed, uint8_t *payload, size_t cap, size_t *len_p,
                            uint32_t hdr_params[2], float *recon);

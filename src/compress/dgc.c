@@ -139,7 +139,7 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
     uint64_t *keys = NULL;
     ccl_result_t res = CCL_ERR_NO_MEMORY;
     if (count == 0) {
-        ccl_sparse_write(src, 0, NULL, 0, p->fp16_values, 1, out, len_p, hp, recon);
+        ccl_sparse_write(src, 0, NULL, 0, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
         return CCL_SUCCESS;
     }
     if (k >= count) { /* ratio 1: everything, no sampling */
@@ -147,7 +147,7 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
             goto out;
         for (size_t i = 0; i < count; i++)
             idx[i] = (uint32_t)i;
-        ccl_sparse_write(src, count, idx, count, p->fp16_values, 1, out, len_p, hp, recon);
+        ccl_sparse_write(src, count, idx, count, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
         free(idx);
         return CCL_SUCCESS;
     }
@@ -196,7 +196,7 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
     } else {
         n = CCL_MIN(n, k); /* the first k in index order */
     }
-    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon);
+    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
     res = CCL_SUCCESS;
 out:
     free(idx);

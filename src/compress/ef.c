@@ -35,10 +35,11 @@ ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p)
     if ((unsigned)mode > CCL_EF_DGC)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "unknown error-feedback mode %d", (int)mode);
     ef = calloc(1, sizeof(*ef));
-    /* Every per-call buffer is allocated once here, not on every step. */
+    /* Every per-call buffer is allocated once here, not on every step; without error
+     * feedback the gradient is encoded as it is and nothing is reconstructed. */
     if (ef == NULL || (ef->residual = calloc(n, sizeof(float))) == NULL ||
-        (ef->p = calloc(n, sizeof(float))) == NULL ||
-        (ef->recon = calloc(n, sizeof(float))) == NULL ||
+        (mode != CCL_EF_NONE && (ef->p = calloc(n, sizeof(float))) == NULL) ||
+        (mode != CCL_EF_NONE && (ef->recon = calloc(n, sizeof(float))) == NULL) ||
         (mode == CCL_EF_DGC && (ef->u = calloc(n, sizeof(float))) == NULL) ||
         (mode == CCL_EF_DGC && (ef->velocity = calloc(n, sizeof(float))) == NULL) ||
         ((mode == CCL_EF_EF21 || mode == CCL_EF_EF21W) &&
@@ -88,9 +89,6 @@ ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight)
     return CCL_SUCCESS;
 }
 
-static float *scratch_p(const ccl_ef_t *ef) { return ef->p; }
-static float *scratch_recon(const ccl_ef_t *ef) { return ef->recon; }
-static float *scratch_u(const ccl_ef_t *ef) { return ef->u; }
 
 static void swap_bufs(float **a, float **b)
 {
@@ -99,97 +97,123 @@ static void swap_bufs(float **a, float **b)
     *b = t;
 }
 
-/* DGC: clip, then momentum correction into the scratch (the state changes at commit). */
-static void dgc_prepare(ccl_ef_t *ef, const ccl_dgc_params_t *d, const float *g, float *p)
+/* DGC: each rank clips its gradient to norm clip/sqrt(P) (1 when off or within). */
+static float dgc_clip_scale(const ccl_ef_t *ef, const ccl_dgc_params_t *d, const float *g)
 {
-    float *u = scratch_u(ef), m = d->momentum, scale = 1.0f;
-    size_t n = ef->count;
-    if (d->clip > 0) {
-        double sq = 0, thr = d->clip / sqrt((double)ef->nranks);
-        for (size_t i = 0; i < n; i++)
-            sq += (double)g[i] * g[i];
-        if (sqrt(sq) > thr)
-            scale = (float)(thr / sqrt(sq));
-    }
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] * scale;
-        if (d->nesterov) {
-            u[i] = m * (ef->velocity[i] + gi);
-            p[i] = ef->residual[i] + u[i] + gi;
-        } else {
-            u[i] = m * ef->velocity[i] + gi;
-            p[i] = ef->residual[i] + u[i];
-        }
-    }
+    if (d->clip <= 0)
+        return 1.0f;
+    double sq = 0, thr = d->clip / sqrt((double)ef->nranks);
+    for (size_t i = 0; i < ef->count; i++)
+        sq += (double)g[i] * g[i];
+    return sqrt(sq) > thr ? (float)(thr / sqrt(sq)) : 1.0f;
 }
 
-ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
-                            float **p_p, ccl_codec_t *eff)
+/* p[0..m) for the elements from `at`, by the mode's rule (ef.h); DGC's momentum correction
+ * goes to the scratch u (the state changes at commit). */
+static void combine(ccl_ef_t *ef, const ccl_codec_t *codec, float clip_scale, size_t at,
+                    const float *g, float *p, size_t m)
 {
-    size_t n = ef->count;
-    float *p = scratch_p(ef);
-    if (!ccl_all_finite(g, n))
-        for (size_t i = 0; i < n; i++)
-            if (!isfinite(g[i])) {
-                ef->skipped++;
-                return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient at index "
-                                     "%zu: step skipped, error feedback kept", i);
-            }
-    *eff = *codec;
+    const float *e = ef->residual + at;
     switch (ef->mode) {
     case CCL_EF_NONE:
-        memcpy(p, g, n * sizeof(float));
         break;
     case CCL_EF_CLASSIC:
-        for (size_t i = 0; i < n; i++)
-            p[i] = g[i] + ef->residual[i];
+        for (size_t i = 0; i < m; i++)
+            p[i] = g[i] + e[i];
         break;
     case CCL_EF_EF21:
-        for (size_t i = 0; i < n; i++)
-            p[i] = g[i] - ef->residual[i];
+        for (size_t i = 0; i < m; i++)
+            p[i] = g[i] - e[i];
         break;
     case CCL_EF_EF21W: {
         float inv_n = 1.0f / (float)ef->nranks, w = ef->weight;
-        for (size_t i = 0; i < n; i++)
-            p[i] = g[i] * inv_n - w * ef->residual[i];
+        for (size_t i = 0; i < m; i++)
+            p[i] = g[i] * inv_n - w * e[i];
         break;
     }
-    case CCL_EF_DGC:
-        dgc_prepare(ef, &codec->params.dgc, g, p);
+    case CCL_EF_DGC: {
+        const ccl_dgc_params_t *d = &codec->params.dgc;
+        const float mo = d->momentum, *vel = ef->velocity + at;
+        float *u = ef->u + at;
+        for (size_t i = 0; i < m; i++) {
+            float gi = g[i] * clip_scale;
+            if (d->nesterov) {
+                u[i] = mo * (vel[i] + gi);
+                p[i] = e[i] + u[i] + gi;
+            } else {
+                u[i] = mo * vel[i] + gi;
+                p[i] = e[i] + u[i];
+            }
+        }
+        break;
+    }
+    }
+}
+
+/* Blocks small enough to stay in the cache between the passes over them: the finiteness
+ * checks cost no extra trip through memory. */
+#define EF_BLOCK 2048
+
+ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                            const float **p_p, ccl_codec_t *eff)
+{
+    const size_t n = ef->count;
+    /* Without error feedback the gradient is compressed as it is: no copy. */
+    float *p = ef->mode == CCL_EF_NONE ? NULL : ef->p;
+    const float clip_scale = ef->mode == CCL_EF_DGC ? dgc_clip_scale(ef, &codec->params.dgc, g) : 1.0f;
+    for (size_t lo = 0; lo < n; lo += EF_BLOCK) {
+        const size_t m = CCL_MIN((size_t)EF_BLOCK, n - lo);
+        if (!ccl_all_finite(g + lo, m))
+            for (size_t i = lo; i < lo + m; i++)
+                if (!isfinite(g[i])) {
+                    ef->skipped++;
+                    return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient at index "
+                                         "%zu: step skipped, error feedback kept", i);
+                }
+        if (p == NULL)
+            continue;
+        combine(ef, codec, clip_scale, lo, g + lo, p + lo, m);
+        /* A finite g plus a finite state can still overflow: then send the gradient alone. */
+        if (!ccl_all_finite(p + lo, m))
+            for (size_t i = lo; i < lo + m; i++)
+                if (!isfinite(p[i]))
+                    p[i] = g[i];
+    }
+    *eff = *codec;
+    /* Classic error feedback takes the new residual straight from the encoder (commit then
+     * swaps buffers instead of making a pass); the other modes need the decoded values. */
+    ef->fb_residual = eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC;
+    if (ef->mode == CCL_EF_DGC) {
         ef->masking = codec->params.dgc.masking;
         eff->params.ratio = ccl_dgc_ratio(&codec->params.dgc, codec->params.ratio, ef->steps);
         if (eff->params.ratio != codec->params.ratio)
             eff->params.k = 0;
         eff->params.dgc.warmup_steps = 0; /* this step's codec: the ratio is settled */
-        break;
     }
-    /* A finite g plus a finite state can still overflow: then send the gradient alone. */
-    if (!ccl_all_finite(p, n))
-        for (size_t i = 0; i < n; i++)
-            if (!isfinite(p[i]))
-                p[i] = g[i];
-    *p_p = p;
+    *p_p = p != NULL ? p : g;
     return CCL_SUCCESS;
 }
 
-void ccl_ef_commit(ccl_ef_t *ef, const float *recon)
+void ccl_ef_commit(ccl_ef_t *ef, float *recon)
 {
     size_t n = ef->count;
     switch (ef->mode) {
     case CCL_EF_NONE:
         break;
     case CCL_EF_CLASSIC:
+        /* recon holds p - decoded (fb_residual): it becomes the residual. */
+        swap_bufs(&ef->residual, &ef->recon);
+        break;
     case CCL_EF_DGC:
         /* e = p - recon. p becomes the residual by a swap of buffers, and only the elements
          * that were sent change: sparse codecs send few, so this touches little memory. */
         swap_bufs(&ef->residual, &ef->p);
-        if (ef->mode == CCL_EF_DGC)
-            swap_bufs(&ef->velocity, &ef->u); /* the new momentum */
+        swap_bufs(&ef->velocity, &ef->u); /* the new momentum */
         for (size_t i = 0; i < n; i++)
             if (recon[i] != 0) {
                 ef->residual[i] -= recon[i];
                 /* Masking: the momentum of what was sent restarts from zero. */
-                if (ef->mode == CCL_EF_DGC && ef->masking)
+                if (ef->masking)
                     ef->velocity[i] = 0.0f;
             }
         break;
@@ -216,16 +240,16 @@ void ccl_ef_aggregate(ccl_ef_t *ef, float *sum)
     }
 }
 
-float *ccl_ef_recon(ccl_ef_t *ef) { return scratch_recon(ef); }
+float *ccl_ef_recon(ccl_ef_t *ef) { return ef->mode == CCL_EF_NONE ? NULL : ef->recon; }
 
 ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                            uint64_t seed, void *dst, size_t cap, size_t *len_p)
 {
-    float *p;
+    const float *p;
     ccl_codec_t eff;
     CCL_CHECK(ccl_ef_prepare(ef, codec, g, &p, &eff));
-    CCL_CHECK(ccl_codec_encode(&eff, p, ef->count, seed, dst, cap, len_p, scratch_recon(ef)));
-    ccl_ef_commit(ef, scratch_recon(ef));
+    CCL_CHECK(ccl_codec_encode(&eff, p, ef->count, seed, dst, cap, len_p, ccl_ef_recon(ef)));
+    ccl_ef_commit(ef, ccl_ef_recon(ef));
     return CCL_SUCCESS;
 }
 

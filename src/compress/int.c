@@ -222,7 +222,10 @@ static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, si
                 quantize_stochastic(src + lo + t, m, lo + t, seed, mn, inv, (float)levels, dst);
             else
                 quantize_nearest(src + lo + t, m, mn, inv, (float)levels, dst);
-            if (recon)
+            if (recon && p->fb_residual)
+                for (size_t i = 0; i < m; i++)
+                    recon[lo + t + i] = src[lo + t + i] - ccl_int_value(dst[i], mn, unit);
+            else if (recon)
                 for (size_t i = 0; i < m; i++)
                     recon[lo + t + i] = ccl_int_value(dst[i], mn, unit);
             if (bits == 8)

@@ -161,7 +161,7 @@ void ccl_powersgd_back(ccl_powersgd_t *s, const float *m)
         }
 }
 
-void ccl_powersgd_expand(const ccl_powersgd_t *s, float *out)
+void ccl_powersgd_expand(const ccl_powersgd_t *s, const float *from, float *out)
 {
     const size_t rows = s->p.rows, cols = s->p.cols, r = s->p.rank;
     for (size_t i = 0; i < rows; i++) {
@@ -173,6 +173,9 @@ void ccl_powersgd_expand(const ccl_powersgd_t *s, float *out)
             for (size_t j = 0; j < cols; j++)
                 row[j] += a * q[j];
         }
+        if (from != NULL) /* the row is still in the cache */
+            for (size_t j = 0; j < cols; j++)
+                row[j] = from[i * cols + j] - row[j];
     }
 }
 

@@ -47,8 +47,8 @@ void ccl_powersgd_orthogonalize(ccl_powersgd_t *s);
 /* Q = M^T P (into s->qt, transposed). */
 void ccl_powersgd_back(ccl_powersgd_t *s, const float *m);
 
-/* out = P Q^T. */
-void ccl_powersgd_expand(const ccl_powersgd_t *s, float *out);
+/* out = P Q^T, or with `from` (the same shape) out = from - P Q^T. */
+void ccl_powersgd_expand(const ccl_powersgd_t *s, const float *from, float *out);
 
 /* Checkpoint of the warm start: u32 have_q, then r x cols float32 (Q transposed). Check
  * refuses a wrong length, flag or a non-finite value; restore checks, then sets. */

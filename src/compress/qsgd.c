@@ -85,7 +85,7 @@ static ccl_result_t qsgd_encode(const ccl_codec_params_t *p, const float *src, s
                 /* The sign bit only on nonzero levels, so zero has one encoding. */
                 q[i] = (uint8_t)(l | (l > 0 && src[at] < 0 ? sign : 0));
                 if (recon)
-                    recon[at] = (src[at] < 0 && l > 0 ? -unit : unit) * (float)l;
+                    recon[at] = ccl_fb_value(p->fb_residual, src[at], (src[at] < 0 && l > 0 ? -unit : unit) * (float)l);
             }
             pack_codes(&pk, q, m);
         }

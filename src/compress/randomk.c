@@ -25,7 +25,7 @@ static ccl_result_t randomk_encode(const ccl_codec_params_t *p, const float *src
         free(idx);
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "randomk: no memory");
     }
-    ccl_sparse_write(src, count, idx, k, p->fp16_values, 0, out, len_p, hp, recon);
+    ccl_sparse_write(src, count, idx, k, p->fp16_values, 0, out, len_p, hp, recon, p->fb_residual);
     free(idx);
     return CCL_SUCCESS;
 }

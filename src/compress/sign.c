@@ -58,7 +58,7 @@ static ccl_result_t sign_encode(const ccl_codec_params_t *p, const float *src, s
     }
     if (recon)
         for (size_t i = 0; i < count; i++)
-            recon[i] = src[i] >= 0 ? s : -s;
+            recon[i] = ccl_fb_value(p->fb_residual, src[i], src[i] >= 0 ? s : -s);
     hp[0] = (uint32_t)p->sign_scale;
     hp[1] = 0;
     *len_p = 4 + (count + 7) / 8;

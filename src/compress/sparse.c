@@ -65,11 +65,12 @@ static size_t delta_bytes(const uint32_t *idx, size_t k, uint32_t base)
 
 /* packed: src holds the k values in order (src[j]), else the whole vector (src[idx[j]]). */
 static size_t put_values(const float *src, int packed, const uint32_t *idx, size_t k, int fp16,
-                         uint8_t *out, float *recon)
+                         uint8_t *out, float *recon, int residual)
 {
     size_t pos = 0;
     for (size_t j = 0; j < k; j++) {
-        float v = packed ? src[j] : src[idx[j]];
+        const float x = packed ? src[j] : src[idx[j]];
+        float v = x;
         if (fp16) {
             v = v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v;
             uint16_t h = ccl_float_to_half(v);
@@ -81,7 +82,7 @@ static size_t put_values(const float *src, int packed, const uint32_t *idx, size
             pos += 4;
         }
         if (recon)
-            recon[idx[j]] = v;
+            recon[idx[j]] = ccl_fb_value(residual, x, v);
     }
     return pos;
 }
@@ -89,16 +90,19 @@ static size_t put_values(const float *src, int packed, const uint32_t *idx, size
 /* base: the indices are written as idx[j] - base (a range of a longer vector). */
 static void sparse_write(const float *src, int packed, size_t count, const uint32_t *idx,
                          uint32_t base, size_t k, int fp16, int with_indices, uint8_t *out,
-                         size_t *len_p, uint32_t hp[2], float *recon)
+                         size_t *len_p, uint32_t hp[2], float *recon, int residual)
 {
     size_t pos = 0, dbytes = with_indices ? delta_bytes(idx, k, base) : 0;
     uint32_t flags = (fp16 ? CCL_SPARSE_FP16 : 0) | (with_indices ? 0 : CCL_SPARSE_NOIDX);
-    if (recon)
+    /* recon: zeros (decoded values) or the input (residuals) where nothing is sent. */
+    if (recon && residual)
+        memcpy(recon, src, count * sizeof(float));
+    else if (recon)
         memset(recon, 0, count * sizeof(float));
     if (with_indices && dbytes < 4 * k && dbytes < bitmap_bytes(count)) {
         /* Delta coding: the values first, then the gaps, 7 bits a byte. */
         flags |= CCL_SPARSE_DELTA;
-        pos = put_values(src, packed, idx, k, fp16, out, recon);
+        pos = put_values(src, packed, idx, k, fp16, out, recon, residual);
         uint32_t prev = base - 1;
         for (size_t j = 0; j < k; j++) {
             uint32_t gap = idx[j] - prev - 1;
@@ -124,7 +128,7 @@ static void sparse_write(const float *src, int packed, size_t count, const uint3
         for (size_t j = 0; j < k; j++, pos += 4)
             ccl_put_u32(out + pos, idx[j] - base);
     }
-    pos += put_values(src, packed, idx, k, fp16, out + pos, recon);
+    pos += put_values(src, packed, idx, k, fp16, out + pos, recon, residual);
     hp[0] = (uint32_t)k;
     hp[1] = flags;
     *len_p = pos;
@@ -132,15 +136,15 @@ static void sparse_write(const float *src, int packed, size_t count, const uint3
 
 void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
                       int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
-                      float *recon)
+                      float *recon, int residual)
 {
-    sparse_write(src, 0, count, idx, 0, k, fp16, with_indices, out, len_p, hp, recon);
+    sparse_write(src, 0, count, idx, 0, k, fp16, with_indices, out, len_p, hp, recon, residual);
 }
 
 void ccl_sparse_write_list(const float *val, size_t count, const uint32_t *idx, uint32_t base,
                            size_t k, uint8_t *out, size_t *len_p, uint32_t hp[2])
 {
-    sparse_write(val, 1, count, idx, base, k, 0, 1, out, len_p, hp, NULL);
+    sparse_write(val, 1, count, idx, base, k, 0, 1, out, len_p, hp, NULL, 0);
 }
 
 /* Reads k LEB128 gaps filling exactly in[0..n); -1 on any inconsistency. */

@@ -16,10 +16,10 @@
 size_t ccl_sparse_max_payload(size_t count, size_t kmax, int fp16, int with_indices);
 
 /* Writes idx[0..k) (ascending) and src at those indices. recon, if given, becomes the
- * decoded vector (zeros elsewhere). */
+ * decoded vector (zeros elsewhere), or with `residual` src minus it (ccl_fb_value). */
 void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
                       int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
-                      float *recon);
+                      float *recon, int residual);
 
 /* The same for k float32 values given in index order (val[j] belongs to idx[j]), with
  * indices, in whichever index coding is smallest; the indices lie in [base, base + count)

@@ -60,7 +60,7 @@ static ccl_result_t terngrad_encode(const ccl_codec_params_t *p, const float *sr
             c = src[i] < 0 ? 2 : 1;
         codes[i >> 2] |= (uint8_t)(c << (2 * (i & 3)));
         if (recon)
-            recon[i] = c == 0 ? 0.0f : c == 1 ? s : -s;
+            recon[i] = ccl_fb_value(p->fb_residual, src[i], c == 0 ? 0.0f : c == 1 ? s : -s);
     }
     hp[0] = 0;
     hp[1] = 0;

@@ -36,7 +36,7 @@ static ccl_result_t threshold_encode(const ccl_codec_params_t *p, const float *s
     for (size_t i = 0; i < count; i++)
         if (fabsf(src[i]) >= p->threshold)
             idx[n++] = (uint32_t)i;
-    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon);
+    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
     free(idx);
     return CCL_SUCCESS;
 }

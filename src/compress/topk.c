@@ -37,7 +37,7 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
     for (size_t i = 0; i < count && n < k; i++)
         if (ccl_mag_key(src[i], i) >= thr)
             idx[n++] = (uint32_t)i;
-    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon);
+    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
     free(idx);
     return CCL_SUCCESS;
 }

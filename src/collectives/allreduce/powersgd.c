@@ -45,10 +45,10 @@ ccl_result_t ccl_powersgd_allreduce(struct ccl_compressor *c, struct ccl_comm *c
     ccl_powersgd_orthogonalize(s);
     ccl_powersgd_back(s, c->p);
     float *recon = ccl_ef_recon(c->ef);
-    if (c->ef_mode != CCL_EF_NONE) /* without error feedback no one reads it */
-        ccl_powersgd_expand(s, recon);
+    if (recon != NULL) /* without error feedback no one reads it */
+        ccl_powersgd_expand(s, c->eff.params.fb_residual ? c->p : NULL, recon);
     CCL_CHECK(exact_sum(comm, c, s->qt, s->p.cols * s->p.rank));
-    ccl_powersgd_expand(s, out);
+    ccl_powersgd_expand(s, NULL, out);
     s->have_q = 1;
     ccl_ef_commit(c->ef, recon);
     if (op == CCL_AVG) {

@@ -111,8 +111,8 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         if ((res = ccl_p2p_irecv_v(ctx, left, (uint32_t)m, SLOT(m), CAP(m), &reqs[m])))
             goto out;
     /* Own parts count as sent exactly, except the segment this rank starts (below). */
-    if (!skip && c->ef_mode != CCL_EF_NONE)
-        memcpy(recon, c->p, q.n * sizeof(float));
+    if (!skip)
+        ccl_comp_sent_exact(c, recon, 0, q.n);
     for (int s = 0; s < steps; s++) {
         int seg = ccl_mod(r - s, P);
         for (int ch = 0; ch < C; ch++) {
@@ -129,7 +129,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
                 memcpy(SLOT(sm), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
             else if ((res = ccl_codec_encode(eff, s == 0 ? c->p + po : out + po, pl,
                                              ccl_comp_seed(c, r, (uint32_t)(s * C + ch)), SLOT(sm),
-                                             CAP(sm), &len, s == 0 ? recon + po : NULL)))
+                                             CAP(sm), &len, s == 0 ? ccl_comp_recon_at(recon, po) : NULL)))
                 goto out;
             if ((res = ccl_p2p_isend_v(ctx, right, (uint32_t)(s * C + ch), SLOT(sm), len, CAP(sm),
                                        &reqs[sm])))

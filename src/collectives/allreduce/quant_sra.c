@@ -65,7 +65,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
         if (skip)
             memcpy(SLOT(j), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
         else if ((res = ccl_codec_encode(eff, c->p + jo, jl, ccl_comp_seed(c, r, (uint32_t)j),
-                                         SLOT(j), SLOT_CAP(j), &len, recon + jo)) != CCL_SUCCESS)
+                                         SLOT(j), SLOT_CAP(j), &len, ccl_comp_recon_at(recon, jo))) != CCL_SUCCESS)
             goto out;
         if ((res = ccl_p2p_isend_v(ctx, j, SRA_ID_SCATTER, SLOT(j), len, SLOT_CAP(j),
                                    &reqs[2 * P + j])))
@@ -73,7 +73,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
     }
     /* Reduce this rank's chunk: its own part unencoded, then the others in rank order. */
     if (!skip) {
-        memcpy(recon + own_off, c->p + own_off, own_len * sizeof(float));
+        ccl_comp_sent_exact(c, recon, own_off, own_len);
         memcpy(out + own_off, c->p + own_off, own_len * sizeof(float));
     }
     for (int i = 0; i < P; i++) {

@@ -41,8 +41,7 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
         CCL_CHECK(ccl_p2p_irecv_v(ctx, parent, TREE_ID_DOWN, down, cap, &reqs[nchild]));
     if (!skip) {
         memcpy(out, c->p, n * sizeof(float));
-        if (c->ef_mode != CCL_EF_NONE)
-            memcpy(recon, c->p, n * sizeof(float));
+        ccl_comp_sent_exact(c, recon, 0, n);
     }
     for (int i = 0; i < nchild; i++) {
         CCL_CHECK(ccl_p2p_wait(ctx, &reqs[i]));
