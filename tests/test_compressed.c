@@ -496,6 +496,40 @@ static int t_powersgd(ccl_comm_t comm, int rank, int p)
     return ok;
 }
 
+/* In place (sendbuf == recvbuf) gives the bits of out of place, for every algorithm, with
+ * and without error feedback (without it the algorithms read the caller's buffer itself). */
+static int t_in_place(ccl_comm_t comm, int rank, int p)
+{
+    static const char *const specs[] = {
+        "int:bits=8,ef=none,algo=sra", "int:bits=8,algo=sra", "int:bits=4,ef=none,algo=ring",
+        "int:bits=8,ef=none,algo=tree", "topk:ratio=0.01,ef=none", "topk:ratio=0.01,ef=none,algo=sparse_rd",
+        "topk:ratio=0.01,ef=none,algo=sparse_split", "powersgd:rank=2,rows=73,ef=none",
+        "sign:scale=none"};
+    const size_t n = 73 * 137;
+    float *x = malloc(n * 4), *out = malloc(n * 4), *y = malloc(n * 4);
+    int ok = 1;
+    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_compressor_t a = mk(comm, specs[s], n, CCL_FLOAT32), b = mk(comm, specs[s], n, CCL_FLOAT32);
+        ok = a != NULL && b != NULL;
+        for (int call = 0; ok && call < 2; call++) {
+            for (size_t i = 0; i < n; i++)
+                y[i] = x[i] = uval(rank, i, call);
+            ok = ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, a, comm) == CCL_SUCCESS &&
+                 ccl_allreduce_compressed(y, y, n, CCL_FLOAT32, CCL_SUM, b, comm) == CCL_SUCCESS &&
+                 memcmp(out, y, n * 4) == 0;
+            if (!ok)
+                fprintf(stderr, "%s: in place differs from out of place (call %d)\n", specs[s], call);
+        }
+        ccl_compressor_destroy(a);
+        ccl_compressor_destroy(b);
+    }
+    free(x);
+    free(out);
+    free(y);
+    (void)p;
+    return ok;
+}
+
 static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
@@ -507,6 +541,7 @@ static const char *const names[] = {
     "powersgd: rank-2 sum exact, telescoping, checkpoint, NaN, bad specs",
     "quantized ring (int8, int4 stochastic, qsgd) within bound; NaN",
     "quantized tree (int8, int4 stochastic, qsgd) within bound; NaN",
+    "in place = out of place, bit for bit, every algorithm; sra in pipelined pieces within bound",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -567,6 +602,10 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
                t_requantized(comm, rank, p, s4, 2.0 / 15) &&
                t_requantized(comm, rank, p, sq, 2.0 / 7) && t_nan(comm, rank, p, sn);
     }
+    case 18: /* in the last group: 4 KB chunks, so sra moves each segment in pieces */
+        return t_in_place(comm, rank, p) &&
+               t_quantized(comm, rank, p, "int:bits=8,ef=none,algo=sra", 2.0 / 255) &&
+               t_nan(comm, rank, p, "int:bits=8,algo=sra");
     }
     return 0;
 }

@@ -153,6 +153,17 @@ ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
     return CCL_SUCCESS;
 }
 
+ccl_result_t ccl_comp_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg, float *out,
+                           size_t count, int accumulate, int *skip)
+{
+    CCL_CHECK(ccl_p2p_wait(ctx, req));
+    if (ccl_comp_is_skip(msg, req->len))
+        *skip = 1;
+    else if (!*skip)
+        return ccl_comp_decode_from(ctx, req->peer, msg, req->len, out, count, accumulate);
+    return CCL_SUCCESS;
+}
+
 ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate)
 {

@@ -96,6 +96,11 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
  * order so that every rank computes the same bits. Nothing is written if a rank skipped. */
 ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
 
+/* Waits for a message (req, received into msg), then: a skip token sets *skip; otherwise,
+ * unless *skip is already set, decodes it into out (accumulating or not). */
+ccl_result_t ccl_comp_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg, float *out,
+                           size_t count, int accumulate, int *skip);
+
 /* Decodes what peer sent; a payload that fails its checks fails the call (hostile bytes). */
 ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate);

@@ -47,7 +47,7 @@ static ccl_result_t add_partial(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const u
     }
     if (*skip)
         return CCL_SUCCESS;
-    memcpy(acc, own, len * sizeof(float));
+    memmove(acc, own, len * sizeof(float)); /* the same memory when in place without error feedback */
     return ccl_comp_decode_from(ctx, req->peer, msg, req->len, acc, len, 1);
 }
 

@@ -1,22 +1,64 @@
 /* quant_sra.c: quantized scatter-reduce-allgather (as CGX does). The buffer is cut in P
- * chunks; chunk j is encoded once and sent to its owner, rank j, which sums the P
- * contributions exactly in float32 (its own unencoded), encodes the sum once and sends that
- * to every rank; every rank, the owner included, decodes the same bytes, so results are
- * bit-identical. Two quantizations per element whatever the rank count; each rank moves
- * about 2 (P-1)/P of the encoded buffer. */
+ * segments; rank j owns segment j. Each rank encodes its part of segment j once and sends it
+ * to j, which sums the P contributions exactly in float32 (its own unencoded), encodes the
+ * sum once and sends that to every rank; every rank, the owner included, decodes the same
+ * bytes, so results are bit-identical. Two quantizations per element whatever the rank
+ * count; each rank moves about 2 (P-1)/P of the encoded buffer.
+ *
+ * Pipelined: every segment moves in C pieces of about CCLZ_CHUNK_SIZE (as float32). In round
+ * t a rank scatters piece t of every segment, sums and gathers piece t - 1 of its own (whose
+ * contributions have had a round to arrive) and decodes the gathered piece t - 2 of every
+ * segment, so the link carries one phase while the core works on another. */
 #include "../compressed.h"
 #include "../patterns/patterns.h"
+#include "../../core/config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define SRA_ID_SCATTER 0
-#define SRA_ID_GATHER  1
+typedef struct {
+    size_t n;
+    int    P, r, C;    /* ranks, this rank, pieces per segment */
+    size_t *off;       /* slot offsets in the message block */
+} sra_t;
 
-static size_t chunk_cap(const ccl_codec_t *eff, size_t n)
+/* Piece c of segment j. */
+static void piece(const sra_t *s, int j, int c, size_t *off, size_t *len)
 {
-    return CCL_MAX(ccl_codec_max_encoded_size(eff, n), (size_t)CCL_SKIP_TOKEN_LEN);
+    size_t so = ccl_seg_off(s->n, s->P, j), sl = ccl_seg_len(s->n, s->P, j);
+    *off = so + ccl_seg_off(sl, s->C, c);
+    *len = ccl_seg_len(sl, s->C, c);
 }
+
+/* Slots, P * C each: what this rank sends in the scatter (slot of segment j, piece c; its
+ * own segment's slots carry the encoded sums of the gather), what it receives in the
+ * scatter (from rank i, piece c of its segment) and in the gather (segment i, piece c). */
+enum { SEND = 0, SCATTER_IN = 1, GATHER_IN = 2 };
+static size_t slot_index(const sra_t *s, int kind, int i, int c)
+{
+    return ((size_t)kind * (size_t)s->P + (size_t)i) * (size_t)s->C + (size_t)c;
+}
+
+static ccl_result_t layout(sra_t *s, const ccl_codec_t *eff)
+{
+    size_t nslots = 3 * (size_t)s->P * (size_t)s->C, total = 0;
+    if ((s->off = malloc((nslots + 1) * sizeof(size_t))) == NULL)
+        return CCL_ERR_NO_MEMORY;
+    for (int kind = 0; kind < 3; kind++)
+        for (int i = 0; i < s->P; i++)
+            for (int c = 0; c < s->C; c++) {
+                size_t po, pl;
+                piece(s, kind == SCATTER_IN ? s->r : i, c, &po, &pl);
+                s->off[slot_index(s, kind, i, c)] = total;
+                total += CCL_MAX(ccl_codec_max_encoded_size(eff, pl), (size_t)CCL_SKIP_TOKEN_LEN);
+            }
+    s->off[nslots] = total;
+    return CCL_SUCCESS;
+}
+
+#define SRA_WINDOW 2
+#define SRA_MAX_PIECES 8
+#define SRA_ID(phase, c) ((uint32_t)(phase) * (uint32_t)s.C + (uint32_t)(c))
 
 static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
 {
@@ -24,111 +66,132 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
     struct ccl_compressor *c = a->comp;
     struct ccl_comm *comm = ctx->comm;
     const int P = comm->nranks, r = comm->rank;
-    const size_t n = a->count, own_off = ccl_seg_off(n, P, r), own_len = ccl_seg_len(n, P, r);
     const ccl_codec_t *eff = &c->eff;
     float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
-    size_t total = 0, *off, own_cap = chunk_cap(eff, own_len);
+    size_t seg_max = ccl_seg_len(a->count, P, 0),
+           chunk = CCL_MAX((size_t)1, ccl_config_get()->chunk_size / sizeof(float));
+    sra_t s = {.n = a->count, .P = P, .r = r,
+               .C = CCL_MAX((int)CCL_MIN((seg_max + chunk - 1) / chunk, (size_t)SRA_MAX_PIECES), 1)};
+    /* Requests, P * C each: the gather's sends, the scatter's and the gather's receives, the
+     * scatter's sends. */
+    const size_t PC = (size_t)P * (size_t)s.C;
     ccl_p2p_req_t *reqs;
     int skip = c->local_bad;
+    ccl_result_t res;
+    uint8_t *mem;
+#define SLOT(kind, i, pc) (mem + s.off[slot_index(&s, kind, i, pc)])
+#define SLOT_CAP(kind, i, pc) (s.off[slot_index(&s, kind, i, pc) + 1] - s.off[slot_index(&s, kind, i, pc)])
+#define REQ(kind, i, pc) (&reqs[slot_index(&s, kind, i, pc)])
+#define GATHER_SEND_REQ(i, pc) REQ(SEND, i, pc)
+#define SCATTER_SEND_REQ(i, pc) (&reqs[3 * PC + (size_t)(i) * (size_t)s.C + (size_t)(pc)])
 
-    /* Layout: P slots for what this rank sends in the scatter (slot r: the encoded sum),
-     * then P slots of own_cap for what it receives in the scatter, then P slots for the
-     * gather. */
-    CCL_CHECK(ccl_ctx_reqs(ctx, 4 * P, &reqs));
-    if ((off = malloc((3 * (size_t)P + 1) * sizeof(size_t))) == NULL)
+    CCL_CHECK(ccl_ctx_reqs(ctx, (int)(4 * PC), &reqs));
+    if (layout(&s, eff) != CCL_SUCCESS)
         return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory");
-    for (int s = 0; s < 3 * P; s++) {
-        int j = s % P;
-        off[s] = total;
-        total += s / P == 1 ? own_cap : chunk_cap(eff, ccl_seg_len(n, P, j));
-    }
-    off[3 * P] = total;
-    uint8_t *mem = ccl_comp_alloc(ctx, total);
-    ccl_result_t res = CCL_ERR_NO_MEMORY;
-    if (mem == NULL)
-        goto out;
-#define SLOT(s) (mem + off[s])
-#define SLOT_CAP(s) (off[(s) + 1] - off[s])
-
-    for (int i = 0; i < P; i++) {
-        if (i == r)
-            continue;
-        if ((res = ccl_p2p_irecv_v(ctx, i, SRA_ID_SCATTER, SLOT(P + i), own_cap, &reqs[i])) ||
-            (res = ccl_p2p_irecv_v(ctx, i, SRA_ID_GATHER, SLOT(2 * P + i), SLOT_CAP(2 * P + i),
-                                   &reqs[P + i])))
-            goto out;
-    }
-    /* Scatter: encode and send each chunk to its owner, nearest owners last. */
-    for (int t = 1; t < P; t++) {
-        int j = (r + t) % P;
-        size_t jo = ccl_seg_off(n, P, j), jl = ccl_seg_len(n, P, j), len = CCL_SKIP_TOKEN_LEN;
-        if (skip)
-            memcpy(SLOT(j), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
-        else if ((res = ccl_codec_encode(eff, c->p + jo, jl, ccl_comp_seed(c, r, (uint32_t)j),
-                                         SLOT(j), SLOT_CAP(j), &len, ccl_comp_recon_at(recon, jo))) != CCL_SUCCESS)
-            goto out;
-        if ((res = ccl_p2p_isend_v(ctx, j, SRA_ID_SCATTER, SLOT(j), len, SLOT_CAP(j),
-                                   &reqs[2 * P + j])))
-            goto out;
-    }
-    /* Reduce this rank's chunk: its own part unencoded, then the others in rank order. */
-    if (!skip) {
-        ccl_comp_sent_exact(c, recon, own_off, own_len);
-        memcpy(out + own_off, c->p + own_off, own_len * sizeof(float));
-    }
-    for (int i = 0; i < P; i++) {
-        if (i == r)
-            continue;
-        if ((res = ccl_p2p_wait(ctx, &reqs[i])) != CCL_SUCCESS)
-            goto out;
-        if (ccl_comp_is_skip(SLOT(P + i), reqs[i].len))
-            skip = 1;
-        else if (!skip && (res = ccl_comp_decode_from(ctx, i, SLOT(P + i), reqs[i].len,
-                                                      out + own_off, own_len, 1)) != CCL_SUCCESS)
-            goto out;
-    }
-    /* Gather: the sum encoded once, decoded here as everywhere. */
-    size_t len2 = CCL_SKIP_TOKEN_LEN;
-    if (skip)
-        memcpy(SLOT(r), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
-    else if ((res = ccl_codec_encode(eff, out + own_off, own_len, ccl_comp_seed(c, r, (uint32_t)(P + r)),
-                                     SLOT(r), SLOT_CAP(r), &len2, NULL)) != CCL_SUCCESS ||
-             (res = ccl_codec_decode(SLOT(r), len2, out + own_off, own_len, 0)) != CCL_SUCCESS)
+    res = CCL_ERR_NO_MEMORY;
+    if ((mem = ccl_comp_alloc(ctx, s.off[3 * PC])) == NULL)
         goto out;
     for (int i = 0; i < P; i++)
-        if (i != r && (res = ccl_p2p_isend_v(ctx, i, SRA_ID_GATHER, SLOT(r), len2, SLOT_CAP(r),
-                                             &reqs[3 * P + i])))
-            goto out;
-    for (int i = 0; i < P; i++) {
-        if (i == r)
-            continue;
-        size_t io = ccl_seg_off(n, P, i), il = ccl_seg_len(n, P, i);
-        if ((res = ccl_p2p_wait(ctx, &reqs[P + i])) != CCL_SUCCESS)
-            goto out;
-        if (ccl_comp_is_skip(SLOT(2 * P + i), reqs[P + i].len))
-            skip = 1;
-        else if (!skip && (res = ccl_comp_decode_from(ctx, i, SLOT(2 * P + i), reqs[P + i].len,
-                                                      out + io, il, 0)) != CCL_SUCCESS)
-            goto out;
+        for (int pc = 0; pc < s.C && i != r; pc++)
+            if ((res = ccl_p2p_irecv_v(ctx, i, SRA_ID(0, pc), SLOT(SCATTER_IN, i, pc),
+                                       SLOT_CAP(SCATTER_IN, i, pc), REQ(SCATTER_IN, i, pc))) ||
+                (res = ccl_p2p_irecv_v(ctx, i, SRA_ID(1, pc), SLOT(GATHER_IN, i, pc),
+                                       SLOT_CAP(GATHER_IN, i, pc), REQ(GATHER_IN, i, pc))))
+                goto out;
+    if (!skip) {
+        size_t oo = ccl_seg_off(s.n, P, r), ol = ccl_seg_len(s.n, P, r);
+        ccl_comp_sent_exact(c, recon, oo, ol);
     }
-    if ((res = ccl_p2p_waitall(ctx, reqs + 2 * P, 2 * P)) != CCL_SUCCESS)
-        goto out;
+    /* Round t: scatter piece t, reduce and gather piece t - 1, decode gathered piece t - 2.
+     * The scatter stays at most SRA_WINDOW rounds ahead of what has left: messages to a
+     * peer leave in order, and a gather piece queued behind the whole scatter would undo
+     * the pipeline. */
+    for (int t = 0; t < s.C + 2; t++) {
+        for (int d = 1; d < P && t >= SRA_WINDOW && t - SRA_WINDOW < s.C; d++)
+            if ((res = ccl_p2p_wait(ctx, SCATTER_SEND_REQ((r + d) % P, t - SRA_WINDOW))) != CCL_SUCCESS)
+                goto out;
+        for (int d = 1; d < P && t < s.C; d++) {
+            int j = (r + d) % P;
+            size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
+            piece(&s, j, t, &po, &pl);
+            if (skip)
+                memcpy(SLOT(SEND, j, t), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+            else if ((res = ccl_codec_encode(eff, c->p + po, pl,
+                                             ccl_comp_seed(c, r, (uint32_t)(j * s.C + t)),
+                                             SLOT(SEND, j, t), SLOT_CAP(SEND, j, t), &len,
+                                             ccl_comp_recon_at(recon, po))) != CCL_SUCCESS)
+                goto out;
+            if ((res = ccl_p2p_isend_v(ctx, j, SRA_ID(0, t), SLOT(SEND, j, t), len,
+                                       SLOT_CAP(SEND, j, t), SCATTER_SEND_REQ(j, t))))
+                goto out;
+        }
+        int g = t - 1;
+        if (g >= 0 && g < s.C) {
+            /* This rank's piece g: its own part unencoded, the others in rank order. */
+            size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
+            piece(&s, r, g, &po, &pl);
+            if (!skip) /* in place without error feedback, p is out */
+                memmove(out + po, c->p + po, pl * sizeof(float));
+            for (int i = 0; i < P; i++) {
+                if (i == r)
+                    continue;
+                if ((res = ccl_comp_take(ctx, REQ(SCATTER_IN, i, g), SLOT(SCATTER_IN, i, g),
+                                         out + po, pl, 1, &skip)) != CCL_SUCCESS)
+                    goto out;
+            }
+            /* The sum encoded once, decoded here as everywhere. */
+            if (skip)
+                memcpy(SLOT(SEND, r, g), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+            else if ((res = ccl_codec_encode(eff, out + po, pl,
+                                             ccl_comp_seed(c, r, (uint32_t)((P + r) * s.C + g)),
+                                             SLOT(SEND, r, g), SLOT_CAP(SEND, r, g), &len,
+                                             NULL)) != CCL_SUCCESS ||
+                     (res = ccl_codec_decode(SLOT(SEND, r, g), len, out + po, pl, 0)) != CCL_SUCCESS)
+                goto out;
+            /* One buffer to every rank. */
+            for (int d = 1; d < P; d++) {
+                int i = (r + d) % P;
+                if ((res = ccl_p2p_isend_v(ctx, i, SRA_ID(1, g), SLOT(SEND, r, g), len,
+                                           SLOT_CAP(SEND, r, g), GATHER_SEND_REQ(i, g))))
+                    goto out;
+            }
+        }
+        int h = t - 2;
+        for (int i = 0; h >= 0 && i < P; i++) {
+            if (i == r)
+                continue;
+            size_t po, pl;
+            piece(&s, i, h, &po, &pl);
+            if ((res = ccl_comp_take(ctx, REQ(GATHER_IN, i, h), SLOT(GATHER_IN, i, h), out + po,
+                                     pl, 0, &skip)) != CCL_SUCCESS)
+                goto out;
+        }
+    }
+    for (int i = 0; i < P; i++)
+        for (int pc = 0; pc < s.C && i != r; pc++)
+            if ((res = ccl_p2p_wait(ctx, SCATTER_SEND_REQ(i, pc))) != CCL_SUCCESS ||
+                (res = ccl_p2p_wait(ctx, GATHER_SEND_REQ(i, pc))) != CCL_SUCCESS)
+                goto out;
     if (skip) {
         res = ccl_comp_skip_result(ctx);
         goto out;
     }
-    ccl_comp_finish(ctx, recon, out, n);
+    ccl_comp_finish(ctx, recon, out, s.n);
     res = CCL_SUCCESS;
 #undef SLOT
 #undef SLOT_CAP
+#undef REQ
+#undef GATHER_SEND_REQ
+#undef SCATTER_SEND_REQ
 out:
-    free(off);
+    free(s.off);
     return res;
 }
 
 const ccl_calgo_t ccl_callreduce_sra = {
     .base = {.name = "sra", .coll = CCL_COLL_ALLREDUCE, .run = sra_run,
-             .desc = "quantized scatter-reduce-allgather: each chunk encoded once to its owner, "
-                     "summed in float32, the sum encoded once to all (two quantizations)"},
+             .desc = "quantized scatter-reduce-allgather, pipelined: each piece encoded once to "
+                     "its owner, summed in float32, the sum encoded once to all (two "
+                     "quantizations)"},
     .kinds = CCL_CALGO_DENSE | CCL_CALGO_SPARSE,
 };

@@ -40,7 +40,7 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
     if (parent >= 0)
         CCL_CHECK(ccl_p2p_irecv_v(ctx, parent, TREE_ID_DOWN, down, cap, &reqs[nchild]));
     if (!skip) {
-        memcpy(out, c->p, n * sizeof(float));
+        memmove(out, c->p, n * sizeof(float)); /* in place without error feedback: the same memory */
         ccl_comp_sent_exact(c, recon, 0, n);
     }
     for (int i = 0; i < nchild; i++) {
