@@ -40,15 +40,9 @@ static size_t piece_cap(const qring_t *q, const ccl_codec_t *eff, int seg, int c
 static ccl_result_t add_partial(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg,
                                 const float *own, float *acc, size_t len, int *skip)
 {
-    CCL_CHECK(ccl_p2p_wait(ctx, req));
-    if (ccl_comp_is_skip(msg, req->len)) {
-        *skip = 1;
-        return CCL_SUCCESS;
-    }
-    if (*skip)
-        return CCL_SUCCESS;
-    memmove(acc, own, len * sizeof(float)); /* the same memory when in place without error feedback */
-    return ccl_comp_decode_from(ctx, req->peer, msg, req->len, acc, len, 1);
+    if (!*skip) /* the same memory when in place without error feedback */
+        memmove(acc, own, len * sizeof(float));
+    return ccl_comp_take(ctx, req, msg, acc, len, 1, skip);
 }
 
 static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
@@ -161,12 +155,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
             int m = (steps + s) * C + ch;
             size_t po, pl;
             piece(&q, seg, ch, &po, &pl);
-            if ((res = ccl_p2p_wait(ctx, &reqs[m])) != CCL_SUCCESS)
-                goto out;
-            if (ccl_comp_is_skip(SLOT(m), reqs[m].len))
-                skip = 1;
-            else if (!skip && (res = ccl_comp_decode_from(ctx, left, SLOT(m), reqs[m].len, out + po,
-                                                          pl, 0)))
+            if ((res = ccl_comp_take(ctx, &reqs[m], SLOT(m), out + po, pl, 0, &skip)))
                 goto out;
             /* ... where the right neighbour expects it: its message m + C. */
             if (s + 1 < steps &&

@@ -43,14 +43,8 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
         memmove(out, c->p, n * sizeof(float)); /* in place without error feedback: the same memory */
         ccl_comp_sent_exact(c, recon, 0, n);
     }
-    for (int i = 0; i < nchild; i++) {
-        CCL_CHECK(ccl_p2p_wait(ctx, &reqs[i]));
-        if (ccl_comp_is_skip(mem + cap * (size_t)i, reqs[i].len))
-            skip = 1;
-        else if (!skip)
-            CCL_CHECK(ccl_comp_decode_from(ctx, children[i], mem + cap * (size_t)i, reqs[i].len,
-                                           out, n, 1));
-    }
+    for (int i = 0; i < nchild; i++)
+        CCL_CHECK(ccl_comp_take(ctx, &reqs[i], mem + cap * (size_t)i, out, n, 1, &skip));
     /* Up: the subtree's sum (a leaf's own part, with its reconstruction); the root encodes
      * the final sum instead, into the slot that goes down. */
     uint8_t *enc = parent >= 0 ? up : down;
