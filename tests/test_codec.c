@@ -1096,6 +1096,59 @@ static int test_recon_forms(void)
     return ok;
 }
 
+/* The GPU int encoder's steps (elem.h: a header per bucket from its minimum and maximum,
+ * then each byte of the code stream on its own, as one GPU thread computes it) run here
+ * over a whole buffer: they must give the CPU encoder's bytes and recon. */
+static int test_int_device_steps(void)
+{
+    static const char *specs[] = {"int:bits=8,bucket=512", "int:bits=4,bucket=100",
+                                  "int:bits=3,bucket=37,round=stochastic", "int:bits=1,bucket=1000",
+                                  "int:bits=5,bucket=7", "int:bits=7,bucket=64,round=stochastic"};
+    size_t n = 20011;
+    float *x = randvec(n, 53, 5.0f);
+    for (size_t i = 0; i < n; i += 89)
+        x[i] = (i & 1) ? -0.0f : 0.0f;
+    for (size_t i = 300; i < 400; i++) /* a constant stretch: constant buckets */
+        x[i] = 1.5f;
+    int ok = 1;
+    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t c;
+        ccl_codec_parse(specs[s], &c);
+        const unsigned bits = (unsigned)c.params.bits, levels = (1u << bits) - 1;
+        const size_t B = c.params.bucket, nb = (n + B - 1) / B, nbytes = (n * bits + 7) / 8;
+        size_t cap = ccl_codec_max_encoded_size(&c, n), len;
+        uint8_t *enc = malloc(cap), *dev = malloc(8 * nb + nbytes);
+        float *rc = malloc(n * 4), *rd = malloc(n * 4);
+        for (int residual = 0; ok && residual < 2; residual++) {
+            c.params.fb_residual = residual;
+            ok = ccl_codec_encode(&c, x, n, 77, enc, cap, &len, rc) == CCL_SUCCESS &&
+                 len == CCL_WIRE_HDR_LEN + 8 * nb + nbytes;
+            for (size_t b = 0; ok && b < nb; b++) {
+                float mn = x[b * B], mx = mn;
+                for (size_t i = b * B; i < CCL_MIN((b + 1) * B, n); i++) {
+                    mn = fminf(mn, x[i]);
+                    mx = fmaxf(mx, x[i]);
+                }
+                ccl_int_header(mn, mx, levels, dev + 8 * b);
+            }
+            for (size_t byte = 0; ok && byte < nbytes; byte++)
+                dev[8 * nb + byte] = ccl_int_code_byte(x, n, dev, B, bits, c.params.rounding,
+                                                       77, byte, rd, residual);
+            ok = ok && memcmp(enc + CCL_WIRE_HDR_LEN, dev, 8 * nb + nbytes) == 0 &&
+                 memcmp(rc, rd, n * 4) == 0;
+            if (!ok)
+                fprintf(stderr, "%s (residual %d): the device steps differ from the CPU encoder\n",
+                        specs[s], residual);
+        }
+        free(enc);
+        free(dev);
+        free(rc);
+        free(rd);
+    }
+    free(x);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
@@ -1119,6 +1172,7 @@ int main(int argc, char **argv)
     h_report(test_hostile_quantizers(), "qsgd/terngrad/sign/dgc decoders refuse hostile payloads");
     h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
     h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
+    h_report(test_int_device_steps(), "int: the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
     h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");

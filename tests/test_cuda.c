@@ -7,11 +7,12 @@
 #include "int_codec.h"
 
 #include <cuda_runtime.h>
+#include <math.h>
 
 int main(void)
 {
     if (ccl_cuda_device_count() == 0) {
-        printf("SKIP cuda kernels (sum_f32, int decode): no CUDA device visible on this machine\n");
+        printf("SKIP cuda kernels (sum_f32, int encode and decode): no CUDA device visible on this machine\n");
         return 0;
     }
     size_t n = (1u << 22) + 3;
@@ -57,6 +58,46 @@ int main(void)
         h_report(good, "cuda int decode of '%s' equals the CPU decoder bit for bit (assign, accumulate)",
                  specs[s]);
     }
+
+    /* int encode on the GPU: the CPU encoder's payload and recon, both forms, byte for byte;
+     * a NaN raises the flag. */
+    float *drecon, *hrecon = malloc(n * 4), *crecon = malloc(n * 4);
+    int *dbad, hbad;
+    cudaMalloc((void **)&drecon, n * 4);
+    cudaMalloc((void **)&dbad, sizeof(int));
+    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t codec;
+        size_t len = 0;
+        int good = ccl_codec_parse(specs[s], &codec) == CCL_SUCCESS;
+        for (int residual = 0; residual < 2 && good; residual++) {
+            codec.params.fb_residual = residual;
+            good = ccl_codec_encode(&codec, hb, n, 11, enc, n * 4 + 4096, &len, crecon) == CCL_SUCCESS;
+            cudaMemset(dbad, 0, sizeof(int));
+            cudaMemset(denc, 0xa5, len);
+            good = good &&
+                   ccl_cuda_int_encode(db, n, (unsigned)codec.params.bits, codec.params.bucket,
+                                       codec.params.rounding == CCL_ROUND_STOCHASTIC, 11,
+                                       denc + CCL_WIRE_HDR_LEN, drecon, residual, dbad, NULL) == 0 &&
+                   cudaMemcpy(hd, denc, len, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                   cudaMemcpy(hrecon, drecon, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                   cudaMemcpy(&hbad, dbad, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess &&
+                   hbad == 0 &&
+                   memcmp((uint8_t *)hd + CCL_WIRE_HDR_LEN, enc + CCL_WIRE_HDR_LEN, len - CCL_WIRE_HDR_LEN) == 0 &&
+                   memcmp(hrecon, crecon, n * 4) == 0;
+        }
+        h_report(good, "cuda int encode of '%s' writes the CPU encoder's bytes and recon (values, residuals)",
+                 specs[s]);
+    }
+    float nan = NAN;
+    cudaMemcpy(db + n / 2, &nan, 4, cudaMemcpyHostToDevice);
+    cudaMemset(dbad, 0, sizeof(int));
+    int flagged = ccl_cuda_int_encode(db, n, 8, 512, 0, 1, denc, NULL, 0, dbad, NULL) == 0 &&
+                  cudaMemcpy(&hbad, dbad, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess && hbad == 1;
+    h_report(flagged, "cuda int encode flags a NaN in its input");
+    cudaFree(drecon);
+    cudaFree(dbad);
+    free(hrecon);
+    free(crecon);
     cudaFree(denc);
     free(enc);
     free(cpu);

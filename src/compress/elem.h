@@ -30,13 +30,34 @@ CCL_HD float ccl_rng_unit(uint64_t seed, uint64_t counter)
     return (float)(ccl_rng64(seed, counter) >> 40) * (1.0f / 16777216.0f);
 }
 
+/* IEEE single operations, each rounded on its own: a GPU compiler would otherwise fuse a
+ * multiply and an add (one rounding), and the GPU's bytes would differ from the CPU's. */
+#ifdef __CUDA_ARCH__
+#define CCL_FMUL(a, b) __fmul_rn((a), (b))
+#define CCL_FADD(a, b) __fadd_rn((a), (b))
+#define CCL_FSUB(a, b) __fsub_rn((a), (b))
+#define CCL_FDIV(a, b) __fdiv_rn((a), (b))
+#else
+#define CCL_FMUL(a, b) ((a) * (b))
+#define CCL_FADD(a, b) ((a) + (b))
+#define CCL_FSUB(a, b) ((a) - (b))
+#define CCL_FDIV(a, b) ((a) / (b))
+#endif
+
+/* The inverse step the encoder used for a bucket whose step on the wire is `unit` (as
+ * ccl_int_scale made it: 0, or a step whose inverse is finite). */
+CCL_HD float ccl_int_inv(float unit)
+{
+    return unit > 0.0f ? CCL_FDIV(1.0f, unit) : 0.0f;
+}
+
 /* int codec, one bucket with minimum mn and maximum mx (finite, canonical zeros) quantized
  * to `levels` steps: the step `unit` the wire carries and its inverse. A constant bucket, or
  * one too narrow to resolve, gets unit = inv = 0 and is sent exactly as its minimum. */
 CCL_HD void ccl_int_scale(float mn, float mx, unsigned levels, float *unit_p, float *inv_p)
 {
-    float unit = (mx - mn) / (float)levels;
-    float inv = unit > 0.0f && unit <= FLT_MAX ? 1.0f / unit : 0.0f;
+    float unit = CCL_FDIV(CCL_FSUB(mx, mn), (float)levels);
+    float inv = unit > 0.0f && unit <= FLT_MAX ? CCL_FDIV(1.0f, unit) : 0.0f;
     if (!(inv > 0.0f && inv <= FLT_MAX)) {
         unit = 0.0f;
         inv = 0.0f;
@@ -44,18 +65,6 @@ CCL_HD void ccl_int_scale(float mn, float mx, unsigned levels, float *unit_p, fl
     *unit_p = unit;
     *inv_p = inv;
 }
-
-/* IEEE single operations, each rounded on its own: a GPU compiler would otherwise fuse a
- * multiply and an add (one rounding), and the GPU's bytes would differ from the CPU's. */
-#ifdef __CUDA_ARCH__
-#define CCL_FMUL(a, b) __fmul_rn((a), (b))
-#define CCL_FADD(a, b) __fadd_rn((a), (b))
-#define CCL_FSUB(a, b) __fsub_rn((a), (b))
-#else
-#define CCL_FMUL(a, b) ((a) * (b))
-#define CCL_FADD(a, b) ((a) + (b))
-#define CCL_FSUB(a, b) ((a) - (b))
-#endif
 
 /* A little-endian float32 at any alignment. */
 CCL_HD float ccl_le_f32(const uint8_t *p)
@@ -88,6 +97,57 @@ CCL_HD unsigned ccl_code_at(const uint8_t *codes, uint64_t nbytes, uint64_t i, u
     uint64_t bit = i * bits, byte = bit >> 3;
     unsigned lo = byte < nbytes ? codes[byte] : 0, hi = byte + 1 < nbytes ? codes[byte + 1] : 0;
     return ((lo | hi << 8) >> (bit & 7)) & ((1u << bits) - 1);
+}
+
+/* Stores a float32 little-endian at any alignment. */
+CCL_HD void ccl_put_le_f32(uint8_t *p, float f)
+{
+    union { uint32_t u; float f; } v;
+    v.f = f;
+    p[0] = (uint8_t)v.u;
+    p[1] = (uint8_t)(v.u >> 8);
+    p[2] = (uint8_t)(v.u >> 16);
+    p[3] = (uint8_t)(v.u >> 24);
+}
+
+/* An int bucket's 8-byte header from its minimum and maximum (finite): zeros made
+ * canonical (-0 and +0 compare equal, so which one a min() returns depends on its order),
+ * then the minimum and the step. */
+CCL_HD void ccl_int_header(float mn, float mx, unsigned levels, uint8_t *hdr)
+{
+    float unit, inv;
+    mn = CCL_FADD(mn, 0.0f);
+    mx = CCL_FADD(mx, 0.0f);
+    ccl_int_scale(mn, mx, levels, &unit, &inv);
+    ccl_put_le_f32(hdr, mn);
+    ccl_put_le_f32(hdr + 4, unit);
+}
+
+/* Byte `byte` of an int payload's packed code stream, once the bucket headers (hdrs: 8
+ * bytes a bucket) are written: the codes of the elements that touch the byte (a code that
+ * straddles two bytes is computed for both). For the elements whose code starts in the
+ * byte, recon (if not NULL) receives the decoded value, or with fb_residual src minus it.
+ * One GPU thread per byte runs this; the CPU tests run it over every byte. */
+CCL_HD uint8_t ccl_int_code_byte(const float *src, uint64_t count, const uint8_t *hdrs,
+                                 uint64_t bucket, unsigned bits, int stochastic, uint64_t seed,
+                                 uint64_t byte, float *recon, int fb_residual)
+{
+    const float levels = (float)((1u << bits) - 1);
+    uint64_t first = byte * 8 / bits, last = (byte * 8 + 7) / bits;
+    unsigned acc = 0;
+    for (uint64_t i = first; i <= last && i < count; i++) {
+        const uint8_t *h = hdrs + 8 * (i / bucket);
+        float mn = ccl_le_f32(h), unit = ccl_le_f32(h + 4), x = src[i];
+        unsigned q = ccl_int_code(x, mn, ccl_int_inv(unit), levels,
+                                  stochastic ? ccl_rng_unit(seed, i) : 0.5f);
+        uint64_t at = i * bits;
+        acc |= at >= byte * 8 ? q << (unsigned)(at - byte * 8) : q >> (unsigned)(byte * 8 - at);
+        if (recon != 0 && at / 8 == byte) {
+            float v = ccl_int_value(q, mn, unit);
+            recon[i] = fb_residual ? CCL_FSUB(x, v) : v;
+        }
+    }
+    return (uint8_t)acc;
 }
 
 #endif
