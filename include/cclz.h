@@ -210,6 +210,37 @@ ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t
 /* Size in bytes of one element of dtype, or 0 for an unknown dtype. */
 size_t ccl_datatype_size(ccl_datatype_t dtype);
 
+/* ---- CUDA streams and device buffers ------------------------------------------------
+ * The *_stream calls are the calls above with a CUDA stream (a cudaStream_t; NULL for the
+ * legacy default stream), as NCCL takes one. Each buffer may be host or device memory (each
+ * is looked at on its own). A device input is read after the work already queued on the
+ * stream; the call returns once the result is in recvbuf (a device recvbuf is written in the
+ * stream's order, and the stream is synchronized), so work queued after it sees the result.
+ * For now device buffers are staged through pinned host memory and the collective runs on
+ * the host: the whole buffer crosses PCIe, not yet only the compressed bytes. Built without
+ * CUDA, a stream other than NULL gives CCL_ERR_UNSUPPORTED. */
+typedef void *ccl_stream_t;
+
+ccl_result_t ccl_allreduce_stream(const void *sendbuf, void *recvbuf, size_t count,
+                                  ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm,
+                                  ccl_stream_t stream);
+ccl_result_t ccl_allgather_stream(const void *sendbuf, void *recvbuf, size_t sendcount,
+                                  ccl_datatype_t dtype, ccl_comm_t comm, ccl_stream_t stream);
+ccl_result_t ccl_reduce_scatter_stream(const void *sendbuf, void *recvbuf, size_t recvcount,
+                                       ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm,
+                                       ccl_stream_t stream);
+ccl_result_t ccl_broadcast_stream(const void *sendbuf, void *recvbuf, size_t count,
+                                  ccl_datatype_t dtype, int root, ccl_comm_t comm,
+                                  ccl_stream_t stream);
+ccl_result_t ccl_allreduce_compressed_stream(const void *sendbuf, void *recvbuf, size_t count,
+                                             ccl_datatype_t dtype, ccl_redop_t op,
+                                             ccl_compressor_t comp, ccl_comm_t comm,
+                                             ccl_stream_t stream);
+ccl_result_t ccl_allgather_compressed_stream(const void *sendbuf, void *recvbuf,
+                                             size_t sendcount, ccl_datatype_t dtype,
+                                             ccl_compressor_t comp, ccl_comm_t comm,
+                                             ccl_stream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -120,7 +120,8 @@ static int t_allreduce(const tctx_t *t, ccl_comm_t comm, ccl_datatype_t dt, ccl_
     }
     snprintf(what, sizeof(what), "allreduce %s %s n=%zu %s", dt_names[dt], op_names[op], n,
              inplace ? "in-place" : "out-of-place");
-    int bad = check(t, what, ccl_allreduce(in, out, n, dt, op, comm), out, exp, bytes, out,
+    int bad = check(t, what, inplace ? ccl_allreduce(in, out, n, dt, op, comm)
+                                     : ccl_allreduce_stream(in, out, n, dt, op, comm, NULL), out, exp, bytes, out,
                     bytes, comm);
     if (!inplace) {
         free(out);
@@ -143,7 +144,8 @@ static int t_reduce_scatter(const tctx_t *t, ccl_comm_t comm, ccl_datatype_t dt,
         put_expected(exp, i, (size_t)t->rank * n + i, t->p, dt, op);
     snprintf(what, sizeof(what), "reduce_scatter %s %s n=%zu %s", dt_names[dt], op_names[op],
              n, inplace ? "in-place" : "out-of-place");
-    int bad = check(t, what, ccl_reduce_scatter(in, out, n, dt, op, comm), out, exp, bytes,
+    int bad = check(t, what, inplace ? ccl_reduce_scatter(in, out, n, dt, op, comm)
+                                     : ccl_reduce_scatter_stream(in, out, n, dt, op, comm, NULL), out, exp, bytes,
                     inplace ? in : out, inplace ? total : bytes, comm);
     if (!inplace)
         free(out);
@@ -166,7 +168,8 @@ static int t_allgather(const tctx_t *t, ccl_comm_t comm, ccl_datatype_t dt, size
             put(exp, (size_t)q * n + i, dt, val(q, i, CCL_SUM, dt));
     snprintf(what, sizeof(what), "allgather %s n=%zu %s", dt_names[dt], n,
              inplace ? "in-place" : "out-of-place");
-    int bad = check(t, what, ccl_allgather(in, out, n, dt, comm), out, exp, total, out, total,
+    int bad = check(t, what, inplace ? ccl_allgather(in, out, n, dt, comm)
+                                     : ccl_allgather_stream(in, out, n, dt, comm, NULL), out, exp, total, out, total,
                     comm);
     if (!inplace)
         free(in);
@@ -189,7 +192,8 @@ static int t_broadcast(const tctx_t *t, ccl_comm_t comm, ccl_datatype_t dt, size
     }
     snprintf(what, sizeof(what), "broadcast %s n=%zu root=%d %s", dt_names[dt], n, root,
              inplace ? "in-place" : "out-of-place");
-    int bad = check(t, what, ccl_broadcast(in, out, n, dt, root, comm), out, exp, bytes, out,
+    int bad = check(t, what, inplace ? ccl_broadcast(in, out, n, dt, root, comm)
+                                     : ccl_broadcast_stream(in, out, n, dt, root, comm, NULL), out, exp, bytes, out,
                     bytes, comm);
     if (!inplace)
         free(in);
@@ -198,7 +202,9 @@ static int t_broadcast(const tctx_t *t, ccl_comm_t comm, ccl_datatype_t dt, size
     return bad;
 }
 
-/* Exit code: one bit per collective that failed anywhere, 64 for init. */
+/* Exit code: one bit per collective that failed anywhere, 64 for init. Out-of-place calls
+ * go through the *_stream entry points (host buffers, no stream), in-place ones through
+ * the plain calls. */
 static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
 {
     tctx_t t = {rank, p, 0};

@@ -9,10 +9,68 @@
 #include <cuda_runtime.h>
 #include <math.h>
 
-int main(void)
+/* Ranks sharing one GPU: allreduce, allgather and the compressed allreduce on device
+ * buffers (through the *_stream calls, on a stream of their own) give the bits the same
+ * calls give on host buffers. Exit code: one bit per failed case. */
+static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
 {
+    const size_t n = 100003;
+    ccl_comm_t comm;
+    cudaStream_t st;
+    float *h = malloc(n * 4 * (size_t)p), *want = malloc(n * 4 * (size_t)p),
+          *got = malloc(n * 4 * (size_t)p), *d, *dout;
+    ccl_compressor_t ca, cb;
+    int fails = 0;
+    (void)arg;
+    if (ccl_comm_init_rank(&comm, p, id, rank) != CCL_SUCCESS || cudaStreamCreate(&st) != cudaSuccess ||
+        cudaMalloc((void **)&d, n * 4) != cudaSuccess ||
+        cudaMalloc((void **)&dout, n * 4 * (size_t)p) != cudaSuccess)
+        return 64;
+    for (size_t i = 0; i < n; i++)
+        h[i] = (float)((i * 7 + (size_t)rank * 13) % 101) * 0.25f - 12.0f;
+    /* exact allreduce, out of place and in place */
+    cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice);
+    if (ccl_allreduce(h, want, n, CCL_FLOAT32, CCL_SUM, comm) != CCL_SUCCESS ||
+        ccl_allreduce_stream(d, dout, n, CCL_FLOAT32, CCL_SUM, comm, st) != CCL_SUCCESS ||
+        cudaMemcpy(got, dout, n * 4, cudaMemcpyDeviceToHost) != cudaSuccess || memcmp(got, want, n * 4) != 0)
+        fails |= 1;
+    if (ccl_allreduce_stream(d, d, n, CCL_FLOAT32, CCL_SUM, comm, st) != CCL_SUCCESS ||
+        cudaMemcpy(got, d, n * 4, cudaMemcpyDeviceToHost) != cudaSuccess || memcmp(got, want, n * 4) != 0)
+        fails |= 2;
+    /* allgather */
+    cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice);
+    if (ccl_allgather(h, want, n, CCL_FLOAT32, comm) != CCL_SUCCESS ||
+        ccl_allgather_stream(d, dout, n, CCL_FLOAT32, comm, st) != CCL_SUCCESS ||
+        cudaMemcpy(got, dout, n * 4 * (size_t)p, cudaMemcpyDeviceToHost) != cudaSuccess ||
+        memcmp(got, want, n * 4 * (size_t)p) != 0)
+        fails |= 4;
+    /* compressed allreduce, two steps (error feedback carried): two compressors of one spec */
+    if (ccl_compressor_create(comm, "int:bits=4", n, CCL_FLOAT32, &ca) != CCL_SUCCESS ||
+        ccl_compressor_create(comm, "int:bits=4", n, CCL_FLOAT32, &cb) != CCL_SUCCESS)
+        return fails | 64;
+    for (int step = 0; step < 2; step++)
+        if (ccl_allreduce_compressed(h, want, n, CCL_FLOAT32, CCL_SUM, ca, comm) != CCL_SUCCESS ||
+            ccl_allreduce_compressed_stream(d, dout, n, CCL_FLOAT32, CCL_SUM, cb, comm, st) != CCL_SUCCESS ||
+            cudaMemcpy(got, dout, n * 4, cudaMemcpyDeviceToHost) != cudaSuccess ||
+            memcmp(got, want, n * 4) != 0)
+            fails |= 8;
+    ccl_compressor_destroy(ca);
+    ccl_compressor_destroy(cb);
+    cudaFree(d);
+    cudaFree(dout);
+    cudaStreamDestroy(st);
+    ccl_comm_destroy(comm);
+    free(h);
+    free(want);
+    free(got);
+    return fails;
+}
+
+int main(int argc, char **argv)
+{
+    h_init(argc, argv, rank_main);
     if (ccl_cuda_device_count() == 0) {
-        printf("SKIP cuda kernels (sum_f32, int encode and decode): no CUDA device visible on this machine\n");
+        printf("SKIP cuda kernels (sum_f32, int encode and decode) and device-buffer collectives: no CUDA device visible on this machine\n");
         return 0;
     }
     size_t n = (1u << 22) + 3;
@@ -101,5 +159,19 @@ int main(void)
     cudaFree(denc);
     free(enc);
     free(cpu);
+
+    static const char *const cases[] = {"allreduce", "allreduce in place", "allgather",
+                                        "compressed allreduce (int4, 2 steps)"};
+    for (int p = 2; p <= 3; p++) {
+        int codes[8], all = 0, dead = 0;
+        h_spawn(p, "", 120, codes);
+        for (int r = 0; r < p; r++) {
+            dead |= codes[r] >= 64 || codes[r] < 0;
+            all |= codes[r];
+        }
+        for (int c = 0; c < 4; c++)
+            h_report(!dead && !(all & (1 << c)), "cuda: %d ranks on one GPU, %s on device buffers "
+                     "equals the host call bit for bit", p, cases[c]);
+    }
     return h_failed ? 1 : 0;
 }

@@ -295,6 +295,7 @@ static void comm_free(struct ccl_comm *comm, int force)
     comm->tl_ops->destroy(comm->tl, force ? 0.0 : comm->timeout_s, force);
     free(comm->ctrl_sends);
     free(comm->scratch);
+    ccl_dev_free(comm);
     free(comm);
 }
 

@@ -4,6 +4,7 @@
 
 #include "ccl_int.h"
 #include "../transports/transport.h"
+#include "device.h"
 
 #include <stdatomic.h>
 
@@ -45,6 +46,7 @@ struct ccl_comm {
 
     void  *scratch;             /* grows on demand; reused across calls */
     size_t scratch_size;
+    ccl_pinned_t pinned[2];     /* staging of device buffers (device.h) */
 
     /* "auto" compression's measurements, identical on every rank (collectives/compressed.c):
      * the exact (0) and compressed (1) allreduce took us[m][k] microseconds for bytes[k];
