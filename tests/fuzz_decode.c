@@ -20,7 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     for (size_t i = 0; i < count; i++)
         out[i] = 1.0f;
-    (void)ccl_codec_decode(data, size, out, count, size > 0 ? data[0] & 1 : 0);
+    ccl_result_t decoded = ccl_codec_decode(data, size, out, count, size > 0 ? data[0] & 1 : 0);
+    /* What passes the check without decoding (a GPU decodes it) must decode. */
+    if (ccl_codec_check(data, size, count) == CCL_SUCCESS && decoded != CCL_SUCCESS)
+        abort();
     uint32_t *idx = NULL;
     float *val = NULL;
     size_t k = 0;

@@ -1149,6 +1149,54 @@ static int test_int_device_steps(void)
     return ok;
 }
 
+/* The check without decoding (for GPU decoders) accepts exactly what the decoder accepts:
+ * a valid int encoding, and each of many corrupted copies of it. */
+static int test_check_matches_decode(void)
+{
+    static const char *specs[] = {"int:bits=8,bucket=64", "int:bits=3,bucket=10,round=stochastic"};
+    size_t n = 500;
+    float *x = randvec(n, 61, 2.0f), *out = malloc(n * 4);
+    int ok = 1;
+    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t c;
+        ccl_codec_parse(specs[s], &c);
+        size_t cap = ccl_codec_max_encoded_size(&c, n), len;
+        uint8_t *enc = malloc(cap), *bad = malloc(cap);
+        ok = ccl_codec_encode(&c, x, n, 3, enc, cap, &len, NULL) == CCL_SUCCESS &&
+             ccl_codec_check(enc, len, n) == CCL_SUCCESS &&
+             ccl_codec_check(enc, len, n + 1) == CCL_ERR_INVALID_PAYLOAD &&
+             ccl_codec_check(enc, len - 1, n) == CCL_ERR_INVALID_PAYLOAD;
+        uint64_t z = 99;
+        for (int t = 0; ok && t < 3000; t++) {
+            memcpy(bad, enc, len);
+            /* one to three bytes of the header's parameters or the bucket scales */
+            for (int k = 0; k <= t % 3; k++) {
+                z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+                size_t at = (size_t)(z >> 33) % (CCL_WIRE_HDR_LEN + 8 * ((n + 9) / 10));
+                bad[CCL_MIN(at, len - 1)] ^= (uint8_t)(z >> 20 | 1);
+            }
+            int chk = ccl_codec_check(bad, len, n) == CCL_SUCCESS,
+                dec = ccl_codec_decode(bad, len, out, n, 0) == CCL_SUCCESS;
+            if (chk != dec) {
+                fprintf(stderr, "%s: mutation %d: check says %d, decode says %d\n", specs[s], t, chk, dec);
+                ok = 0;
+            }
+        }
+        free(enc);
+        free(bad);
+    }
+    ccl_codec_t tk;
+    ccl_codec_parse("topk:k=5", &tk);
+    size_t cap = ccl_codec_max_encoded_size(&tk, n), len;
+    uint8_t *enc = malloc(cap);
+    ok = ok && ccl_codec_encode(&tk, x, n, 1, enc, cap, &len, NULL) == CCL_SUCCESS &&
+         ccl_codec_check(enc, len, n) == CCL_ERR_UNSUPPORTED;
+    free(enc);
+    free(x);
+    free(out);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
@@ -1173,6 +1221,7 @@ int main(int argc, char **argv)
     h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
     h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
     h_report(test_int_device_steps(), "int: the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
+    h_report(test_check_matches_decode(), "int: the check without decoding accepts exactly what the decoder accepts (3000 corruptions)");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
     h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");

@@ -95,6 +95,10 @@ typedef struct ccl_codec_ops {
      * CCL_ERR_INVALID_PAYLOAD. */
     ccl_result_t (*decode)(const uint8_t *payload, size_t len, const uint32_t hdr_params[2],
                            uint64_t seed, float *out, size_t count, int accumulate);
+    /* Codecs with a GPU decoder (which trusts its input): every check decode makes, without
+     * decoding, so that a payload that passes decodes without error. NULL if none. */
+    ccl_result_t (*check)(const uint8_t *payload, size_t len, const uint32_t hdr_params[2],
+                          size_t count);
     /* CCL_CODEC_SHARED_SCALE codecs only: this rank's scale for src (finite input). */
     float (*local_scale)(const ccl_codec_params_t *p, const float *src, size_t count);
 } ccl_codec_ops_t;
@@ -146,6 +150,10 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
  * and never touches memory outside src[0..len) and out[0..count). */
 ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
                               int accumulate);
+
+/* The checks of ccl_codec_decode without the decoding, for a payload a GPU kernel will
+ * decode (cuda/). CCL_ERR_UNSUPPORTED for a codec that has no such check. */
+ccl_result_t ccl_codec_check(const void *src, size_t len, size_t count);
 
 /* A sparse codec's encoding as its (index, value) list: the same checks as
  * ccl_codec_decode; on success *idx_p and *val_p (ascending indices, k_p of them) are

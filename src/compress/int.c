@@ -281,24 +281,58 @@ static INT_VEC void dequant4(const uint8_t *c, unsigned first, size_t n, float m
     }
 }
 
-static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
-                               uint64_t seed, float *out, size_t count, int accumulate)
+/* The parameters and the length; *bits_p and *bucket_p for the caller. */
+static ccl_result_t int_check_layout(size_t len, const uint32_t hp[2], size_t count,
+                                     unsigned *bits_p, size_t *bucket_p)
 {
-    unsigned bits = hp[0] & 0xff, levels;
-    size_t B = hp[1], nb;
+    unsigned bits = hp[0] & 0xff;
+    size_t B = hp[1];
     if (bits < 1 || bits > 8 || (hp[0] >> 8) > 1 || B == 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "int: bad parameters %u/%zu", hp[0], B);
-    nb = nbuckets(count, B);
     if (len != int_payload(bits, B, count))
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "int: %zu payload bytes, %zu expected",
                              len, int_payload(bits, B, count));
+    *bits_p = bits;
+    *bucket_p = B;
+    return CCL_SUCCESS;
+}
+
+/* Bucket b's minimum and step: finite, a step not negative, and the top level finite. */
+static ccl_result_t int_check_bucket(const uint8_t *in, size_t b, unsigned levels, float *mn_p,
+                                     float *unit_p)
+{
+    float mn = ccl_get_f32(in + 8 * b), unit = ccl_get_f32(in + 8 * b + 4);
+    if (!isfinite(mn) || !isfinite(unit) || unit < 0 || !isfinite(mn + unit * (float)levels))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "int: bucket %zu has scale %g/%g",
+                             b, mn, unit);
+    *mn_p = mn;
+    *unit_p = unit;
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t int_check(const uint8_t *in, size_t len, const uint32_t hp[2], size_t count)
+{
+    unsigned bits = 1;
+    size_t B = 1;
+    float mn = 0, unit = 0;
+    CCL_CHECK(int_check_layout(len, hp, count, &bits, &B));
+    for (size_t b = 0; b < nbuckets(count, B); b++)
+        CCL_CHECK(int_check_bucket(in, b, (1u << bits) - 1, &mn, &unit));
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t int_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                               uint64_t seed, float *out, size_t count, int accumulate)
+{
+    unsigned bits = 1, levels;
+    size_t B = 1, nb;
+    CCL_CHECK(int_check_layout(len, hp, count, &bits, &B));
+    nb = nbuckets(count, B);
     levels = (1u << bits) - 1;
     const uint8_t *codes = in + 8 * nb;
     for (size_t b = 0; b < nb; b++) {
-        float mn = ccl_get_f32(in + 8 * b), unit = ccl_get_f32(in + 8 * b + 4);
-        if (!isfinite(mn) || !isfinite(unit) || unit < 0 || !isfinite(mn + unit * (float)levels))
-            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "int: bucket %zu has scale %g/%g",
-                                 b, mn, unit);
+        float mn = 0, unit = 0;
+        CCL_CHECK(int_check_bucket(in, b, levels, &mn, &unit));
         size_t lo = b * B, hi = CCL_MIN(lo + B, count);
         /* The length check above guarantees every code below lies inside the payload. */
         if (bits == 8) {
@@ -323,5 +357,5 @@ const ccl_codec_ops_t ccl_codec_int = {
     .desc = "bucketed max-min quantization to 1-8 bits, nearest or stochastic rounding",
     .params_doc = "bits=1..8 bucket=N round=nearest|stochastic",
     .defaults = int_defaults, .set_param = int_set, .max_payload = int_max_payload,
-    .encode = int_encode, .decode = int_decode,
+    .encode = int_encode, .decode = int_decode, .check = int_check,
 };

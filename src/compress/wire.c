@@ -216,6 +216,17 @@ ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t co
                        out, count, accumulate);
 }
 
+ccl_result_t ccl_codec_check(const void *src, size_t len, size_t count)
+{
+    ccl_wire_hdr_t h;
+    const ccl_codec_ops_t *ops;
+    CCL_CHECK(wire_open(src, len, count, &h, &ops));
+    if (ops->check == NULL)
+        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "codec %s has no check without decoding",
+                             ops->name);
+    return ops->check((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, count);
+}
+
 ccl_result_t ccl_codec_read_sparse(const void *src, size_t len, size_t count, uint32_t **idx_p,
                                    float **val_p, size_t *k_p)
 {
