@@ -99,7 +99,7 @@ __global__ static void int_decode_kernel(const uint8_t *payload, unsigned bits, 
     size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride) {
         const uint8_t *h = payload + 8 * (i / bucket);
-        float v = ccl_int_value(ccl_code_at(codes, nbytes, i, bits), ccl_le_f32(h), ccl_le_f32(h + 4));
+        float v = ccl_int_value(ccl_code_at(codes, nbytes, i, bits), ccl_get_f32(h), ccl_get_f32(h + 4));
         out[i] = accumulate ? CCL_FADD(out[i], v) : v;
     }
 }

@@ -292,8 +292,6 @@ static int test_hostile(void)
     return 1;
 }
 
-/* Hand-made sparse payloads: out-of-range, duplicate and descending indices, bad bitmaps,
- * non-finite values, k larger than count. */
 /* Decodes a hand-made payload (accumulating and not) into a vector of ones: both must be
  * refused as invalid, and the vector left unchanged. Returns the number of failures. */
 static int refused(const uint8_t *buf, size_t len, size_t count, int line)
@@ -313,23 +311,32 @@ static int refused(const uint8_t *buf, size_t len, size_t count, int line)
     return bad;
 }
 
-static int test_hostile_sparse(void)
-{
-    uint8_t buf[CCL_WIRE_HDR_LEN + 64];
-    ccl_wire_hdr_t h = {.codec_id = CCL_CODEC_ID_TOPK, .count = 64};
-    int bad = 0;
-#define TRY(k_, flags_, plen_, fill)                                                       \
+/* A payload of plen_ bytes behind a header of codec id_ with params p0_, p1_ for count_
+ * elements, zeros but for what `fill` writes at pl: the decoder must refuse it cleanly.
+ * Needs buf, h and bad in scope. */
+#define TRY_HDR(id_, p0_, p1_, plen_, count_, fill)                                          \
     do {                                                                                   \
-        h.params[0] = (k_);                                                                \
-        h.params[1] = (flags_);                                                            \
+        h.codec_id = (id_);                                                                \
+        h.count = (count_);                                                                \
+        h.params[0] = (p0_);                                                               \
+        h.params[1] = (p1_);                                                               \
         h.payload_len = (plen_);                                                           \
         memset(buf, 0, sizeof(buf));                                                       \
         ccl_wire_put(buf, &h);                                                             \
         uint8_t *pl = buf + CCL_WIRE_HDR_LEN;                                              \
         (void)pl;                                                                          \
         fill;                                                                              \
-        bad += refused(buf, CCL_WIRE_HDR_LEN + (plen_), 64, __LINE__);                     \
+        bad += refused(buf, CCL_WIRE_HDR_LEN + (plen_), (count_), __LINE__);               \
     } while (0)
+
+/* Hand-made sparse payloads: out-of-range, duplicate and descending indices, bad bitmaps,
+ * non-finite values, k larger than count. */
+static int test_hostile_sparse(void)
+{
+    uint8_t buf[CCL_WIRE_HDR_LEN + 64];
+    ccl_wire_hdr_t h = {.codec_id = CCL_CODEC_ID_TOPK, .count = 64};
+    int bad = 0;
+#define TRY(k_, flags_, plen_, fill) TRY_HDR(h.codec_id, k_, flags_, plen_, 64, fill)
     TRY(2, 0, 16, (ccl_put_u32(pl, 3), ccl_put_u32(pl + 4, 64)));               /* index = count */
     TRY(2, 0, 16, (ccl_put_u32(pl, 5), ccl_put_u32(pl + 4, 5)));                /* duplicate */
     TRY(2, 0, 16, (ccl_put_u32(pl, 9), ccl_put_u32(pl + 4, 2)));                /* descending */
@@ -683,19 +690,7 @@ static int test_hostile_quantizers(void)
     uint8_t buf[CCL_WIRE_HDR_LEN + 64];
     ccl_wire_hdr_t h = {.count = 20};
     int bad = 0;
-#define TRYQ(id_, p0_, p1_, plen_, fill)                                                   \
-    do {                                                                                   \
-        h.codec_id = (id_);                                                                \
-        h.params[0] = (p0_);                                                               \
-        h.params[1] = (p1_);                                                               \
-        h.payload_len = (plen_);                                                           \
-        memset(buf, 0, sizeof(buf));                                                       \
-        ccl_wire_put(buf, &h);                                                             \
-        uint8_t *pl = buf + CCL_WIRE_HDR_LEN;                                              \
-        (void)pl;                                                                          \
-        fill;                                                                              \
-        bad += refused(buf, CCL_WIRE_HDR_LEN + (plen_), 20, __LINE__);                     \
-    } while (0)
+#define TRYQ(id_, p0_, p1_, plen_, fill) TRY_HDR(id_, p0_, p1_, plen_, 20, fill)
     TRYQ(CCL_CODEC_ID_QSGD, 4, 8, 4 * 3 + 10, ccl_put_f32(pl, NAN));         /* NaN norm */
     TRYQ(CCL_CODEC_ID_QSGD, 4, 8, 4 * 3 + 10, ccl_put_f32(pl + 8, -1.0f));   /* negative norm */
     TRYQ(CCL_CODEC_ID_QSGD, 1, 8, 4 * 3 + 3, (void)0);                      /* 1 bit */

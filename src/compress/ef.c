@@ -182,7 +182,7 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
     *eff = *codec;
     /* Classic error feedback takes the new residual straight from the encoder (commit then
      * swaps buffers instead of making a pass); the other modes need the decoded values. */
-    ef->fb_residual = eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC;
+    eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC;
     if (ef->mode == CCL_EF_DGC) {
         ef->masking = codec->params.dgc.masking;
         eff->params.ratio = ccl_dgc_ratio(&codec->params.dgc, codec->params.ratio, ef->steps);

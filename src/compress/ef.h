@@ -22,7 +22,6 @@ typedef struct {
     int      nranks;     /* EF21-W's n and DGC clipping's P (default 1) */
     float    weight;     /* EF21-W: this rank's w_i (default 1/nranks) */
     int      masking;    /* DGC: the step being committed masks the momentum it sent */
-    int      fb_residual; /* the step being committed takes residuals, not decoded values */
     uint64_t steps;      /* compressions done */
     uint64_t skipped;    /* steps refused for a non-finite gradient */
     float   *p, *recon;  /* per-call buffers, kept across calls: p, its reconstruction */

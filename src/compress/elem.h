@@ -66,12 +66,22 @@ CCL_HD void ccl_int_scale(float mn, float mx, unsigned levels, float *unit_p, fl
     *inv_p = inv;
 }
 
-/* A little-endian float32 at any alignment. */
-CCL_HD float ccl_le_f32(const uint8_t *p)
+/* A little-endian float32 at any alignment, loaded and stored. */
+CCL_HD float ccl_get_f32(const uint8_t *p)
 {
     union { uint32_t u; float f; } v;
     v.u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return v.f;
+}
+
+CCL_HD void ccl_put_f32(uint8_t *p, float f)
+{
+    union { uint32_t u; float f; } v;
+    v.f = f;
+    p[0] = (uint8_t)v.u;
+    p[1] = (uint8_t)(v.u >> 8);
+    p[2] = (uint8_t)(v.u >> 16);
+    p[3] = (uint8_t)(v.u >> 24);
 }
 
 /* The code of x: (x - mn) / unit plus `offset` (0.5 rounds to nearest; a uniform in [0, 1)
@@ -99,17 +109,6 @@ CCL_HD unsigned ccl_code_at(const uint8_t *codes, uint64_t nbytes, uint64_t i, u
     return ((lo | hi << 8) >> (bit & 7)) & ((1u << bits) - 1);
 }
 
-/* Stores a float32 little-endian at any alignment. */
-CCL_HD void ccl_put_le_f32(uint8_t *p, float f)
-{
-    union { uint32_t u; float f; } v;
-    v.f = f;
-    p[0] = (uint8_t)v.u;
-    p[1] = (uint8_t)(v.u >> 8);
-    p[2] = (uint8_t)(v.u >> 16);
-    p[3] = (uint8_t)(v.u >> 24);
-}
-
 /* An int bucket's 8-byte header from its minimum and maximum (finite): zeros made
  * canonical (-0 and +0 compare equal, so which one a min() returns depends on its order),
  * then the minimum and the step. */
@@ -119,8 +118,8 @@ CCL_HD void ccl_int_header(float mn, float mx, unsigned levels, uint8_t *hdr)
     mn = CCL_FADD(mn, 0.0f);
     mx = CCL_FADD(mx, 0.0f);
     ccl_int_scale(mn, mx, levels, &unit, &inv);
-    ccl_put_le_f32(hdr, mn);
-    ccl_put_le_f32(hdr + 4, unit);
+    ccl_put_f32(hdr, mn);
+    ccl_put_f32(hdr + 4, unit);
 }
 
 /* Byte `byte` of an int payload's packed code stream, once the bucket headers (hdrs: 8
@@ -137,7 +136,7 @@ CCL_HD uint8_t ccl_int_code_byte(const float *src, uint64_t count, const uint8_t
     unsigned acc = 0;
     for (uint64_t i = first; i <= last && i < count; i++) {
         const uint8_t *h = hdrs + 8 * (i / bucket);
-        float mn = ccl_le_f32(h), unit = ccl_le_f32(h + 4), x = src[i];
+        float mn = ccl_get_f32(h), unit = ccl_get_f32(h + 4), x = src[i];
         unsigned q = ccl_int_code(x, mn, ccl_int_inv(unit), levels,
                                   stochastic ? ccl_rng_unit(seed, i) : 0.5f);
         uint64_t at = i * bits;

@@ -32,18 +32,6 @@ static inline uint32_t ccl_get_u32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static inline void ccl_put_f32(uint8_t *p, float f)
-{
-    uint32_t v;
-    __builtin_memcpy(&v, &f, 4);
-    ccl_put_u32(p, v);
-}
-static inline float ccl_get_f32(const uint8_t *p)
-{
-    uint32_t v = ccl_get_u32(p);
-    float f;
-    __builtin_memcpy(&f, &v, 4);
-    return f;
-}
+/* float32: ccl_get_f32 and ccl_put_f32 (elem.h, shared with the GPU kernels). */
 
 #endif
