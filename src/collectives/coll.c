@@ -37,6 +37,13 @@ static ccl_result_t coll_check_bufs(ccl_comm_t comm, const void *sendbuf, const 
     return CCL_SUCCESS;
 }
 
+/* One step of the call's signature hash (every call makes one, so it is word-wise). */
+static uint64_t sig_mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 31);
+}
+
 /* One rank: the result is the input. */
 static void coll_run_single(const ccl_coll_args_t *a)
 {
@@ -50,13 +57,6 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
     ccl_coll_ctx_t ctx = {0};
     const ccl_algo_t *algo;
     ccl_result_t res;
-    struct {
-        uint32_t coll, dtype, op;
-        int32_t  root;
-        uint64_t count;
-        uint64_t extra;
-        char     algo[32];
-    } sig = {0};
 
     if (comm->failed != CCL_SUCCESS)
         return ccl_set_error(comm, comm->failed, "communicator already failed: %s",
@@ -79,14 +79,11 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
     algo = a->calgo != NULL ? &a->calgo->base : ccl_select_algo(a, comm->nranks);
     /* Everything that must agree across ranks, the algorithm included: a rank that picked
      * another algorithm (a different CCLZ_ALGO, say) would otherwise wait forever. */
-    sig.coll = a->coll;
-    sig.dtype = a->dtype;
-    sig.op = a->op;
-    sig.root = a->root;
-    sig.count = a->count;
-    sig.extra = a->sig_extra;
-    snprintf(sig.algo, sizeof(sig.algo), "%s", algo->name);
-    ctx.sig = ccl_hash64(&sig, sizeof(sig), 0);
+    ctx.sig = sig_mix(sig_mix(sig_mix(sig_mix(ccl_hash64(algo->name, strlen(algo->name), 0),
+                                              (uint64_t)a->coll << 32 | (uint32_t)a->dtype),
+                                      (uint64_t)a->op << 32 | (uint32_t)a->root),
+                              a->count),
+                      a->sig_extra);
     ccl_trace("rank %d: %s #%u count %zu via %s", comm->rank, ccl_coll_name(a->coll), ctx.seq,
               a->count, algo->name);
 

@@ -38,7 +38,9 @@ typedef struct {
     const ccl_coll_args_t *args;
     uint32_t               seq;       /* same on every rank for this call */
     uint64_t               sig;       /* hash of what must match across ranks */
-    double                 last_progress;
+    double                 last_progress; /* when progress_seen last changed */
+    unsigned               progress;      /* messages completed so far */
+    unsigned               progress_seen; /* progress at the last health check */
     struct ccl_p2p_req    *reqs;      /* requests the algorithm asked for */
     int                    nreqs;
     void                  *owned_buf; /* freed after the requests, in ccl_coll_ctx_finish */
@@ -58,6 +60,7 @@ typedef struct ccl_algo {
 /* Every algorithm, one file each under src/collectives/<coll>/. */
 extern const ccl_algo_t ccl_allreduce_ring;
 extern const ccl_algo_t ccl_allreduce_rec_doubling;
+extern const ccl_algo_t ccl_allreduce_direct;
 extern const ccl_algo_t ccl_allreduce_halving_doubling;
 extern const ccl_algo_t ccl_allgather_ring;
 extern const ccl_algo_t ccl_reduce_scatter_ring;

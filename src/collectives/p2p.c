@@ -3,6 +3,7 @@
 #include "../core/config.h"
 
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,14 @@ static uint64_t make_tag(const ccl_coll_ctx_t *ctx, int src, uint32_t id, int pa
 static int is_small(size_t len)
 {
     return len <= ccl_config_get()->small_msg_size;
+}
+
+/* The header+payload copy of a small message. */
+static uint8_t *bounce_get(ccl_p2p_req_t *req, size_t len)
+{
+    if (len <= CCL_P2P_INLINE_BYTES)
+        return req->inline_buf;
+    return malloc(sizeof(ccl_msg_hdr_t) + len);
 }
 
 ccl_result_t ccl_ctx_reqs(ccl_coll_ctx_t *ctx, int n, ccl_p2p_req_t **reqs_p)
@@ -54,7 +63,7 @@ static ccl_result_t p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const 
 {
     struct ccl_comm *comm = ctx->comm;
     ccl_result_t res;
-    memset(req, 0, sizeof(*req));
+    memset(req, 0, offsetof(ccl_p2p_req_t, inline_buf));
     req->hdr = (ccl_msg_hdr_t){CCL_MSG_MAGIC, ctx->seq, ctx->sig, len};
     req->buf = (void *)buf;
     req->len = len;
@@ -63,7 +72,7 @@ static ccl_result_t p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const 
     req->active = 1;
     req->tl_data.status = CCL_SUCCESS;
     if (is_small(cap)) {
-        req->bounce = malloc(sizeof(ccl_msg_hdr_t) + len);
+        req->bounce = bounce_get(req, len);
         if (req->bounce == NULL)
             return p2p_fail(ctx, CCL_ERR_NO_MEMORY, "no memory for a %zu-byte message", len);
         memcpy(req->bounce, &req->hdr, sizeof(ccl_msg_hdr_t));
@@ -105,7 +114,7 @@ static ccl_result_t p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *
     struct ccl_comm *comm = ctx->comm;
     const uint64_t mask = ~CCL_TAG_CTRL;
     ccl_result_t res;
-    memset(req, 0, sizeof(*req));
+    memset(req, 0, offsetof(ccl_p2p_req_t, inline_buf));
     req->buf = buf;
     req->len = len;
     req->peer = peer;
@@ -115,7 +124,7 @@ static ccl_result_t p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *
     req->active = 1;
     req->tl_data.status = CCL_SUCCESS;
     if (is_small(len)) {
-        req->bounce = malloc(sizeof(ccl_msg_hdr_t) + len);
+        req->bounce = bounce_get(req, len);
         if (req->bounce == NULL)
             return p2p_fail(ctx, CCL_ERR_NO_MEMORY, "no memory for a %zu-byte message", len);
         res = comm->tl_ops->irecv(comm->tl, req->bounce, sizeof(ccl_msg_hdr_t) + len,
@@ -182,7 +191,8 @@ static ccl_result_t p2p_recv_verify(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
 
 static void req_release(ccl_p2p_req_t *req)
 {
-    free(req->bounce);
+    if (req->bounce != req->inline_buf)
+        free(req->bounce);
     req->bounce = NULL;
     req->active = 0;
 }
@@ -209,7 +219,7 @@ static ccl_result_t p2p_test(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
     }
     if (req->tl_hdr.status == CCL_INPROGRESS || req->tl_data.status == CCL_INPROGRESS)
         return CCL_INPROGRESS;
-    ctx->last_progress = ccl_time_now();
+    ctx->progress++; /* the clock is read only at health checks */
     res = req->is_recv ? p2p_recv_verify(ctx, req) : CCL_SUCCESS;
     req_release(req);
     return res;
@@ -225,7 +235,12 @@ static ccl_result_t p2p_check(ccl_coll_ctx_t *ctx, const ccl_p2p_req_t *req)
     if (comm->tl_ops->peer_status(comm->tl, req->peer) != CCL_SUCCESS)
         return p2p_fail(ctx, CCL_ERR_TRANSPORT, "connection to rank %d is broken (peer died?)",
                         req->peer);
-    if (ccl_time_now() - ctx->last_progress > comm->timeout_s)
+    double now = ccl_time_now();
+    if (ctx->progress != ctx->progress_seen) {
+        ctx->progress_seen = ctx->progress;
+        ctx->last_progress = now;
+    }
+    if (now - ctx->last_progress > comm->timeout_s)
         return p2p_fail(ctx, CCL_ERR_TIMEOUT,
                         "%s call #%u: no message from or to rank %d completed in %.1f s "
                         "(CCLZ_TIMEOUT); a peer died, hangs or did not make this call",

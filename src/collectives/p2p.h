@@ -21,11 +21,13 @@ typedef struct {
     uint64_t len;    /* payload bytes */
 } ccl_msg_hdr_t;
 
+#define CCL_P2P_INLINE_BYTES 104
+
 typedef struct ccl_p2p_req {
     ccl_tl_req_t  tl_hdr;    /* the header, or header+payload for small messages */
     ccl_tl_req_t  tl_data;   /* the payload of a large message */
     ccl_msg_hdr_t hdr;
-    uint8_t      *bounce;    /* header+payload copy of a small message */
+    uint8_t      *bounce;    /* header+payload copy of a small message: inline_buf or heap */
     void         *buf;
     size_t        len;
     int           peer;
@@ -33,6 +35,8 @@ typedef struct ccl_p2p_req {
     int           is_recv;
     int           variable;  /* receive: up to len bytes; len becomes the size received */
     int           active;
+    /* Tiny messages (an 8-byte allreduce) need no allocation. */
+    uint8_t       inline_buf[sizeof(ccl_msg_hdr_t) + CCL_P2P_INLINE_BYTES];
 } ccl_p2p_req_t;
 
 /* Gives the call n request slots (idle), released by ccl_coll_ctx_finish. */

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "../collectives/coll.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ ccl_cost_model_t ccl_cost_model = {
 const ccl_algo_t *const ccl_algos[] = {
     &ccl_allreduce_ring,
     &ccl_allreduce_rec_doubling,
+    &ccl_allreduce_direct,
     &ccl_allreduce_halving_doubling,
     &ccl_allgather_ring,
     &ccl_reduce_scatter_ring,
@@ -55,13 +57,24 @@ static void forced_name(ccl_coll_t coll, char *out, size_t outlen)
     }
 }
 
+/* CCLZ_ALGO is read once, like the rest of the configuration; parsed once per collective. */
+static char forced[CCL_NUM_COLLS][64];
+static pthread_once_t forced_once = PTHREAD_ONCE_INIT;
+
+static void forced_parse(void)
+{
+    for (int c = 0; c < CCL_NUM_COLLS; c++)
+        forced_name((ccl_coll_t)c, forced[c], sizeof(forced[c]));
+}
+
 const ccl_algo_t *ccl_select_algo(const ccl_coll_args_t *args, int nranks)
 {
     const ccl_algo_t *best = NULL;
     double best_us = 0;
-    char want[64];
+    const char *want;
 
-    forced_name(args->coll, want, sizeof(want));
+    pthread_once(&forced_once, forced_parse);
+    want = args->coll < CCL_NUM_COLLS ? forced[args->coll] : "";
     for (int i = 0; ccl_algos[i] != NULL; i++) {
         const ccl_algo_t *al = ccl_algos[i];
         if (al->coll != args->coll)
