@@ -273,10 +273,15 @@ static int test_error_strings(void)
 
 static int test_selection(void)
 {
-    /* Small messages go to recursive doubling, large ones to the ring. */
-    ccl_coll_args_t small = {CCL_COLL_ALLREDUCE, NULL, NULL, 2, CCL_FLOAT32, CCL_SUM, 0, 4};
+    /* Tiny messages go to the one-shot exchange where ranks are few, to recursive doubling
+     * where they are many; large ones to the ring. */
+    ccl_coll_args_t tiny = {CCL_COLL_ALLREDUCE, NULL, NULL, 2, CCL_FLOAT32, CCL_SUM, 0, 4};
+    ccl_coll_args_t small = {CCL_COLL_ALLREDUCE, NULL, NULL, 1024, CCL_FLOAT32, CCL_SUM, 0, 4};
     ccl_coll_args_t large = {CCL_COLL_ALLREDUCE, NULL, NULL, 1 << 24, CCL_FLOAT32, CCL_SUM, 0, 4};
-    return strcmp(ccl_select_algo(&small, 4)->name, "rec_doubling") == 0 &&
+    return strcmp(ccl_select_algo(&tiny, 4)->name, "direct") == 0 &&
+           strcmp(ccl_select_algo(&tiny, 3)->name, "direct") == 0 &&
+           strcmp(ccl_select_algo(&tiny, 16)->name, "rec_doubling") == 0 &&
+           strcmp(ccl_select_algo(&small, 4)->name, "rec_doubling") == 0 &&
            strcmp(ccl_select_algo(&large, 4)->name, "ring") == 0 &&
            strcmp(ccl_select_algo(&large, 3)->name, "ring") == 0;
 }
@@ -298,6 +303,6 @@ int main(void)
     h_report(test_init_args(), "ccl_comm_init_rank rejects bad ranks and foreign ids");
     h_report(test_env_missing(), "ccl_comm_init_from_env explains a missing launcher");
     h_report(test_error_strings(), "every result code has a message; version; dtype sizes");
-    h_report(test_selection(), "cost model: small allreduce by recursive doubling, large by ring");
+    h_report(test_selection(), "cost model: tiny allreduce one-shot (few ranks), small by recursive doubling, large by ring");
     return h_failed ? 1 : 0;
 }
