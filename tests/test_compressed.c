@@ -611,6 +611,33 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
     return 0;
 }
 
+/* auto across a trial (exact and compressed calls alternating, then the winner): every call
+ * within the 8-bit bound and the same bits on every rank. */
+static int t_auto_trial(ccl_comm_t comm, int rank, int p)
+{
+    float *x = malloc(N * 4), *out = malloc(N * 4);
+    ccl_compressor_t c = mk(comm, "auto", N, CCL_FLOAT32);
+    int ok = c != NULL;
+    for (int call = 0; call < 9 && ok; call++) {
+        for (size_t i = 0; i < N; i++)
+            x[i] = uval(rank, i, call);
+        ok = ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+        for (size_t i = 0; i < N && ok; i++) {
+            double exact = 0;
+            for (int r = 0; r < p; r++)
+                exact += uval(r, i, call);
+            ok = fabs(out[i] - exact) <= 2.0 / 255 * 2 * p + 1e-5;
+            if (!ok)
+                fprintf(stderr, "auto trial, call %d: [%zu] %g vs exact %g\n", call, i, out[i], exact);
+        }
+        ok = ok && same_everywhere(comm, out, N);
+    }
+    ccl_compressor_destroy(c);
+    free(x);
+    free(out);
+    return ok;
+}
+
 static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
 {
     ccl_comm_t comm;
@@ -636,6 +663,12 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
         }
         fprintf(stderr, "rank %d: after the kill: %d %s\n", rank, r, ccl_get_last_error(comm));
         return r == CCL_SUCCESS;
+    }
+    if (strcmp(arg, "trial") == 0) {
+        /* Run with CCLZ_AUTO_TRIAL_RATIO so large that auto always tries both methods. */
+        fails = !t_auto_trial(comm, rank, p);
+        ccl_comm_destroy(comm);
+        return fails;
     }
     /* "gK": tests GROUP*K .. GROUP*K+GROUP-1, one bit each in the exit code, which keeps
      * only 8 bits (and above 127 would read as a signal). */
@@ -674,8 +707,15 @@ int main(int argc, char **argv)
                          names[t]);
         }
     }
-    setenv("CCLZ_TIMEOUT", "3", 1);
     int codes[64];
+    setenv("CCLZ_AUTO_TRIAL_RATIO", "1e9", 1);
+    setenv("CCLZ_LOG", "info", 1);
+    h_spawn(3, "trial", 120, codes);
+    unsetenv("CCLZ_AUTO_TRIAL_RATIO");
+    unsetenv("CCLZ_LOG");
+    h_report(codes[0] == 0 && codes[1] == 0 && codes[2] == 0,
+             "compressed: auto trying both methods on a buffer: within bound, same bits everywhere");
+    setenv("CCLZ_TIMEOUT", "3", 1);
     h_spawn(3, "mismatch", 60, codes);
     h_report(codes[0] == 0 && codes[1] == 0 && codes[2] == 0,
              "compressed: specs that differ across ranks fail on every rank");

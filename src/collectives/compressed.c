@@ -294,6 +294,7 @@ static ccl_result_t comp_create(struct ccl_comm *comm, const char *spec, size_t 
         snprintf(c->spec, sizeof(c->spec), "none");
     } else if (strcmp(spec, "auto") == 0) {
         c->is_auto = 1;
+        c->auto_decided = -1;
         snprintf(c->spec, sizeof(c->spec), "auto");
         res = comp_create(comm, AUTO_SPEC, count, dtype, &c->auto_sub);
     } else {
@@ -624,6 +625,79 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
     return res;
 }
 
+/* auto's choice for one call: 0 exact, 1 compressed. The model decides where it is sure; where
+ * it is not (a predicted ratio within CCLZ_AUTO_TRIAL_RATIO, or a buffer beyond the largest
+ * calibrated size, where it extrapolates), the handle runs a trial on its own buffer: AUTO_TRIALS calls
+ * of each method, alternating, then the ranks agree (max over ranks of each method's fastest
+ * call) and keep the faster for AUTO_RETRY calls. Compression must win outright: the target
+ * is never to be slower than the exact path. */
+#define AUTO_TRIALS 3
+#define AUTO_RETRY  4096
+
+static int auto_choose(ccl_compressor_t c, struct ccl_comm *comm, size_t count, double pred[2])
+{
+    double bytes = (double)count * sizeof(float);
+    auto_predict(comm, (size_t)bytes, pred);
+    if (c->auto_decided >= 0 && c->auto_calls - c->auto_trial_at >= AUTO_RETRY)
+        c->auto_decided = -1; /* links and load change: try again */
+    if (c->auto_decided >= 0)
+        return c->auto_decided;
+    if (!c->auto_in_trial) {
+        double r = ccl_config_get()->auto_trial_ratio;
+        int beyond = bytes > comm->automodel.bytes[CCL_AUTO_POINTS - 1];
+        /* Following the model, compress only with a margin: 10% within the measured sizes;
+         * beyond, where the compressed path's memory traffic grows faster than linearly on a
+         * loaded host (perf/RESULTS.md), 40%. */
+        if (r <= 1 || (!beyond && (pred[1] * r < pred[0] || pred[1] > r * pred[0])))
+            return pred[1] < (beyond ? 0.6 : 0.9) * pred[0];
+        c->auto_in_trial = 1;
+        c->auto_trial_at = c->auto_calls;
+        c->auto_best[0] = c->auto_best[1] = HUGE_VAL;
+    }
+    return (int)((c->auto_calls - c->auto_trial_at) & 1);
+}
+
+/* After a trial call: record it, and once both methods had their calls, agree and decide. */
+static ccl_result_t auto_trial_done(ccl_compressor_t c, struct ccl_comm *comm, int use, double us)
+{
+    c->auto_best[use] = fmin(c->auto_best[use], us);
+    if (c->auto_calls + 1 - c->auto_trial_at < 2 * AUTO_TRIALS)
+        return CCL_SUCCESS;
+    double best[2] = {c->auto_best[0], c->auto_best[1]};
+    CCL_CHECK(ccl_allreduce(best, best, 2, CCL_FLOAT64, CCL_MAX, comm));
+    c->auto_in_trial = 0;
+    c->auto_decided = best[1] < best[0];
+    ccl_info("auto: %zu elements: trial exact %.0f us, %s %.0f us -> %s", c->count, best[0],
+             c->auto_sub->spec, best[1], c->auto_decided ? c->auto_sub->spec : "exact");
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t auto_allreduce(ccl_compressor_t c, struct ccl_comm *comm,
+                                   const void *sendbuf, void *recvbuf, size_t count,
+                                   ccl_datatype_t dtype, ccl_redop_t op)
+{
+    double pred[2], t0 = ccl_time_now(), us;
+    int use = auto_choose(c, comm, count, pred);
+    ccl_result_t res;
+    if (c->auto_calls == 0 || (c->auto_calls & 1023) == 0)
+        ccl_info("auto: %zu elements -> %s (model: exact %.0f us, %s %.0f us)%s", count,
+                 use ? c->auto_sub->spec : "exact", pred[0], c->auto_sub->spec, pred[1],
+                 c->auto_in_trial ? "; trying both on this buffer" : "");
+    res = use ? run_compressed(c->auto_sub, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count,
+                               op, c->auto_sub->algo)
+              : ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
+    if (res != CCL_SUCCESS)
+        return res;
+    us = (ccl_time_now() - t0) * 1e6;
+    comm->automodel.obs[use] += us;
+    comm->automodel.pred[use] += pred[use];
+    if (c->auto_in_trial)
+        CCL_CHECK(auto_trial_done(c, comm, use, us));
+    if (++c->auto_calls % 32 == 0)
+        CCL_CHECK(auto_refresh(comm));
+    return CCL_SUCCESS;
+}
+
 ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
                                       ccl_datatype_t dtype, ccl_redop_t op,
                                       ccl_compressor_t c, ccl_comm_t comm)
@@ -634,29 +708,8 @@ ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t
     /* Lossy compression only for floating-point sums and averages. */
     if (c->none || !is_float_type(dtype) || (op != CCL_SUM && op != CCL_AVG))
         return ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
-    if (c->is_auto) {
-        double pred[2], t0 = ccl_time_now();
-        auto_predict(comm, count * sizeof(float), pred);
-        /* Compress only with a clear margin: 10% within the measured sizes; beyond the
-         * largest, where the compressed path's memory traffic grows faster than linearly on
-         * a loaded host (measured: perf/RESULTS.md), 40%. */
-        double margin = (double)count * 4 > comm->automodel.bytes[CCL_AUTO_POINTS - 1] ? 0.6 : 0.9;
-        int use = pred[1] < margin * pred[0];
-        ccl_result_t res;
-        if (c->auto_calls == 0 || (c->auto_calls & 1023) == 0)
-            ccl_info("auto: %zu elements -> %s (model: exact %.0f us, %s %.0f us)", count,
-                     use ? c->auto_sub->spec : "exact", pred[0], c->auto_sub->spec, pred[1]);
-        res = use ? run_compressed(c->auto_sub, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count,
-                                   op, c->auto_sub->algo)
-                  : ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
-        if (res != CCL_SUCCESS)
-            return res;
-        comm->automodel.obs[use] += (ccl_time_now() - t0) * 1e6;
-        comm->automodel.pred[use] += pred[use];
-        if (++c->auto_calls % 32 == 0)
-            CCL_CHECK(auto_refresh(comm));
-        return CCL_SUCCESS;
-    }
+    if (c->is_auto)
+        return auto_allreduce(c, comm, sendbuf, recvbuf, count, dtype, op);
     return run_compressed(c, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, op, c->algo);
 }
 

@@ -39,6 +39,12 @@ struct ccl_compressor {
     int           is_auto;
     struct ccl_compressor *auto_sub; /* auto: the compressor it uses when compression pays */
     uint64_t      auto_calls;
+    /* auto: where the model is unsure, both methods are tried on this very buffer and the
+     * faster one kept (identical on every rank); see auto_allreduce. */
+    int           auto_decided;   /* -1 none, else the method in force (0 exact, 1 compressed) */
+    int           auto_in_trial;
+    uint64_t      auto_trial_at;  /* the call at which the current trial began */
+    double        auto_best[2];   /* this rank's fastest trial call per method, us */
     ccl_codec_t   codec;          /* ops is NULL for powersgd, which is no stream codec */
     ccl_powersgd_t *lowrank;      /* powersgd's factors and warm start */
     ccl_ef_mode_t ef_mode;

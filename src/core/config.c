@@ -27,6 +27,11 @@ static const ccl_cfg_entry_t cfg_table[] = {
     {"COMPRESS", "", CCL_CFG_STRING,
      "Replaces the spec of every compressor: 'auto', 'none', or a spec such as "
      "'int:bits=8' or 'dgc:ratio=0.001'. Empty: each compressor keeps the spec it was made with."},
+    {"AUTO_TRIAL_RATIO", "2", CCL_CFG_DOUBLE,
+     "'auto' follows its cost model when the model predicts one method (exact or compressed) "
+     "at least this many times faster than the other; closer calls, and buffers larger than "
+     "the model measured, are settled per buffer by trying both (3 calls each, then the "
+     "faster, re-tried every 4096 calls). 1 or less: always the model."},
     {"LOG", "warn", CCL_CFG_STRING, "Log level: error, warn, info, debug or trace (stderr)."},
     {"PORT_RANGE", "0", CCL_CFG_INT,
      "Lowest TCP port ccl_get_unique_id may listen on; 0 lets the kernel choose."},
@@ -126,6 +131,7 @@ static int cfg_int(const char *name)
 static void cfg_load(void)
 {
     cfg.timeout_s      = cfg_double("TIMEOUT");
+    cfg.auto_trial_ratio = cfg_double("AUTO_TRIAL_RATIO");
     cfg.chunk_size     = cfg_size("CHUNK_SIZE");
     cfg.small_msg_size = cfg_size("SMALL_MSG_SIZE");
     cfg.algo           = cfg_raw(cfg_find("ALGO"));

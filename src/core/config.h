@@ -17,6 +17,7 @@ typedef struct {
 /* Values after parsing the environment; read once per process on first use. */
 typedef struct {
     double timeout_s;
+    double auto_trial_ratio; /* see CCLZ_AUTO_TRIAL_RATIO */
     size_t chunk_size;
     size_t small_msg_size;
     const char *algo;        /* "" = automatic */
