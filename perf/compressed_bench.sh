@@ -6,13 +6,14 @@
 # (tsv) that perf/plot_compressed.py turns into a PNG. Needs root.
 #
 #   perf/compressed_bench.sh [-n "4 8"] [-r "1gbit 10gbit"] [-i ITERS] [--no-sweep|--sweep-only]
-#                            [-o "name,name,..."] [-t TAG]
+#                            [-o "name,name,..."] [-t TAG] [-R ROUNDS]
 # -o runs only the named methods ("Open MPI" included); -t writes summary_TAG.tsv instead of
-# summary.tsv.
+# summary.tsv; -R sets the sweep's alternating rounds (default 3). auto's 100 MB runs warm up
+# over its 6 trial calls.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD:-$here/..}
-hosts="4 8" rates="1gbit 10gbit" iters=3 sweep=1 main=1 only="" tag=summary
+hosts="4 8" rates="1gbit 10gbit" iters=3 sweep=1 main=1 only="" tag=summary rounds=3
 while [ $# -gt 0 ]; do
     case $1 in
         -n) hosts=$2; shift 2 ;;
@@ -22,7 +23,8 @@ while [ $# -gt 0 ]; do
         --sweep-only) main=0; shift ;;
         -o) only=$2; shift 2 ;;
         -t) tag=summary_$2; shift 2 ;;
-        *) echo "usage: $0 [-n HOSTS] [-r RATES] [-i ITERS] [--no-sweep|--sweep-only] [-o NAMES] [-t TAG]" >&2; exit 2 ;;
+        -R) rounds=$2; shift 2 ;;
+        *) echo "usage: $0 [-n HOSTS] [-r RATES] [-i ITERS] [--no-sweep|--sweep-only] [-o NAMES] [-t TAG] [-R ROUNDS]" >&2; exit 2 ;;
     esac
 done
 out=$here/results/compressed
@@ -46,31 +48,49 @@ for n in $hosts; do
             name=${m%%|*} spec=${m#*|}
             wanted "$name" || continue
             f=$out/cclz_${n}_${rate}_$(echo "$name" | tr ' .' '__').json
+            warm=1
+            [ "$spec" = auto ] && warm=6
             CCLZ_ALGO=ring "$here/netns_cluster.sh" -n "$n" -r "$rate" -- \
-                "$build/perf/cclz_perf" -b 100000000 -e 100000000 -n "$iters" -w 1 -J "$f" \
+                "$build/perf/cclz_perf" -b 100000000 -e 100000000 -n "$iters" -w "$warm" -J "$f" \
                 ${spec:+-z "$spec"} >/dev/null 2>&1 &&
                 echo -e "$n\t$rate\t$name\t100000000\t$(time_of "$f")" >>"$tsv"
         done
     done
 done
 if [ "$sweep" = 1 ]; then
-    sw=$out/sweep.tsv
-    echo -e "rate\tmethod\tbytes\ttime_us" >"$sw"
+    # Alternating rounds of the exact ring and auto, so both see the same load; the table is
+    # the median per size. Small calls on netns TCP are noisy: many calls there, few at
+    # 256 MB. Warm-up covers auto's trial calls (3 of each method on a new buffer).
+    sw=$out/sweep.tsv raw=$out/sweep_rounds.tsv
+    echo -e "rate\tround\tmethod\tbytes\ttime_us" >"$raw"
     for rate in $rates; do
-        for m in "exact ring|" "auto|auto"; do
-            name=${m%%|*} spec=${m#*|}
-            # Small sizes are noisy here: more iterations there, fewer at 256 MB.
-            for part in "-b 4K -e 64M -f 4 -n 10 -w 2" "-b 256M -e 256M -n 2 -w 1"; do
-                f=$out/sweep_${rate}_${name// /_}_${part%% -e*}.json
-                f=${f// /}
-                CCLZ_ALGO=ring "$here/netns_cluster.sh" -n 4 -r "$rate" -- "$build/perf/cclz_perf" \
-                    $part -J "$f" ${spec:+-z "$spec"} >/dev/null 2>&1
-                grep -o '"size": [0-9]*, "count": [0-9]*, "time_us": [0-9.]*' "$f" |
-                    awk -v r="$rate" -v m="$name" '{gsub(",",""); print r "\t" m "\t" $2 "\t" $6}' >>"$sw"
+        for round in $(seq "$rounds"); do
+            for m in "exact ring|" "auto|auto"; do
+                name=${m%%|*} spec=${m#*|}
+                for part in "-b 4K -e 64K -f 4 -n 100 -w 6" "-b 256K -e 64M -f 4 -n 10 -w 6" \
+                            "-b 256M -e 256M -n 2 -w 6"; do
+                    f=$out/sweep_${rate}_${name// /_}_${part%% -e*}.json
+                    f=${f// /}
+                    CCLZ_ALGO=ring "$here/netns_cluster.sh" -n 4 -r "$rate" -- "$build/perf/cclz_perf" \
+                        $part -J "$f" ${spec:+-z "$spec"} >/dev/null 2>&1
+                    grep -o '"size": [0-9]*, "count": [0-9]*, "time_us": [0-9.]*' "$f" |
+                        awk -v r="$rate" -v k="$round" -v m="$name" \
+                            '{gsub(",",""); print r "\t" k "\t" m "\t" $2 "\t" $6}' >>"$raw"
+                done
             done
         done
     done
+    echo -e "rate\tmethod\tbytes\ttime_us" >"$sw"
+    tail -n +2 "$raw" | sort -t $'\t' -k1,1 -k3,3 -k4,4n -k5,5g |
+        awk -F'\t' '{ key = $1 "\t" $3 "\t" $4; v[key, ++n[key]] = $5; if (!(key in seen)) { seen[key] = 1; order[++nk] = key } }
+             END { for (i = 1; i <= nk; i++) { k = order[i]; print k "\t" v[k, int((n[k] + 1) / 2)] } }' >>"$sw"
 fi
 [ "$main" = 1 ] && column -t -s $'\t' "$tsv"
-[ "$sweep" = 1 ] && column -t -s $'\t' "$out/sweep.tsv"
+if [ "$sweep" = 1 ]; then
+    echo "# auto against the exact ring, 4 hosts, median of $rounds alternating rounds"
+    awk -F'\t' 'NR > 1 { t[$1 "\t" $3, $2] = $4; k[$1 "\t" $3] = 1 }
+         END { print "rate\tbytes\texact_us\tauto_us\tauto/exact";
+               for (x in k) printf "%s\t%.0f\t%.0f\t%.2f\n", x, t[x, "exact ring"], t[x, "auto"], t[x, "auto"] / t[x, "exact ring"] }' \
+        "$out/sweep.tsv" | sort -t $'\t' -k1,1 -k2,2n | column -t -s $'\t'
+fi
 exit 0
