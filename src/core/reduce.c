@@ -1,73 +1,15 @@
 /* reduce.c: element-wise reduction kernels, vectorised by the compiler with AVX2 dispatch. */
 #include "reduce.h"
+#include "../compress/elem.h"
 
 #include <math.h>
 #include <string.h>
 
-float ccl_half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t f;
-    if (exp == 0) {
-        if (mant == 0) {
-            f = sign;
-        } else { /* subnormal half: normalise */
-            exp = 127 - 15 + 1;
-            while (!(mant & 0x400u)) {
-                mant <<= 1;
-                exp--;
-            }
-            f = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-        }
-    } else if (exp == 31) {
-        f = sign | 0x7f800000u | (mant << 13);
-    } else {
-        f = sign | ((exp + 112) << 23) | (mant << 13);
-    }
-    float out;
-    memcpy(&out, &f, sizeof(out));
-    return out;
-}
-
-uint16_t ccl_float_to_half(float ff)
-{
-    uint32_t f;
-    memcpy(&f, &ff, sizeof(f));
-    uint32_t sign = (f >> 16) & 0x8000u;
-    uint32_t absf = f & 0x7fffffffu;
-    if (absf >= 0x7f800000u) /* Inf stays Inf, NaN stays a quiet NaN */
-        return (uint16_t)(sign | (absf > 0x7f800000u ? 0x7e00u : 0x7c00u));
-    if (absf >= 0x477ff000u) /* rounds past the largest half (65504) */
-        return (uint16_t)(sign | 0x7c00u);
-    if (absf < 0x38800000u) { /* result is a half subnormal or zero: scale and round */
-        float v;
-        memcpy(&v, &absf, sizeof(v));
-        return (uint16_t)(sign | (uint32_t)nearbyintf(v * 16777216.0f));
-    }
-    /* Rebias the exponent and round to nearest even on the 13 dropped bits. */
-    absf += 0xc8000fffu + ((absf >> 13) & 1u);
-    return (uint16_t)(sign | (absf >> 13));
-}
-
-float ccl_bf16_to_float(uint16_t h)
-{
-    uint32_t f = (uint32_t)h << 16;
-    float out;
-    memcpy(&out, &f, sizeof(out));
-    return out;
-}
-
-uint16_t ccl_float_to_bf16(float ff)
-{
-    uint32_t f;
-    memcpy(&f, &ff, sizeof(f));
-    if ((f & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((f >> 16) | 0x40u);
-    f += 0x7fffu + ((f >> 16) & 1u);
-    return (uint16_t)(f >> 16);
-}
+/* The conversions live in compress/elem.h, shared with the GPU kernels. */
+float ccl_half_to_float(uint16_t h) { return ccl_h2f(h); }
+uint16_t ccl_float_to_half(float f) { return ccl_f2h(f); }
+float ccl_bf16_to_float(uint16_t h) { return ccl_bf2f(h); }
+uint16_t ccl_float_to_bf16(float f) { return ccl_f2bf(f); }
 
 /* NaN-propagating min/max; the caller's operand order is the same on every rank. */
 #define FMIN(a, b) ((a) != (a) ? (a) : (b) != (b) ? (b) : (b) < (a) ? (b) : (a))
