@@ -1094,6 +1094,26 @@ static int test_recon_forms(void)
 /* The GPU int encoder's steps (elem.h: a header per bucket from its minimum and maximum,
  * then each byte of the code stream on its own, as one GPU thread computes it) run here
  * over a whole buffer: they must give the CPU encoder's bytes and recon. */
+/* The payload and recon the device steps made (dev, rd) are the CPU encoder's (enc after its
+ * header, rc). */
+static int steps_match(const uint8_t *enc, const uint8_t *dev, size_t plen, const float *rc,
+                       const float *rd, size_t n, const char *spec, int residual)
+{
+    if (memcmp(enc + CCL_WIRE_HDR_LEN, dev, plen) == 0 && memcmp(rc, rd, n * 4) == 0)
+        return 1;
+    fprintf(stderr, "%s, %zu elements (residual %d): the device steps differ from the CPU encoder\n",
+            spec, n, residual);
+    return 0;
+}
+
+static void free4(void *a, void *b, void *c, void *d)
+{
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+}
+
 static int test_int_device_steps(void)
 {
     static const char *specs[] = {"int:bits=8,bucket=512", "int:bits=4,bucket=100",
@@ -1129,18 +1149,81 @@ static int test_int_device_steps(void)
             for (size_t byte = 0; ok && byte < nbytes; byte++)
                 dev[8 * nb + byte] = ccl_int_code_byte(x, n, dev, B, bits, c.params.rounding,
                                                        77, byte, rd, residual);
-            ok = ok && memcmp(enc + CCL_WIRE_HDR_LEN, dev, 8 * nb + nbytes) == 0 &&
-                 memcmp(rc, rd, n * 4) == 0;
-            if (!ok)
-                fprintf(stderr, "%s (residual %d): the device steps differ from the CPU encoder\n",
-                        specs[s], residual);
+            ok = ok && steps_match(enc, dev, 8 * nb + nbytes, rc, rd, n, specs[s], residual);
         }
-        free(enc);
-        free(dev);
-        free(rc);
-        free(rd);
+        free4(enc, dev, rc, rd);
     }
     free(x);
+    return ok;
+}
+
+/* The sum of x as the GPU kernels take it: per block, 32 lanes each summing its strided share,
+ * combined by halving; then the block sums the same way. */
+static double gpu_order_sum(const float *x, size_t n, int kind, double mean)
+{
+    size_t nb = (n + CCL_SUM_BLOCK - 1) / CCL_SUM_BLOCK;
+    double *part = malloc((nb + 1) * sizeof(double)), acc[CCL_SUM_LANES];
+    for (size_t b = 0; b < nb; b++) {
+        for (unsigned j = 0; j < CCL_SUM_LANES; j++)
+            acc[j] = ccl_sum_lane_f32(x, b * CCL_SUM_BLOCK, CCL_MIN((b + 1) * CCL_SUM_BLOCK, n), j,
+                                      kind, mean);
+        part[b] = ccl_sum_combine(acc);
+    }
+    for (unsigned j = 0; j < CCL_SUM_LANES; j++)
+        acc[j] = ccl_sum_lane_f64(part, nb, j);
+    free(part);
+    return ccl_sum_combine(acc);
+}
+
+/* sign and terngrad on the GPU: the fixed-order sums, the magnitude or scaler, and the
+ * per-byte steps, run here, give the CPU encoder's bytes and recon; cast's per-element step
+ * is the CPU encoder's own. */
+static int test_sign_tern_device_steps(void)
+{
+    static const size_t sizes[] = {0, 1, 33, 8192, 8193, 3 * 8192 + 77, 300001};
+    int ok = 1;
+    for (size_t z = 0; ok && z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        float *x = randvec(n + 1, 71 + z, 3.0f);
+        for (int kind = 0; ok && kind < 4; kind++) {
+            double a = ccl_fixed_sum(x, n, kind, 0.25), b = gpu_order_sum(x, n, kind, 0.25);
+            ok = memcmp(&a, &b, sizeof(a)) == 0;
+            if (!ok)
+                fprintf(stderr, "fixed sum n=%zu kind %d: CPU %.17g, GPU order %.17g\n", n, kind, a, b);
+        }
+        static const char *specs[] = {"sign", "sign:scale=l2", "terngrad", "terngrad:clip=0"};
+        for (size_t s = 0; ok && n > 0 && s < sizeof(specs) / sizeof(specs[0]); s++) {
+            ccl_codec_t c;
+            ccl_codec_parse(specs[s], &c);
+            int is_sign = c.ops->id == 8;
+            size_t cap = ccl_codec_max_encoded_size(&c, n), len, nbytes = is_sign ? (n + 7) / 8 : (n + 3) / 4;
+            uint8_t *enc = malloc(cap), *dev = malloc(4 + nbytes);
+            float *rc = malloc(n * 4), *rd = malloc(n * 4), s_dev;
+            if (is_sign) {
+                int mode = (int)c.params.sign_scale;
+                s_dev = ccl_sign_magnitude(gpu_order_sum(x, n, mode == 0 ? CCL_SUM_ABS : CCL_SUM_SQ, 0), n, mode);
+            } else {
+                float mx = 0;
+                for (size_t i = 0; i < n; i++)
+                    mx = fmaxf(mx, fabsf(x[i]));
+                double mean = gpu_order_sum(x, n, CCL_SUM_X, 0) / (double)n;
+                s_dev = c.params.clip == 0 ? mx
+                        : ccl_tern_scale(gpu_order_sum(x, n, CCL_SUM_SQDEV, mean), n, c.params.clip, mx);
+            }
+            for (int residual = 0; ok && residual < 2; residual++) {
+                c.params.fb_residual = residual;
+                ok = ccl_codec_encode(&c, x, n, 91, enc, cap, &len, rc) == CCL_SUCCESS &&
+                     len == CCL_WIRE_HDR_LEN + 4 + nbytes;
+                ccl_put_f32(dev, s_dev);
+                for (size_t b = 0; ok && b < nbytes; b++)
+                    dev[4 + b] = is_sign ? ccl_sign_byte(x, n, b, s_dev, rd, residual)
+                                         : ccl_tern_byte(x, n, b, s_dev, 91, rd, residual);
+                ok = ok && steps_match(enc, dev, 4 + nbytes, rc, rd, n, specs[s], residual);
+            }
+            free4(enc, dev, rc, rd);
+        }
+        free(x);
+    }
     return ok;
 }
 
@@ -1148,7 +1231,9 @@ static int test_int_device_steps(void)
  * a valid int encoding, and each of many corrupted copies of it. */
 static int test_check_matches_decode(void)
 {
-    static const char *specs[] = {"int:bits=8,bucket=64", "int:bits=3,bucket=10,round=stochastic"};
+    static const char *specs[] = {"int:bits=8,bucket=64", "int:bits=3,bucket=10,round=stochastic",
+                                  "cast:type=fp16", "cast:type=bf16", "sign", "sign:scale=none",
+                                  "terngrad"};
     size_t n = 500;
     float *x = randvec(n, 61, 2.0f), *out = malloc(n * 4);
     int ok = 1;
@@ -1216,7 +1301,8 @@ int main(int argc, char **argv)
     h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
     h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
     h_report(test_int_device_steps(), "int: the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
-    h_report(test_check_matches_decode(), "int: the check without decoding accepts exactly what the decoder accepts (3000 corruptions)");
+    h_report(test_sign_tern_device_steps(), "sign, terngrad: fixed-order sums and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
+    h_report(test_check_matches_decode(), "int, cast, sign, terngrad: the check without decoding accepts exactly what the decoder accepts (3000 corruptions each)");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
     h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");

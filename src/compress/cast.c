@@ -1,7 +1,6 @@
 /* cast.c: fp16 or bf16 values, rounded to nearest even; 2 bytes per element. Values beyond
  * fp16's range saturate to +-65504 rather than becoming infinities. */
 #include "wire.h"
-#include "../core/reduce.h"
 
 #include <math.h>
 #include <string.h>
@@ -28,18 +27,9 @@ static ccl_result_t cast_encode(const ccl_codec_params_t *p, const float *src, s
                                 uint32_t hp[2], float *recon)
 {
     for (size_t i = 0; i < count; i++) {
-        float x = src[i];
-        uint16_t h;
-        if (p->half_bf16) {
-            h = ccl_float_to_bf16(x);
-            if (recon)
-                recon[i] = ccl_fb_value(p->fb_residual, x, ccl_bf16_to_float(h));
-        } else {
-            x = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
-            h = ccl_float_to_half(x);
-            if (recon)
-                recon[i] = ccl_fb_value(p->fb_residual, src[i], ccl_half_to_float(h));
-        }
+        uint16_t h = ccl_cast_code(src[i], p->half_bf16);
+        if (recon)
+            recon[i] = ccl_fb_value(p->fb_residual, src[i], ccl_cast_value(h, p->half_bf16));
         out[2 * i] = (uint8_t)h;
         out[2 * i + 1] = (uint8_t)(h >> 8);
     }
@@ -49,16 +39,24 @@ static ccl_result_t cast_encode(const ccl_codec_params_t *p, const float *src, s
     return CCL_SUCCESS;
 }
 
-static ccl_result_t cast_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
-                                uint64_t seed, float *out, size_t count, int acc)
+static ccl_result_t cast_check(const uint8_t *in, size_t len, const uint32_t hp[2], size_t count)
 {
     if (hp[0] > 1 || hp[1] != 0 || len != 2 * count)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "cast: bad parameters or length");
-    for (size_t i = 0; i < count; i++) {
-        uint16_t h = (uint16_t)(in[2 * i] | in[2 * i + 1] << 8);
-        float v = hp[0] ? ccl_bf16_to_float(h) : ccl_half_to_float(h);
-        if (!isfinite(v))
+    /* All exponent bits set: an infinity or a NaN. */
+    const uint16_t expo = hp[0] ? 0x7f80u : 0x7c00u;
+    for (size_t i = 0; i < count; i++)
+        if (((in[2 * i] | in[2 * i + 1] << 8) & expo) == expo)
             return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "cast: non-finite value at %zu", i);
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t cast_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                                uint64_t seed, float *out, size_t count, int acc)
+{
+    CCL_CHECK(cast_check(in, len, hp, count));
+    for (size_t i = 0; i < count; i++) {
+        float v = ccl_cast_value((uint16_t)(in[2 * i] | in[2 * i + 1] << 8), (int)hp[0]);
         out[i] = acc ? out[i] + v : v;
     }
     return CCL_SUCCESS;
@@ -69,5 +67,5 @@ const ccl_codec_ops_t ccl_codec_cast = {
     .desc = "fp16 or bf16 values (round to nearest even), 2 bytes per element",
     .params_doc = "type=fp16|bf16",
     .defaults = cast_defaults, .set_param = cast_set, .max_payload = cast_max_payload,
-    .encode = cast_encode, .decode = cast_decode,
+    .encode = cast_encode, .decode = cast_decode, .check = cast_check,
 };

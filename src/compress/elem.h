@@ -1,11 +1,12 @@
 /* elem.h: per-element arithmetic of the codecs, shared by the CPU codecs (this folder) and
  * the CUDA kernels (cuda/): the same functions run on both sides, so the CPU tests check the
  * code the GPU runs, and a GPU encoding decodes on the CPU bit for bit. Plain C99 that nvcc
- * also accepts: no library calls but what CUDA's device math provides. */
+ * also accepts: no library calls but what CUDA's device math provides (sqrt). */
 #ifndef CCL_ELEM_H
 #define CCL_ELEM_H
 
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
 
 #ifdef __CUDACC__
@@ -37,11 +38,15 @@ CCL_HD float ccl_rng_unit(uint64_t seed, uint64_t counter)
 #define CCL_FADD(a, b) __fadd_rn((a), (b))
 #define CCL_FSUB(a, b) __fsub_rn((a), (b))
 #define CCL_FDIV(a, b) __fdiv_rn((a), (b))
+#define CCL_DMUL(a, b) __dmul_rn((a), (b))
+#define CCL_DADD(a, b) __dadd_rn((a), (b))
 #else
 #define CCL_FMUL(a, b) ((a) * (b))
 #define CCL_FADD(a, b) ((a) + (b))
 #define CCL_FSUB(a, b) ((a) - (b))
 #define CCL_FDIV(a, b) ((a) / (b))
+#define CCL_DMUL(a, b) ((a) * (b))
+#define CCL_DADD(a, b) ((a) + (b))
 #endif
 
 /* The inverse step the encoder used for a bucket whose step on the wire is `unit` (as
@@ -214,6 +219,149 @@ CCL_HD uint8_t ccl_int_code_byte(const float *src, uint64_t count, const uint8_t
         }
     }
     return (uint8_t)acc;
+}
+
+/* ---- Sums in a fixed order, the same on the CPU and the GPU ----
+ * A buffer's sum (of x, |x|, x^2 or (x - mean)^2, in double) is taken in blocks of
+ * CCL_SUM_BLOCK elements. Within a block, lane j of CCL_SUM_LANES sums elements lo + j,
+ * lo + j + 32, ... in turn; the lanes then combine by halving (lane j adds lane j ^ w for
+ * w = 16, 8, 4, 2, 1), which a GPU warp does with shuffles. The block sums combine the same
+ * way, as a vector of doubles. So the result does not depend on the device or thread count,
+ * and a GPU-encoded magnitude is the CPU's to the bit. */
+#define CCL_SUM_LANES 32
+#define CCL_SUM_BLOCK 8192
+
+enum { CCL_SUM_X = 0, CCL_SUM_ABS = 1, CCL_SUM_SQ = 2, CCL_SUM_SQDEV = 3 };
+
+CCL_HD double ccl_sum_term(float x, int kind, double mean)
+{
+    double d = (double)x;
+    switch (kind) {
+    case CCL_SUM_ABS: return d < 0 ? -d : d;
+    case CCL_SUM_SQ:  return CCL_DMUL(d, d);
+    case CCL_SUM_SQDEV: d = CCL_DADD(d, -mean); return CCL_DMUL(d, d);
+    default:          return d;
+    }
+}
+
+/* Lane `lane`'s share of x[lo, hi). */
+CCL_HD double ccl_sum_lane_f32(const float *x, uint64_t lo, uint64_t hi, unsigned lane, int kind,
+                               double mean)
+{
+    double acc = 0;
+    for (uint64_t i = lo + lane; i < hi; i += CCL_SUM_LANES)
+        acc = CCL_DADD(acc, ccl_sum_term(x[i], kind, mean));
+    return acc;
+}
+
+CCL_HD double ccl_sum_lane_f64(const double *v, uint64_t n, unsigned lane)
+{
+    double acc = 0;
+    for (uint64_t i = lane; i < n; i += CCL_SUM_LANES)
+        acc = CCL_DADD(acc, v[i]);
+    return acc;
+}
+
+/* The lanes' combination (what the GPU's shuffles compute), in place; the sum is acc[0]. */
+CCL_HD double ccl_sum_combine(double acc[CCL_SUM_LANES])
+{
+    for (unsigned w = CCL_SUM_LANES / 2; w > 0; w /= 2) {
+        double t[CCL_SUM_LANES];
+        for (unsigned j = 0; j < CCL_SUM_LANES; j++)
+            t[j] = CCL_DADD(acc[j], acc[j ^ w]);
+        for (unsigned j = 0; j < CCL_SUM_LANES; j++)
+            acc[j] = t[j];
+    }
+    return acc[0];
+}
+
+/* ---- cast (codec 1) ---- */
+
+/* The 16-bit code of x: bf16, or fp16 saturated at +-65504. */
+CCL_HD uint16_t ccl_cast_code(float x, int bf16)
+{
+    if (bf16)
+        return ccl_f2bf(x);
+    return ccl_f2h(x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x);
+}
+
+CCL_HD float ccl_cast_value(uint16_t h, int bf16)
+{
+    return bf16 ? ccl_bf2f(h) : ccl_h2f(h);
+}
+
+/* ---- sign (codec 8) ---- */
+
+/* The magnitude sent with the signs, from the fixed-order sum of |x| (mode 0) or x^2
+ * (mode 1) over n elements; mode 2 sends 1. */
+CCL_HD float ccl_sign_magnitude(double total, uint64_t n, int mode)
+{
+    double m;
+    if (mode == 2)
+        return 1.0f;
+    if (n == 0)
+        return 0.0f;
+    m = total / (double)n;
+    if (mode == 1)
+        m = sqrt(m);
+    return m > FLT_MAX ? FLT_MAX : (float)m;
+}
+
+/* Byte b of the sign bits (bit i of byte i/8 set for x >= 0, -0 included), and for its
+ * elements what error feedback needs (recon may be NULL). */
+CCL_HD uint8_t ccl_sign_byte(const float *src, uint64_t count, uint64_t b, float s, float *recon,
+                             int fb_residual)
+{
+    unsigned byte = 0;
+    for (uint64_t i = 8 * b; i < 8 * b + 8 && i < count; i++) {
+        int pos = src[i] >= 0.0f;
+        byte |= (unsigned)pos << (i & 7);
+        if (recon != 0)
+            recon[i] = fb_residual ? CCL_FSUB(src[i], pos ? s : -s) : (pos ? s : -s);
+    }
+    return (uint8_t)byte;
+}
+
+/* ---- terngrad (codec 7) ---- */
+
+/* The scaler clip * std from the fixed-order sum of (x - mean)^2 over n elements; max |x|
+ * (mx) where that is 0. */
+CCL_HD float ccl_tern_scale(double sqdev, uint64_t n, float clip, float mx)
+{
+    double s = (double)clip * sqrt(sqdev / (double)n);
+    return s > 0 ? (s > FLT_MAX ? FLT_MAX : (float)s) : mx;
+}
+
+/* Element i's 2-bit code under scaler s: kept (1 for +s, 2 for -s) with probability
+ * min(|x|/s, 1), drawn from the counter-based generator at (seed, i). */
+CCL_HD unsigned ccl_tern_code(float x, float s, uint64_t seed, uint64_t i)
+{
+    float ax = x < 0.0f ? -x : x;
+    if (s > 0.0f && CCL_FMUL(ccl_rng_unit(seed, i), s) < ax)
+        return x < 0.0f ? 2u : 1u;
+    return 0u;
+}
+
+CCL_HD float ccl_tern_value(unsigned c, float s)
+{
+    return c == 0 ? 0.0f : c == 1 ? s : -s;
+}
+
+/* Byte b of the code stream (element i in bits 2(i mod 4) of byte i/4), and what error
+ * feedback needs for its elements. */
+CCL_HD uint8_t ccl_tern_byte(const float *src, uint64_t count, uint64_t b, float s, uint64_t seed,
+                             float *recon, int fb_residual)
+{
+    unsigned byte = 0;
+    for (uint64_t i = 4 * b; i < 4 * b + 4 && i < count; i++) {
+        unsigned c = ccl_tern_code(src[i], s, seed, i);
+        byte |= c << (2 * (i & 3));
+        if (recon != 0) {
+            float v = ccl_tern_value(c, s);
+            recon[i] = fb_residual ? CCL_FSUB(src[i], v) : v;
+        }
+    }
+    return (uint8_t)byte;
 }
 
 #endif

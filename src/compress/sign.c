@@ -32,15 +32,10 @@ static size_t sign_max_payload(const ccl_codec_params_t *p, size_t count)
 
 static float sign_magnitude(ccl_sign_scale_t mode, const float *x, size_t n)
 {
-    double acc = 0;
-    if (mode == CCL_SIGN_SCALE_NONE)
-        return 1.0f;
-    if (n == 0)
-        return 0.0f;
-    for (size_t i = 0; i < n; i++)
-        acc += mode == CCL_SIGN_SCALE_L1 ? fabs((double)x[i]) : (double)x[i] * x[i];
-    acc = mode == CCL_SIGN_SCALE_L1 ? acc / (double)n : sqrt(acc / (double)n);
-    return acc > FLT_MAX ? FLT_MAX : (float)acc;
+    double total = mode == CCL_SIGN_SCALE_NONE
+                       ? 0
+                       : ccl_fixed_sum(x, n, mode == CCL_SIGN_SCALE_L1 ? CCL_SUM_ABS : CCL_SUM_SQ, 0);
+    return ccl_sign_magnitude(total, n, (int)mode);
 }
 
 static ccl_result_t sign_encode(const ccl_codec_params_t *p, const float *src, size_t count,
@@ -50,23 +45,15 @@ static ccl_result_t sign_encode(const ccl_codec_params_t *p, const float *src, s
     float s = sign_magnitude(p->sign_scale, src, count);
     uint8_t *bits = out + 4;
     ccl_put_f32(out, s);
-    for (size_t b = 0; b < (count + 7) / 8; b++) {
-        unsigned byte = 0;
-        for (size_t i = 8 * b; i < CCL_MIN(8 * b + 8, count); i++)
-            byte |= (unsigned)(src[i] >= 0) << (i & 7); /* -0 counts as >= 0 */
-        bits[b] = (uint8_t)byte;
-    }
-    if (recon)
-        for (size_t i = 0; i < count; i++)
-            recon[i] = ccl_fb_value(p->fb_residual, src[i], src[i] >= 0 ? s : -s);
+    for (size_t b = 0; b < (count + 7) / 8; b++)
+        bits[b] = ccl_sign_byte(src, count, b, s, recon, p->fb_residual);
     hp[0] = (uint32_t)p->sign_scale;
     hp[1] = 0;
     *len_p = 4 + (count + 7) / 8;
     return CCL_SUCCESS;
 }
 
-static ccl_result_t sign_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
-                                uint64_t seed, float *out, size_t count, int accumulate)
+static ccl_result_t sign_check(const uint8_t *in, size_t len, const uint32_t hp[2], size_t count)
 {
     size_t nbytes = (count + 7) / 8;
     float s;
@@ -78,6 +65,14 @@ static ccl_result_t sign_decode(const uint8_t *in, size_t len, const uint32_t hp
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sign: magnitude %g", s);
     if (count % 8 && (in[4 + nbytes - 1] >> (count % 8)) != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sign: bits set past the last element");
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t sign_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                                uint64_t seed, float *out, size_t count, int accumulate)
+{
+    CCL_CHECK(sign_check(in, len, hp, count));
+    float s = ccl_get_f32(in);
     for (size_t i = 0; i < count; i++) {
         float v = (in[4 + (i >> 3)] >> (i & 7)) & 1 ? s : -s;
         out[i] = accumulate ? out[i] + v : v;
@@ -91,5 +86,5 @@ const ccl_codec_ops_t ccl_codec_sign = {
     .desc = "1 bit per element (sign, 0 counts as +) and one magnitude",
     .params_doc = "scale=l1|l2|none (||x||_1/d, ||x||_2/sqrt(d), or 1 for majority vote)",
     .defaults = sign_defaults, .set_param = sign_set, .max_payload = sign_max_payload,
-    .encode = sign_encode, .decode = sign_decode,
+    .encode = sign_encode, .decode = sign_decode, .check = sign_check,
 };

@@ -28,21 +28,17 @@ static size_t terngrad_max_payload(const ccl_codec_params_t *p, size_t count)
     return 4 + (count + 3) / 4;
 }
 
+/* The scaler: clip * std(x), or max |x| (clip = 0, or a constant buffer, which has no
+ * spread and would otherwise be zeroed). The sums run in elem.h's fixed order, as on the GPU. */
 static float terngrad_local_scale(const ccl_codec_params_t *p, const float *x, size_t n)
 {
-    double sum = 0, sq = 0, s;
     float mx = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
-        sum += x[i];
-    }
     if (p->clip == 0 || n == 0)
         return mx;
-    for (size_t i = 0; i < n; i++)
-        sq += ((double)x[i] - sum / (double)n) * ((double)x[i] - sum / (double)n);
-    s = p->clip * sqrt(sq / (double)n);
-    /* A constant buffer has no spread: fall back to max |x| so it is not zeroed. */
-    return s > 0 ? (s > FLT_MAX ? FLT_MAX : (float)s) : mx;
+    double mean = ccl_fixed_sum(x, n, CCL_SUM_X, 0) / (double)n;
+    return ccl_tern_scale(ccl_fixed_sum(x, n, CCL_SUM_SQDEV, mean), n, p->clip, mx);
 }
 
 static ccl_result_t terngrad_encode(const ccl_codec_params_t *p, const float *src, size_t count,
@@ -50,26 +46,17 @@ static ccl_result_t terngrad_encode(const ccl_codec_params_t *p, const float *sr
                                     uint32_t hp[2], float *recon)
 {
     float s = p->scale > 0 ? p->scale : terngrad_local_scale(p, src, count);
-    uint8_t *codes = out + 4;
     ccl_put_f32(out, s);
-    memset(codes, 0, (count + 3) / 4);
-    for (size_t i = 0; i < count; i++) {
-        /* Keep with probability min(|x|/s, 1): u uniform in [0, s), kept if u < |x|. */
-        unsigned c = 0;
-        if (s > 0 && ccl_rng_unit(seed, i) * s < fabsf(src[i]))
-            c = src[i] < 0 ? 2 : 1;
-        codes[i >> 2] |= (uint8_t)(c << (2 * (i & 3)));
-        if (recon)
-            recon[i] = ccl_fb_value(p->fb_residual, src[i], c == 0 ? 0.0f : c == 1 ? s : -s);
-    }
+    for (size_t b = 0; b < (count + 3) / 4; b++)
+        out[4 + b] = ccl_tern_byte(src, count, b, s, seed, recon, p->fb_residual);
     hp[0] = 0;
     hp[1] = 0;
     *len_p = 4 + (count + 3) / 4;
     return CCL_SUCCESS;
 }
 
-static ccl_result_t terngrad_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
-                                    uint64_t seed, float *out, size_t count, int accumulate)
+static ccl_result_t terngrad_check(const uint8_t *in, size_t len, const uint32_t hp[2],
+                                   size_t count)
 {
     size_t nbytes = (count + 3) / 4;
     float s;
@@ -86,9 +73,16 @@ static ccl_result_t terngrad_decode(const uint8_t *in, size_t len, const uint32_
         if ((codes[b] & (codes[b] >> 1) & 0x55) || (codes[b] & tail))
             return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "terngrad: bad code in byte %zu", b);
     }
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t terngrad_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                                    uint64_t seed, float *out, size_t count, int accumulate)
+{
+    CCL_CHECK(terngrad_check(in, len, hp, count));
+    float s = ccl_get_f32(in);
     for (size_t i = 0; i < count; i++) {
-        unsigned c = (codes[i >> 2] >> (2 * (i & 3))) & 3;
-        float v = c == 0 ? 0.0f : c == 1 ? s : -s;
+        float v = ccl_tern_value((in[4 + (i >> 2)] >> (2 * (i & 3))) & 3, s);
         out[i] = accumulate ? out[i] + v : v;
     }
     return CCL_SUCCESS;
@@ -101,5 +95,5 @@ const ccl_codec_ops_t ccl_codec_terngrad = {
     .params_doc = "clip=C (scaler C*std; 0 = max|x|), scale=S (fixed scaler)",
     .defaults = terngrad_defaults, .set_param = terngrad_set,
     .max_payload = terngrad_max_payload, .encode = terngrad_encode,
-    .decode = terngrad_decode, .local_scale = terngrad_local_scale,
+    .decode = terngrad_decode, .check = terngrad_check, .local_scale = terngrad_local_scale,
 };
