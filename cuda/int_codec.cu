@@ -6,18 +6,14 @@
  *           writes, for the codes that start in it, what error feedback needs.
  *   decode: one thread per element, grid-stride. */
 #include "int_codec.h"
+#include "kernel_util.cuh"
 #include "../src/compress/elem.h"
 
 #include <cuda_runtime.h>
 
-#define THREADS 256
-#define MAX_BLOCKS (65535u * 4) /* grid-stride loops cover the rest */
-
-static unsigned blocks_for(size_t n)
-{
-    size_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b > MAX_BLOCKS ? MAX_BLOCKS : b);
-}
+#define THREADS CCL_THREADS
+#define MAX_BLOCKS CCL_MAX_BLOCKS
+#define blocks_for ccl_blocks_for
 
 /* Block b (grid-stride over buckets): the bucket's minimum and maximum, canonical zeros,
  * then its header (minimum, step). A NaN or an infinity sets *bad. */

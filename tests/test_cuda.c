@@ -5,9 +5,116 @@
 #include "cuda_reduce.h"
 #include "harness.h"
 #include "int_codec.h"
+#include "cast_codec.h"
+#include "sign_codec.h"
+#include "terngrad_codec.h"
 
 #include <cuda_runtime.h>
 #include <math.h>
+
+/* The GPU encoder of a cast, sign or terngrad codec (terngrad with its own scaler, as the CPU
+ * encoder without an agreed one), on device buffers. */
+static int gpu_encode(const ccl_codec_t *c, const float *src, size_t n, uint64_t seed,
+                      uint8_t *payload, float *recon, int residual, int *bad)
+{
+    float *ds, s;
+    int e;
+    switch (c->ops->id) {
+    case CCL_CODEC_ID_CAST:
+        return ccl_cuda_cast_encode(src, n, c->params.half_bf16, payload, recon, residual, bad, NULL);
+    case CCL_CODEC_ID_SIGN:
+        return ccl_cuda_sign_encode(src, n, (int)c->params.sign_scale, payload, recon, residual, bad, NULL);
+    case CCL_CODEC_ID_TERNGRAD:
+        if ((e = cudaMalloc((void **)&ds, 4)) != 0)
+            return e;
+        e = ccl_cuda_terngrad_scale(src, n, c->params.clip, ds, bad, NULL);
+        e = e ? e : (int)cudaMemcpy(&s, ds, 4, cudaMemcpyDeviceToHost);
+        cudaFree(ds);
+        return e ? e : ccl_cuda_terngrad_encode(src, n, s, seed, payload, recon, residual, NULL);
+    default:
+        return -1;
+    }
+}
+
+static int gpu_decode(const ccl_codec_t *c, const uint8_t *payload, float *out, size_t n, int acc)
+{
+    switch (c->ops->id) {
+    case CCL_CODEC_ID_CAST:
+        return ccl_cuda_cast_decode(payload, c->params.half_bf16, out, n, acc, NULL);
+    case CCL_CODEC_ID_SIGN:
+        return ccl_cuda_sign_decode(payload, out, n, acc, NULL);
+    case CCL_CODEC_ID_TERNGRAD:
+        return ccl_cuda_terngrad_decode(payload, out, n, acc, NULL);
+    default:
+        return -1;
+    }
+}
+
+/* cast, sign, terngrad on the GPU against the CPU codec: the encoder's payload and recon
+ * (both forms) byte for byte, the decoder's output (assign, accumulate) bit for bit, and the
+ * NaN flag. x: n host floats, dx the same on the device. */
+static void test_elem_codecs(const float *x, const float *dx, size_t n)
+{
+    static const char *const specs[] = {"cast:type=fp16", "cast:type=bf16", "sign", "sign:scale=l2",
+                                        "sign:scale=none", "terngrad", "terngrad:clip=0"};
+    size_t cap = 2 * n + 4096, len = 0;
+    uint8_t *enc = malloc(cap), *got = malloc(cap), *denc;
+    float *crecon = malloc(n * 4), *grecon = malloc(n * 4), *cout = malloc(n * 4),
+          *gout = malloc(n * 4), *drecon, *dout, *dnan;
+    int *dbad, hbad;
+    cudaMalloc((void **)&denc, cap);
+    cudaMalloc((void **)&drecon, n * 4);
+    cudaMalloc((void **)&dout, n * 4);
+    cudaMalloc((void **)&dnan, n * 4);
+    cudaMalloc((void **)&dbad, sizeof(int));
+    cudaMemcpy(dnan, dx, n * 4, cudaMemcpyDeviceToDevice);
+    float nan = NAN;
+    cudaMemcpy(dnan + n / 3, &nan, 4, cudaMemcpyHostToDevice);
+    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t c;
+        int enc_ok = ccl_codec_parse(specs[s], &c) == CCL_SUCCESS, dec_ok = enc_ok;
+        for (int residual = 0; residual < 2 && enc_ok; residual++) {
+            c.params.fb_residual = residual;
+            cudaMemset(dbad, 0, sizeof(int));
+            cudaMemset(denc, 0xa5, cap);
+            enc_ok = ccl_codec_encode(&c, x, n, 5, enc, cap, &len, crecon) == CCL_SUCCESS &&
+                     gpu_encode(&c, dx, n, 5, denc, drecon, residual, dbad) == 0 &&
+                     cudaMemcpy(got, denc, len - CCL_WIRE_HDR_LEN, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                     cudaMemcpy(grecon, drecon, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                     cudaMemcpy(&hbad, dbad, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess &&
+                     hbad == 0 && memcmp(got, enc + CCL_WIRE_HDR_LEN, len - CCL_WIRE_HDR_LEN) == 0 &&
+                     memcmp(grecon, crecon, n * 4) == 0;
+        }
+        cudaMemcpy(denc, enc, len, cudaMemcpyHostToDevice); /* the CPU's encoding */
+        for (int acc = 0; acc < 2 && dec_ok; acc++) {
+            memcpy(cout, x, n * 4);
+            cudaMemcpy(dout, dx, n * 4, cudaMemcpyDeviceToDevice);
+            dec_ok = ccl_codec_check(enc, len, n) == CCL_SUCCESS &&
+                     ccl_codec_decode(enc, len, cout, n, acc) == CCL_SUCCESS &&
+                     gpu_decode(&c, denc + CCL_WIRE_HDR_LEN, dout, n, acc) == 0 &&
+                     cudaMemcpy(gout, dout, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                     memcmp(gout, cout, n * 4) == 0;
+        }
+        cudaMemset(dbad, 0, sizeof(int));
+        int flagged = gpu_encode(&c, dnan, n, 5, denc, NULL, 0, dbad) == 0 &&
+                      cudaMemcpy(&hbad, dbad, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess &&
+                      hbad == 1;
+        h_report(enc_ok && dec_ok && flagged, "cuda '%s': encode writes the CPU encoder's bytes and "
+                 "recon (values, residuals), decode equals the CPU's (assign, accumulate), a NaN "
+                 "is flagged", specs[s]);
+    }
+    cudaFree(denc);
+    cudaFree(drecon);
+    cudaFree(dout);
+    cudaFree(dnan);
+    cudaFree(dbad);
+    free(enc);
+    free(got);
+    free(crecon);
+    free(grecon);
+    free(cout);
+    free(gout);
+}
 
 /* Ranks sharing one GPU: allreduce, allgather and the compressed allreduce on device
  * buffers (through the *_stream calls, on a stream of their own) give the bits the same
@@ -70,7 +177,7 @@ int main(int argc, char **argv)
 {
     h_init(argc, argv, rank_main);
     if (ccl_cuda_device_count() == 0) {
-        printf("SKIP cuda kernels (sum_f32, int encode and decode) and device-buffer collectives: no CUDA device visible on this machine\n");
+        printf("SKIP cuda kernels (sum_f32; int, cast, sign, terngrad encode and decode) and device-buffer collectives: no CUDA device visible on this machine\n");
         return 0;
     }
     size_t n = (1u << 22) + 3;
@@ -152,6 +259,10 @@ int main(int argc, char **argv)
     int flagged = ccl_cuda_int_encode(db, n, 8, 512, 0, 1, denc, NULL, 0, dbad, NULL) == 0 &&
                   cudaMemcpy(&hbad, dbad, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess && hbad == 1;
     h_report(flagged, "cuda int encode flags a NaN in its input");
+    for (size_t i = 0; i < n; i += 1013)
+        hb[i] = (i & 1) ? -0.0f : 1e-30f; /* signed zeros and a tiny value: sign(-0) = +1 */
+    cudaMemcpy(db, hb, n * 4, cudaMemcpyHostToDevice);
+    test_elem_codecs(hb, db, n);
     cudaFree(drecon);
     cudaFree(dbad);
     free(hrecon);

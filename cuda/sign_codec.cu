@@ -1,0 +1,69 @@
+/* sign_codec.cu: sign encode (fixed-order sum of |x| or x^2, the magnitude, then one thread
+ * per byte of bits) and decode-accumulate (one thread per element). */
+#include "sign_codec.h"
+#include "fixed_sum.cuh"
+#include "kernel_util.cuh"
+
+/* One warp: the magnitude into the payload's first 4 bytes; a non-finite sum means a NaN or
+ * an Inf in the input (finite floats cannot overflow a double sum). */
+__global__ static void sign_magnitude_kernel(const double *part, size_t nb, size_t count, int mode,
+                                             uint8_t *payload, int *bad)
+{
+    double total = ccl_sum_total(part, nb, NULL, NULL);
+    if (threadIdx.x == 0) {
+        ccl_put_f32(payload, ccl_sign_magnitude(total, count, mode));
+        if (!isfinite(total) && bad != NULL)
+            *bad = 1;
+    }
+}
+
+__global__ static void sign_bits_kernel(const float *src, size_t count, uint8_t *payload,
+                                        float *recon, int fb_residual)
+{
+    const float s = ccl_get_f32(payload);
+    CCL_GRID_LOOP(b, (count + 7) / 8)
+        payload[4 + b] = ccl_sign_byte(src, count, b, s, recon, fb_residual);
+}
+
+__global__ static void sign_decode_kernel(const uint8_t *payload, float *out, size_t count,
+                                          int accumulate)
+{
+    const float s = ccl_get_f32(payload);
+    CCL_GRID_LOOP(i, count) {
+        float v = (payload[4 + i / 8] >> (i % 8)) & 1 ? s : -s;
+        out[i] = accumulate ? CCL_FADD(out[i], v) : v;
+    }
+}
+
+extern "C" int ccl_cuda_sign_encode(const float *src, size_t count, int mode, void *payload,
+                                    float *recon, int fb_residual, int *bad, void *stream)
+{
+    cudaStream_t st = (cudaStream_t)stream;
+    size_t nb = ccl_sum_nblocks(count);
+    double *part = NULL;
+    cudaError_t e;
+    if (mode < 0 || mode > 2)
+        return (int)cudaErrorInvalidValue;
+    if ((e = cudaMallocAsync((void **)&part, (nb ? nb : 1) * sizeof(double), st)) != cudaSuccess)
+        return (int)e;
+    /* The sum also serves the NaN check when no magnitude is sent (mode 2). */
+    if (nb > 0)
+        ccl_sum_blocks_kernel<<<ccl_sum_grid(count), CCL_SUM_WARPS * CCL_SUM_LANES, 0, st>>>(
+            src, count, mode == 1 ? CCL_SUM_SQ : CCL_SUM_ABS, NULL, part, NULL);
+    sign_magnitude_kernel<<<1, CCL_SUM_LANES, 0, st>>>(part, nb, count, mode, (uint8_t *)payload, bad);
+    if (count > 0)
+        sign_bits_kernel<<<ccl_blocks_for((count + 7) / 8), CCL_THREADS, 0, st>>>(
+            src, count, (uint8_t *)payload, recon, fb_residual);
+    cudaFreeAsync(part, st);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int ccl_cuda_sign_decode(const void *payload, float *out, size_t count, int accumulate,
+                                    void *stream)
+{
+    if (count == 0)
+        return 0;
+    sign_decode_kernel<<<ccl_blocks_for(count), CCL_THREADS, 0, (cudaStream_t)stream>>>(
+        (const uint8_t *)payload, out, count, accumulate);
+    return (int)cudaGetLastError();
+}

@@ -1,0 +1,101 @@
+/* terngrad_codec.cu: TernGrad's scaler (fixed-order sums of x, then of (x - mean)^2, and the
+ * largest |x|), encode (one thread per byte of 2-bit codes) and decode-accumulate. */
+#include "terngrad_codec.h"
+#include "fixed_sum.cuh"
+#include "kernel_util.cuh"
+
+/* Scratch: the block sums, the block maxima, then the mean and the largest |x|. */
+typedef struct {
+    double *part;
+    float  *absmax;
+    double *mean;
+    float  *mx;
+} tern_work_t;
+
+/* One warp, after the sums of x: the mean and max |x|; the scaler too where it is max |x|. */
+__global__ static void tern_mean_kernel(tern_work_t w, size_t nb, size_t count, float clip,
+                                        float *scale, int *bad)
+{
+    float mx = 0.0f;
+    double total = ccl_sum_total(w.part, nb, w.absmax, &mx);
+    if (threadIdx.x == 0) {
+        *w.mean = count > 0 ? total / (double)count : 0.0;
+        *w.mx = mx;
+        if (clip == 0.0f || count == 0)
+            *scale = mx;
+        if (!isfinite(total) && bad != NULL)
+            *bad = 1;
+    }
+}
+
+/* One warp, after the sums of (x - mean)^2: clip * std, or max |x| where that is 0. */
+__global__ static void tern_std_kernel(tern_work_t w, size_t nb, size_t count, float clip,
+                                       float *scale)
+{
+    double total = ccl_sum_total(w.part, nb, NULL, NULL);
+    if (threadIdx.x == 0)
+        *scale = ccl_tern_scale(total, count, clip, *w.mx);
+}
+
+extern "C" int ccl_cuda_terngrad_scale(const float *src, size_t count, float clip, float *scale,
+                                       int *bad, void *stream)
+{
+    cudaStream_t st = (cudaStream_t)stream;
+    size_t nb = ccl_sum_nblocks(count), slots = nb ? nb : 1;
+    const unsigned grid = ccl_sum_grid(count), threads = CCL_SUM_WARPS * CCL_SUM_LANES;
+    char *mem = NULL;
+    cudaError_t e;
+    /* doubles first, so every piece stays aligned */
+    if ((e = cudaMallocAsync((void **)&mem, slots * 12 + 16, st)) != cudaSuccess)
+        return (int)e;
+    tern_work_t w = {(double *)mem, (float *)(mem + slots * 8 + 8), (double *)(mem + slots * 8),
+                     (float *)(mem + slots * 12 + 8)};
+    if (nb > 0)
+        ccl_sum_blocks_kernel<<<grid, threads, 0, st>>>(src, count, CCL_SUM_X, NULL, w.part, w.absmax);
+    tern_mean_kernel<<<1, CCL_SUM_LANES, 0, st>>>(w, nb, count, clip, scale, bad);
+    if (clip != 0.0f && nb > 0) {
+        ccl_sum_blocks_kernel<<<grid, threads, 0, st>>>(src, count, CCL_SUM_SQDEV, w.mean, w.part, NULL);
+        tern_std_kernel<<<1, CCL_SUM_LANES, 0, st>>>(w, nb, count, clip, scale);
+    }
+    cudaFreeAsync(mem, st);
+    return (int)cudaGetLastError();
+}
+
+__global__ static void tern_encode_kernel(const float *src, size_t count, float s, uint64_t seed,
+                                          uint8_t *payload, float *recon, int fb_residual)
+{
+    if (blockIdx.x == 0 && threadIdx.x == 0)
+        ccl_put_f32(payload, s);
+    CCL_GRID_LOOP(b, (count + 3) / 4)
+        payload[4 + b] = ccl_tern_byte(src, count, b, s, seed, recon, fb_residual);
+}
+
+__global__ static void tern_decode_kernel(const uint8_t *payload, float *out, size_t count,
+                                          int accumulate)
+{
+    const float s = ccl_get_f32(payload);
+    CCL_GRID_LOOP(i, count) {
+        float v = ccl_tern_value((payload[4 + i / 4] >> (2 * (i % 4))) & 3, s);
+        out[i] = accumulate ? CCL_FADD(out[i], v) : v;
+    }
+}
+
+extern "C" int ccl_cuda_terngrad_encode(const float *src, size_t count, float scale, uint64_t seed,
+                                        void *payload, float *recon, int fb_residual, void *stream)
+{
+    if (!(scale >= 0.0f) || !isfinite(scale))
+        return (int)cudaErrorInvalidValue;
+    tern_encode_kernel<<<ccl_blocks_for((count + 3) / 4), CCL_THREADS, 0, (cudaStream_t)stream>>>(
+        src, count, scale, seed, (uint8_t *)payload, recon, fb_residual);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int ccl_cuda_terngrad_decode(const void *payload, float *out, size_t count,
+                                        int accumulate, void *stream)
+{
+    if (count == 0)
+        return 0;
+    tern_decode_kernel<<<ccl_blocks_for(count), CCL_THREADS, 0, (cudaStream_t)stream>>>(
+        (const uint8_t *)payload, out, count, accumulate);
+    return (int)cudaGetLastError();
+}
