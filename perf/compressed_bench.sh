@@ -88,9 +88,9 @@ fi
 [ "$main" = 1 ] && column -t -s $'\t' "$tsv"
 if [ "$sweep" = 1 ]; then
     echo "# auto against the exact ring, 4 hosts, median of $rounds alternating rounds"
-    awk -F'\t' 'NR > 1 { t[$1 "\t" $3, $2] = $4; k[$1 "\t" $3] = 1 }
-         END { print "rate\tbytes\texact_us\tauto_us\tauto/exact";
-               for (x in k) printf "%s\t%.0f\t%.0f\t%.2f\n", x, t[x, "exact ring"], t[x, "auto"], t[x, "auto"] / t[x, "exact ring"] }' \
-        "$out/sweep.tsv" | sort -t $'\t' -k1,1 -k2,2n | column -t -s $'\t'
+    { echo -e "rate\tbytes\texact_us\tauto_us\tauto/exact"
+      awk -F'\t' 'NR > 1 { t[$1 "\t" $3, $2] = $4; k[$1 "\t" $3] = 1 }
+           END { for (x in k) printf "%s\t%.0f\t%.0f\t%.2f\n", x, t[x, "exact ring"], t[x, "auto"], t[x, "auto"] / t[x, "exact ring"] }' \
+          "$out/sweep.tsv" | sort -t $'\t' -k1,1 -k2,2n; } | column -t -s $'\t'
 fi
 exit 0
