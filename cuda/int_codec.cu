@@ -11,17 +11,14 @@
 
 #include <cuda_runtime.h>
 
-#define THREADS CCL_THREADS
-#define MAX_BLOCKS CCL_MAX_BLOCKS
-#define blocks_for ccl_blocks_for
 
 /* Block b (grid-stride over buckets): the bucket's minimum and maximum, canonical zeros,
  * then its header (minimum, step). A NaN or an infinity sets *bad. */
 __global__ static void int_stats_kernel(const float *src, size_t count, size_t bucket,
                                         unsigned levels, uint8_t *payload, int *bad)
 {
-    __shared__ float smn[THREADS], smx[THREADS];
-    __shared__ int sbad[THREADS];
+    __shared__ float smn[CCL_THREADS], smx[CCL_THREADS];
+    __shared__ int sbad[CCL_THREADS];
     size_t nb = (count + bucket - 1) / bucket;
     for (size_t b = blockIdx.x; b < nb; b += gridDim.x) {
         size_t lo = b * bucket, hi = lo + bucket < count ? lo + bucket : count;
@@ -62,8 +59,7 @@ __global__ static void int_codes_kernel(const float *src, size_t count, size_t b
     const size_t nb = (count + bucket - 1) / bucket;
     const uint64_t nbytes = ((uint64_t)count * bits + 7) / 8;
     uint8_t *codes = payload + 8 * nb;
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (uint64_t byte = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; byte < nbytes; byte += stride)
+    CCL_GRID_LOOP(byte, nbytes)
         codes[byte] = ccl_int_code_byte(src, count, payload, bucket, bits, stochastic, seed, byte,
                                         recon, fb_residual);
 }
@@ -79,9 +75,9 @@ extern "C" int ccl_cuda_int_encode(const float *src, size_t count, unsigned bits
     cudaStream_t st = (cudaStream_t)stream;
     size_t nb = (count + bucket - 1) / bucket;
     uint64_t nbytes = ((uint64_t)count * bits + 7) / 8;
-    int_stats_kernel<<<(unsigned)(nb > MAX_BLOCKS ? MAX_BLOCKS : nb), THREADS, 0, st>>>(
+    int_stats_kernel<<<(unsigned)(nb > CCL_MAX_BLOCKS ? CCL_MAX_BLOCKS : nb), CCL_THREADS, 0, st>>>(
         src, count, bucket, (1u << bits) - 1, (uint8_t *)payload, bad);
-    int_codes_kernel<<<blocks_for((size_t)nbytes), THREADS, 0, st>>>(
+    int_codes_kernel<<<ccl_blocks_for((size_t)nbytes), CCL_THREADS, 0, st>>>(
         src, count, bucket, bits, stochastic, seed, (uint8_t *)payload, recon, fb_residual);
     return (int)cudaGetLastError();
 }
@@ -92,8 +88,7 @@ __global__ static void int_decode_kernel(const uint8_t *payload, unsigned bits, 
     size_t nb = (count + bucket - 1) / bucket;
     const uint8_t *codes = payload + 8 * nb;
     uint64_t nbytes = ((uint64_t)count * bits + 7) / 8;
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride) {
+    CCL_GRID_LOOP(i, count) {
         const uint8_t *h = payload + 8 * (i / bucket);
         float v = ccl_int_value(ccl_code_at(codes, nbytes, i, bits), ccl_get_f32(h), ccl_get_f32(h + 4));
         out[i] = accumulate ? CCL_FADD(out[i], v) : v;
@@ -107,7 +102,7 @@ extern "C" int ccl_cuda_int_decode(const void *payload, unsigned bits, size_t bu
         return 0;
     if (bits < 1 || bits > 8 || bucket == 0)
         return (int)cudaErrorInvalidValue;
-    int_decode_kernel<<<blocks_for(count), THREADS, 0, (cudaStream_t)stream>>>(
+    int_decode_kernel<<<ccl_blocks_for(count), CCL_THREADS, 0, (cudaStream_t)stream>>>(
         (const uint8_t *)payload, bits, bucket, out, count, accumulate);
     return (int)cudaGetLastError();
 }

@@ -1186,7 +1186,7 @@ static int test_sign_tern_device_steps(void)
         size_t n = sizes[z];
         float *x = randvec(n + 1, 71 + z, 3.0f);
         for (int kind = 0; ok && kind < 4; kind++) {
-            double a = ccl_fixed_sum(x, n, kind, 0.25), b = gpu_order_sum(x, n, kind, 0.25);
+            double a = ccl_fixed_sum(x, n, kind, 0.25, NULL), b = gpu_order_sum(x, n, kind, 0.25);
             ok = memcmp(&a, &b, sizeof(a)) == 0;
             if (!ok)
                 fprintf(stderr, "fixed sum n=%zu kind %d: CPU %.17g, GPU order %.17g\n", n, kind, a, b);

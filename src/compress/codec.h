@@ -68,8 +68,9 @@ typedef struct {
 /* What an encoder writes to `recon` for an element: the decoded value, or with
  * fb_residual the input minus it. */
 /* The sum over x[0, n) of x, |x|, x^2 or (x - mean)^2 (kind: CCL_SUM_*), in double, in the
- * fixed order of elem.h, which the GPU kernels follow: the same bits on both. */
-double ccl_fixed_sum(const float *x, size_t n, int kind, double mean);
+ * fixed order of elem.h, which the GPU kernels follow: the same bits on both. absmax (NULL
+ * for none) receives the largest |x|, NaNs passed over. */
+double ccl_fixed_sum(const float *x, size_t n, int kind, double mean, float *absmax);
 
 static inline float ccl_fb_value(int residual, float src, float decoded)
 {

@@ -34,7 +34,7 @@ static float sign_magnitude(ccl_sign_scale_t mode, const float *x, size_t n)
 {
     double total = mode == CCL_SIGN_SCALE_NONE
                        ? 0
-                       : ccl_fixed_sum(x, n, mode == CCL_SIGN_SCALE_L1 ? CCL_SUM_ABS : CCL_SUM_SQ, 0);
+                       : ccl_fixed_sum(x, n, mode == CCL_SIGN_SCALE_L1 ? CCL_SUM_ABS : CCL_SUM_SQ, 0, NULL);
     return ccl_sign_magnitude(total, n, (int)mode);
 }
 

@@ -33,12 +33,10 @@ static size_t terngrad_max_payload(const ccl_codec_params_t *p, size_t count)
 static float terngrad_local_scale(const ccl_codec_params_t *p, const float *x, size_t n)
 {
     float mx = 0;
-    for (size_t i = 0; i < n; i++)
-        mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+    double sum = ccl_fixed_sum(x, n, CCL_SUM_X, 0, &mx); /* one pass: the sum and max |x| */
     if (p->clip == 0 || n == 0)
         return mx;
-    double mean = ccl_fixed_sum(x, n, CCL_SUM_X, 0) / (double)n;
-    return ccl_tern_scale(ccl_fixed_sum(x, n, CCL_SUM_SQDEV, mean), n, p->clip, mx);
+    return ccl_tern_scale(ccl_fixed_sum(x, n, CCL_SUM_SQDEV, sum / (double)n, NULL), n, p->clip, mx);
 }
 
 static ccl_result_t terngrad_encode(const ccl_codec_params_t *p, const float *src, size_t count,
