@@ -66,6 +66,22 @@ __device__ static inline double ccl_sum_total(const double *part, size_t nb, con
     return acc;
 }
 
+/* One warp, alone: the whole fixed-order sum of x[0, n), for short runs such as a qsgd
+ * bucket. Block sums are made in turn by the whole warp; lane b % 32 adds block b's, as
+ * ccl_sum_lane_f64 would; every lane returns the total. */
+__device__ static inline double ccl_warp_fixed_sum(const float *x, size_t n, int kind, double mean)
+{
+    const unsigned lane = threadIdx.x % CCL_SUM_LANES;
+    double mine = 0.0;
+    for (size_t b = 0, lo = 0; lo < n; b++, lo += CCL_SUM_BLOCK) {
+        size_t hi = n - lo < CCL_SUM_BLOCK ? n : lo + CCL_SUM_BLOCK;
+        double s = ccl_warp_combine(ccl_sum_lane_f32(x, lo, hi, lane, kind, mean));
+        if (lane == b % CCL_SUM_LANES)
+            mine = __dadd_rn(mine, s);
+    }
+    return ccl_warp_combine(mine);
+}
+
 static inline unsigned ccl_sum_grid(size_t n)
 {
     size_t warps = ccl_sum_nblocks(n), g = (warps + CCL_SUM_WARPS - 1) / CCL_SUM_WARPS;

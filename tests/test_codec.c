@@ -1175,6 +1175,57 @@ static double gpu_order_sum(const float *x, size_t n, int kind, double mean)
     return ccl_sum_combine(acc);
 }
 
+/* qsgd on the GPU: bucket norms (max, or L2 from the fixed-order sum, buckets beyond one sum
+ * block included) and the per-byte steps, run here, give the CPU encoder's bytes and recon;
+ * zero stretches and a bucket of subnormals (whose inverse norm overflows) included. */
+static int test_qsgd_device_steps(void)
+{
+    static const char *specs[] = {"qsgd", "qsgd:bits=8,norm=l2,round=nearest",
+                                  "qsgd:bits=3,bucket=37,norm=l2", "qsgd:bits=2,bucket=10000,norm=l2",
+                                  "qsgd:bits=5,bucket=7,round=nearest", "qsgd:bits=6,bucket=20011,norm=max"};
+    size_t n = 20011;
+    float *x = randvec(n, 57, 4.0f);
+    for (size_t i = 1000; i < 1600; i++)
+        x[i] = 0.0f;
+    for (size_t i = 2048; i < 2560; i++) /* one whole default bucket: 0 and +-1e-45 */
+        x[i] = (i % 3 == 0) ? 0.0f : (i % 3 == 1) ? 1e-45f : -1e-45f;
+    int ok = 1;
+    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t c;
+        ccl_codec_parse(specs[s], &c);
+        const unsigned bits = (unsigned)c.params.bits;
+        const size_t B = c.params.bucket, nb = (n + B - 1) / B, nbytes = (n * bits + 7) / 8;
+        size_t cap = ccl_codec_max_encoded_size(&c, n), len;
+        uint8_t *enc = malloc(cap), *dev = malloc(4 * nb + nbytes);
+        float *rc = malloc(n * 4), *rd = malloc(n * 4);
+        for (int residual = 0; ok && residual < 2; residual++) {
+            c.params.fb_residual = residual;
+            ok = ccl_codec_encode(&c, x, n, 79, enc, cap, &len, rc) == CCL_SUCCESS &&
+                 len == CCL_WIRE_HDR_LEN + 4 * nb + nbytes;
+            for (size_t b = 0; ok && b < nb; b++) {
+                size_t lo = b * B, m = CCL_MIN(B, n - lo);
+                float mx = 0;
+                for (size_t i = lo; i < lo + m; i++)
+                    mx = fmaxf(mx, fabsf(x[i]));
+                ccl_put_f32(dev + 4 * b, c.params.norm == CCL_NORM_MAX
+                                              ? mx : ccl_qsgd_l2(gpu_order_sum(x + lo, m, CCL_SUM_SQ, 0)));
+            }
+            for (size_t byte = 0; ok && byte < nbytes; byte++)
+                dev[4 * nb + byte] = ccl_qsgd_code_byte(x, n, dev, B, bits,
+                                                        c.params.rounding == CCL_ROUND_STOCHASTIC, 79,
+                                                        byte, rd, residual);
+            ok = ok && steps_match(enc, dev, 4 * nb + nbytes, rc, rd, n, specs[s], residual);
+        }
+        /* the subnormal bucket decodes to zeros, not NaNs */
+        float *out = malloc(n * 4);
+        ok = ok && ccl_codec_decode(enc, len, out, n, 0) == CCL_SUCCESS && ccl_all_finite(out, n);
+        free(out);
+        free4(enc, dev, rc, rd);
+    }
+    free(x);
+    return ok;
+}
+
 /* sign and terngrad on the GPU: the fixed-order sums, the magnitude or scaler, and the
  * per-byte steps, run here, give the CPU encoder's bytes and recon; cast's per-element step
  * is the CPU encoder's own. */
@@ -1233,7 +1284,7 @@ static int test_check_matches_decode(void)
 {
     static const char *specs[] = {"int:bits=8,bucket=64", "int:bits=3,bucket=10,round=stochastic",
                                   "cast:type=fp16", "cast:type=bf16", "sign", "sign:scale=none",
-                                  "terngrad"};
+                                  "terngrad", "qsgd:bits=4,bucket=10", "qsgd:bits=8,norm=l2"};
     size_t n = 500;
     float *x = randvec(n, 61, 2.0f), *out = malloc(n * 4);
     int ok = 1;
@@ -1301,8 +1352,9 @@ int main(int argc, char **argv)
     h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
     h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
     h_report(test_int_device_steps(), "int: the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
+    h_report(test_qsgd_device_steps(), "qsgd: bucket norms and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_sign_tern_device_steps(), "sign, terngrad: fixed-order sums and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
-    h_report(test_check_matches_decode(), "int, cast, sign, terngrad: the check without decoding accepts exactly what the decoder accepts (3000 corruptions each)");
+    h_report(test_check_matches_decode(), "int, cast, sign, terngrad, qsgd: the check without decoding accepts exactly what the decoder accepts (3000 corruptions each)");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
     h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");

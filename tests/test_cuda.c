@@ -8,11 +8,12 @@
 #include "cast_codec.h"
 #include "sign_codec.h"
 #include "terngrad_codec.h"
+#include "qsgd_codec.h"
 
 #include <cuda_runtime.h>
 #include <math.h>
 
-/* The GPU encoder of a cast, sign or terngrad codec (terngrad with its own scaler, as the CPU
+/* The GPU encoder of a cast, sign, terngrad or qsgd codec (terngrad with its own scaler, as the CPU
  * encoder without an agreed one), on device buffers. */
 static int gpu_encode(const ccl_codec_t *c, const float *src, size_t n, uint64_t seed,
                       uint8_t *payload, float *recon, int residual, int *bad)
@@ -31,6 +32,11 @@ static int gpu_encode(const ccl_codec_t *c, const float *src, size_t n, uint64_t
         e = e ? e : (int)cudaMemcpy(&s, ds, 4, cudaMemcpyDeviceToHost);
         cudaFree(ds);
         return e ? e : ccl_cuda_terngrad_encode(src, n, s, seed, payload, recon, residual, NULL);
+    case CCL_CODEC_ID_QSGD:
+        return ccl_cuda_qsgd_encode(src, n, (unsigned)c->params.bits, c->params.bucket,
+                                    c->params.norm == CCL_NORM_L2,
+                                    c->params.rounding == CCL_ROUND_STOCHASTIC, seed, payload,
+                                    recon, residual, bad, NULL);
     default:
         return -1;
     }
@@ -45,18 +51,23 @@ static int gpu_decode(const ccl_codec_t *c, const uint8_t *payload, float *out, 
         return ccl_cuda_sign_decode(payload, out, n, acc, NULL);
     case CCL_CODEC_ID_TERNGRAD:
         return ccl_cuda_terngrad_decode(payload, out, n, acc, NULL);
+    case CCL_CODEC_ID_QSGD:
+        return ccl_cuda_qsgd_decode(payload, (unsigned)c->params.bits, c->params.bucket, out, n,
+                                    acc, NULL);
     default:
         return -1;
     }
 }
 
-/* cast, sign, terngrad on the GPU against the CPU codec: the encoder's payload and recon
+/* cast, sign, terngrad, qsgd on the GPU against the CPU codec: the encoder's payload and recon
  * (both forms) byte for byte, the decoder's output (assign, accumulate) bit for bit, and the
  * NaN flag. x: n host floats, dx the same on the device. */
 static void test_elem_codecs(const float *x, const float *dx, size_t n)
 {
     static const char *const specs[] = {"cast:type=fp16", "cast:type=bf16", "sign", "sign:scale=l2",
-                                        "sign:scale=none", "terngrad", "terngrad:clip=0"};
+                                        "sign:scale=none", "terngrad", "terngrad:clip=0", "qsgd",
+                                        "qsgd:bits=8,norm=l2,round=nearest",
+                                        "qsgd:bits=3,bucket=10000,norm=l2"};
     size_t cap = 2 * n + 4096, len = 0;
     uint8_t *enc = malloc(cap), *got = malloc(cap), *denc;
     float *crecon = malloc(n * 4), *grecon = malloc(n * 4), *cout = malloc(n * 4),
@@ -177,7 +188,7 @@ int main(int argc, char **argv)
 {
     h_init(argc, argv, rank_main);
     if (ccl_cuda_device_count() == 0) {
-        printf("SKIP cuda kernels (sum_f32; int, cast, sign, terngrad encode and decode) and device-buffer collectives: no CUDA device visible on this machine\n");
+        printf("SKIP cuda kernels (sum_f32; int, cast, sign, terngrad, qsgd, sparse encode and decode) and device-buffer collectives: no CUDA device visible on this machine\n");
         return 0;
     }
     size_t n = (1u << 22) + 3;

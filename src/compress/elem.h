@@ -194,6 +194,14 @@ CCL_HD void ccl_int_header(float mn, float mx, unsigned levels, uint8_t *hdr)
     ccl_put_f32(hdr + 4, unit);
 }
 
+/* The bits that element i's `bits`-bit code q puts into byte `byte` of a stream packed LSB
+ * first (the elements touching the byte are byte*8/bits through (byte*8+7)/bits). */
+CCL_HD unsigned ccl_code_in_byte(unsigned q, uint64_t i, unsigned bits, uint64_t byte)
+{
+    uint64_t at = i * bits;
+    return at >= byte * 8 ? q << (unsigned)(at - byte * 8) : q >> (unsigned)(byte * 8 - at);
+}
+
 /* Byte `byte` of an int payload's packed code stream, once the bucket headers (hdrs: 8
  * bytes a bucket) are written: the codes of the elements that touch the byte (a code that
  * straddles two bytes is computed for both). For the elements whose code starts in the
@@ -211,9 +219,8 @@ CCL_HD uint8_t ccl_int_code_byte(const float *src, uint64_t count, const uint8_t
         float mn = ccl_get_f32(h), unit = ccl_get_f32(h + 4), x = src[i];
         unsigned q = ccl_int_code(x, mn, ccl_int_inv(unit), levels,
                                   stochastic ? ccl_rng_unit(seed, i) : 0.5f);
-        uint64_t at = i * bits;
-        acc |= at >= byte * 8 ? q << (unsigned)(at - byte * 8) : q >> (unsigned)(byte * 8 - at);
-        if (recon != 0 && at / 8 == byte) {
+        acc |= ccl_code_in_byte(q, i, bits, byte);
+        if (recon != 0 && i * bits / 8 == byte) {
             float v = ccl_int_value(q, mn, unit);
             recon[i] = fb_residual ? CCL_FSUB(x, v) : v;
         }
@@ -273,6 +280,70 @@ CCL_HD double ccl_sum_combine(double acc[CCL_SUM_LANES])
             acc[j] = t[j];
     }
     return acc[0];
+}
+
+/* ---- qsgd (codec 6) ---- */
+
+/* A bucket's L2 norm from the fixed-order sum of its squares; beyond float's range it is
+ * stored as FLT_MAX (levels clamp to s). The max norm is the largest |x|, exact in any order. */
+CCL_HD float ccl_qsgd_l2(double sumsq)
+{
+    double r = sqrt(sumsq);
+    return r > FLT_MAX ? FLT_MAX : (float)r;
+}
+
+/* The level step of a bucket with norm `norm` and s levels, and its inverse (0 for a zero
+ * norm). */
+CCL_HD float ccl_qsgd_unit(float norm, unsigned s)
+{
+    return CCL_FDIV(norm, (float)s);
+}
+
+CCL_HD float ccl_qsgd_inv(float norm, unsigned s)
+{
+    return norm > 0.0f ? CCL_FDIV((float)s, norm) : 0.0f;
+}
+
+/* Element i's code: a level l in 0..s (s = 2^(bits-1) - 1) for |x| * inv, rounded
+ * stochastically from the generator at (seed, i) or to nearest, and the sign bit s + 1 on
+ * nonzero levels of negative x, so that zero has one encoding. |x| * inv is NaN only for
+ * x = 0 in a bucket whose inverse overflowed (a subnormal norm): level 0. */
+CCL_HD unsigned ccl_qsgd_code(float x, float inv, unsigned s, int stochastic, uint64_t seed,
+                              uint64_t i)
+{
+    float a = CCL_FMUL(x < 0.0f ? -x : x, inv);
+    unsigned l = a >= (float)s ? s : a > 0.0f ? (unsigned)a : 0u;
+    float frac = CCL_FSUB(a, (float)l);
+    if (l < s && (stochastic ? ccl_rng_unit(seed, i) < frac : frac >= 0.5f))
+        l++;
+    return l | (l > 0 && x < 0.0f ? s + 1 : 0u);
+}
+
+CCL_HD float ccl_qsgd_value(unsigned c, float unit, unsigned s)
+{
+    unsigned l = c & s;
+    return CCL_FMUL((c & (s + 1)) && l > 0 ? -unit : unit, (float)l);
+}
+
+/* Byte `byte` of a qsgd payload's code stream once the bucket norms (4 bytes a bucket) are
+ * written; recon as in ccl_int_code_byte. */
+CCL_HD uint8_t ccl_qsgd_code_byte(const float *src, uint64_t count, const uint8_t *norms,
+                                  uint64_t bucket, unsigned bits, int stochastic, uint64_t seed,
+                                  uint64_t byte, float *recon, int fb_residual)
+{
+    const unsigned s = (1u << (bits - 1)) - 1;
+    uint64_t first = byte * 8 / bits, last = (byte * 8 + 7) / bits;
+    unsigned acc = 0;
+    for (uint64_t i = first; i <= last && i < count; i++) {
+        float norm = ccl_get_f32(norms + 4 * (i / bucket)), x = src[i];
+        unsigned c = ccl_qsgd_code(x, ccl_qsgd_inv(norm, s), s, stochastic, seed, i);
+        acc |= ccl_code_in_byte(c, i, bits, byte);
+        if (recon != 0 && i * bits / 8 == byte) {
+            float v = ccl_qsgd_value(c, ccl_qsgd_unit(norm, s), s);
+            recon[i] = fb_residual ? CCL_FSUB(x, v) : v;
+        }
+    }
+    return (uint8_t)acc;
 }
 
 /* ---- cast (codec 1) ---- */

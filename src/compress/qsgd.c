@@ -41,20 +41,17 @@ static size_t qsgd_max_payload(const ccl_codec_params_t *p, size_t count)
     return qsgd_payload((unsigned)p->bits, p->bucket, count);
 }
 
+/* The bucket's norm: the largest |x|, or the L2 norm from elem.h's fixed-order sum, so that
+ * the GPU encoder (cuda/qsgd_codec.cu) finds the same bits. */
 static float bucket_norm(const float *x, size_t n, ccl_norm_t norm)
 {
-    double acc = 0;
+    float mx = 0;
     if (norm == CCL_NORM_MAX) {
-        float m = 0;
         for (size_t i = 0; i < n; i++)
-            m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
-        return m;
+            mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+        return mx;
     }
-    for (size_t i = 0; i < n; i++)
-        acc += (double)x[i] * x[i];
-    acc = sqrt(acc);
-    /* A norm beyond float's range is stored as FLT_MAX; levels are clamped to s below. */
-    return acc > FLT_MAX ? FLT_MAX : (float)acc;
+    return ccl_qsgd_l2(ccl_fixed_sum(x, n, CCL_SUM_SQ, 0, NULL));
 }
 
 #define QSGD_TILE 4096
@@ -63,29 +60,23 @@ static ccl_result_t qsgd_encode(const ccl_codec_params_t *p, const float *src, s
                                 uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                 uint32_t hp[2], float *recon)
 {
-    const unsigned bits = (unsigned)p->bits, s = (1u << (bits - 1)) - 1, sign = 1u << (bits - 1);
+    const unsigned bits = (unsigned)p->bits, s = (1u << (bits - 1)) - 1;
+    const int stochastic = p->rounding == CCL_ROUND_STOCHASTIC;
     const size_t B = p->bucket, nb = (count + B - 1) / B;
     packer_t pk = {.out = out + 4 * nb, .bits = bits};
     uint8_t q[QSGD_TILE];
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * B, n = CCL_MIN(B, count - lo);
         float norm = bucket_norm(src + lo, n, p->norm);
-        float unit = norm / (float)s, inv = norm > 0 ? (float)s / norm : 0.0f;
+        float unit = ccl_qsgd_unit(norm, s), inv = ccl_qsgd_inv(norm, s);
         ccl_put_f32(out + 4 * b, norm);
         for (size_t t = 0; t < n; t += QSGD_TILE) {
             size_t m = CCL_MIN((size_t)QSGD_TILE, n - t);
             for (size_t i = 0; i < m; i++) {
                 size_t at = lo + t + i;
-                float a = fabsf(src[at]) * inv;
-                unsigned l = a >= (float)s ? s : (unsigned)a;
-                float frac = a - (float)l;
-                if (l < s && (p->rounding == CCL_ROUND_STOCHASTIC ? ccl_rng_unit(seed, at) < frac
-                                                                  : frac >= 0.5f))
-                    l++;
-                /* The sign bit only on nonzero levels, so zero has one encoding. */
-                q[i] = (uint8_t)(l | (l > 0 && src[at] < 0 ? sign : 0));
+                q[i] = (uint8_t)ccl_qsgd_code(src[at], inv, s, stochastic, seed, at);
                 if (recon)
-                    recon[at] = ccl_fb_value(p->fb_residual, src[at], (src[at] < 0 && l > 0 ? -unit : unit) * (float)l);
+                    recon[at] = ccl_fb_value(p->fb_residual, src[at], ccl_qsgd_value(q[i], unit, s));
             }
             pack_codes(&pk, q, m);
         }
@@ -97,31 +88,39 @@ static ccl_result_t qsgd_encode(const ccl_codec_params_t *p, const float *src, s
     return CCL_SUCCESS;
 }
 
-static ccl_result_t qsgd_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
-                                uint64_t seed, float *out, size_t count, int accumulate)
+/* Every check of the decoder: parameters, exact length, finite non-negative norms. */
+static ccl_result_t qsgd_check(const uint8_t *in, size_t len, const uint32_t hp[2], size_t count)
 {
-    unsigned bits = hp[0] & 0xff, s, sign;
-    size_t B = hp[1], nb;
+    unsigned bits = hp[0] & 0xff;
+    size_t B = hp[1];
     if (bits < 2 || bits > 8 || (hp[0] >> 8) > 3 || B == 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "qsgd: bad parameters %u/%zu", hp[0], B);
     if (len != qsgd_payload(bits, B, count))
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "qsgd: %zu payload bytes, %zu expected",
                              len, qsgd_payload(bits, B, count));
-    s = (1u << (bits - 1)) - 1;
-    sign = 1u << (bits - 1);
-    nb = (count + B - 1) / B;
-    for (size_t b = 0; b < nb; b++) {
+    for (size_t b = 0; b < (count + B - 1) / B; b++) {
         float norm = ccl_get_f32(in + 4 * b);
         if (!isfinite(norm) || norm < 0)
             return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "qsgd: bucket %zu has norm %g", b, norm);
     }
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t qsgd_decode(const uint8_t *in, size_t len, const uint32_t hp[2],
+                                uint64_t seed, float *out, size_t count, int accumulate)
+{
+    unsigned bits = hp[0] & 0xff, s;
+    size_t B = hp[1], nb;
+    (void)seed;
+    CCL_CHECK(qsgd_check(in, len, hp, count));
+    s = (1u << (bits - 1)) - 1;
+    nb = (count + B - 1) / B;
     /* Every norm is good and the length is exact: nothing below can fail. */
     unpacker_t up = {.in = in + 4 * nb, .len = len - 4 * nb, .bits = bits};
     for (size_t b = 0; b < nb; b++) {
-        float unit = ccl_get_f32(in + 4 * b) / (float)s;
+        float unit = ccl_qsgd_unit(ccl_get_f32(in + 4 * b), s);
         for (size_t i = b * B; i < CCL_MIN(b * B + B, count); i++) {
-            unsigned c = unpack_next(&up), l = c & s;
-            float v = ((c & sign) && l > 0 ? -unit : unit) * (float)l;
+            float v = ccl_qsgd_value(unpack_next(&up), unit, s);
             out[i] = accumulate ? out[i] + v : v;
         }
     }
@@ -134,5 +133,5 @@ const ccl_codec_ops_t ccl_codec_qsgd = {
     .desc = "QSGD: per-bucket norm, sign and 2^(bits-1)-1 levels, unbiased stochastic rounding",
     .params_doc = "bits=2..8 bucket=N norm=max|l2 round=stochastic|nearest",
     .defaults = qsgd_defaults, .set_param = qsgd_set, .max_payload = qsgd_max_payload,
-    .encode = qsgd_encode, .decode = qsgd_decode,
+    .encode = qsgd_encode, .decode = qsgd_decode, .check = qsgd_check,
 };
