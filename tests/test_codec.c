@@ -394,6 +394,57 @@ static int test_sparse_index_codings(void)
     return ok;
 }
 
+/* A sparse payload assembled from its parts (what a GPU selection gives: the kept indices
+ * and their values in wire form) is the encoder's, byte for byte and header words too: each
+ * index coding, fp32 and fp16 values, randomk without indices, k = 0. */
+static int test_sparse_assemble(void)
+{
+    static const struct { size_t n; const char *spec; } cases[] = {
+        {1000000, "topk:ratio=0.001"}, {1000000, "dgc:ratio=0.001,fp16_values=1"},
+        {5000000, "topk:k=3"}, {1000, "topk:ratio=0.5,fp16_values=1"}, {1000, "threshold:t=0.5"},
+        {1000, "threshold:t=100"}, {100000, "randomk:ratio=0.01"}, {1000, "randomk:k=7,fp16_values=1"},
+    };
+    int ok = 1;
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]) && ok; c++) {
+        size_t n = cases[c].n, len, k, alen;
+        ccl_codec_t codec;
+        ccl_wire_hdr_t h;
+        uint32_t *idx = NULL, hp[2];
+        float *val = NULL, *x = randvec(n, 91 + c, 1.0f);
+        ok = ccl_codec_parse(cases[c].spec, &codec) == CCL_SUCCESS;
+        size_t cap = ccl_codec_max_encoded_size(&codec, n);
+        uint8_t *enc = malloc(cap), *asm_out = malloc(cap), *vbytes = malloc(4 * n + 1);
+        ok = ok && ccl_codec_encode(&codec, x, n, 13, enc, cap, &len, NULL) == CCL_SUCCESS &&
+             ccl_wire_get(enc, len, &h) == CCL_SUCCESS &&
+             ccl_codec_read_sparse(enc, len, n, &idx, &val, &k) == CCL_SUCCESS;
+        for (size_t j = 0; ok && j < k; j++) {
+            if (codec.params.fp16_values) {
+                uint16_t hv = ccl_f2h(val[j]);
+                vbytes[2 * j] = (uint8_t)hv;
+                vbytes[2 * j + 1] = (uint8_t)(hv >> 8);
+            } else {
+                ccl_put_f32(vbytes + 4 * j, val[j]);
+            }
+        }
+        if (ok) {
+            ccl_sparse_assemble(idx, k, vbytes, codec.params.fp16_values,
+                                codec.ops->id != CCL_CODEC_ID_RANDOMK, n, asm_out, &alen, hp);
+            ok = alen == h.payload_len && hp[0] == h.params[0] && hp[1] == h.params[1] &&
+                 memcmp(asm_out, enc + CCL_WIRE_HDR_LEN, alen) == 0;
+            if (!ok)
+                fprintf(stderr, "%s: assembled payload differs (k %zu, flags %u/%u)\n",
+                        cases[c].spec, k, hp[1], h.params[1]);
+        }
+        free(idx);
+        free(val);
+        free(x);
+        free(enc);
+        free(asm_out);
+        free(vbytes);
+    }
+    return ok;
+}
+
 /* Encodes x with spec and seed; decodes into out (count n). Returns the encoded length or 0. */
 static size_t enc_dec(const char *spec, const float *x, size_t n, uint64_t seed, float *out)
 {
@@ -1342,6 +1393,7 @@ int main(int argc, char **argv)
     h_report(test_hostile(), "decoders refuse truncated or corrupted payloads, stay in bounds");
     h_report(test_hostile_sparse(), "sparse decoder refuses bad indices, bitmaps, values, k");
     h_report(test_sparse_index_codings(), "sparse indices: u32, bitmap or LEB128 gaps, the smallest, round-trip");
+    h_report(test_sparse_assemble(), "sparse payloads assembled from kept indices and wire-form values equal the encoder's, every index coding");
     h_report(test_qsgd(), "qsgd: unbiased, exact variance and its bound, on the grid, zero bucket");
     h_report(test_terngrad(), "terngrad: values in {-s,0,s}, unbiased without clipping, shared scale");
     h_report(test_sign(), "sign: l1 scale keeps |x|_1, error identity, sign(0)=+1, majority vote");

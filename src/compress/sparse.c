@@ -87,51 +87,89 @@ static size_t put_values(const float *src, int packed, const uint32_t *idx, size
     return pos;
 }
 
-/* base: the indices are written as idx[j] - base (a range of a longer vector). */
-static void sparse_write(const float *src, int packed, size_t count, const uint32_t *idx,
-                         uint32_t base, size_t k, int fp16, int with_indices, uint8_t *out,
-                         size_t *len_p, uint32_t hp[2], float *recon, int residual)
+/* The index coding of k ascending indices in [base, base + count): a CCL_SPARSE_* flag (0
+ * for the u32 list) and its bytes; the smallest of the three, NOIDX without indices. */
+static uint32_t pick_coding(const uint32_t *idx, size_t k, uint32_t base, size_t count,
+                            int with_indices, size_t *ibytes)
 {
-    size_t pos = 0, dbytes = with_indices ? delta_bytes(idx, k, base) : 0;
-    uint32_t flags = (fp16 ? CCL_SPARSE_FP16 : 0) | (with_indices ? 0 : CCL_SPARSE_NOIDX);
-    /* recon: zeros (decoded values) or the input (residuals) where nothing is sent. */
-    if (recon && residual)
-        memcpy(recon, src, count * sizeof(float));
-    else if (recon)
-        memset(recon, 0, count * sizeof(float));
-    if (with_indices && dbytes < 4 * k && dbytes < bitmap_bytes(count)) {
-        /* Delta coding: the values first, then the gaps, 7 bits a byte. */
-        flags |= CCL_SPARSE_DELTA;
-        pos = put_values(src, packed, idx, k, fp16, out, recon, residual);
+    size_t dbytes;
+    if (!with_indices) {
+        *ibytes = 0;
+        return CCL_SPARSE_NOIDX;
+    }
+    dbytes = delta_bytes(idx, k, base);
+    if (dbytes < 4 * k && dbytes < bitmap_bytes(count)) {
+        *ibytes = dbytes;
+        return CCL_SPARSE_DELTA;
+    }
+    *ibytes = use_bitmap(count, k) ? bitmap_bytes(count) : 4 * k;
+    return use_bitmap(count, k) ? CCL_SPARSE_BITMAP : 0;
+}
+
+static void put_indices(uint32_t coding, const uint32_t *idx, size_t k, uint32_t base,
+                        size_t count, uint8_t *out)
+{
+    if (coding == CCL_SPARSE_DELTA) { /* the gaps, 7 bits a byte */
         uint32_t prev = base - 1;
         for (size_t j = 0; j < k; j++) {
             uint32_t gap = idx[j] - prev - 1;
             prev = idx[j];
             while (gap >= 0x80) {
-                out[pos++] = (uint8_t)(gap | 0x80);
+                *out++ = (uint8_t)(gap | 0x80);
                 gap >>= 7;
             }
-            out[pos++] = (uint8_t)gap;
+            *out++ = (uint8_t)gap;
         }
-        hp[0] = (uint32_t)k;
-        hp[1] = flags;
-        *len_p = pos;
-        return;
-    }
-    if (with_indices && use_bitmap(count, k)) {
-        flags |= CCL_SPARSE_BITMAP;
+    } else if (coding == CCL_SPARSE_BITMAP) {
         memset(out, 0, bitmap_bytes(count));
         for (size_t j = 0; j < k; j++)
             out[(idx[j] - base) >> 3] |= (uint8_t)(1u << ((idx[j] - base) & 7));
-        pos = bitmap_bytes(count);
-    } else if (with_indices) {
-        for (size_t j = 0; j < k; j++, pos += 4)
-            ccl_put_u32(out + pos, idx[j] - base);
+    } else if (coding == 0) {
+        for (size_t j = 0; j < k; j++)
+            ccl_put_u32(out + 4 * j, idx[j] - base);
     }
-    pos += put_values(src, packed, idx, k, fp16, out + pos, recon, residual);
+}
+
+/* The layout around the values: delta-coded gaps and NOIDX put the values first, the u32
+ * list and the bitmap put the indices first. Returns the values' offset; *len_p the total. */
+static size_t sparse_layout(uint32_t coding, size_t ibytes, size_t k, int fp16, size_t *len_p)
+{
+    size_t vbytes = k * (fp16 ? 2 : 4);
+    *len_p = ibytes + vbytes;
+    return coding == CCL_SPARSE_DELTA || coding == CCL_SPARSE_NOIDX ? 0 : ibytes;
+}
+
+/* base: the indices are written as idx[j] - base (a range of a longer vector). */
+static void sparse_write(const float *src, int packed, size_t count, const uint32_t *idx,
+                         uint32_t base, size_t k, int fp16, int with_indices, uint8_t *out,
+                         size_t *len_p, uint32_t hp[2], float *recon, int residual)
+{
+    size_t ibytes, voff;
+    uint32_t coding = pick_coding(idx, k, base, count, with_indices, &ibytes);
+    /* recon: zeros (decoded values) or the input (residuals) where nothing is sent. */
+    if (recon && residual)
+        memcpy(recon, src, count * sizeof(float));
+    else if (recon)
+        memset(recon, 0, count * sizeof(float));
+    voff = sparse_layout(coding, ibytes, k, fp16, len_p);
+    put_values(src, packed, idx, k, fp16, out + voff, recon, residual);
+    put_indices(coding, idx, k, base, count, voff == 0 ? out + k * (fp16 ? 2 : 4) : out);
     hp[0] = (uint32_t)k;
-    hp[1] = flags;
-    *len_p = pos;
+    hp[1] = coding | (fp16 ? CCL_SPARSE_FP16 : 0);
+}
+
+void ccl_sparse_assemble(const uint32_t *idx, size_t k, const void *vals, int fp16,
+                         int with_indices, size_t count, uint8_t *out, size_t *len_p,
+                         uint32_t hp[2])
+{
+    size_t ibytes, voff, vbytes = k * (fp16 ? 2 : 4);
+    uint32_t coding = pick_coding(idx, k, 0, count, with_indices, &ibytes);
+    voff = sparse_layout(coding, ibytes, k, fp16, len_p);
+    if (vbytes > 0)
+        memcpy(out + voff, vals, vbytes);
+    put_indices(coding, idx, k, 0, count, voff == 0 ? out + vbytes : out);
+    hp[0] = (uint32_t)k;
+    hp[1] = coding | (fp16 ? CCL_SPARSE_FP16 : 0);
 }
 
 void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,

@@ -21,6 +21,13 @@ void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_
                       int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
                       float *recon, int residual);
 
+/* The payload of ccl_sparse_write from parts made elsewhere (a GPU's selection): idx[0..k)
+ * ascending below count, and the k values already in their wire form (vals: k float32 or,
+ * with fp16, k halves, little-endian), indices written unless !with_indices (randomk). */
+void ccl_sparse_assemble(const uint32_t *idx, size_t k, const void *vals, int fp16,
+                         int with_indices, size_t count, uint8_t *out, size_t *len_p,
+                         uint32_t hp[2]);
+
 /* The same for k float32 values given in index order (val[j] belongs to idx[j]), with
  * indices, in whichever index coding is smallest; the indices lie in [base, base + count)
  * and are written relative to base. */
