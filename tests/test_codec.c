@@ -394,6 +394,39 @@ static int test_sparse_index_codings(void)
     return ok;
 }
 
+/* A dense codec's header words, which an encoder elsewhere (cuda/gpu_codec.c) takes from
+ * ccl_codec_header_params, are those of a real encoding, and its payload is max_payload long;
+ * sparse codecs have no such words. */
+static int test_dense_header_params(void)
+{
+    static const char *specs[] = {"cast:type=fp16", "cast:type=bf16", "int:bits=3,bucket=10,round=stochastic",
+                                  "int", "qsgd:bits=5,norm=l2", "qsgd", "sign:scale=none", "sign",
+                                  "terngrad:clip=2", "topk", "dgc"};
+    size_t n = 1001;
+    float *x = randvec(n, 5, 2.0f);
+    int ok = 1;
+    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t c;
+        uint32_t hp[2];
+        ccl_wire_hdr_t h;
+        ccl_codec_parse(specs[s], &c);
+        size_t cap = ccl_codec_max_encoded_size(&c, n), len;
+        uint8_t *enc = malloc(cap);
+        ok = ccl_codec_encode(&c, x, n, 3, enc, cap, &len, NULL) == CCL_SUCCESS &&
+             ccl_wire_get(enc, len, &h) == CCL_SUCCESS;
+        if (c.ops->flags & CCL_CODEC_SPARSE)
+            ok = ok && ccl_codec_header_params(&c, hp) == CCL_ERR_UNSUPPORTED;
+        else
+            ok = ok && ccl_codec_header_params(&c, hp) == CCL_SUCCESS && hp[0] == h.params[0] &&
+                 hp[1] == h.params[1] && h.payload_len == c.ops->max_payload(&c.params, n);
+        if (!ok)
+            fprintf(stderr, "%s: header words or payload length differ\n", specs[s]);
+        free(enc);
+    }
+    free(x);
+    return ok;
+}
+
 /* A sparse payload assembled from its parts (what a GPU selection gives: the kept indices
  * and their values in wire form) is the encoder's, byte for byte and header words too: each
  * index coding, fp32 and fp16 values, randomk without indices, k = 0. */
@@ -1393,6 +1426,7 @@ int main(int argc, char **argv)
     h_report(test_hostile(), "decoders refuse truncated or corrupted payloads, stay in bounds");
     h_report(test_hostile_sparse(), "sparse decoder refuses bad indices, bitmaps, values, k");
     h_report(test_sparse_index_codings(), "sparse indices: u32, bitmap or LEB128 gaps, the smallest, round-trip");
+    h_report(test_dense_header_params(), "dense codecs: header words from the parameters alone equal an encoding's, payload = max_payload");
     h_report(test_sparse_assemble(), "sparse payloads assembled from kept indices and wire-form values equal the encoder's, every index coding");
     h_report(test_qsgd(), "qsgd: unbiased, exact variance and its bound, on the grid, zero bucket");
     h_report(test_terngrad(), "terngrad: values in {-s,0,s}, unbiased without clipping, shared scale");

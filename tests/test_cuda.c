@@ -9,6 +9,7 @@
 #include "sign_codec.h"
 #include "terngrad_codec.h"
 #include "qsgd_codec.h"
+#include "gpu_codec.h"
 
 #include <cuda_runtime.h>
 #include <math.h>
@@ -125,6 +126,97 @@ static void test_elem_codecs(const float *x, const float *dx, size_t n)
     free(grecon);
     free(cout);
     free(gout);
+}
+
+/* Every codec through gpu_codec.h against the host codec: the whole encoding (header
+ * included) and recon byte for byte, decode (assign, accumulate) bit for bit, non-finite
+ * input refused, and a corrupted encoding refused with the output untouched. Sparse cases
+ * cover topk's tie breaking (x has many equal magnitudes), and each of dgc's outcomes: no
+ * sampling, first k, exact refinement, a lowered threshold. */
+static int gpu_codec_case(const char *spec, const float *x, const float *dx, size_t n,
+                          uint64_t seed)
+{
+    ccl_codec_t c;
+    if (ccl_codec_parse(spec, &c) != CCL_SUCCESS)
+        return 0;
+    size_t cap = ccl_codec_max_encoded_size(&c, n), len = 0, glen = 0;
+    uint8_t *enc = malloc(cap), *genc = malloc(cap);
+    float *rc = malloc(n * 4 + 4), *rg = malloc(n * 4 + 4), *dr, *dout, *co = malloc(n * 4 + 4),
+          *go = malloc(n * 4 + 4);
+    int ok = cudaMalloc((void **)&dr, n * 4 + 4) == cudaSuccess &&
+             cudaMalloc((void **)&dout, n * 4 + 4) == cudaSuccess;
+    for (int residual = 0; ok && residual < 2; residual++) {
+        c.params.fb_residual = residual;
+        ok = ccl_codec_encode(&c, x, n, seed, enc, cap, &len, rc) == CCL_SUCCESS &&
+             ccl_gpu_codec_encode(&c, dx, n, seed, genc, cap, &glen, dr, NULL) == CCL_SUCCESS &&
+             cudaMemcpy(rg, dr, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess && glen == len &&
+             memcmp(enc, genc, len) == 0 && memcmp(rc, rg, n * 4) == 0;
+        if (!ok)
+            fprintf(stderr, "%s, n=%zu, residual %d: GPU encoding differs (%zu vs %zu bytes): %s\n",
+                    spec, n, residual, glen, len, ccl_get_last_error(NULL));
+    }
+    for (int acc = 0; ok && acc < 2; acc++) {
+        memcpy(co, x, n * 4);
+        cudaMemcpy(dout, dx, n * 4, cudaMemcpyDeviceToDevice);
+        ok = ccl_codec_decode(enc, len, co, n, acc) == CCL_SUCCESS &&
+             ccl_gpu_codec_decode(enc, len, dout, n, acc, NULL) == CCL_SUCCESS &&
+             cudaMemcpy(go, dout, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+             memcmp(co, go, n * 4) == 0;
+    }
+    if (ok && len > CCL_WIRE_HDR_LEN) { /* a bad length: refused, out untouched */
+        cudaMemcpy(dout, dx, n * 4, cudaMemcpyDeviceToDevice);
+        ok = ccl_gpu_codec_decode(enc, len - 1, dout, n, 1, NULL) == CCL_ERR_INVALID_PAYLOAD &&
+             cudaMemcpy(go, dout, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+             memcmp(go, x, n * 4) == 0;
+    }
+    if (ok && n > 2) { /* a NaN in the input: refused as on the host */
+        float nan = NAN;
+        cudaMemcpy(dout, dx, n * 4, cudaMemcpyDeviceToDevice);
+        cudaMemcpy(dout + n / 2, &nan, 4, cudaMemcpyHostToDevice);
+        ok = ccl_gpu_codec_encode(&c, dout, n, seed, genc, cap, &glen, NULL, NULL) == CCL_ERR_INVALID_ARG;
+    }
+    cudaFree(dr);
+    cudaFree(dout);
+    free(enc);
+    free(genc);
+    free(rc);
+    free(rg);
+    free(co);
+    free(go);
+    return ok;
+}
+
+static void test_gpu_codecs(void)
+{
+    static const char *const specs[] = {
+        "cast:type=fp16", "cast:type=bf16", "int:bits=8", "int:bits=4,bucket=100,round=stochastic",
+        "qsgd", "qsgd:bits=8,norm=l2,round=nearest", "sign", "sign:scale=l2", "terngrad",
+        "topk:ratio=0.001", "topk:k=1", "topk:ratio=0.3,fp16_values=1", "topk:ratio=1",
+        "threshold:t=40", "threshold:t=1e9", "randomk:ratio=0.01", "randomk:k=5,fp16_values=1",
+        "dgc:ratio=0.001", "dgc:ratio=0.01,sample=0.001", "dgc:ratio=0.0001,fp16_values=1",
+        "dgc:ratio=1", "dgc:ratio=0.5"};
+    static const size_t sizes[] = {1, 1000, 1000003};
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        float *x = malloc(n * 4), *dx;
+        uint64_t r = 12345 + z;
+        cudaMalloc((void **)&dx, n * 4);
+        for (int data = 0; data < 2; data++) {
+            for (size_t i = 0; i < n; i++) {
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                /* data 0: spread values; data 1: 77 levels, many ties, and zeros */
+                x[i] = data == 0 ? ((float)(r >> 40) / 16777216.0f - 0.5f) * ((r >> 20) % 7 == 0 ? 50.0f : 1.0f)
+                                 : (float)((i * 7) % 77) - 38.0f;
+            }
+            cudaMemcpy(dx, x, n * 4, cudaMemcpyHostToDevice);
+            for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++)
+                h_report(gpu_codec_case(specs[s], x, dx, n, 5 + s), "cuda codec '%s', %zu elements (%s): "
+                         "the GPU's encoding, recon and decode are the host codec's; bad bytes and "
+                         "NaN input refused", specs[s], n, data == 0 ? "spread" : "ties");
+        }
+        cudaFree(dx);
+        free(x);
+    }
 }
 
 /* Ranks sharing one GPU: allreduce, allgather and the compressed allreduce on device
@@ -274,6 +366,7 @@ int main(int argc, char **argv)
         hb[i] = (i & 1) ? -0.0f : 1e-30f; /* signed zeros and a tiny value: sign(-0) = +1 */
     cudaMemcpy(db, hb, n * 4, cudaMemcpyHostToDevice);
     test_elem_codecs(hb, db, n);
+    test_gpu_codecs();
     cudaFree(drecon);
     cudaFree(dbad);
     free(hrecon);

@@ -149,6 +149,10 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
                               uint64_t seed, void *dst, size_t cap, size_t *len_p,
                               float *recon);
 
+/* A dense codec's two header parameter words (they do not depend on the data), for an
+ * encoder elsewhere (cuda/); CCL_ERR_UNSUPPORTED for a sparse codec. */
+ccl_result_t ccl_codec_header_params(const ccl_codec_t *codec, uint32_t hp[2]);
+
 /* Decodes bytes from the network: the header names the codec; any inconsistency (magic,
  * version, codec, count, lengths, indices, scales) gives CCL_ERR_INVALID_PAYLOAD with the
  * reason,

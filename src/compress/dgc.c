@@ -63,20 +63,13 @@ static size_t dgc_max_payload(const ccl_codec_params_t *p, size_t count)
     return ccl_sparse_max_payload(count, ccl_sparse_k(&first, count), p->fp16_values, 1);
 }
 
-static inline uint32_t mag_bits(float x)
-{
-    uint32_t b;
-    memcpy(&b, &x, 4);
-    return b & 0x7fffffffu;
-}
-
 /* Counts the |x| >= t and stores the first (lowest) cap of their indices. Hits are rare
  * (about k of count), so blocks of 8 are tested at once and only hit blocks are walked. */
 static size_t collect_scalar(const float *x, size_t lo, size_t n, uint32_t t, uint32_t *idx,
                              size_t cap, size_t c)
 {
     for (size_t i = lo; i < n; i++)
-        if (mag_bits(x[i]) >= t) {
+        if (ccl_mag_bits(x[i]) >= t) {
             if (c < cap)
                 idx[c] = (uint32_t)i;
             c++;
@@ -130,6 +123,15 @@ size_t ccl_dgc_stride(const ccl_codec_params_t *p, size_t d)
     return stride;
 }
 
+void ccl_dgc_plan(const ccl_codec_params_t *p, size_t count, uint64_t seed, size_t *stride,
+                  size_t *ks, size_t *off)
+{
+    size_t st = ccl_dgc_stride(p, count), ns = count / st;
+    *stride = st;
+    *ks = CCL_MAX((size_t)1, CCL_MIN(ns, (size_t)ceil((double)ns * p->ratio)));
+    *off = st > 1 ? (size_t)(ccl_rng64(seed, 0) % st) : 0;
+}
+
 static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, size_t count,
                                uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                uint32_t hp[2], float *recon)
@@ -151,15 +153,14 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
         free(idx);
         return CCL_SUCCESS;
     }
-    stride = ccl_dgc_stride(p, count);
+    size_t ks, off;
+    ccl_dgc_plan(p, count, seed, &stride, &ks, &off);
     ns = count / stride;
-    size_t ks = CCL_MAX((size_t)1, CCL_MIN(ns, (size_t)ceil((double)ns * p->ratio)));
-    size_t off = stride > 1 ? (size_t)(ccl_rng64(seed, 0) % stride) : 0;
     if ((idx = malloc(2 * k * sizeof(uint32_t))) == NULL ||
         (keys = malloc(ns * sizeof(uint64_t))) == NULL)
         goto out;
     for (size_t j = 0; j < ns; j++)
-        keys[j] = (uint64_t)mag_bits(src[off + j * stride]) << 32;
+        keys[j] = (uint64_t)ccl_mag_bits(src[off + j * stride]) << 32;
     thr = (uint32_t)(ccl_kth_largest(keys, ns, ks) >> 32);
     free(keys);
     keys = NULL;

@@ -282,6 +282,21 @@ CCL_HD double ccl_sum_combine(double acc[CCL_SUM_LANES])
     return acc[0];
 }
 
+/* ---- sparse codecs (topk, dgc, threshold) ---- */
+
+/* |x|'s bits: for finite x their order is the order of |x|. */
+CCL_HD uint32_t ccl_mag_bits(float x)
+{
+    return ccl_f32_bits(x) & 0x7fffffffu;
+}
+
+/* Sort key for selection by magnitude: |x| first, then the lower index. Distinct for
+ * distinct indices. */
+CCL_HD uint64_t ccl_mag_key(float x, uint64_t i)
+{
+    return (uint64_t)ccl_mag_bits(x) << 32 | (uint32_t)(0xffffffffu - (uint32_t)i);
+}
+
 /* ---- qsgd (codec 6) ---- */
 
 /* A bucket's L2 norm from the fixed-order sum of its squares; beyond float's range it is

@@ -71,12 +71,11 @@ static size_t put_values(const float *src, int packed, const uint32_t *idx, size
     for (size_t j = 0; j < k; j++) {
         const float x = packed ? src[j] : src[idx[j]];
         float v = x;
-        if (fp16) {
-            v = v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v;
-            uint16_t h = ccl_float_to_half(v);
+        if (fp16) { /* saturating, as the cast codec (and cuda/sparse_codec.cu) */
+            uint16_t h = ccl_cast_code(x, 0);
             out[pos++] = (uint8_t)h;
             out[pos++] = (uint8_t)(h >> 8);
-            v = ccl_half_to_float(h);
+            v = ccl_cast_value(h, 0);
         } else {
             ccl_put_f32(out + pos, v);
             pos += 4;

@@ -54,17 +54,13 @@ int ccl_randomk_indices(uint64_t seed, size_t count, size_t k, uint32_t *idx);
 /* Shared parameter parsing: ratio=, k=, fp16_values=. */
 int ccl_sparse_set_param(ccl_codec_params_t *p, const char *k, const char *v);
 
-/* Sort key for selection by magnitude: |x| first, then the lower index. Distinct for
- * distinct indices; for finite x the order of the |x| bits is the order of |x|. */
-static inline uint64_t ccl_mag_key(float x, size_t i)
-{
-    uint32_t b;
-    memcpy(&b, &x, 4);
-    return (uint64_t)(b & 0x7fffffffu) << 32 | (uint32_t)(0xffffffffu - (uint32_t)i);
-}
-
 /* DGC's sampling stride for count elements (1: no sampling; see dgc.c). */
 size_t ccl_dgc_stride(const ccl_codec_params_t *p, size_t count);
+
+/* DGC's sample for count > k elements: the stride, how many of the count / stride samples
+ * set the threshold (ks), and the first sample's offset, drawn from the seed. */
+void ccl_dgc_plan(const ccl_codec_params_t *p, size_t count, uint64_t seed, size_t *stride,
+                  size_t *ks, size_t *off);
 
 /* The k-th largest (1-based) of keys[0..n), reordering keys (linear-time quickselect). */
 uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k);

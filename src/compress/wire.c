@@ -191,6 +191,18 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
     return CCL_SUCCESS;
 }
 
+ccl_result_t ccl_codec_header_params(const ccl_codec_t *codec, uint32_t hp[2])
+{
+    uint8_t scratch[16];
+    float none = 0;
+    size_t len;
+    if (codec->ops->flags & CCL_CODEC_SPARSE)
+        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "%s: header words depend on the data",
+                             codec->ops->name);
+    /* A dense codec's words depend on its parameters only: encode nothing. */
+    return codec->ops->encode(&codec->params, &none, 0, 0, scratch, sizeof(scratch), &len, hp, NULL);
+}
+
 /* The header of an encoding of count elements, checked, and the codec it names. */
 static ccl_result_t wire_open(const void *src, size_t len, size_t count, ccl_wire_hdr_t *h,
                               const ccl_codec_ops_t **ops_p)
