@@ -26,6 +26,13 @@ const char *ccl_ef_mode_name(ccl_ef_mode_t mode)
     return (unsigned)mode < 5 ? mode_names[mode] : "?";
 }
 
+/* The host vectors current again, if a GPU held the state. */
+static void on_host(ccl_ef_t *ef)
+{
+    if (ef->on_gpu && ef->to_host != NULL)
+        ef->to_host(ef);
+}
+
 static int is_ef21(const ccl_ef_t *ef) { return ef->mode == CCL_EF_EF21 || ef->mode == CCL_EF_EF21W; }
 
 ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p)
@@ -59,6 +66,8 @@ ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p)
 void ccl_ef_destroy(ccl_ef_t *ef)
 {
     if (ef != NULL) {
+        if (ef->gpu != NULL && ef->gpu_free != NULL)
+            ef->gpu_free(ef);
         free(ef->residual);
         free(ef->velocity);
         free(ef->global);
@@ -72,6 +81,7 @@ void ccl_ef_destroy(ccl_ef_t *ef)
 void ccl_ef_reset(ccl_ef_t *ef)
 {
     size_t bytes = ef->count * sizeof(float);
+    on_host(ef);
     memset(ef->residual, 0, bytes);
     if (ef->velocity)
         memset(ef->velocity, 0, bytes);
@@ -97,15 +107,13 @@ static void swap_bufs(float **a, float **b)
     *b = t;
 }
 
-/* DGC: each rank clips its gradient to norm clip/sqrt(P) (1 when off or within). */
+/* DGC: each rank clips its gradient to norm clip/sqrt(P) (1 when off or within); the sum of
+ * squares in elem.h's fixed order, as the GPU takes it. */
 static float dgc_clip_scale(const ccl_ef_t *ef, const ccl_dgc_params_t *d, const float *g)
 {
     if (d->clip <= 0)
         return 1.0f;
-    double sq = 0, thr = d->clip / sqrt((double)ef->nranks);
-    for (size_t i = 0; i < ef->count; i++)
-        sq += (double)g[i] * g[i];
-    return sqrt(sq) > thr ? (float)(thr / sqrt(sq)) : 1.0f;
+    return ccl_dgc_clip_scale(ccl_fixed_sum(g, ef->count, CCL_SUM_SQ, 0, NULL), d->clip, ef->nranks);
 }
 
 /* p[0..m) for the elements from `at`, by the mode's rule (ef.h); DGC's momentum correction
@@ -128,23 +136,19 @@ static void combine(ccl_ef_t *ef, const ccl_codec_t *codec, float clip_scale, si
     case CCL_EF_EF21W: {
         float inv_n = 1.0f / (float)ef->nranks, w = ef->weight;
         for (size_t i = 0; i < m; i++)
-            p[i] = g[i] * inv_n - w * e[i];
+            p[i] = ccl_ef21w_p(g[i], e[i], inv_n, w);
         break;
     }
     case CCL_EF_DGC: {
         const ccl_dgc_params_t *d = &codec->params.dgc;
         const float mo = d->momentum, *vel = ef->velocity + at;
         float *u = ef->u + at;
-        for (size_t i = 0; i < m; i++) {
-            float gi = g[i] * clip_scale;
-            if (d->nesterov) {
-                u[i] = mo * (vel[i] + gi);
-                p[i] = e[i] + u[i] + gi;
-            } else {
-                u[i] = mo * vel[i] + gi;
-                p[i] = e[i] + u[i];
-            }
-        }
+        if (d->nesterov)
+            for (size_t i = 0; i < m; i++)
+                p[i] = ccl_dgc_p(g[i], e[i], vel[i], clip_scale, mo, 1, &u[i]);
+        else
+            for (size_t i = 0; i < m; i++)
+                p[i] = ccl_dgc_p(g[i], e[i], vel[i], clip_scale, mo, 0, &u[i]);
         break;
     }
     }
@@ -158,6 +162,7 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
                             const float **p_p, ccl_codec_t *eff)
 {
     const size_t n = ef->count;
+    on_host(ef);
     /* Without error feedback the gradient is compressed as it is: no copy. */
     float *p = ef->mode == CCL_EF_NONE ? NULL : ef->p;
     const float clip_scale = ef->mode == CCL_EF_DGC ? dgc_clip_scale(ef, &codec->params.dgc, g) : 1.0f;
@@ -179,6 +184,13 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
                 if (!isfinite(p[i]))
                     p[i] = g[i];
     }
+    ccl_ef_step_codec(ef, codec, eff);
+    *p_p = p != NULL ? p : g;
+    return CCL_SUCCESS;
+}
+
+void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff)
+{
     *eff = *codec;
     /* Classic error feedback takes the new residual straight from the encoder (commit then
      * swaps buffers instead of making a pass); the other modes need the decoded values. */
@@ -190,13 +202,12 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
             eff->params.k = 0;
         eff->params.dgc.warmup_steps = 0; /* this step's codec: the ratio is settled */
     }
-    *p_p = p != NULL ? p : g;
-    return CCL_SUCCESS;
 }
 
 void ccl_ef_commit(ccl_ef_t *ef, float *recon)
 {
     size_t n = ef->count;
+    on_host(ef);
     switch (ef->mode) {
     case CCL_EF_NONE:
         break;
@@ -233,6 +244,7 @@ void ccl_ef_aggregate(ccl_ef_t *ef, float *sum)
 {
     if (!is_ef21(ef))
         return;
+    on_host(ef);
     float scale = ef->mode == CCL_EF_EF21W ? (float)ef->nranks : 1.0f;
     for (size_t i = 0; i < ef->count; i++) {
         ef->global[i] += sum[i];
@@ -285,6 +297,7 @@ ccl_result_t ccl_ef_save(const ccl_ef_t *ef, void *buf, size_t cap, size_t *len_
 {
     uint8_t *b = buf, *at;
     float *v[3];
+    on_host((ccl_ef_t *)ef); /* the state's value is unchanged; only where it lives */
     int nv = state_vectors(ef, v);
     if (b == NULL || cap < ccl_ef_saved_size(ef))
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "checkpoint needs %zu bytes",
@@ -310,6 +323,7 @@ ccl_result_t ccl_ef_restore(ccl_ef_t *ef, const void *buf, size_t len)
 {
     const uint8_t *b = buf, *at;
     float *v[3], w;
+    on_host(ef);
     int nv = state_vectors(ef, v);
     size_t total = (size_t)nv * ef->count;
     if (b == NULL || len < EF_HDR_LEN || ccl_get_u32(b) != EF_MAGIC ||

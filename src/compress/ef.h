@@ -13,7 +13,7 @@ typedef enum {
     CCL_EF_DGC     = 4, /* DGC: momentum correction and masking, clipping, warm-up */
 } ccl_ef_mode_t;
 
-typedef struct {
+typedef struct ccl_ef {
     ccl_ef_mode_t mode;
     size_t   count;
     float   *residual;   /* classic: e; EF21: g_i, this rank's estimate; DGC: v, the accumulator */
@@ -26,6 +26,14 @@ typedef struct {
     uint64_t skipped;    /* steps refused for a non-finite gradient */
     float   *p, *recon;  /* per-call buffers, kept across calls: p, its reconstruction */
     float   *u;          /* DGC: the new velocity, until commit */
+    /* Calls on device buffers keep the vectors on the GPU (cuda/gpu_ef.c): `gpu` holds the
+     * device copies, `on_gpu` says that they, not the host vectors, are current. Every
+     * function here first brings the state back (to_host) and ccl_ef_destroy frees the
+     * device copies (gpu_free); both are set by gpu_ef.c. */
+    void    *gpu;
+    int      on_gpu;
+    void   (*to_host)(struct ccl_ef *ef);
+    void   (*gpu_free)(struct ccl_ef *ef);
 } ccl_ef_t;
 
 /* Names for spec strings and logs: "none", "classic", "ef21", "ef21w", "dgc"; -1 if unknown. */
@@ -56,6 +64,10 @@ ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight);
  * normally. So one bad step never poisons the state. */
 ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                             const float **p_p, ccl_codec_t *eff);
+/* The codec of this step (what prepare returns in *eff): DGC's warm-up ratio, and
+ * fb_residual for classic error feedback. */
+void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff);
+
 /* recon: ccl_ef_recon's buffer, filled for every element: what the receivers decode from
  * this rank's message, except in classic mode (fb_residual), where it holds p minus that.
  *   classic: e = recon (a swap of buffers);  EF21: g_i += recon;  EF21-W: g_i += recon / w_i;

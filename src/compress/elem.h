@@ -282,6 +282,36 @@ CCL_HD double ccl_sum_combine(double acc[CCL_SUM_LANES])
     return acc[0];
 }
 
+/* ---- error feedback (compress/ef.c, cuda/gpu_ef.cu): the vector p compressed this step,
+ * from the gradient g and the state e (ef.h gives the rules) ---- */
+
+CCL_HD float ccl_ef21w_p(float g, float e, float inv_n, float w)
+{
+    return CCL_FSUB(CCL_FMUL(g, inv_n), CCL_FMUL(w, e));
+}
+
+/* DGC: momentum correction of g (clipped by clip_scale) with velocity vel; the new velocity
+ * into *u, the accumulated p returned. */
+CCL_HD float ccl_dgc_p(float g, float e, float vel, float clip_scale, float mo, int nesterov,
+                       float *u)
+{
+    float gi = CCL_FMUL(g, clip_scale);
+    if (nesterov) {
+        *u = CCL_FMUL(mo, CCL_FADD(vel, gi));
+        return CCL_FADD(CCL_FADD(e, *u), gi);
+    }
+    *u = CCL_FADD(CCL_FMUL(mo, vel), gi);
+    return CCL_FADD(e, *u);
+}
+
+/* DGC's clipping factor: each rank's gradient to norm clip/sqrt(P), from the fixed-order sum
+ * of its squares; 1 when within. */
+CCL_HD float ccl_dgc_clip_scale(double sumsq, float clip, int nranks)
+{
+    double thr = (double)clip / sqrt((double)nranks), norm = sqrt(sumsq);
+    return norm > thr ? (float)(thr / norm) : 1.0f;
+}
+
 /* ---- sparse codecs (topk, dgc, threshold) ---- */
 
 /* |x|'s bits: for finite x their order is the order of |x|. */
