@@ -254,17 +254,57 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
         cudaMemcpy(got, dout, n * 4 * (size_t)p, cudaMemcpyDeviceToHost) != cudaSuccess ||
         memcmp(got, want, n * 4 * (size_t)p) != 0)
         fails |= 4;
-    /* compressed allreduce, two steps (error feedback carried): two compressors of one spec */
-    if (ccl_compressor_create(comm, "int:bits=4", n, CCL_FLOAT32, &ca) != CCL_SUCCESS ||
-        ccl_compressor_create(comm, "int:bits=4", n, CCL_FLOAT32, &cb) != CCL_SUCCESS)
+    /* compressed allreduce on device buffers (encoded on the GPU, error feedback there),
+     * three steps each, sum and average: the host call with the same algorithm gives the
+     * same bits, and the two states checkpoint to the same bytes. */
+    static const char *const cspecs[] = {
+        "int:bits=4,algo=sparse_allgather", "int:bits=8,ef=classic,algo=sparse_allgather",
+        "topk:ratio=0.01,ef=classic,algo=sparse_allgather", "dgc:ratio=0.01,algo=sparse_allgather",
+        "dgc:ratio=0.001,clip=5,nesterov=1,algo=sparse_allgather",
+        "qsgd:bits=4,ef=ef21,algo=sparse_allgather", "randomk:ratio=0.05,ef=ef21w,algo=sparse_allgather",
+        "cast:type=bf16,algo=sparse_allgather", "threshold:t=20,ef=classic,algo=sparse_allgather"};
+    for (size_t sp = 0; sp < sizeof(cspecs) / sizeof(cspecs[0]); sp++) {
+        if (ccl_compressor_create(comm, cspecs[sp], n, CCL_FLOAT32, &ca) != CCL_SUCCESS ||
+            ccl_compressor_create(comm, cspecs[sp], n, CCL_FLOAT32, &cb) != CCL_SUCCESS)
+            return fails | 64;
+        for (int step = 0; step < 3; step++) {
+            ccl_redop_t op = step == 1 ? CCL_AVG : CCL_SUM;
+            for (size_t i = 0; i < n; i++)
+                h[i] = (float)((i * 7 + (size_t)rank * 13 + (size_t)step * 5) % 101) * 0.25f - 12.0f;
+            cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice);
+            if (ccl_allreduce_compressed(h, want, n, CCL_FLOAT32, op, ca, comm) != CCL_SUCCESS ||
+                ccl_allreduce_compressed_stream(d, dout, n, CCL_FLOAT32, op, cb, comm, st) != CCL_SUCCESS ||
+                cudaMemcpy(got, dout, n * 4, cudaMemcpyDeviceToHost) != cudaSuccess ||
+                memcmp(got, want, n * 4) != 0) {
+                fprintf(stderr, "rank %d: '%s' step %d: device result differs from the host's\n",
+                        rank, cspecs[sp], step);
+                fails |= 8;
+            }
+        }
+        size_t sa = ccl_compressor_state_size(ca), la = 0, lb = 0;
+        uint8_t *ba = malloc(sa + 1), *bb = malloc(sa + 1);
+        if (ccl_compressor_save(ca, ba, sa, &la) != CCL_SUCCESS ||
+            ccl_compressor_save(cb, bb, sa, &lb) != CCL_SUCCESS || la != lb || memcmp(ba, bb, la) != 0)
+            fails |= 16;
+        free(ba);
+        free(bb);
+        ccl_compressor_destroy(ca);
+        ccl_compressor_destroy(cb);
+    }
+    /* A NaN on one rank's device buffer: every rank skips the step, as on the host. */
+    if (ccl_compressor_create(comm, "int:bits=8,ef=classic", n, CCL_FLOAT32, &cb) != CCL_SUCCESS)
         return fails | 64;
-    for (int step = 0; step < 2; step++)
-        if (ccl_allreduce_compressed(h, want, n, CCL_FLOAT32, CCL_SUM, ca, comm) != CCL_SUCCESS ||
-            ccl_allreduce_compressed_stream(d, dout, n, CCL_FLOAT32, CCL_SUM, cb, comm, st) != CCL_SUCCESS ||
-            cudaMemcpy(got, dout, n * 4, cudaMemcpyDeviceToHost) != cudaSuccess ||
-            memcmp(got, want, n * 4) != 0)
-            fails |= 8;
-    ccl_compressor_destroy(ca);
+    cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice);
+    if (rank == 1) {
+        float nan = NAN;
+        cudaMemcpy(d + 5, &nan, 4, cudaMemcpyHostToDevice);
+    }
+    if (ccl_allreduce_compressed_stream(d, dout, n, CCL_FLOAT32, CCL_SUM, cb, comm, st) != CCL_ERR_INVALID_ARG)
+        fails |= 32;
+    if (rank == 1)
+        cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice);
+    if (ccl_allreduce_compressed_stream(d, dout, n, CCL_FLOAT32, CCL_SUM, cb, comm, st) != CCL_SUCCESS)
+        fails |= 32;
     ccl_compressor_destroy(cb);
     cudaFree(d);
     cudaFree(dout);
@@ -376,7 +416,12 @@ int main(int argc, char **argv)
     free(cpu);
 
     static const char *const cases[] = {"allreduce", "allreduce in place", "allgather",
-                                        "compressed allreduce (int4, 2 steps)"};
+                                        "compressed allreduce encoded on the GPU (9 specs, every "
+                                        "error-feedback mode, 3 steps) equals the host's",
+                                        "compressed allreduce: the GPU-held error-feedback state "
+                                        "checkpoints to the host's bytes",
+                                        "compressed allreduce: a NaN on one rank skips the step "
+                                        "on every rank, the next step succeeds"};
     for (int p = 2; p <= 3; p++) {
         int codes[8], all = 0, dead = 0;
         h_spawn(p, "", 120, codes);
@@ -384,9 +429,9 @@ int main(int argc, char **argv)
             dead |= codes[r] >= 64 || codes[r] < 0;
             all |= codes[r];
         }
-        for (int c = 0; c < 4; c++)
-            h_report(!dead && !(all & (1 << c)), "cuda: %d ranks on one GPU, %s on device buffers "
-                     "equals the host call bit for bit", p, cases[c]);
+        for (int c = 0; c < 6; c++)
+            h_report(!dead && !(all & (1 << c)), "cuda: %d ranks on one GPU, device buffers: %s%s", p,
+                     cases[c], c < 3 ? " equals the host call bit for bit" : "");
     }
     return h_failed ? 1 : 0;
 }

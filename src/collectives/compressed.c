@@ -67,18 +67,21 @@ void ccl_comp_sent_exact(const struct ccl_compressor *c, float *recon, size_t of
         memcpy(recon + off, c->p + off, len * sizeof(float));
 }
 
-void ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
+ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
 {
     struct ccl_compressor *c = ctx->args->comp;
+    if (c->dev != NULL)
+        return c->dev->finish(c, out, count, ctx->args->op, ctx->comm->nranks);
     ccl_ef_commit(c->ef, recon);
     if (ctx->args->coll != CCL_COLL_ALLREDUCE)
-        return;
+        return CCL_SUCCESS;
     ccl_ef_aggregate(c->ef, out);
     if (ctx->args->op == CCL_AVG) {
         float inv = 1.0f / (float)ctx->comm->nranks;
         for (size_t i = 0; i < count; i++)
             out[i] *= inv;
     }
+    return CCL_SUCCESS;
 }
 
 void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
@@ -119,8 +122,10 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
         memcpy(slot[r], CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
         len[r] = CCL_SKIP_TOKEN_LEN;
     } else {
-        CCL_CHECK(ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, r, 0), slot[r], cap,
-                                   &len[r], ccl_ef_recon(c->ef)));
+        CCL_CHECK(c->dev != NULL
+                      ? c->dev->encode(c, ccl_comp_seed(c, r, 0), slot[r], cap, &len[r])
+                      : ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, r, 0), slot[r],
+                                         cap, &len[r], ccl_ef_recon(c->ef)));
     }
     for (int t = 1; t < P; t++) {
         int i = (r + t) % P;
@@ -147,7 +152,10 @@ ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
     CCL_CHECK(ccl_comp_exchange(ctx, &slot, &len, skip_p));
     if (*skip_p)
         return CCL_SUCCESS;
-    memset(out, 0, count * sizeof(float));
+    if (ctx->args->comp->dev != NULL)
+        CCL_CHECK(ctx->args->comp->dev->zero(ctx->args->comp, out, count));
+    else
+        memset(out, 0, count * sizeof(float));
     for (int i = 0; i < ctx->comm->nranks; i++)
         CCL_CHECK(ccl_comp_decode_from(ctx, i, slot[i], len[i], out, count, 1));
     return CCL_SUCCESS;
@@ -167,8 +175,14 @@ ccl_result_t ccl_comp_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_
 ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate)
 {
-    if (ccl_codec_decode(buf, len, out, count, accumulate) == CCL_SUCCESS)
+    struct ccl_compressor *c = ctx->args->comp;
+    ccl_result_t res = c->dev != NULL ? c->dev->decode(c, buf, len, out, count, accumulate)
+                                      : ccl_codec_decode(buf, len, out, count, accumulate);
+    if (res == CCL_SUCCESS)
         return CCL_SUCCESS;
+    if (res != CCL_ERR_INVALID_PAYLOAD)
+        return ccl_set_error(ctx->comm, res, "decoding rank %d's payload: %s", peer,
+                             ccl_get_last_error(NULL));
     return ccl_set_error(ctx->comm, CCL_ERR_INVALID_PAYLOAD, "rank %d sent a bad payload: %s",
                          peer, ccl_get_last_error(NULL));
 }

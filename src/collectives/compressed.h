@@ -33,6 +33,22 @@ extern const ccl_calgo_t ccl_callgather_direct;
 /* NULL-terminated, for lookup by name and for the info tool. */
 extern const ccl_calgo_t *const ccl_calgos[];
 
+struct ccl_compressor;
+
+/* The steps of a compressed call that touch its vectors, for a call on device buffers
+ * (cuda/gpu_comp.c): encode c->p into host bytes (error feedback's recon kept on the
+ * device), decode host bytes into out, zero out, and finish (commit, aggregate, average).
+ * A compressor's `dev` is NULL on the host. */
+typedef struct {
+    ccl_result_t (*encode)(struct ccl_compressor *c, uint64_t seed, void *dst, size_t cap,
+                           size_t *len_p);
+    ccl_result_t (*decode)(struct ccl_compressor *c, const void *src, size_t len, float *out,
+                           size_t count, int accumulate);
+    ccl_result_t (*zero)(struct ccl_compressor *c, float *out, size_t count);
+    ccl_result_t (*finish)(struct ccl_compressor *c, float *out, size_t count, ccl_redop_t op,
+                           int nranks);
+} ccl_comp_dev_t;
+
 struct ccl_compressor {
     char          spec[400];      /* normalised: codec:params,ef=...,algo=... */
     int           none;           /* exact collectives only */
@@ -60,6 +76,8 @@ struct ccl_compressor {
     const float  *p;              /* the vector to compress (error feedback applied) */
     ccl_codec_t   eff;            /* the codec for this step */
     int           local_bad;      /* this rank's gradient was not finite */
+    const ccl_comp_dev_t *dev;    /* this call's buffers are on a GPU (NULL: host) */
+    void         *dev_stream;
 };
 
 /* The seed of one encoding: the same on every rank for codecs that need a shared seed,
@@ -77,8 +95,8 @@ ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx);
 
 /* After the sum is in out (count floats, identical on every rank): commit the error
  * feedback (recon: ccl_ef_recon, filled by the encoder and ccl_comp_sent_exact), aggregate
- * (EF21), divide for avg. */
-void ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count);
+ * (EF21), divide for avg. On device buffers, c->dev's finish does it. */
+ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count);
 
 /* Elements [off, off + len) of c->p went to the sum unencoded: their entry in recon (the
  * error feedback's buffer, NULL without error feedback) says so, whichever form it takes

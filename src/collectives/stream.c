@@ -2,6 +2,10 @@
  * staged by core/device.c around the host collective. */
 #include "../core/comm.h"
 #include "../core/device.h"
+#ifdef CCLZ_HAVE_CUDA
+#include "compressed.h"
+#include "gpu_comp.h"
+#endif
 
 #include <stdint.h>
 
@@ -71,6 +75,13 @@ ccl_result_t ccl_allreduce_compressed_stream(const void *sendbuf, void *recvbuf,
                                              ccl_stream_t stream)
 {
     size_t b = bytes_of(dtype, count, 1);
+#ifdef CCLZ_HAVE_CUDA
+    /* Both buffers on the GPU and a codec it encodes: only encodings cross PCIe. */
+    if (comm != NULL && comp != NULL && count > 0 && count == comp->count &&
+        dtype == comp->dtype && ccl_gpu_comp_serves(comp, dtype, op) &&
+        ccl_dev_is_device(sendbuf) && ccl_dev_is_device(recvbuf))
+        return ccl_gpu_allreduce_compressed(sendbuf, recvbuf, count, op, comp, comm, stream);
+#endif
     STAGED(comm, sendbuf, b, recvbuf, b, stream,
            ccl_allreduce_compressed(hs, hr, count, dtype, op, comp, comm));
 }

@@ -8,7 +8,7 @@
 #include <cuda_runtime.h>
 
 /* Device (or managed) memory? Host memory CUDA does not know reads as host. */
-static int is_device(const void *p)
+int ccl_dev_is_device(const void *p)
 {
     struct cudaPointerAttributes at;
     if (p == NULL)
@@ -47,7 +47,7 @@ ccl_result_t ccl_dev_begin(struct ccl_comm *comm, const void *sendbuf, size_t se
     cudaStream_t st = (cudaStream_t)stream;
     cudaError_t e;
     void *hs = NULL, *hr = NULL;
-    int send_dev = is_device(sendbuf), recv_dev = is_device(recvbuf);
+    int send_dev = ccl_dev_is_device(sendbuf), recv_dev = ccl_dev_is_device(recvbuf);
     memset(dc, 0, sizeof(*dc));
     dc->send = sendbuf;
     dc->recv = recvbuf;
@@ -97,6 +97,12 @@ void ccl_dev_free(struct ccl_comm *comm)
 }
 
 #else /* built without CUDA: host memory only */
+
+int ccl_dev_is_device(const void *p)
+{
+    (void)p;
+    return 0;
+}
 
 ccl_result_t ccl_dev_begin(struct ccl_comm *comm, const void *sendbuf, size_t send_bytes,
                            void *recvbuf, size_t recv_bytes, void *stream, ccl_dev_call_t *dc)

@@ -35,6 +35,9 @@ ccl_result_t ccl_dev_begin(struct ccl_comm *comm, const void *sendbuf, size_t se
  * failure. */
 ccl_result_t ccl_dev_end(struct ccl_comm *comm, ccl_dev_call_t *dc, ccl_result_t res);
 
+/* Whether p is CUDA device (or managed) memory; 0 built without CUDA. */
+int ccl_dev_is_device(const void *p);
+
 /* Frees the communicator's pinned memory. */
 void ccl_dev_free(struct ccl_comm *comm);
 

@@ -1,7 +1,9 @@
 /* sparse_allgather.c: sparse allreduce as DGC does it: every rank sends its (index, value)
  * payload to every other rank, and each rank adds all P payloads into zeros in rank order,
  * so every rank computes the same sum in the same order (bit-identical). Each rank moves
- * (P-1) payloads, so time grows linearly with P at a fixed ratio. */
+ * (P-1) payloads, so time grows linearly with P at a fixed ratio. Calls on device buffers
+ * run it with the GPU's encode and decode (cuda/gpu_comp.c): one quantization per element,
+ * and only encodings cross PCIe. */
 #include "../compressed.h"
 
 
@@ -13,8 +15,7 @@ static ccl_result_t sparse_allgather_run(ccl_coll_ctx_t *ctx)
     CCL_CHECK(ccl_comp_exchange_sum(ctx, out, &skip));
     if (skip)
         return ccl_comp_skip_result(ctx);
-    ccl_comp_finish(ctx, ccl_ef_recon(a->comp->ef), out, a->count);
-    return CCL_SUCCESS;
+    return ccl_comp_finish(ctx, ccl_ef_recon(a->comp->ef), out, a->count);
 }
 
 const ccl_calgo_t ccl_callreduce_sparse_allgather = {

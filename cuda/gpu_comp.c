@@ -1,0 +1,233 @@
+/* gpu_comp.c: compressed allreduce on device buffers (gpu_comp.h). The error-feedback state
+ * moves to the GPU on the first such call and stays there; any host function that reads it
+ * (a checkpoint, a host call) brings it back first (compress/ef.h's hooks). */
+#include "gpu_comp.h"
+#include "gpu_codec.h"
+#include "ef_kernels.h"
+#include "sparse_codec.h"
+#include "core/comm.h"
+#include "core/config.h"
+
+#include <cuda_runtime.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The device copies of an ccl_ef_t's vectors (NULL where the mode has none). */
+typedef struct {
+    float *residual, *velocity, *global, *p, *recon, *u;
+} gpu_ef_t;
+
+static void ef_gpu_free(ccl_ef_t *ef)
+{
+    gpu_ef_t *g = ef->gpu;
+    float *v[6] = {g->residual, g->velocity, g->global, g->p, g->recon, g->u};
+    for (int i = 0; i < 6; i++)
+        cudaFree(v[i]);
+    free(g);
+    ef->gpu = NULL;
+    ef->on_gpu = 0;
+}
+
+/* The persistent vectors, device and host, in pairs. */
+static int ef_pairs(ccl_ef_t *ef, float **dev[3], float **host[3])
+{
+    gpu_ef_t *g = ef->gpu;
+    int n = 0;
+    dev[n] = &g->residual, host[n++] = &ef->residual;
+    if (ef->velocity)
+        dev[n] = &g->velocity, host[n++] = &ef->velocity;
+    if (ef->global)
+        dev[n] = &g->global, host[n++] = &ef->global;
+    return n;
+}
+
+static void ef_to_host(ccl_ef_t *ef)
+{
+    float **dev[3], **host[3];
+    int n = ef_pairs(ef, dev, host);
+    for (int i = 0; i < n; i++)
+        cudaMemcpy(*host[i], *dev[i], ef->count * sizeof(float), cudaMemcpyDeviceToHost);
+    ef->on_gpu = 0;
+}
+
+static ccl_result_t cuda_fail(int e, const char *what)
+{
+    return ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: %s", what, cudaGetErrorString((cudaError_t)e));
+}
+
+/* The state on the GPU, current there. */
+static ccl_result_t ef_to_device(ccl_ef_t *ef, cudaStream_t s)
+{
+    const size_t bytes = (ef->count ? ef->count : 1) * sizeof(float);
+    float **dev[3], **host[3];
+    int e = 0;
+    if (ef->gpu == NULL) {
+        gpu_ef_t *g = calloc(1, sizeof(*g));
+        if (g == NULL)
+            return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory");
+        ef->gpu = g;
+        ef->gpu_free = ef_gpu_free;
+        ef->to_host = ef_to_host;
+        e = (int)cudaMalloc((void **)&g->residual, bytes);
+        if (!e && ef->velocity)
+            e = (int)cudaMalloc((void **)&g->velocity, bytes);
+        if (!e && ef->global)
+            e = (int)cudaMalloc((void **)&g->global, bytes);
+        if (!e && ef->p)
+            e = (int)cudaMalloc((void **)&g->p, bytes);
+        if (!e && ef->recon)
+            e = (int)cudaMalloc((void **)&g->recon, bytes);
+        if (!e && ef->u)
+            e = (int)cudaMalloc((void **)&g->u, bytes);
+        if (e) {
+            ef_gpu_free(ef);
+            return cuda_fail(e, "error-feedback state on the GPU");
+        }
+    }
+    if (!ef->on_gpu) {
+        int n = ef_pairs(ef, dev, host);
+        for (int i = 0; i < n && !e; i++)
+            e = (int)cudaMemcpyAsync(*dev[i], *host[i], ef->count * sizeof(float),
+                                     cudaMemcpyHostToDevice, s);
+        if (e)
+            return cuda_fail(e, "error-feedback state to the GPU");
+        ef->on_gpu = 1;
+    }
+    return CCL_SUCCESS;
+}
+
+static void swap_bufs(float **a, float **b)
+{
+    float *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* ccl_ef_prepare on the GPU: the same rules, the same refusal of a non-finite gradient. */
+static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                               const float **p_p, ccl_codec_t *eff, cudaStream_t s)
+{
+    const ccl_dgc_params_t *d = &codec->params.dgc;
+    float clip_scale = 1.0f;
+    int e = 0, bad = 0, *dbad = NULL;
+    CCL_CHECK(ef_to_device(ef, s));
+    gpu_ef_t *gs = ef->gpu;
+    if ((e = (int)cudaMallocAsync((void **)&dbad, sizeof(double) + sizeof(int), s)) != 0)
+        return cuda_fail(e, "gpu prepare");
+    double *sumsq = (double *)(void *)dbad, sq = 0;
+    int *flag = (int *)(sumsq + 1);
+    e = (int)cudaMemsetAsync(flag, 0, sizeof(int), s);
+    if (!e && ef->mode == CCL_EF_DGC && d->clip > 0) {
+        e = ccl_cuda_sumsq(g, ef->count, sumsq, s);
+        e = e ? e : (int)cudaMemcpyAsync(&sq, sumsq, sizeof(sq), cudaMemcpyDeviceToHost, s);
+        e = e ? e : (int)cudaStreamSynchronize(s);
+        clip_scale = e ? 1.0f : ccl_dgc_clip_scale(sq, d->clip, ef->nranks);
+    }
+    e = e ? e : ccl_cuda_ef_prepare((int)ef->mode, g, gs->residual, gs->velocity, gs->u, gs->p,
+                                    ef->count, clip_scale, d->momentum, d->nesterov,
+                                    1.0f / (float)ef->nranks, ef->weight, flag, s);
+    e = e ? e : (int)cudaMemcpyAsync(&bad, flag, sizeof(int), cudaMemcpyDeviceToHost, s);
+    e = e ? e : (int)cudaStreamSynchronize(s);
+    cudaFreeAsync(dbad, s);
+    if (e)
+        return cuda_fail(e, "gpu prepare");
+    if (bad) {
+        ef->skipped++;
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient: step skipped, "
+                             "error feedback kept");
+    }
+    ccl_ef_step_codec(ef, codec, eff);
+    *p_p = ef->mode == CCL_EF_NONE ? g : gs->p;
+    return CCL_SUCCESS;
+}
+
+/* ---- the compressor's device steps (compressed.h's ccl_comp_dev_t) ---- */
+
+static ccl_result_t dev_encode(struct ccl_compressor *c, uint64_t seed, void *dst, size_t cap,
+                               size_t *len_p)
+{
+    gpu_ef_t *g = c->ef->gpu;
+    return ccl_gpu_codec_encode(&c->eff, c->p, c->count, seed, dst, cap, len_p,
+                                c->ef->mode == CCL_EF_NONE ? NULL : g->recon, c->dev_stream);
+}
+
+static ccl_result_t dev_decode(struct ccl_compressor *c, const void *src, size_t len, float *out,
+                               size_t count, int accumulate)
+{
+    return ccl_gpu_codec_decode(src, len, out, count, accumulate, c->dev_stream);
+}
+
+static ccl_result_t dev_zero(struct ccl_compressor *c, float *out, size_t count)
+{
+    int e = (int)cudaMemsetAsync(out, 0, count * sizeof(float), (cudaStream_t)c->dev_stream);
+    return e ? cuda_fail(e, "gpu zero") : CCL_SUCCESS;
+}
+
+/* ccl_ef_commit, ccl_ef_aggregate and the average, on the GPU. */
+static ccl_result_t dev_finish(struct ccl_compressor *c, float *out, size_t count, ccl_redop_t op,
+                               int nranks)
+{
+    ccl_ef_t *ef = c->ef;
+    gpu_ef_t *g = ef->gpu;
+    cudaStream_t s = c->dev_stream;
+    int e = 0;
+    switch (ef->mode) {
+    case CCL_EF_CLASSIC: /* recon holds p - decoded: the new residual */
+        swap_bufs(&g->residual, &g->recon);
+        break;
+    case CCL_EF_DGC:
+        swap_bufs(&g->residual, &g->p);
+        swap_bufs(&g->velocity, &g->u);
+        e = ccl_cuda_ef_commit(CCL_EF_DGC, g->residual, g->velocity, g->recon, ef->count,
+                               ef->masking, ef->weight, s);
+        break;
+    case CCL_EF_EF21:
+    case CCL_EF_EF21W:
+        e = ccl_cuda_ef_commit((int)ef->mode, g->residual, NULL, g->recon, ef->count, 0,
+                               ef->weight, s);
+        e = e ? e : ccl_cuda_ef_aggregate(g->global, out, count,
+                                          ef->mode == CCL_EF_EF21W ? (float)ef->nranks : 1.0f, s);
+        break;
+    default:
+        break;
+    }
+    ef->steps++;
+    if (!e && op == CCL_AVG)
+        e = ccl_cuda_scale(out, count, 1.0f / (float)nranks, s);
+    e = e ? e : (int)cudaStreamSynchronize(s);
+    return e ? cuda_fail(e, "gpu finish") : CCL_SUCCESS;
+}
+
+static const ccl_comp_dev_t gpu_steps = {dev_encode, dev_decode, dev_zero, dev_finish};
+
+int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_datatype_t dtype, ccl_redop_t op)
+{
+    const char *env = getenv("CCLZ_GPU_ENCODE");
+    if (env != NULL && strcmp(env, "0") == 0)
+        return 0;
+    if (c == NULL || c->none || c->is_auto || c->lowrank != NULL || c->codec.ops == NULL ||
+        dtype != CCL_FLOAT32 || (op != CCL_SUM && op != CCL_AVG))
+        return 0;
+    if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)
+        return 0;
+    return c->algo != &ccl_callreduce_sign_vote && c->algo != &ccl_callreduce_powersgd;
+}
+
+ccl_result_t ccl_gpu_allreduce_compressed(const float *sendbuf, float *recvbuf, size_t count,
+                                          ccl_redop_t op, struct ccl_compressor *c,
+                                          struct ccl_comm *comm, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    ccl_result_t res = ef_prepare(c->ef, &c->codec, sendbuf, &c->p, &c->eff, s);
+    c->local_bad = res != CCL_SUCCESS;
+    if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
+        return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
+    c->dev = &gpu_steps;
+    c->dev_stream = stream;
+    ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, CCL_FLOAT32, op, 0,
+                         sizeof(float), c, &ccl_callreduce_sparse_allgather, c->spec_hash};
+    res = ccl_coll_run(comm, &a);
+    c->dev = NULL;
+    c->dev_stream = NULL;
+    return res;
+}
