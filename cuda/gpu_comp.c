@@ -202,8 +202,7 @@ static const ccl_comp_dev_t gpu_steps = {dev_encode, dev_decode, dev_zero, dev_f
 
 int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_datatype_t dtype, ccl_redop_t op)
 {
-    const char *env = getenv("CCLZ_GPU_ENCODE");
-    if (env != NULL && strcmp(env, "0") == 0)
+    if (!ccl_config_get()->gpu_encode)
         return 0;
     if (c == NULL || c->none || c->is_auto || c->lowrank != NULL || c->codec.ops == NULL ||
         dtype != CCL_FLOAT32 || (op != CCL_SUM && op != CCL_AVG))

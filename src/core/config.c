@@ -32,6 +32,10 @@ static const ccl_cfg_entry_t cfg_table[] = {
      "at least this many times faster than the other; closer calls, and buffers larger than "
      "the model measured, are settled per buffer by trying both (3 calls each, then the "
      "faster, re-tried every 4096 calls). 1 or less: always the model."},
+    {"GPU_ENCODE", "1", CCL_CFG_INT,
+     "1: ccl_allreduce_compressed_stream on device buffers encodes, decodes and keeps error "
+     "feedback on the GPU, so only encodings cross PCIe (builds with CUDA). 0: device buffers "
+     "are staged through pinned host memory and the host codecs run."},
     {"LOG", "warn", CCL_CFG_STRING, "Log level: error, warn, info, debug or trace (stderr)."},
     {"PORT_RANGE", "0", CCL_CFG_INT,
      "Lowest TCP port ccl_get_unique_id may listen on; 0 lets the kernel choose."},
@@ -139,6 +143,7 @@ static void cfg_load(void)
     cfg.compress       = cfg_raw(cfg_find("COMPRESS"));
     cfg.log_level      = cfg_raw(cfg_find("LOG"));
     cfg.port_range_lo  = cfg_int("PORT_RANGE");
+    cfg.gpu_encode     = cfg_int("GPU_ENCODE") != 0;
     if (cfg.chunk_size < 4096)
         cfg.chunk_size = 4096;
 

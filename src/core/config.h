@@ -25,6 +25,7 @@ typedef struct {
     const char *compress;    /* "" = each compressor's own spec */
     const char *log_level;
     int    port_range_lo;
+    int    gpu_encode;       /* see CCLZ_GPU_ENCODE */
 } ccl_config_t;
 
 /* Parses the environment (once) and returns the values. Invalid values are reported with a
