@@ -200,33 +200,53 @@ static ccl_result_t dev_finish(struct ccl_compressor *c, float *out, size_t coun
 
 static const ccl_comp_dev_t gpu_steps = {dev_encode, dev_decode, dev_zero, dev_finish};
 
-int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_datatype_t dtype, ccl_redop_t op)
+int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_coll_t coll, ccl_datatype_t dtype,
+                        ccl_redop_t op)
 {
     if (!ccl_config_get()->gpu_encode)
         return 0;
     if (c == NULL || c->none || c->is_auto || c->lowrank != NULL || c->codec.ops == NULL ||
-        dtype != CCL_FLOAT32 || (op != CCL_SUM && op != CCL_AVG))
+        dtype != CCL_FLOAT32)
         return 0;
     if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)
         return 0;
-    return c->algo != &ccl_callreduce_sign_vote && c->algo != &ccl_callreduce_powersgd;
+    if (coll == CCL_COLL_ALLGATHER) /* EF21 aggregates a sum: the host call refuses it */
+        return c->ef_mode != CCL_EF_EF21 && c->ef_mode != CCL_EF_EF21W;
+    return (op == CCL_SUM || op == CCL_AVG) && c->algo != &ccl_callreduce_sign_vote &&
+           c->algo != &ccl_callreduce_powersgd;
+}
+
+/* Prepare on the GPU, then the algorithm with the GPU's steps. */
+static ccl_result_t gpu_run(ccl_coll_t coll, const ccl_calgo_t *algo, const float *sendbuf,
+                            float *recvbuf, size_t count, ccl_redop_t op, struct ccl_compressor *c,
+                            struct ccl_comm *comm, void *stream)
+{
+    ccl_result_t res = ef_prepare(c->ef, &c->codec, sendbuf, &c->p, &c->eff, (cudaStream_t)stream);
+    c->local_bad = res != CCL_SUCCESS;
+    if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
+        return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
+    c->dev = &gpu_steps;
+    c->dev_stream = stream;
+    ccl_coll_args_t a = {coll, sendbuf, recvbuf, count, CCL_FLOAT32, op, 0, sizeof(float), c, algo,
+                         c->spec_hash};
+    res = ccl_coll_run(comm, &a);
+    c->dev = NULL;
+    c->dev_stream = NULL;
+    return res;
 }
 
 ccl_result_t ccl_gpu_allreduce_compressed(const float *sendbuf, float *recvbuf, size_t count,
                                           ccl_redop_t op, struct ccl_compressor *c,
                                           struct ccl_comm *comm, void *stream)
 {
-    cudaStream_t s = (cudaStream_t)stream;
-    ccl_result_t res = ef_prepare(c->ef, &c->codec, sendbuf, &c->p, &c->eff, s);
-    c->local_bad = res != CCL_SUCCESS;
-    if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
-        return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
-    c->dev = &gpu_steps;
-    c->dev_stream = stream;
-    ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, CCL_FLOAT32, op, 0,
-                         sizeof(float), c, &ccl_callreduce_sparse_allgather, c->spec_hash};
-    res = ccl_coll_run(comm, &a);
-    c->dev = NULL;
-    c->dev_stream = NULL;
-    return res;
+    return gpu_run(CCL_COLL_ALLREDUCE, &ccl_callreduce_sparse_allgather, sendbuf, recvbuf, count,
+                   op, c, comm, stream);
+}
+
+ccl_result_t ccl_gpu_allgather_compressed(const float *sendbuf, float *recvbuf, size_t sendcount,
+                                          struct ccl_compressor *c, struct ccl_comm *comm,
+                                          void *stream)
+{
+    return gpu_run(CCL_COLL_ALLGATHER, &ccl_callgather_direct, sendbuf, recvbuf, sendcount,
+                   CCL_SUM, c, comm, stream);
 }

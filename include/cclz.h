@@ -216,9 +216,10 @@ size_t ccl_datatype_size(ccl_datatype_t dtype);
  * is looked at on its own). A device input is read after the work already queued on the
  * stream; the call returns once the result is in recvbuf (a device recvbuf is written in the
  * stream's order, and the stream is synchronized), so work queued after it sees the result.
- * ccl_allreduce_compressed_stream with both buffers on the GPU (float32, sum or avg, a codec
- * the GPU encodes: all but terngrad, sign's majority vote and powersgd) encodes and decodes
- * there and keeps the compressor's error-feedback state there; only encodings cross PCIe.
+ * ccl_allreduce_compressed_stream and ccl_allgather_compressed_stream with both buffers on
+ * the GPU (float32; sum or avg; a codec the GPU encodes: all but terngrad, and for the
+ * allreduce not sign's majority vote or powersgd) encode and decode there and keep the
+ * compressor's error-feedback state there; only encodings cross PCIe.
  * All ranks of a call must then pass device buffers. Other calls, or CCLZ_GPU_ENCODE=0, stage
  * device buffers through pinned host memory and run the collective on the host. Built
  * without CUDA, a stream other than NULL gives CCL_ERR_UNSUPPORTED. */

@@ -235,7 +235,7 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
     if (ccl_comm_init_rank(&comm, p, id, rank) != CCL_SUCCESS || cudaStreamCreate(&st) != cudaSuccess ||
         cudaMalloc((void **)&d, n * 4) != cudaSuccess ||
         cudaMalloc((void **)&dout, n * 4 * (size_t)p) != cudaSuccess)
-        return 64;
+        return 128;
     for (size_t i = 0; i < n; i++)
         h[i] = (float)((i * 7 + (size_t)rank * 13) % 101) * 0.25f - 12.0f;
     /* exact allreduce, out of place and in place */
@@ -266,7 +266,7 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
     for (size_t sp = 0; sp < sizeof(cspecs) / sizeof(cspecs[0]); sp++) {
         if (ccl_compressor_create(comm, cspecs[sp], n, CCL_FLOAT32, &ca) != CCL_SUCCESS ||
             ccl_compressor_create(comm, cspecs[sp], n, CCL_FLOAT32, &cb) != CCL_SUCCESS)
-            return fails | 64;
+            return fails | 128;
         for (int step = 0; step < 3; step++) {
             ccl_redop_t op = step == 1 ? CCL_AVG : CCL_SUM;
             for (size_t i = 0; i < n; i++)
@@ -291,9 +291,29 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
         ccl_compressor_destroy(ca);
         ccl_compressor_destroy(cb);
     }
+    /* compressed allgather on device buffers, two steps: the host call's bits. */
+    static const char *const gspecs[] = {"int:bits=8,ef=classic", "topk:ratio=0.05,fp16_values=1",
+                                         "sign:scale=none", "dgc:ratio=0.01"};
+    for (size_t sp = 0; sp < sizeof(gspecs) / sizeof(gspecs[0]); sp++) {
+        if (ccl_compressor_create(comm, gspecs[sp], n, CCL_FLOAT32, &ca) != CCL_SUCCESS ||
+            ccl_compressor_create(comm, gspecs[sp], n, CCL_FLOAT32, &cb) != CCL_SUCCESS)
+            return fails | 128;
+        for (int step = 0; step < 2; step++) {
+            for (size_t i = 0; i < n; i++)
+                h[i] = (float)((i * 3 + (size_t)rank * 17 + (size_t)step) % 89) * 0.5f - 20.0f;
+            cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice);
+            if (ccl_allgather_compressed(h, want, n, CCL_FLOAT32, ca, comm) != CCL_SUCCESS ||
+                ccl_allgather_compressed_stream(d, dout, n, CCL_FLOAT32, cb, comm, st) != CCL_SUCCESS ||
+                cudaMemcpy(got, dout, n * 4 * (size_t)p, cudaMemcpyDeviceToHost) != cudaSuccess ||
+                memcmp(got, want, n * 4 * (size_t)p) != 0)
+                fails |= 64;
+        }
+        ccl_compressor_destroy(ca);
+        ccl_compressor_destroy(cb);
+    }
     /* A NaN on one rank's device buffer: every rank skips the step, as on the host. */
     if (ccl_compressor_create(comm, "int:bits=8,ef=classic", n, CCL_FLOAT32, &cb) != CCL_SUCCESS)
-        return fails | 64;
+        return fails | 128;
     cudaMemcpy(d, h, n * 4, cudaMemcpyHostToDevice);
     if (rank == 1) {
         float nan = NAN;
@@ -421,15 +441,17 @@ int main(int argc, char **argv)
                                         "compressed allreduce: the GPU-held error-feedback state "
                                         "checkpoints to the host's bytes",
                                         "compressed allreduce: a NaN on one rank skips the step "
-                                        "on every rank, the next step succeeds"};
+                                        "on every rank, the next step succeeds",
+                                        "compressed allgather encoded on the GPU (4 specs, 2 "
+                                        "steps) equals the host's"};
     for (int p = 2; p <= 3; p++) {
         int codes[8], all = 0, dead = 0;
         h_spawn(p, "", 120, codes);
         for (int r = 0; r < p; r++) {
-            dead |= codes[r] >= 64 || codes[r] < 0;
+            dead |= codes[r] >= 128 || codes[r] < 0;
             all |= codes[r];
         }
-        for (int c = 0; c < 6; c++)
+        for (int c = 0; c < 7; c++)
             h_report(!dead && !(all & (1 << c)), "cuda: %d ranks on one GPU, device buffers: %s%s", p,
                      cases[c], c < 3 ? " equals the host call bit for bit" : "");
     }

@@ -70,8 +70,10 @@ void ccl_comp_sent_exact(const struct ccl_compressor *c, float *recon, size_t of
 ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
 {
     struct ccl_compressor *c = ctx->args->comp;
-    if (c->dev != NULL)
-        return c->dev->finish(c, out, count, ctx->args->op, ctx->comm->nranks);
+    if (c->dev != NULL) /* an allgather only commits: EF21 is refused there, op is a sum */
+        return c->dev->finish(c, out, count,
+                              ctx->args->coll == CCL_COLL_ALLREDUCE ? ctx->args->op : CCL_SUM,
+                              ctx->comm->nranks);
     ccl_ef_commit(c->ef, recon);
     if (ctx->args->coll != CCL_COLL_ALLREDUCE)
         return CCL_SUCCESS;

@@ -78,7 +78,7 @@ ccl_result_t ccl_allreduce_compressed_stream(const void *sendbuf, void *recvbuf,
 #ifdef CCLZ_HAVE_CUDA
     /* Both buffers on the GPU and a codec it encodes: only encodings cross PCIe. */
     if (comm != NULL && comp != NULL && count > 0 && count == comp->count &&
-        dtype == comp->dtype && ccl_gpu_comp_serves(comp, dtype, op) &&
+        dtype == comp->dtype && ccl_gpu_comp_serves(comp, CCL_COLL_ALLREDUCE, dtype, op) &&
         ccl_dev_is_device(sendbuf) && ccl_dev_is_device(recvbuf))
         return ccl_gpu_allreduce_compressed(sendbuf, recvbuf, count, op, comp, comm, stream);
 #endif
@@ -91,6 +91,13 @@ ccl_result_t ccl_allgather_compressed_stream(const void *sendbuf, void *recvbuf,
                                              ccl_compressor_t comp, ccl_comm_t comm,
                                              ccl_stream_t stream)
 {
+#ifdef CCLZ_HAVE_CUDA
+    if (comm != NULL && comp != NULL && sendcount > 0 && sendcount == comp->count &&
+        dtype == comp->dtype && sendcount <= SIZE_MAX / 4 / ranks(comm) &&
+        ccl_gpu_comp_serves(comp, CCL_COLL_ALLGATHER, dtype, CCL_SUM) &&
+        ccl_dev_is_device(sendbuf) && ccl_dev_is_device(recvbuf))
+        return ccl_gpu_allgather_compressed(sendbuf, recvbuf, sendcount, comp, comm, stream);
+#endif
     STAGED(comm, sendbuf, bytes_of(dtype, sendcount, 1), recvbuf,
            bytes_of(dtype, sendcount, ranks(comm)), stream,
            ccl_allgather_compressed(hs, hr, sendcount, dtype, comp, comm));

@@ -33,8 +33,8 @@ static const ccl_cfg_entry_t cfg_table[] = {
      "the model measured, are settled per buffer by trying both (3 calls each, then the "
      "faster, re-tried every 4096 calls). 1 or less: always the model."},
     {"GPU_ENCODE", "1", CCL_CFG_INT,
-     "1: ccl_allreduce_compressed_stream on device buffers encodes, decodes and keeps error "
-     "feedback on the GPU, so only encodings cross PCIe (builds with CUDA). 0: device buffers "
+     "1: ccl_allreduce_compressed_stream and ccl_allgather_compressed_stream on device buffers "
+     "encode, decode and keep error feedback on the GPU, so only encodings cross PCIe (builds with CUDA). 0: device buffers "
      "are staged through pinned host memory and the host codecs run."},
     {"LOG", "warn", CCL_CFG_STRING, "Log level: error, warn, info, debug or trace (stderr)."},
     {"PORT_RANGE", "0", CCL_CFG_INT,
