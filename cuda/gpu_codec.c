@@ -15,7 +15,7 @@
 #include <cuda_runtime.h>
 #include <stdlib.h>
 
-static ccl_result_t cuda_fail(int e, const char *what)
+ccl_result_t ccl_gpu_fail(int e, const char *what)
 {
     return ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: %s", what, cudaGetErrorString((cudaError_t)e));
 }
@@ -155,7 +155,7 @@ ccl_result_t ccl_gpu_codec_encode(const ccl_codec_t *codec, const float *src, si
         nidx = codec->ops->id == CCL_CODEC_ID_THRESHOLD || ccl_sparse_k(p, count) >= count
                    ? count : 2 * ccl_sparse_k(p, count);
     if ((e = scratch_alloc(&g, sparse ? 4 * nidx : maxp, nidx, s)) != 0)
-        return cuda_fail(e, "gpu encode: device memory");
+        return ccl_gpu_fail(e, "gpu encode: device memory");
     if (!sparse) {
         e = dense_encode(codec, src, count, seed, g.payload, recon, g.bad, s);
         e = e ? e : (int)cudaMemcpyAsync(out, g.payload, maxp, cudaMemcpyDeviceToHost, s);
@@ -174,7 +174,7 @@ ccl_result_t ccl_gpu_codec_encode(const ccl_codec_t *codec, const float *src, si
     e = e ? e : (int)cudaStreamSynchronize(s);
     cudaFreeAsync(g.payload, s);
     if (e)
-        res = cuda_fail(e, "gpu encode");
+        res = ccl_gpu_fail(e, "gpu encode");
     else if (bad)
         res = ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite input");
     else if (sparse)
@@ -207,7 +207,7 @@ static ccl_result_t sparse_decode(const void *src, size_t len, float *out, size_
         cudaFreeAsync(didx, s);
     free(idx);
     free(val);
-    return e ? cuda_fail(e, "gpu decode") : CCL_SUCCESS;
+    return e ? ccl_gpu_fail(e, "gpu decode") : CCL_SUCCESS;
 }
 
 ccl_result_t ccl_gpu_codec_decode(const void *src, size_t len, float *out, size_t count,
@@ -255,5 +255,5 @@ ccl_result_t ccl_gpu_codec_decode(const void *src, size_t len, float *out, size_
     e = e ? e : (int)cudaStreamSynchronize(s);
     if (dpay != NULL)
         cudaFreeAsync(dpay, s);
-    return e ? cuda_fail(e, "gpu decode") : CCL_SUCCESS;
+    return e ? ccl_gpu_fail(e, "gpu decode") : CCL_SUCCESS;
 }

@@ -21,4 +21,7 @@ ccl_result_t ccl_gpu_codec_encode(const ccl_codec_t *codec, const float *src, si
 ccl_result_t ccl_gpu_codec_decode(const void *src, size_t len, float *out, size_t count,
                                   int accumulate, void *stream);
 
+/* CCL_ERR_INTERNAL naming what failed and the CUDA error e (a cudaError_t). */
+ccl_result_t ccl_gpu_fail(int e, const char *what);
+
 #endif

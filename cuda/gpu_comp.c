@@ -1,16 +1,13 @@
-/* gpu_comp.c: compressed allreduce on device buffers (gpu_comp.h). The error-feedback state
+/* gpu_comp.c: compressed allreduce and allgather on device buffers (gpu_comp.h). The error-feedback state
  * moves to the GPU on the first such call and stays there; any host function that reads it
  * (a checkpoint, a host call) brings it back first (compress/ef.h's hooks). */
 #include "gpu_comp.h"
 #include "gpu_codec.h"
 #include "ef_kernels.h"
-#include "sparse_codec.h"
-#include "core/comm.h"
 #include "core/config.h"
 
 #include <cuda_runtime.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* The device copies of an ccl_ef_t's vectors (NULL where the mode has none). */
 typedef struct {
@@ -50,11 +47,6 @@ static void ef_to_host(ccl_ef_t *ef)
     ef->on_gpu = 0;
 }
 
-static ccl_result_t cuda_fail(int e, const char *what)
-{
-    return ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: %s", what, cudaGetErrorString((cudaError_t)e));
-}
-
 /* The state on the GPU, current there. */
 static ccl_result_t ef_to_device(ccl_ef_t *ef, cudaStream_t s)
 {
@@ -81,7 +73,7 @@ static ccl_result_t ef_to_device(ccl_ef_t *ef, cudaStream_t s)
             e = (int)cudaMalloc((void **)&g->u, bytes);
         if (e) {
             ef_gpu_free(ef);
-            return cuda_fail(e, "error-feedback state on the GPU");
+            return ccl_gpu_fail(e, "error-feedback state on the GPU");
         }
     }
     if (!ef->on_gpu) {
@@ -90,7 +82,7 @@ static ccl_result_t ef_to_device(ccl_ef_t *ef, cudaStream_t s)
             e = (int)cudaMemcpyAsync(*dev[i], *host[i], ef->count * sizeof(float),
                                      cudaMemcpyHostToDevice, s);
         if (e)
-            return cuda_fail(e, "error-feedback state to the GPU");
+            return ccl_gpu_fail(e, "error-feedback state to the GPU");
         ef->on_gpu = 1;
     }
     return CCL_SUCCESS;
@@ -113,7 +105,7 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
     CCL_CHECK(ef_to_device(ef, s));
     gpu_ef_t *gs = ef->gpu;
     if ((e = (int)cudaMallocAsync((void **)&dbad, sizeof(double) + sizeof(int), s)) != 0)
-        return cuda_fail(e, "gpu prepare");
+        return ccl_gpu_fail(e, "gpu prepare");
     double *sumsq = (double *)(void *)dbad, sq = 0;
     int *flag = (int *)(sumsq + 1);
     e = (int)cudaMemsetAsync(flag, 0, sizeof(int), s);
@@ -130,7 +122,7 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
     e = e ? e : (int)cudaStreamSynchronize(s);
     cudaFreeAsync(dbad, s);
     if (e)
-        return cuda_fail(e, "gpu prepare");
+        return ccl_gpu_fail(e, "gpu prepare");
     if (bad) {
         ef->skipped++;
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient: step skipped, "
@@ -160,7 +152,7 @@ static ccl_result_t dev_decode(struct ccl_compressor *c, const void *src, size_t
 static ccl_result_t dev_zero(struct ccl_compressor *c, float *out, size_t count)
 {
     int e = (int)cudaMemsetAsync(out, 0, count * sizeof(float), (cudaStream_t)c->dev_stream);
-    return e ? cuda_fail(e, "gpu zero") : CCL_SUCCESS;
+    return e ? ccl_gpu_fail(e, "gpu zero") : CCL_SUCCESS;
 }
 
 /* ccl_ef_commit, ccl_ef_aggregate and the average, on the GPU. */
@@ -195,7 +187,7 @@ static ccl_result_t dev_finish(struct ccl_compressor *c, float *out, size_t coun
     if (!e && op == CCL_AVG)
         e = ccl_cuda_scale(out, count, 1.0f / (float)nranks, s);
     e = e ? e : (int)cudaStreamSynchronize(s);
-    return e ? cuda_fail(e, "gpu finish") : CCL_SUCCESS;
+    return e ? ccl_gpu_fail(e, "gpu finish") : CCL_SUCCESS;
 }
 
 static const ccl_comp_dev_t gpu_steps = {dev_encode, dev_decode, dev_zero, dev_finish};

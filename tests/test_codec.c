@@ -1190,12 +1190,57 @@ static int steps_match(const uint8_t *enc, const uint8_t *dev, size_t plen, cons
     return 0;
 }
 
-static void free4(void *a, void *b, void *c, void *d)
+/* A GPU encoder's steps for codec c, run here on x: the payload (without the wire header)
+ * into dev, recon into rd in the form c->params.fb_residual asks for; returns its length. */
+typedef size_t (*device_steps_t)(const ccl_codec_t *c, const float *x, size_t n, uint64_t seed,
+                                 uint8_t *dev, float *rd);
+
+/* spec's CPU encoder and the device steps write the same payload and recon, in both recon
+ * forms. With enc_p, the CPU's encoding (malloc'd) and its length are returned. */
+static int device_steps_agree(const char *spec, const float *x, size_t n, uint64_t seed,
+                              device_steps_t steps, uint8_t **enc_p, size_t *len_p)
 {
-    free(a);
-    free(b);
-    free(c);
-    free(d);
+    ccl_codec_t c;
+    int ok = ccl_codec_parse(spec, &c) == CCL_SUCCESS;
+    size_t cap = ccl_codec_max_encoded_size(&c, n), len = 0;
+    uint8_t *enc = malloc(cap), *dev = malloc(cap);
+    float *rc = malloc(n * 4 + 4), *rd = malloc(n * 4 + 4);
+    for (int residual = 0; ok && residual < 2; residual++) {
+        c.params.fb_residual = residual;
+        ok = ccl_codec_encode(&c, x, n, seed, enc, cap, &len, rc) == CCL_SUCCESS;
+        size_t plen = ok ? steps(&c, x, n, seed, dev, rd) : 0;
+        ok = ok && len == CCL_WIRE_HDR_LEN + plen && steps_match(enc, dev, plen, rc, rd, n, spec, residual);
+    }
+    if (enc_p != NULL) {
+        *enc_p = enc;
+        *len_p = len;
+    } else {
+        free(enc);
+    }
+    free(dev);
+    free(rc);
+    free(rd);
+    return ok;
+}
+
+/* int: bucket headers from each bucket's min and max, then one code byte at a time. */
+static size_t int_steps(const ccl_codec_t *c, const float *x, size_t n, uint64_t seed,
+                        uint8_t *dev, float *rd)
+{
+    const unsigned bits = (unsigned)c->params.bits, levels = (1u << bits) - 1;
+    const size_t B = c->params.bucket, nb = (n + B - 1) / B, nbytes = (n * bits + 7) / 8;
+    for (size_t b = 0; b < nb; b++) {
+        float mn = x[b * B], mx = mn;
+        for (size_t i = b * B; i < CCL_MIN((b + 1) * B, n); i++) {
+            mn = fminf(mn, x[i]);
+            mx = fmaxf(mx, x[i]);
+        }
+        ccl_int_header(mn, mx, levels, dev + 8 * b);
+    }
+    for (size_t byte = 0; byte < nbytes; byte++)
+        dev[8 * nb + byte] = ccl_int_code_byte(x, n, dev, B, bits, c->params.rounding, seed, byte,
+                                               rd, c->params.fb_residual);
+    return 8 * nb + nbytes;
 }
 
 static int test_int_device_steps(void)
@@ -1210,33 +1255,8 @@ static int test_int_device_steps(void)
     for (size_t i = 300; i < 400; i++) /* a constant stretch: constant buckets */
         x[i] = 1.5f;
     int ok = 1;
-    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
-        ccl_codec_t c;
-        ccl_codec_parse(specs[s], &c);
-        const unsigned bits = (unsigned)c.params.bits, levels = (1u << bits) - 1;
-        const size_t B = c.params.bucket, nb = (n + B - 1) / B, nbytes = (n * bits + 7) / 8;
-        size_t cap = ccl_codec_max_encoded_size(&c, n), len;
-        uint8_t *enc = malloc(cap), *dev = malloc(8 * nb + nbytes);
-        float *rc = malloc(n * 4), *rd = malloc(n * 4);
-        for (int residual = 0; ok && residual < 2; residual++) {
-            c.params.fb_residual = residual;
-            ok = ccl_codec_encode(&c, x, n, 77, enc, cap, &len, rc) == CCL_SUCCESS &&
-                 len == CCL_WIRE_HDR_LEN + 8 * nb + nbytes;
-            for (size_t b = 0; ok && b < nb; b++) {
-                float mn = x[b * B], mx = mn;
-                for (size_t i = b * B; i < CCL_MIN((b + 1) * B, n); i++) {
-                    mn = fminf(mn, x[i]);
-                    mx = fmaxf(mx, x[i]);
-                }
-                ccl_int_header(mn, mx, levels, dev + 8 * b);
-            }
-            for (size_t byte = 0; ok && byte < nbytes; byte++)
-                dev[8 * nb + byte] = ccl_int_code_byte(x, n, dev, B, bits, c.params.rounding,
-                                                       77, byte, rd, residual);
-            ok = ok && steps_match(enc, dev, 8 * nb + nbytes, rc, rd, n, specs[s], residual);
-        }
-        free4(enc, dev, rc, rd);
-    }
+    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++)
+        ok = device_steps_agree(specs[s], x, n, 77, int_steps, NULL, NULL);
     free(x);
     return ok;
 }
@@ -1259,6 +1279,28 @@ static double gpu_order_sum(const float *x, size_t n, int kind, double mean)
     return ccl_sum_combine(acc);
 }
 
+/* qsgd: each bucket's norm (max |x|, or L2 from the GPU's order of sums), then the code
+ * bytes. */
+static size_t qsgd_steps(const ccl_codec_t *c, const float *x, size_t n, uint64_t seed,
+                         uint8_t *dev, float *rd)
+{
+    const unsigned bits = (unsigned)c->params.bits;
+    const size_t B = c->params.bucket, nb = (n + B - 1) / B, nbytes = (n * bits + 7) / 8;
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * B, m = CCL_MIN(B, n - lo);
+        float mx = 0;
+        for (size_t i = lo; i < lo + m; i++)
+            mx = fmaxf(mx, fabsf(x[i]));
+        ccl_put_f32(dev + 4 * b, c->params.norm == CCL_NORM_MAX
+                                     ? mx : ccl_qsgd_l2(gpu_order_sum(x + lo, m, CCL_SUM_SQ, 0)));
+    }
+    for (size_t byte = 0; byte < nbytes; byte++)
+        dev[4 * nb + byte] = ccl_qsgd_code_byte(x, n, dev, B, bits,
+                                                c->params.rounding == CCL_ROUND_STOCHASTIC, seed,
+                                                byte, rd, c->params.fb_residual);
+    return 4 * nb + nbytes;
+}
+
 /* qsgd on the GPU: bucket norms (max, or L2 from the fixed-order sum, buckets beyond one sum
  * block included) and the per-byte steps, run here, give the CPU encoder's bytes and recon;
  * zero stretches and a bucket of subnormals (whose inverse norm overflows) included. */
@@ -1267,47 +1309,49 @@ static int test_qsgd_device_steps(void)
     static const char *specs[] = {"qsgd", "qsgd:bits=8,norm=l2,round=nearest",
                                   "qsgd:bits=3,bucket=37,norm=l2", "qsgd:bits=2,bucket=10000,norm=l2",
                                   "qsgd:bits=5,bucket=7,round=nearest", "qsgd:bits=6,bucket=20011,norm=max"};
-    size_t n = 20011;
-    float *x = randvec(n, 57, 4.0f);
+    size_t n = 20011, len;
+    float *x = randvec(n, 57, 4.0f), *out = malloc(n * 4);
     for (size_t i = 1000; i < 1600; i++)
         x[i] = 0.0f;
     for (size_t i = 2048; i < 2560; i++) /* one whole default bucket: 0 and +-1e-45 */
         x[i] = (i % 3 == 0) ? 0.0f : (i % 3 == 1) ? 1e-45f : -1e-45f;
     int ok = 1;
     for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
-        ccl_codec_t c;
-        ccl_codec_parse(specs[s], &c);
-        const unsigned bits = (unsigned)c.params.bits;
-        const size_t B = c.params.bucket, nb = (n + B - 1) / B, nbytes = (n * bits + 7) / 8;
-        size_t cap = ccl_codec_max_encoded_size(&c, n), len;
-        uint8_t *enc = malloc(cap), *dev = malloc(4 * nb + nbytes);
-        float *rc = malloc(n * 4), *rd = malloc(n * 4);
-        for (int residual = 0; ok && residual < 2; residual++) {
-            c.params.fb_residual = residual;
-            ok = ccl_codec_encode(&c, x, n, 79, enc, cap, &len, rc) == CCL_SUCCESS &&
-                 len == CCL_WIRE_HDR_LEN + 4 * nb + nbytes;
-            for (size_t b = 0; ok && b < nb; b++) {
-                size_t lo = b * B, m = CCL_MIN(B, n - lo);
-                float mx = 0;
-                for (size_t i = lo; i < lo + m; i++)
-                    mx = fmaxf(mx, fabsf(x[i]));
-                ccl_put_f32(dev + 4 * b, c.params.norm == CCL_NORM_MAX
-                                              ? mx : ccl_qsgd_l2(gpu_order_sum(x + lo, m, CCL_SUM_SQ, 0)));
-            }
-            for (size_t byte = 0; ok && byte < nbytes; byte++)
-                dev[4 * nb + byte] = ccl_qsgd_code_byte(x, n, dev, B, bits,
-                                                        c.params.rounding == CCL_ROUND_STOCHASTIC, 79,
-                                                        byte, rd, residual);
-            ok = ok && steps_match(enc, dev, 4 * nb + nbytes, rc, rd, n, specs[s], residual);
-        }
-        /* the subnormal bucket decodes to zeros, not NaNs */
-        float *out = malloc(n * 4);
-        ok = ok && ccl_codec_decode(enc, len, out, n, 0) == CCL_SUCCESS && ccl_all_finite(out, n);
-        free(out);
-        free4(enc, dev, rc, rd);
+        uint8_t *enc = NULL;
+        ok = device_steps_agree(specs[s], x, n, 79, qsgd_steps, &enc, &len) &&
+             /* the subnormal bucket decodes to zeros, not NaNs */
+             ccl_codec_decode(enc, len, out, n, 0) == CCL_SUCCESS && ccl_all_finite(out, n);
+        free(enc);
     }
     free(x);
+    free(out);
     return ok;
+}
+
+/* sign and terngrad: the magnitude or scaler from the GPU's order of sums, then the code
+ * bytes. */
+static size_t sign_tern_steps(const ccl_codec_t *c, const float *x, size_t n, uint64_t seed,
+                              uint8_t *dev, float *rd)
+{
+    int is_sign = c->ops->id == CCL_CODEC_ID_SIGN;
+    size_t nbytes = is_sign ? (n + 7) / 8 : (n + 3) / 4;
+    float s_dev;
+    if (is_sign) {
+        int mode = (int)c->params.sign_scale;
+        s_dev = ccl_sign_magnitude(gpu_order_sum(x, n, mode == 0 ? CCL_SUM_ABS : CCL_SUM_SQ, 0), n, mode);
+    } else {
+        float mx = 0;
+        for (size_t i = 0; i < n; i++)
+            mx = fmaxf(mx, fabsf(x[i]));
+        double mean = gpu_order_sum(x, n, CCL_SUM_X, 0) / (double)n;
+        s_dev = c->params.clip == 0 ? mx
+                : ccl_tern_scale(gpu_order_sum(x, n, CCL_SUM_SQDEV, mean), n, c->params.clip, mx);
+    }
+    ccl_put_f32(dev, s_dev);
+    for (size_t b = 0; b < nbytes; b++)
+        dev[4 + b] = is_sign ? ccl_sign_byte(x, n, b, s_dev, rd, c->params.fb_residual)
+                             : ccl_tern_byte(x, n, b, s_dev, seed, rd, c->params.fb_residual);
+    return 4 + nbytes;
 }
 
 /* sign and terngrad on the GPU: the fixed-order sums, the magnitude or scaler, and the
@@ -1316,6 +1360,7 @@ static int test_qsgd_device_steps(void)
 static int test_sign_tern_device_steps(void)
 {
     static const size_t sizes[] = {0, 1, 33, 8192, 8193, 3 * 8192 + 77, 300001};
+    static const char *specs[] = {"sign", "sign:scale=l2", "terngrad", "terngrad:clip=0"};
     int ok = 1;
     for (size_t z = 0; ok && z < sizeof(sizes) / sizeof(sizes[0]); z++) {
         size_t n = sizes[z];
@@ -1326,37 +1371,8 @@ static int test_sign_tern_device_steps(void)
             if (!ok)
                 fprintf(stderr, "fixed sum n=%zu kind %d: CPU %.17g, GPU order %.17g\n", n, kind, a, b);
         }
-        static const char *specs[] = {"sign", "sign:scale=l2", "terngrad", "terngrad:clip=0"};
-        for (size_t s = 0; ok && n > 0 && s < sizeof(specs) / sizeof(specs[0]); s++) {
-            ccl_codec_t c;
-            ccl_codec_parse(specs[s], &c);
-            int is_sign = c.ops->id == 8;
-            size_t cap = ccl_codec_max_encoded_size(&c, n), len, nbytes = is_sign ? (n + 7) / 8 : (n + 3) / 4;
-            uint8_t *enc = malloc(cap), *dev = malloc(4 + nbytes);
-            float *rc = malloc(n * 4), *rd = malloc(n * 4), s_dev;
-            if (is_sign) {
-                int mode = (int)c.params.sign_scale;
-                s_dev = ccl_sign_magnitude(gpu_order_sum(x, n, mode == 0 ? CCL_SUM_ABS : CCL_SUM_SQ, 0), n, mode);
-            } else {
-                float mx = 0;
-                for (size_t i = 0; i < n; i++)
-                    mx = fmaxf(mx, fabsf(x[i]));
-                double mean = gpu_order_sum(x, n, CCL_SUM_X, 0) / (double)n;
-                s_dev = c.params.clip == 0 ? mx
-                        : ccl_tern_scale(gpu_order_sum(x, n, CCL_SUM_SQDEV, mean), n, c.params.clip, mx);
-            }
-            for (int residual = 0; ok && residual < 2; residual++) {
-                c.params.fb_residual = residual;
-                ok = ccl_codec_encode(&c, x, n, 91, enc, cap, &len, rc) == CCL_SUCCESS &&
-                     len == CCL_WIRE_HDR_LEN + 4 + nbytes;
-                ccl_put_f32(dev, s_dev);
-                for (size_t b = 0; ok && b < nbytes; b++)
-                    dev[4 + b] = is_sign ? ccl_sign_byte(x, n, b, s_dev, rd, residual)
-                                         : ccl_tern_byte(x, n, b, s_dev, 91, rd, residual);
-                ok = ok && steps_match(enc, dev, 4 + nbytes, rc, rd, n, specs[s], residual);
-            }
-            free4(enc, dev, rc, rd);
-        }
+        for (size_t s = 0; ok && n > 0 && s < sizeof(specs) / sizeof(specs[0]); s++)
+            ok = device_steps_agree(specs[s], x, n, 91, sign_tern_steps, NULL, NULL);
         free(x);
     }
     return ok;

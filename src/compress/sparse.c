@@ -64,8 +64,8 @@ static size_t delta_bytes(const uint32_t *idx, size_t k, uint32_t base)
 }
 
 /* packed: src holds the k values in order (src[j]), else the whole vector (src[idx[j]]). */
-static size_t put_values(const float *src, int packed, const uint32_t *idx, size_t k, int fp16,
-                         uint8_t *out, float *recon, int residual)
+static void put_values(const float *src, int packed, const uint32_t *idx, size_t k, int fp16,
+                       uint8_t *out, float *recon, int residual)
 {
     size_t pos = 0;
     for (size_t j = 0; j < k; j++) {
@@ -83,7 +83,6 @@ static size_t put_values(const float *src, int packed, const uint32_t *idx, size
         if (recon)
             recon[idx[j]] = ccl_fb_value(residual, x, v);
     }
-    return pos;
 }
 
 /* The index coding of k ascending indices in [base, base + count): a CCL_SPARSE_* flag (0
@@ -129,13 +128,20 @@ static void put_indices(uint32_t coding, const uint32_t *idx, size_t k, uint32_t
     }
 }
 
-/* The layout around the values: delta-coded gaps and NOIDX put the values first, the u32
- * list and the bitmap put the indices first. Returns the values' offset; *len_p the total. */
-static size_t sparse_layout(uint32_t coding, size_t ibytes, size_t k, int fp16, size_t *len_p)
+/* Everything of the payload but the values: picks the index coding, writes the indices where
+ * it puts them (delta-coded gaps after the values, the u32 list and the bitmap before them,
+ * none for NOIDX), the header words and the total length. Returns the values' offset. */
+static size_t sparse_frame(const uint32_t *idx, size_t k, uint32_t base, size_t count, int fp16,
+                           int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2])
 {
-    size_t vbytes = k * (fp16 ? 2 : 4);
+    size_t ibytes, vbytes = k * (fp16 ? 2 : 4);
+    uint32_t coding = pick_coding(idx, k, base, count, with_indices, &ibytes);
+    int values_first = coding == CCL_SPARSE_DELTA || coding == CCL_SPARSE_NOIDX;
+    put_indices(coding, idx, k, base, count, values_first ? out + vbytes : out);
+    hp[0] = (uint32_t)k;
+    hp[1] = coding | (fp16 ? CCL_SPARSE_FP16 : 0);
     *len_p = ibytes + vbytes;
-    return coding == CCL_SPARSE_DELTA || coding == CCL_SPARSE_NOIDX ? 0 : ibytes;
+    return values_first ? 0 : ibytes;
 }
 
 /* base: the indices are written as idx[j] - base (a range of a longer vector). */
@@ -143,32 +149,22 @@ static void sparse_write(const float *src, int packed, size_t count, const uint3
                          uint32_t base, size_t k, int fp16, int with_indices, uint8_t *out,
                          size_t *len_p, uint32_t hp[2], float *recon, int residual)
 {
-    size_t ibytes, voff;
-    uint32_t coding = pick_coding(idx, k, base, count, with_indices, &ibytes);
+    size_t voff = sparse_frame(idx, k, base, count, fp16, with_indices, out, len_p, hp);
     /* recon: zeros (decoded values) or the input (residuals) where nothing is sent. */
     if (recon && residual)
         memcpy(recon, src, count * sizeof(float));
     else if (recon)
         memset(recon, 0, count * sizeof(float));
-    voff = sparse_layout(coding, ibytes, k, fp16, len_p);
     put_values(src, packed, idx, k, fp16, out + voff, recon, residual);
-    put_indices(coding, idx, k, base, count, voff == 0 ? out + k * (fp16 ? 2 : 4) : out);
-    hp[0] = (uint32_t)k;
-    hp[1] = coding | (fp16 ? CCL_SPARSE_FP16 : 0);
 }
 
 void ccl_sparse_assemble(const uint32_t *idx, size_t k, const void *vals, int fp16,
                          int with_indices, size_t count, uint8_t *out, size_t *len_p,
                          uint32_t hp[2])
 {
-    size_t ibytes, voff, vbytes = k * (fp16 ? 2 : 4);
-    uint32_t coding = pick_coding(idx, k, 0, count, with_indices, &ibytes);
-    voff = sparse_layout(coding, ibytes, k, fp16, len_p);
-    if (vbytes > 0)
-        memcpy(out + voff, vals, vbytes);
-    put_indices(coding, idx, k, 0, count, voff == 0 ? out + vbytes : out);
-    hp[0] = (uint32_t)k;
-    hp[1] = coding | (fp16 ? CCL_SPARSE_FP16 : 0);
+    size_t voff = sparse_frame(idx, k, 0, count, fp16, with_indices, out, len_p, hp);
+    if (k > 0)
+        memcpy(out + voff, vals, k * (fp16 ? 2 : 4));
 }
 
 void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
