@@ -63,52 +63,6 @@ static size_t dgc_max_payload(const ccl_codec_params_t *p, size_t count)
     return ccl_sparse_max_payload(count, ccl_sparse_k(&first, count), p->fp16_values, 1);
 }
 
-/* Counts the |x| >= t and stores the first (lowest) cap of their indices. Hits are rare
- * (about k of count), so blocks of 8 are tested at once and only hit blocks are walked. */
-static size_t collect_scalar(const float *x, size_t lo, size_t n, uint32_t t, uint32_t *idx,
-                             size_t cap, size_t c)
-{
-    for (size_t i = lo; i < n; i++)
-        if (ccl_mag_bits(x[i]) >= t) {
-            if (c < cap)
-                idx[c] = (uint32_t)i;
-            c++;
-        }
-    return c;
-}
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-__attribute__((target("avx2"))) static size_t collect_avx2(const float *x, size_t n, uint32_t t,
-                                                           uint32_t *idx, size_t cap)
-{
-    /* Magnitude bits are below 2^31, so a signed compare against t - 1 is |x| >= t. */
-    const __m256i absmask = _mm256_set1_epi32(0x7fffffff), tm1 = _mm256_set1_epi32((int)t - 1);
-    size_t c = 0, i = 0;
-    if (t == 0)
-        return collect_scalar(x, 0, n, t, idx, cap, 0);
-    for (; i + 8 <= n; i += 8) {
-        __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + i)), absmask);
-        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(v, tm1)));
-        for (; m; m &= m - 1) {
-            if (c < cap)
-                idx[c] = (uint32_t)(i + (unsigned)__builtin_ctz(m));
-            c++;
-        }
-    }
-    return collect_scalar(x, i, n, t, idx, cap, c);
-}
-#endif
-
-static size_t collect(const float *x, size_t n, uint32_t t, uint32_t *idx, size_t cap)
-{
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2"))
-        return collect_avx2(x, n, t, idx, cap);
-#endif
-    return collect_scalar(x, 0, n, t, idx, cap, 0);
-}
-
 /* The sampling stride of the reference: about max(sample*d, 2/ratio) samples, stride = 1
  * mod 8 so that stepping it down by 8 ends at 1. */
 size_t ccl_dgc_stride(const ccl_codec_params_t *p, size_t d)
@@ -165,13 +119,13 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
     free(keys);
     keys = NULL;
     /* One pass counts and keeps the first 2k candidates: enough for the usual outcomes. */
-    n = collect(src, count, thr, idx, 2 * k);
+    n = ccl_sparse_collect(src, count, thr, idx, 2 * k);
     for (int it = 0; stride > 1 && it < 10 && n < k * 4 / 5 && thr > 0; it++) {
         float t;
         memcpy(&t, &thr, 4);
         t *= 0.8f;
         memcpy(&thr, &t, 4);
-        n = collect(src, count, thr, idx, 2 * k);
+        n = ccl_sparse_collect(src, count, thr, idx, 2 * k);
     }
     if (n > k && (stride == 1 || n * 10 > k * 13)) {
         /* Exact refinement among the n candidates: the k largest, ties to the lower index. */
@@ -183,7 +137,7 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
             goto out;
         }
         if (cand != idx)
-            collect(src, count, thr, cand, n);
+            ccl_sparse_collect(src, count, thr, cand, n);
         for (size_t j = 0; j < n; j++)
             keys[j] = ccl_mag_key(src[cand[j]], cand[j]);
         uint64_t kth = ccl_kth_largest(keys, n, k);

@@ -353,3 +353,49 @@ uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k)
     }
     return keys[want];
 }
+
+/* Hits are rare (about k of count), so blocks of 8 are tested at once and only hit blocks
+ * are walked. */
+static size_t collect_scalar(const float *x, size_t lo, size_t n, uint32_t t, uint32_t *idx,
+                             size_t cap, size_t c)
+{
+    for (size_t i = lo; i < n; i++)
+        if (ccl_mag_bits(x[i]) >= t) {
+            if (c < cap)
+                idx[c] = (uint32_t)i;
+            c++;
+        }
+    return c;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static size_t collect_avx2(const float *x, size_t n, uint32_t t,
+                                                           uint32_t *idx, size_t cap)
+{
+    /* Magnitude bits are below 2^31, so a signed compare against t - 1 is |x| >= t. */
+    const __m256i absmask = _mm256_set1_epi32(0x7fffffff), tm1 = _mm256_set1_epi32((int)t - 1);
+    size_t c = 0, i = 0;
+    if (t == 0)
+        return collect_scalar(x, 0, n, t, idx, cap, 0);
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + i)), absmask);
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(v, tm1)));
+        for (; m; m &= m - 1) {
+            if (c < cap)
+                idx[c] = (uint32_t)(i + (unsigned)__builtin_ctz(m));
+            c++;
+        }
+    }
+    return collect_scalar(x, i, n, t, idx, cap, c);
+}
+#endif
+
+size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, size_t cap)
+{
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2"))
+        return collect_avx2(x, n, t, idx, cap);
+#endif
+    return collect_scalar(x, 0, n, t, idx, cap, 0);
+}

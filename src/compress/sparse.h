@@ -62,6 +62,10 @@ size_t ccl_dgc_stride(const ccl_codec_params_t *p, size_t count);
 void ccl_dgc_plan(const ccl_codec_params_t *p, size_t count, uint64_t seed, size_t *stride,
                   size_t *ks, size_t *off);
 
+/* Counts the x[i] whose magnitude bits (ccl_mag_bits) are >= t and stores the first
+ * (lowest) cap of their indices; t = 1 finds the non-zeros. */
+size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, size_t cap);
+
 /* The k-th largest (1-based) of keys[0..n), reordering keys (linear-time quickselect). */
 uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k);
 
