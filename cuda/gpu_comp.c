@@ -129,6 +129,9 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
                              "error feedback kept");
     }
     ccl_ef_step_codec(ef, codec, eff);
+    /* The GPU's classic commit is always a swap: its encoders write p - decoded for sparse
+     * codecs too (the same bits as the host's subtraction at commit). */
+    eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC;
     *p_p = ef->mode == CCL_EF_NONE ? g : gs->p;
     return CCL_SUCCESS;
 }

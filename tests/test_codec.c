@@ -844,6 +844,49 @@ static int test_ef_telescoping(void)
     return ok;
 }
 
+/* One step's new residual is p minus what the receivers decode, bit for bit, where the commit
+ * touches only the sent elements (sparse codecs; fp16 values make the decoded value differ
+ * from p) and where the encoder writes it (a dense codec). */
+static int test_ef_commit_one_step(void)
+{
+    enum { N = 5000 };
+    static const struct { const char *spec; ccl_ef_mode_t mode; } cases[] = {
+        {"topk:ratio=0.01,fp16_values=1", CCL_EF_CLASSIC}, {"threshold:threshold=0.9", CCL_EF_CLASSIC},
+        {"randomk:ratio=0.1,fp16_values=1", CCL_EF_CLASSIC}, {"int:bits=4", CCL_EF_CLASSIC},
+        {"dgc:ratio=0.01,fp16_values=1,momentum=0", CCL_EF_DGC},
+    };
+    static float g[N], e0[N], d[N];
+    int ok = 1;
+    for (size_t c = 0; ok && c < sizeof(cases) / sizeof(cases[0]); c++) {
+        ccl_codec_t codec;
+        ccl_ef_t *ef;
+        ok = ccl_codec_parse(cases[c].spec, &codec) == CCL_SUCCESS &&
+             ccl_ef_create(N, cases[c].mode, &ef) == CCL_SUCCESS;
+        if (!ok)
+            break;
+        size_t cap = ccl_codec_max_encoded_size(&codec, N), len;
+        uint8_t *buf = malloc(cap);
+        for (int step = 0; ok && step < 3; step++) {
+            for (int i = 0; i < N; i++)
+                g[i] = ccl_rng_unit((uint64_t)step + 77, (uint64_t)i) * 2.0f - 1.0f;
+            memcpy(e0, ef->residual, sizeof(e0));
+            ok = ccl_ef_encode(ef, &codec, g, (uint64_t)step, buf, cap, &len) == CCL_SUCCESS &&
+                 ccl_codec_decode(buf, len, d, N, 0) == CCL_SUCCESS;
+            /* momentum=0 and no clipping: DGC's p is g + e as classic's is */
+            for (int i = 0; ok && i < N; i++) {
+                float p = g[i] + e0[i], want = p - d[i];
+                ok = memcmp(&want, &ef->residual[i], sizeof(float)) == 0;
+                if (!ok)
+                    fprintf(stderr, "%s step %d [%d]: residual %.9g, p - decoded %.9g\n",
+                            cases[c].spec, step, i, ef->residual[i], want);
+            }
+        }
+        free(buf);
+        ccl_ef_destroy(ef);
+    }
+    return ok;
+}
+
 static int test_ef_nonfinite_policy(void)
 {
     enum { N = 100 };
@@ -1458,6 +1501,7 @@ int main(int argc, char **argv)
     h_report(test_sign_tern_device_steps(), "sign, terngrad: fixed-order sums and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_check_matches_decode(), "int, cast, sign, terngrad, qsgd: the check without decoding accepts exactly what the decoder accepts (3000 corruptions each)");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
+    h_report(test_ef_commit_one_step(), "error feedback: new residual = p - decoded, bit for bit (sparse and dense)");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
     h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");
     h_report(test_ef21(), "EF21 and EF21-W reach the fixed point in ceil(d/k) steps, error non-increasing");

@@ -1,6 +1,7 @@
 /* ef.c: error-feedback state (classic, EF21, EF21-W, DGC) with checkpoints and a
  * non-finite-input policy. The steps are documented in ef.h. */
 #include "ef.h"
+#include "sparse.h"
 #include "wire.h"
 
 #include <math.h>
@@ -192,15 +193,37 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
 void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff)
 {
     *eff = *codec;
-    /* Classic error feedback takes the new residual straight from the encoder (commit then
-     * swaps buffers instead of making a pass); the other modes need the decoded values. */
-    eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC;
+    /* Classic error feedback with a dense codec takes the new residual straight from the
+     * encoder (commit then swaps buffers instead of making a pass); with a sparse codec it
+     * subtracts the few decoded values from p, as DGC does. The other modes need the
+     * decoded values. */
+    ef->sparse_sent = ef->mode == CCL_EF_CLASSIC && codec->ops != NULL &&
+                      (codec->ops->flags & CCL_CODEC_SPARSE);
+    eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC && !ef->sparse_sent;
     if (ef->mode == CCL_EF_DGC) {
         ef->masking = codec->params.dgc.masking;
         eff->params.ratio = ccl_dgc_ratio(&codec->params.dgc, codec->params.ratio, ef->steps);
         if (eff->params.ratio != codec->params.ratio)
             eff->params.k = 0;
         eff->params.dgc.warmup_steps = 0; /* this step's codec: the ratio is settled */
+    }
+}
+
+/* e = p - recon, where p has just become e by a swap of buffers: only the non-zeros of recon
+ * are touched, found a block at a time by ccl_sparse_collect's vector scan. With `velocity`
+ * (DGC's masking) the momentum of what was sent restarts from zero. */
+static void subtract_sent(float *e, float *velocity, const float *recon, size_t n)
+{
+    uint32_t idx[EF_BLOCK];
+    for (size_t lo = 0; lo < n; lo += EF_BLOCK) {
+        const size_t m = CCL_MIN((size_t)EF_BLOCK, n - lo);
+        const size_t hits = ccl_sparse_collect(recon + lo, m, 1, idx, EF_BLOCK);
+        for (size_t j = 0; j < hits; j++) {
+            const size_t i = lo + idx[j];
+            e[i] -= recon[i];
+            if (velocity != NULL)
+                velocity[i] = 0.0f;
+        }
     }
 }
 
@@ -212,21 +235,18 @@ void ccl_ef_commit(ccl_ef_t *ef, float *recon)
     case CCL_EF_NONE:
         break;
     case CCL_EF_CLASSIC:
-        /* recon holds p - decoded (fb_residual): it becomes the residual. */
-        swap_bufs(&ef->residual, &ef->recon);
+        if (ef->sparse_sent) {
+            swap_bufs(&ef->residual, &ef->p);
+            subtract_sent(ef->residual, NULL, recon, n);
+        } else {
+            /* recon holds p - decoded (fb_residual): it becomes the residual. */
+            swap_bufs(&ef->residual, &ef->recon);
+        }
         break;
     case CCL_EF_DGC:
-        /* e = p - recon. p becomes the residual by a swap of buffers, and only the elements
-         * that were sent change: sparse codecs send few, so this touches little memory. */
         swap_bufs(&ef->residual, &ef->p);
         swap_bufs(&ef->velocity, &ef->u); /* the new momentum */
-        for (size_t i = 0; i < n; i++)
-            if (recon[i] != 0) {
-                ef->residual[i] -= recon[i];
-                /* Masking: the momentum of what was sent restarts from zero. */
-                if (ef->masking)
-                    ef->velocity[i] = 0.0f;
-            }
+        subtract_sent(ef->residual, ef->masking ? ef->velocity : NULL, recon, n);
         break;
     case CCL_EF_EF21:
         for (size_t i = 0; i < n; i++)

@@ -22,6 +22,8 @@ typedef struct ccl_ef {
     int      nranks;     /* EF21-W's n and DGC clipping's P (default 1) */
     float    weight;     /* EF21-W: this rank's w_i (default 1/nranks) */
     int      masking;    /* DGC: the step being committed masks the momentum it sent */
+    int      sparse_sent; /* classic: this step's codec is sparse, so recon holds the decoded
+                           * values (not p minus them) and commit touches only what was sent */
     uint64_t steps;      /* compressions done */
     uint64_t skipped;    /* steps refused for a non-finite gradient */
     float   *p, *recon;  /* per-call buffers, kept across calls: p, its reconstruction */
@@ -52,8 +54,8 @@ ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight);
  * aggregate.
  *
  * prepare returns in *p_p the vector to compress, and in *eff the codec to use for this step
- * (DGC's warm-up lowers the ratio over the first steps; classic error feedback sets
- * eff->params.fb_residual, so the encoder writes the new residual p - decoded). Modes:
+ * (DGC's warm-up lowers the ratio over the first steps; classic error feedback with a dense
+ * codec sets eff->params.fb_residual, so the encoder writes the new residual p - decoded). Modes:
  *   none: p = g;  classic: p = g + e;  EF21: p = g - g_i;  EF21-W: p = g/n - w_i g_i
  *   (so that the decoded message is w_i c_i with c_i = C(g/(n w_i) - g_i));
  *   DGC: g clipped to norm clip/sqrt(P) if clip is set; u = m u + g; v += u (Nesterov:
@@ -65,13 +67,17 @@ ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight);
 ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                             const float **p_p, ccl_codec_t *eff);
 /* The codec of this step (what prepare returns in *eff): DGC's warm-up ratio, and
- * fb_residual for classic error feedback. */
+ * fb_residual for classic error feedback with a dense codec. */
 void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff);
 
 /* recon: ccl_ef_recon's buffer, filled for every element: what the receivers decode from
- * this rank's message, except in classic mode (fb_residual), where it holds p minus that.
- *   classic: e = recon (a swap of buffers);  EF21: g_i += recon;  EF21-W: g_i += recon / w_i;
- *   DGC: v = p - recon (zero where sent in full), u = 0 where sent if masking. */
+ * this rank's message, except in classic mode with a dense codec (fb_residual), where it
+ * holds p minus that.
+ *   classic: e = recon (a swap of buffers); with a sparse codec e = p - recon;
+ *   EF21: g_i += recon;  EF21-W: g_i += recon / w_i;
+ *   DGC: v = p - recon (zero where sent in full), u = 0 where sent if masking.
+ * Where e = p - recon, p becomes e by a swap of buffers and only the non-zeros of recon are
+ * subtracted: a sparse codec sends few elements, so the commit touches little memory. */
 void ccl_ef_commit(ccl_ef_t *ef, float *recon);
 /* sum: the sum over ranks of the decoded messages. EF21 modes add it to G and return the
  * estimate of the sum of the gradients (EF21: G = sum g_i; EF21-W: n sum w_i g_i) in sum;
