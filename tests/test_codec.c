@@ -169,6 +169,28 @@ static int cmp_desc_mag(const void *a, const void *b)
     return x < y ? -1 : 1; /* lower index first */
 }
 
+/* topk of x[0..n) decodes to the reference: sorted by magnitude, ties to the lower index. */
+static int topk_matches_reference(const float *x, size_t n, size_t k)
+{
+    char spec[64];
+    snprintf(spec, sizeof(spec), "topk:k=%zu", k);
+    float *d = roundtrip(spec, x, n, 0, NULL, NULL);
+    const float **ord = malloc(n * sizeof(*ord));
+    for (size_t i = 0; i < n; i++)
+        ord[i] = &x[i];
+    qsort(ord, n, sizeof(*ord), cmp_desc_mag);
+    float *ref = calloc(n, 4);
+    for (size_t j = 0; j < k; j++)
+        ref[ord[j] - x] = *ord[j];
+    int ok = d != NULL && memcmp(d, ref, n * 4) == 0;
+    if (!ok)
+        fprintf(stderr, "topk: n %zu, k %zu differs from the reference\n", n, k);
+    free(d);
+    free(ord);
+    free(ref);
+    return ok;
+}
+
 static int test_topk_exact(void)
 {
     static const size_t ns[] = {1, 2, 10, 1000, 100003};
@@ -177,30 +199,37 @@ static int test_topk_exact(void)
         float *x = randvec(n, 100 + t, 1.0f);
         for (size_t i = 0; i < n; i += 7)
             x[i] = 0.25f; /* many ties */
-        size_t k = n / 3 + 1;
-        char spec[64];
-        snprintf(spec, sizeof(spec), "topk:k=%zu", k);
-        float *d = roundtrip(spec, x, n, 0, NULL, NULL);
-        /* Reference: sort by magnitude, ties to the lower index. */
-        const float **ord = malloc(n * sizeof(*ord));
-        for (size_t i = 0; i < n; i++)
-            ord[i] = &x[i];
-        qsort(ord, n, sizeof(*ord), cmp_desc_mag);
-        float *ref = calloc(n, 4);
-        for (size_t j = 0; j < k; j++)
-            ref[ord[j] - x] = *ord[j];
-        int ok = d != NULL && memcmp(d, ref, n * 4) == 0;
+        int ok = topk_matches_reference(x, n, n / 3 + 1);
         free(x);
-        free(d);
-        free(ord);
-        free(ref);
         if (!ok)
             return 0;
     }
+    /* Large buffers take a threshold from a strided sample (every n / 65536-th element):
+     * exact whatever the values, including those that fool the sample. */
+    const size_t n = 1000003, stride = n / 65536;
+    float *x = randvec(n, 7, 1.0f);
+    int ok = topk_matches_reference(x, n, 1000);
+    for (size_t i = 0; i < n; i += 97)
+        x[i] = 0.9995f; /* ties across the k-th magnitude, decided by index */
+    ok = ok && topk_matches_reference(x, n, 1000);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((int)(i * 7919 % 17) - 8); /* integers: huge ties */
+    ok = ok && topk_matches_reference(x, n, 5000);
+    free(x);
+    x = randvec(n, 8, 1.0f);
+    for (size_t i = stride / 2; i < n; i += stride)
+        x[i] = 10.0f; /* the sample sees only large values: its guess is too high */
+    ok = ok && topk_matches_reference(x, n, n / 8);
+    for (size_t i = stride / 2; i < n; i += stride)
+        x[i] = 0.0f; /* the sample sees only zeros: its guess takes everything */
+    ok = ok && topk_matches_reference(x, n, 1000);
+    free(x);
+    if (!ok)
+        return 0;
     /* k = count is lossless; fp16 values round as fp16 does. */
     float y[5] = {1, -2, 3, 0.1f, 70000};
     float *d = roundtrip("topk:ratio=1", y, 5, 0, NULL, NULL);
-    int ok = d && memcmp(d, y, sizeof(y)) == 0;
+    ok = d && memcmp(d, y, sizeof(y)) == 0;
     free(d);
     d = roundtrip("topk:ratio=1,fp16_values=1", y, 5, 0, NULL, NULL);
     ok = ok && d && d[3] == ccl_half_to_float(ccl_float_to_half(0.1f)) && d[4] == 65504.0f;

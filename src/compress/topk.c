@@ -1,11 +1,20 @@
 /* topk.c: exactly the k elements of largest magnitude (ties: the lower index), sent as
- * (index, value) pairs. Selection is a linear-time quickselect on magnitude keys. */
+ * (index, value) pairs.
+ *
+ * Selection: a strided sample gives a magnitude t that about 2k elements reach; one vector
+ * pass (ccl_sparse_collect) gathers every element with |x| >= t, and a quickselect on their
+ * (magnitude, index) keys picks the k. When at least k reach t, the k largest of all are
+ * among them, so the result is exact whatever the sample; a sample that misses (fewer than
+ * k reach t) only costs another pass with a lower t. Small buffers, and ratios above 1/8,
+ * go straight to a quickselect on every key. */
 #include "sparse.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+
+#define TOPK_SAMPLES 65536 /* sampled magnitudes, when the buffer is large enough */
 
 static void topk_defaults(ccl_codec_params_t *p) { p->ratio = 0.001; }
 
@@ -14,34 +23,98 @@ static size_t topk_max_payload(const ccl_codec_params_t *p, size_t count)
     return ccl_sparse_max_payload(count, ccl_sparse_k(p, count), p->fp16_values, 1);
 }
 
+/* Keeps, in index order, the k of cand[0..n) with the largest keys (n >= k). */
+static ccl_result_t select_among(const float *src, uint32_t *cand, size_t n, size_t k)
+{
+    uint64_t *keys = malloc(CCL_MAX(n, (size_t)1) * sizeof(uint64_t)), kth;
+    size_t kept = 0;
+    if (keys == NULL)
+        return CCL_ERR_NO_MEMORY;
+    for (size_t j = 0; j < n; j++)
+        keys[j] = ccl_mag_key(src[cand[j]], cand[j]);
+    kth = ccl_kth_largest(keys, n, k);
+    free(keys);
+    for (size_t j = 0; j < n && kept < k; j++) /* in place: kept <= j */
+        if (ccl_mag_key(src[cand[j]], cand[j]) >= kth)
+            cand[kept++] = cand[j];
+    return CCL_SUCCESS;
+}
+
+static int cmp_desc_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* A magnitude (ccl_mag_bits) that about 2k of count elements reach, from a strided sample:
+ * the sample's j-th largest for j a little above twice the expected number of sampled
+ * elements in the top k. `lower` steps further down the sample each time a guess missed. */
+static uint32_t sample_threshold(const float *src, size_t count, size_t k, int lower, uint32_t *s)
+{
+    size_t stride = count / TOPK_SAMPLES, ns = count / stride;
+    for (size_t j = 0; j < ns; j++)
+        s[j] = ccl_mag_bits(src[j * stride + stride / 2]);
+    qsort(s, ns, sizeof(uint32_t), cmp_desc_u32);
+    double expect = (double)ns * (double)k / (double)count;
+    size_t j = (size_t)ceil((2.0 * expect + 3.0 * sqrt(2.0 * expect) + 8.0) * (double)(1u << (3 * lower)));
+    return j >= ns ? 0 : s[j];
+}
+
+static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32_t **idx_p)
+{
+    uint32_t *idx = NULL, *s = NULL;
+    size_t cap = 4 * k + 64, n = 0;
+    if ((idx = malloc(cap * sizeof(uint32_t))) == NULL ||
+        (s = malloc(TOPK_SAMPLES * 2 * sizeof(uint32_t))) == NULL)
+        goto nomem;
+    for (int lower = 0;; lower++) {
+        uint32_t t = sample_threshold(src, count, k, lower, s);
+        n = ccl_sparse_collect(src, count, t, idx, cap);
+        if (n < k && t > 0)
+            continue; /* the sample guessed too high */
+        if (n > cap) { /* many ties at t, or a sample that guessed too low: take them all */
+            free(idx);
+            cap = n;
+            if ((idx = malloc(cap * sizeof(uint32_t))) == NULL)
+                goto nomem;
+            ccl_sparse_collect(src, count, t, idx, cap);
+        }
+        break;
+    }
+    free(s);
+    s = NULL;
+    if (n > k && select_among(src, idx, n, k) != CCL_SUCCESS)
+        goto nomem;
+    *idx_p = idx;
+    return CCL_SUCCESS;
+nomem:
+    free(idx);
+    free(s);
+    return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu elements", count);
+}
+
 static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, size_t count,
                                 uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                 uint32_t hp[2], float *recon)
 {
-    size_t k = ccl_sparse_k(p, count), n = 0;
-    uint64_t *keys = NULL, thr = 0;
-    uint32_t *idx = malloc(CCL_MAX(k, (size_t)1) * sizeof(uint32_t));
-    if (idx == NULL)
-        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory");
-    if (k > 0 && k < count) {
-        keys = malloc(count * sizeof(uint64_t));
-        if (keys == NULL) {
+    size_t k = ccl_sparse_k(p, count);
+    uint32_t *idx = NULL;
+    if (k > 0 && k < count && count >= 4 * (size_t)TOPK_SAMPLES && k <= count / 8) {
+        CCL_CHECK(topk_select(src, count, k, &idx));
+    } else {
+        if ((idx = malloc(CCL_MAX(count, (size_t)1) * sizeof(uint32_t))) == NULL)
+            return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu elements", count);
+        for (size_t i = 0; i < count; i++)
+            idx[i] = (uint32_t)i;
+        if (k < count && select_among(src, idx, count, k) != CCL_SUCCESS) {
             free(idx);
             return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu keys", count);
         }
-        for (size_t i = 0; i < count; i++)
-            keys[i] = ccl_mag_key(src[i], i);
-        thr = ccl_kth_largest(keys, count, k);
-        free(keys);
     }
-    for (size_t i = 0; i < count && n < k; i++)
-        if (ccl_mag_key(src[i], i) >= thr)
-            idx[n++] = (uint32_t)i;
-    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
+    ccl_sparse_write(src, count, idx, k, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
     free(idx);
     return CCL_SUCCESS;
 }
-
 static int topk_set(ccl_codec_params_t *p, const char *k, const char *v)
 {
     return ccl_sparse_set_param(p, k, v);
