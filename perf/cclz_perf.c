@@ -107,7 +107,7 @@ int main(int argc, char **argv)
             continue;
         size_t in_elems = o.coll == P_REDUCE_SCATTER ? count * (size_t)p : count;
         size_t out_elems = o.coll == P_ALLGATHER ? count * (size_t)p : count;
-        perf_fill(in, in_elems, o.dtype, rank, 0);
+        perf_fill(in, in_elems, o.dtype, o.input, rank, 0);
         if (o.compress != NULL)
             CHECK_CCL(ccl_compressor_create(comm, o.compress, count, dt_map[o.dtype], &comp));
 

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
         size_t count = bytes / dts;
         if (count == 0)
             continue;
-        perf_fill(in, count, o.dtype, rank, 0);
+        perf_fill(in, count, o.dtype, o.input, rank, 0);
         for (int i = 0; i < o.warmup; i++)
             MPI_Allreduce(in, out, (int)count, dts_map[o.dtype], op_map[o.op], MPI_COMM_WORLD);
         MPI_Barrier(MPI_COMM_WORLD);

@@ -3,6 +3,7 @@
 #ifndef CCL_PERF_COMMON_H
 #define CCL_PERF_COMMON_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,11 @@ static const char *perf_coll_names[] = {"allreduce", "allgather", "reduce_scatte
 static const char *perf_dtype_names[] = {"float", "double", "int32", "int64"};
 static const size_t perf_dtype_sizes[] = {4, 8, 4, 8};
 static const char *perf_op_names[] = {"sum", "min", "max"};
+/* Input values: small integers (sums are exact, so results are checked), or normal ones
+ * (mean 0, deviation 1, different on every rank), which is what compressors see in
+ * training: distinct magnitudes, no ties. */
+typedef enum { P_INTS, P_NORMAL } perf_input_t;
+static const char *perf_input_names[] = {"ints", "normal"};
 
 typedef struct {
     size_t min_bytes, max_bytes;
@@ -26,6 +32,7 @@ typedef struct {
     perf_coll_t coll;
     perf_dtype_t dtype;
     perf_op_t op;
+    perf_input_t input;
     const char *json;
     const char *compress;   /* cclz_perf -z: a compressor spec; NULL = exact calls */
     FILE *json_fp;
@@ -59,10 +66,12 @@ static inline void perf_usage(const char *prog)
     fprintf(stderr,
             "usage: %s [-np N] [-b MIN] [-e MAX] [-f FACTOR] [-n ITERS] [-w WARMUP] [-c 0|1]\n"
             "          [-t allreduce|allgather|reduce_scatter|broadcast] [-d float|double|int32|int64]\n"
-            "          [-o sum|min|max] [-J FILE.json] [-z SPEC]\n"
+            "          [-o sum|min|max] [-i ints|normal] [-J FILE.json] [-z SPEC]\n"
             "-z SPEC (cclz_perf): ccl_allreduce_compressed / ccl_allgather_compressed with a\n"
             "compressor of that spec ('int:bits=8', 'dgc:ratio=0.001', 'auto'); #wrong is then -1\n"
             "(lossy results are not checked).\n"
+            "-i normal: normally distributed inputs (float types; results not checked) instead\n"
+            "of small integers.\n"
             "Sizes are bytes of the whole result (K, M, G suffixes); each size is timed over\n"
             "ITERS calls after WARMUP calls, and the slowest rank's mean is reported.\n",
             prog);
@@ -87,13 +96,17 @@ static inline void perf_parse(int argc, char **argv, perf_opts_t *o, int allow_n
         else if (strcmp(a, "-t") == 0) o->coll = (perf_coll_t)perf_lookup(v, perf_coll_names, 4);
         else if (strcmp(a, "-d") == 0) o->dtype = (perf_dtype_t)perf_lookup(v, perf_dtype_names, 4);
         else if (strcmp(a, "-o") == 0) o->op = (perf_op_t)perf_lookup(v, perf_op_names, 3);
+        else if (strcmp(a, "-i") == 0) o->input = (perf_input_t)perf_lookup(v, perf_input_names, 2);
         else if (strcmp(a, "-J") == 0) o->json = v;
         else if (strcmp(a, "-z") == 0) o->compress = v;
         else perf_usage(argv[0]);
         i++;
     }
-    if (o->factor <= 1 || o->min_bytes == 0 || o->max_bytes < o->min_bytes || o->iters <= 0)
+    if (o->factor <= 1 || o->min_bytes == 0 || o->max_bytes < o->min_bytes || o->iters <= 0 ||
+        (o->input == P_NORMAL && o->dtype != P_F32 && o->dtype != P_F64))
         perf_usage(argv[0]);
+    if (o->input == P_NORMAL)
+        o->check = 0; /* the sums are not exact */
 }
 
 static inline double perf_now(void)
@@ -109,10 +122,26 @@ static inline double perf_val(int r, size_t i)
     return (double)((r * 3 + (int)(i % 61)) % 17) - 8;
 }
 
-static inline void perf_fill(void *buf, size_t n, perf_dtype_t dt, int r, size_t base)
+/* A standard normal value for (r, i): Box-Muller on two uniforms from a splitmix64 hash. */
+static inline double perf_normal(int r, size_t i)
+{
+    uint64_t z = ((uint64_t)(unsigned)r << 40) ^ (uint64_t)i, u[2];
+    for (int j = 0; j < 2; j++) {
+        z += 0x9e3779b97f4a7c15ull;
+        uint64_t x = z;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+        u[j] = x ^ (x >> 31);
+    }
+    double a = ((double)(u[0] >> 11) + 1.0) / 9007199254740993.0, b = (double)(u[1] >> 11) / 9007199254740992.0;
+    return sqrt(-2.0 * log(a)) * cos(6.283185307179586 * b);
+}
+
+static inline void perf_fill(void *buf, size_t n, perf_dtype_t dt, perf_input_t in, int r,
+                             size_t base)
 {
     for (size_t i = 0; i < n; i++) {
-        double v = perf_val(r, base + i);
+        double v = in == P_NORMAL ? perf_normal(r, base + i) : perf_val(r, base + i);
         switch (dt) {
         case P_F32: ((float *)buf)[i] = (float)v; break;
         case P_F64: ((double *)buf)[i] = v; break;
@@ -171,10 +200,10 @@ static inline double perf_bus_factor(perf_coll_t c, int n)
 
 static inline void perf_header(const perf_opts_t *o, const char *what, int nranks)
 {
-    printf("# %s: %s, %d ranks, %s %s, %d iterations after %d warm-up%s%s\n", what,
+    printf("# %s: %s, %d ranks, %s %s, %s inputs, %d iterations after %d warm-up%s%s\n", what,
            perf_coll_names[o->coll], nranks, perf_dtype_names[o->dtype], perf_op_names[o->op],
-           o->iters, o->warmup, o->compress ? ", compressed with " : "",
-           o->compress ? o->compress : "");
+           perf_input_names[o->input], o->iters, o->warmup,
+           o->compress ? ", compressed with " : "", o->compress ? o->compress : "");
     printf("# %10s %12s %8s %6s %10s %8s %8s %8s\n", "size", "count", "type", "redop",
            "time(us)", "algbw", "busbw", "#wrong");
     printf("# %10s %12s %8s %6s %10s %8s %8s %8s\n", "(B)", "(elements)", "", "", "", "(GB/s)",
@@ -184,9 +213,11 @@ static inline void perf_header(const perf_opts_t *o, const char *what, int nrank
         *fp = fopen(o->json, "w");
         if (*fp)
             fprintf(*fp, "{\"tool\": \"%s\", \"collective\": \"%s\", \"ranks\": %d, \"type\": \"%s\", "
-                         "\"redop\": \"%s\", \"iters\": %d, \"compress\": \"%s\", \"results\": [",
+                         "\"redop\": \"%s\", \"iters\": %d, \"compress\": \"%s\", \"input\": \"%s\", "
+                         "\"results\": [",
                     what, perf_coll_names[o->coll], nranks, perf_dtype_names[o->dtype],
-                    perf_op_names[o->op], o->iters, o->compress ? o->compress : "none");
+                    perf_op_names[o->op], o->iters, o->compress ? o->compress : "none",
+                    perf_input_names[o->input]);
     }
 }
 
