@@ -117,47 +117,58 @@ static float dgc_clip_scale(const ccl_ef_t *ef, const ccl_dgc_params_t *d, const
     return ccl_dgc_clip_scale(ccl_fixed_sum(g, ef->count, CCL_SUM_SQ, 0, NULL), d->clip, ef->nranks);
 }
 
+/* Blocks small enough to stay in the cache between the passes over them. */
+#define EF_BLOCK 2048
+
+#define NONFINITE(x) ((ccl_f32_bits(x) & 0x7f800000u) == 0x7f800000u)
+/* p[i] = RULE for i in [0, m), checking g and p for NaN and infinities in the same pass. */
+#define EF_LOOP(RULE)                                                                        \
+    for (size_t i = 0; i < m; i++) {                                                         \
+        const float v_ = (RULE);                                                             \
+        p[i] = v_;                                                                           \
+        bad_g |= NONFINITE(g[i]);                                                            \
+        bad_p |= NONFINITE(v_);                                                              \
+    }
+
 /* p[0..m) for the elements from `at`, by the mode's rule (ef.h); DGC's momentum correction
- * goes to the scratch u (the state changes at commit). */
-static void combine(ccl_ef_t *ef, const ccl_codec_t *codec, float clip_scale, size_t at,
-                    const float *g, float *p, size_t m)
+ * goes to the scratch u (the state changes at commit). One branch-free pass, so that it
+ * vectorises: bit 0 of the result says that g holds a NaN or an infinity, bit 1 that p does
+ * (a finite g plus a finite state can overflow). */
+__attribute__((target_clones("avx2", "default")))
+static uint32_t combine(const ccl_ef_t *ef, const ccl_codec_t *codec, float clip_scale, size_t at,
+                        const float *restrict g, float *restrict p, size_t m)
 {
-    const float *e = ef->residual + at;
+    const float *restrict e = ef->residual + at;
+    uint32_t bad_g = 0, bad_p = 0;
     switch (ef->mode) {
     case CCL_EF_NONE:
+        for (size_t i = 0; i < m; i++)
+            bad_g |= NONFINITE(g[i]);
         break;
     case CCL_EF_CLASSIC:
-        for (size_t i = 0; i < m; i++)
-            p[i] = g[i] + e[i];
+        EF_LOOP(g[i] + e[i]);
         break;
     case CCL_EF_EF21:
-        for (size_t i = 0; i < m; i++)
-            p[i] = g[i] - e[i];
+        EF_LOOP(g[i] - e[i]);
         break;
     case CCL_EF_EF21W: {
-        float inv_n = 1.0f / (float)ef->nranks, w = ef->weight;
-        for (size_t i = 0; i < m; i++)
-            p[i] = ccl_ef21w_p(g[i], e[i], inv_n, w);
+        const float inv_n = 1.0f / (float)ef->nranks, w = ef->weight;
+        EF_LOOP(ccl_ef21w_p(g[i], e[i], inv_n, w));
         break;
     }
     case CCL_EF_DGC: {
         const ccl_dgc_params_t *d = &codec->params.dgc;
-        const float mo = d->momentum, *vel = ef->velocity + at;
-        float *u = ef->u + at;
+        const float mo = d->momentum, *restrict vel = ef->velocity + at;
+        float *restrict u = ef->u + at;
         if (d->nesterov)
-            for (size_t i = 0; i < m; i++)
-                p[i] = ccl_dgc_p(g[i], e[i], vel[i], clip_scale, mo, 1, &u[i]);
+            EF_LOOP(ccl_dgc_p(g[i], e[i], vel[i], clip_scale, mo, 1, &u[i]))
         else
-            for (size_t i = 0; i < m; i++)
-                p[i] = ccl_dgc_p(g[i], e[i], vel[i], clip_scale, mo, 0, &u[i]);
+            EF_LOOP(ccl_dgc_p(g[i], e[i], vel[i], clip_scale, mo, 0, &u[i]))
         break;
     }
     }
+    return bad_g | bad_p << 1;
 }
-
-/* Blocks small enough to stay in the cache between the passes over them: the finiteness
- * checks cost no extra trip through memory. */
-#define EF_BLOCK 2048
 
 ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                             const float **p_p, ccl_codec_t *eff)
@@ -169,18 +180,15 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
     const float clip_scale = ef->mode == CCL_EF_DGC ? dgc_clip_scale(ef, &codec->params.dgc, g) : 1.0f;
     for (size_t lo = 0; lo < n; lo += EF_BLOCK) {
         const size_t m = CCL_MIN((size_t)EF_BLOCK, n - lo);
-        if (!ccl_all_finite(g + lo, m))
+        const uint32_t bad = combine(ef, codec, clip_scale, lo, g + lo, p != NULL ? p + lo : NULL, m);
+        if (bad & 1)
             for (size_t i = lo; i < lo + m; i++)
                 if (!isfinite(g[i])) {
                     ef->skipped++;
                     return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient at index "
                                          "%zu: step skipped, error feedback kept", i);
                 }
-        if (p == NULL)
-            continue;
-        combine(ef, codec, clip_scale, lo, g + lo, p + lo, m);
-        /* A finite g plus a finite state can still overflow: then send the gradient alone. */
-        if (!ccl_all_finite(p + lo, m))
+        if (bad & 2) /* send the gradient alone where g + state overflowed */
             for (size_t i = lo; i < lo + m; i++)
                 if (!isfinite(p[i]))
                     p[i] = g[i];
