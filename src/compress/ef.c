@@ -36,6 +36,19 @@ static void on_host(ccl_ef_t *ef)
 
 static int is_ef21(const ccl_ef_t *ef) { return ef->mode == CCL_EF_EF21 || ef->mode == CCL_EF_EF21W; }
 
+/* n zeros whose pages are mapped now rather than by the first calls, whose buffers swap roles
+ * (p becomes the residual) and would each fault their pages in during a collective. calloc
+ * maps large blocks lazily, and a compiler may turn malloc + memset into calloc, so each page
+ * is written through a volatile pointer. */
+static float *zeros(size_t n)
+{
+    float *x = calloc(n, sizeof(float));
+    if (x != NULL)
+        for (size_t b = 0; b < n * sizeof(float); b += 4096)
+            ((volatile char *)x)[b] = 0;
+    return x;
+}
+
 ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p)
 {
     size_t n = CCL_MAX(count, (size_t)1);
@@ -45,13 +58,12 @@ ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p)
     ef = calloc(1, sizeof(*ef));
     /* Every per-call buffer is allocated once here, not on every step; without error
      * feedback the gradient is encoded as it is and nothing is reconstructed. */
-    if (ef == NULL || (ef->residual = calloc(n, sizeof(float))) == NULL ||
-        (mode != CCL_EF_NONE && (ef->p = calloc(n, sizeof(float))) == NULL) ||
-        (mode != CCL_EF_NONE && (ef->recon = calloc(n, sizeof(float))) == NULL) ||
-        (mode == CCL_EF_DGC && (ef->u = calloc(n, sizeof(float))) == NULL) ||
-        (mode == CCL_EF_DGC && (ef->velocity = calloc(n, sizeof(float))) == NULL) ||
-        ((mode == CCL_EF_EF21 || mode == CCL_EF_EF21W) &&
-         (ef->global = calloc(n, sizeof(float))) == NULL)) {
+    if (ef == NULL || (ef->residual = zeros(n)) == NULL ||
+        (mode != CCL_EF_NONE && (ef->p = zeros(n)) == NULL) ||
+        (mode != CCL_EF_NONE && (ef->recon = zeros(n)) == NULL) ||
+        (mode == CCL_EF_DGC && (ef->u = zeros(n)) == NULL) ||
+        (mode == CCL_EF_DGC && (ef->velocity = zeros(n)) == NULL) ||
+        ((mode == CCL_EF_EF21 || mode == CCL_EF_EF21W) && (ef->global = zeros(n)) == NULL)) {
         ccl_ef_destroy(ef);
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the error-feedback state "
                              "of %zu elements", count);
