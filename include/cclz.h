@@ -196,7 +196,10 @@ ccl_result_t ccl_compressor_restore(ccl_compressor_t comp, const void *buf, size
  * ccl_allreduce instead, as does a compressor whose spec is "none". count and dtype must be
  * those the compressor was made for. A gradient holding NaN or Inf is not sent: every rank
  * returns CCL_ERR_INVALID_ARG for that call, the error-feedback state is kept, and the
- * communicator stays usable (skip the step, as mixed-precision training does). */
+ * communicator stays usable (skip the step, as mixed-precision training does). Finite
+ * gradients whose sum overflows float32 do the same with the algorithms that encode sums
+ * (sra, ring, tree, sparse_rd, sparse_split); sparse_allgather, which adds decoded values
+ * and encodes no sum, returns the infinity on every rank, as the exact sum would. */
 ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
                                       ccl_datatype_t dtype, ccl_redop_t op,
                                       ccl_compressor_t comp, ccl_comm_t comm);

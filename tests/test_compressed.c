@@ -398,6 +398,35 @@ static int t_nan_n(ccl_comm_t comm, int rank, int p, const char *spec, size_t n)
     return ok;
 }
 
+/* Finite inputs whose sum overflows float32 (3e38 on every rank at one element). Algorithms
+ * that encode sums have no encoding for an infinity: every rank gets CCL_ERR_INVALID_ARG with
+ * the state kept, as for a NaN. sparse_allgather encodes only the inputs and adds the decoded
+ * values, so every rank gets the infinity the exact sum would give (reencodes = 0). Either
+ * way the next call works. */
+static int t_overflow(ccl_comm_t comm, int rank, int p, const char *spec, int reencodes)
+{
+    float *x = malloc(N * 4), *out = malloc(N * 4);
+    ccl_compressor_t c = mk(comm, spec, N, CCL_FLOAT32);
+    int ok = c != NULL;
+    for (size_t i = 0; i < N; i++)
+        x[i] = uval(rank, i, 1);
+    x[5] = 3e38f;
+    ccl_result_t r = ok ? ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) : CCL_ERR_INTERNAL;
+    if (p > 1 && reencodes)
+        ok = ok && r == CCL_ERR_INVALID_ARG;
+    else
+        ok = ok && r == CCL_SUCCESS && (p == 1 || isinf(out[5])) && same_everywhere(comm, out, N);
+    x[5] = 0.5f;
+    ok = ok && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
+         same_everywhere(comm, out, N);
+    if (!ok)
+        fprintf(stderr, "overflow %s: result %d: %s\n", spec, (int)r, ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    free(x);
+    free(out);
+    return ok;
+}
+
 static int t_nan(ccl_comm_t comm, int rank, int p, const char *spec)
 {
     return t_nan_n(comm, rank, p, spec, N);
@@ -543,6 +572,7 @@ static const char *const names[] = {
     "quantized ring (int8, int4 stochastic, qsgd) within bound; NaN",
     "quantized tree (int8, int4 stochastic, qsgd) within bound; NaN",
     "in place = out of place (through the stream entry point), bit for bit, every algorithm; sra in pipelined pieces within bound",
+    "a sum that overflows float32: skipped everywhere (sra, ring, tree, sparse_rd, sparse_split), inf everywhere (sparse_allgather)",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -607,6 +637,13 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
         return t_in_place(comm, rank, p) &&
                t_quantized(comm, rank, p, "int:bits=8,ef=none,algo=sra", 2.0 / 255) &&
                t_nan(comm, rank, p, "int:bits=8,algo=sra");
+    case 19:
+        return t_overflow(comm, rank, p, "int:bits=8,algo=sra", 1) &&
+               t_overflow(comm, rank, p, "int:bits=8,algo=ring", 1) &&
+               t_overflow(comm, rank, p, "int:bits=8,algo=tree", 1) &&
+               t_overflow(comm, rank, p, "topk:ratio=0.01,algo=sparse_rd", 1) &&
+               t_overflow(comm, rank, p, "topk:ratio=0.01,algo=sparse_split", 1) &&
+               t_overflow(comm, rank, p, "topk:ratio=0.01,algo=sparse_allgather", 0);
     }
     return 0;
 }

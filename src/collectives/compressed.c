@@ -52,9 +52,30 @@ ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
         c->ef->skipped++;
     ctx->keep_comm = 1;
     return ccl_set_error(ctx->comm, CCL_ERR_INVALID_ARG,
-                         "%s: a gradient holds NaN or Inf%s; the step is skipped on every rank "
-                         "and the error-feedback state kept", ccl_coll_name(ctx->args->coll),
-                         c->local_bad ? " on this rank" : " on another rank");
+                         "%s: %s; the step is skipped on every rank and the error-feedback "
+                         "state kept", ccl_coll_name(ctx->args->coll),
+                         c->local_bad ? "a gradient holds NaN or Inf on this rank"
+                                      : "a gradient holds NaN or Inf on another rank, or a sum "
+                                        "of finite gradients overflowed float32");
+}
+
+ccl_result_t ccl_comp_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
+                             uint8_t *dst, size_t cap, size_t *len_p, float *recon, int *skip)
+{
+    ccl_result_t res = CCL_SUCCESS;
+    if (!*skip) {
+        res = ccl_codec_encode(&ctx->args->comp->eff, src, n, seed, dst, cap, len_p, recon);
+        /* The encoders refuse non-finite input; only then is the input read again. */
+        if (res == CCL_ERR_INVALID_ARG && !ccl_all_finite(src, n))
+            *skip = 1;
+        else if (res != CCL_SUCCESS)
+            return ccl_set_error(ctx->comm, res, "encoding: %s", ccl_get_last_error(NULL));
+    }
+    if (*skip) {
+        memcpy(dst, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+        *len_p = CCL_SKIP_TOKEN_LEN;
+    }
+    return CCL_SUCCESS;
 }
 
 void ccl_comp_sent_exact(const struct ccl_compressor *c, float *recon, size_t off, size_t len)

@@ -84,8 +84,8 @@ struct ccl_compressor {
  * distinct per rank otherwise; distinct per step and chunk. */
 uint64_t ccl_comp_seed(const struct ccl_compressor *c, int rank, uint32_t chunk);
 
-/* Marks a message that carries no payload because the sender's gradient was not finite:
- * every rank then skips the step. */
+/* Marks a message that carries no payload because the sender's gradient was not finite, or
+ * a sum it made overflowed float32: every rank then skips the step. */
 #define CCL_SKIP_TOKEN     "SKIP"
 #define CCL_SKIP_TOKEN_LEN 4
 int ccl_comp_is_skip(const void *buf, size_t len);
@@ -119,6 +119,13 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
 /* ccl_comp_exchange, then out = the sum of every rank's decoded payload, added in rank
  * order so that every rank computes the same bits. Nothing is written if a rank skipped. */
 ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
+
+/* Encodes n floats of src (this rank's p, or a sum made in this call) with the step's codec
+ * into dst, or the skip token if *skip is set. A sum of finite values can overflow float32,
+ * and no lossy encoding of an infinity exists: then the skip token goes instead and *skip
+ * is set, so that every rank skips the step (the state kept, the communicator usable). */
+ccl_result_t ccl_comp_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
+                             uint8_t *dst, size_t cap, size_t *len_p, float *recon, int *skip);
 
 /* Waits for a message (req, received into msg), then: a skip token sets *skip; otherwise,
  * unless *skip is already set, decodes it into out (accumulating or not). */

@@ -119,11 +119,10 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
                 if ((res = add_partial(ctx, &reqs[m], SLOT(m), c->p + po, out + po, pl, &skip)))
                     goto out;
             }
-            if (skip)
-                memcpy(SLOT(sm), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
-            else if ((res = ccl_codec_encode(eff, s == 0 ? c->p + po : out + po, pl,
-                                             ccl_comp_seed(c, r, (uint32_t)(s * C + ch)), SLOT(sm),
-                                             CAP(sm), &len, s == 0 ? ccl_comp_recon_at(recon, po) : NULL)))
+            if ((res = ccl_comp_encode(ctx, s == 0 ? c->p + po : out + po, pl,
+                                       ccl_comp_seed(c, r, (uint32_t)(s * C + ch)), SLOT(sm),
+                                       CAP(sm), &len, s == 0 ? ccl_comp_recon_at(recon, po) : NULL,
+                                       &skip)))
                 goto out;
             if ((res = ccl_p2p_isend_v(ctx, right, (uint32_t)(s * C + ch), SLOT(sm), len, CAP(sm),
                                        &reqs[sm])))
@@ -137,12 +136,9 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         piece(&q, right, ch, &po, &pl);
         if ((res = add_partial(ctx, &reqs[m], SLOT(m), c->p + po, out + po, pl, &skip)))
             goto out;
-        if (skip)
-            memcpy(SLOT(om), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
-        else if ((res = ccl_codec_encode(eff, out + po, pl,
-                                         ccl_comp_seed(c, r, (uint32_t)(steps * C + ch)), SLOT(om),
-                                         CAP(om), &len, NULL)) ||
-                 (res = ccl_codec_decode(SLOT(om), len, out + po, pl, 0)))
+        if ((res = ccl_comp_encode(ctx, out + po, pl, ccl_comp_seed(c, r, (uint32_t)(steps * C + ch)),
+                                   SLOT(om), CAP(om), &len, NULL, &skip)) ||
+            (!skip && (res = ccl_codec_decode(SLOT(om), len, out + po, pl, 0))))
             goto out;
         if ((res = ccl_p2p_isend_v(ctx, right, (uint32_t)(steps * C + ch), SLOT(om), len, CAP(om),
                                    &reqs[nmsg + steps * C + ch])))

@@ -114,12 +114,10 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             int j = (r + d) % P;
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, j, t, &po, &pl);
-            if (skip)
-                memcpy(SLOT(SEND, j, t), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
-            else if ((res = ccl_codec_encode(eff, c->p + po, pl,
-                                             ccl_comp_seed(c, r, (uint32_t)(j * s.C + t)),
-                                             SLOT(SEND, j, t), SLOT_CAP(SEND, j, t), &len,
-                                             ccl_comp_recon_at(recon, po))) != CCL_SUCCESS)
+            if ((res = ccl_comp_encode(ctx, c->p + po, pl,
+                                       ccl_comp_seed(c, r, (uint32_t)(j * s.C + t)),
+                                       SLOT(SEND, j, t), SLOT_CAP(SEND, j, t), &len,
+                                       ccl_comp_recon_at(recon, po), &skip)) != CCL_SUCCESS)
                 goto out;
             if ((res = ccl_p2p_isend_v(ctx, j, SRA_ID(0, t), SLOT(SEND, j, t), len,
                                        SLOT_CAP(SEND, j, t), SCATTER_SEND_REQ(j, t))))
@@ -140,13 +138,11 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
                     goto out;
             }
             /* The sum encoded once, decoded here as everywhere. */
-            if (skip)
-                memcpy(SLOT(SEND, r, g), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
-            else if ((res = ccl_codec_encode(eff, out + po, pl,
-                                             ccl_comp_seed(c, r, (uint32_t)((P + r) * s.C + g)),
-                                             SLOT(SEND, r, g), SLOT_CAP(SEND, r, g), &len,
-                                             NULL)) != CCL_SUCCESS ||
-                     (res = ccl_codec_decode(SLOT(SEND, r, g), len, out + po, pl, 0)) != CCL_SUCCESS)
+            if ((res = ccl_comp_encode(ctx, out + po, pl,
+                                       ccl_comp_seed(c, r, (uint32_t)((P + r) * s.C + g)),
+                                       SLOT(SEND, r, g), SLOT_CAP(SEND, r, g), &len, NULL,
+                                       &skip)) != CCL_SUCCESS ||
+                (!skip && (res = ccl_codec_decode(SLOT(SEND, r, g), len, out + po, pl, 0)) != CCL_SUCCESS))
                 goto out;
             /* One buffer to every rank. */
             for (int d = 1; d < P; d++) {

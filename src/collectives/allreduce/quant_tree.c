@@ -48,11 +48,8 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
     /* Up: the subtree's sum (a leaf's own part, with its reconstruction); the root encodes
      * the final sum instead, into the slot that goes down. */
     uint8_t *enc = parent >= 0 ? up : down;
-    if (skip)
-        memcpy(enc, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
-    else
-        CCL_CHECK(ccl_codec_encode(&c->eff, out, n, ccl_comp_seed(c, r, 0), enc, cap, &len,
-                                   parent >= 0 && nchild == 0 ? recon : NULL));
+    CCL_CHECK(ccl_comp_encode(ctx, out, n, ccl_comp_seed(c, r, 0), enc, cap, &len,
+                              parent >= 0 && nchild == 0 ? recon : NULL, &skip));
     if (parent >= 0) {
         CCL_CHECK(ccl_p2p_isend_v(ctx, parent, TREE_ID_UP, up, len, cap, &reqs[nchild + 1]));
         CCL_CHECK(ccl_p2p_wait(ctx, &reqs[nchild]));

@@ -26,6 +26,8 @@ static ccl_result_t rd_swap(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *reqs, int to, in
         CCL_CHECK(ccl_p2p_irecv_v(ctx, from, id, rbuf, rcap, &reqs[0]));
     if (to >= 0) {
         size_t len = CCL_SKIP_TOKEN_LEN;
+        if (!*skip && !ccl_svec_finite(v))
+            *skip = 1; /* a sum that overflowed float32 */
         if (*skip)
             memcpy(sbuf, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
         else
@@ -91,6 +93,9 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
         if (res == CCL_SUCCESS && r < rem)
             res = rd_swap(ctx, reqs, r + p2, -1, RD_ID_FOLD_OUT, &v, sbuf, rbuf, cap, &skip);
     }
+    /* Every rank holds the same sum now: where it overflowed, every rank sees it. */
+    if (res == CCL_SUCCESS && !skip && !ccl_svec_finite(&v))
+        skip = 1;
     if (res == CCL_SUCCESS && !skip) {
         ccl_svec_densify(&v);
         ccl_comp_finish(ctx, recon, out, n);

@@ -112,6 +112,8 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
             goto out;
     }
     size_t slen = CCL_SKIP_TOKEN_LEN;
+    if (!skip && !ccl_svec_finite(&sum))
+        skip = 1; /* the range's sum overflowed float32 */
     if (skip)
         memcpy(SLOT(3 * P), CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
     else

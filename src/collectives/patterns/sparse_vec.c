@@ -100,6 +100,11 @@ size_t ccl_svec_write(const ccl_svec_t *v, uint8_t *buf)
     return ccl_svec_write_range(v->idx, v->val, v->n, 0, v->count, buf);
 }
 
+int ccl_svec_finite(const ccl_svec_t *v)
+{
+    return v->is_dense ? ccl_all_finite(v->dense, v->count) : ccl_all_finite(v->val, v->n);
+}
+
 /* c = a + b over two ascending lists; returns the length. */
 static size_t merge(const uint32_t *ai, const float *av, size_t an, const uint32_t *bi,
                     const float *bv, size_t bn, uint32_t *ci, float *cv)

@@ -42,6 +42,10 @@ size_t ccl_svec_range_bound(size_t n, size_t count);
  * [from, to) of a sparse v only, as a vector of their own that starts at index base:
  * ccl_svec_write_range. */
 size_t ccl_svec_write(const ccl_svec_t *v, uint8_t *buf);
+
+/* Whether every value of v is finite: a sum of finite values can overflow float32, and no
+ * message may carry an infinity (receivers refuse it), so the step is skipped instead. */
+int ccl_svec_finite(const ccl_svec_t *v);
 size_t ccl_svec_write_range(const uint32_t *idx, const float *val, size_t n, uint32_t base,
                             size_t count, uint8_t *buf);
 
