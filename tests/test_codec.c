@@ -132,6 +132,53 @@ static int test_int_edges(void)
     return ok;
 }
 
+/* topk and dgc check their input without a pass of their own (the candidates above their
+ * threshold hold every NaN and infinity): a non-finite element anywhere is refused with its
+ * index, small or large buffer (sampled or not), sampled position or not, one or many. */
+static int test_sparse_nonfinite(void)
+{
+    static const char *specs[] = {"topk:ratio=0.001", "dgc:ratio=0.001", "topk:ratio=1", "dgc:ratio=1",
+                                  "topk:ratio=0.3", "dgc:ratio=0.01,sample=0.5"};
+    static const size_t ns[] = {1000, 1000003};
+    int ok = 1;
+    for (size_t s = 0; s < 2 && ok; s++) {
+        const size_t n = ns[s];
+        float *x = randvec(n, 31 + s, 1.0f);
+        for (size_t c = 0; c < sizeof(specs) / sizeof(specs[0]) && ok; c++) {
+            ccl_codec_t codec;
+            ok = ccl_codec_parse(specs[c], &codec) == CCL_SUCCESS;
+            size_t cap = ccl_codec_max_encoded_size(&codec, n), len;
+            uint8_t *buf = malloc(cap);
+            const size_t at[] = {0, n / 2, n - 1, (n / 65536) / 2, 15 * (n / 65536) + (n / 65536) / 2};
+            const float bad[] = {NAN, INFINITY, -INFINITY};
+            for (size_t a = 0; a < 5 && ok; a++)
+                for (size_t b = 0; b < 3 && ok; b++) {
+                    char want[32];
+                    float keep = x[at[a]];
+                    x[at[a]] = bad[b];
+                    snprintf(want, sizeof(want), "index %zu", at[a]);
+                    ok = ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_ERR_INVALID_ARG &&
+                         strstr(ccl_get_last_error(NULL), want) != NULL;
+                    if (!ok)
+                        fprintf(stderr, "%s n=%zu: %g at %zu not refused (%s)\n", specs[c], n,
+                                bad[b], at[a], ccl_get_last_error(NULL));
+                    x[at[a]] = keep;
+                }
+            /* Many: every 100th element; the lowest is named. */
+            for (size_t i = 7; i < n && ok; i += 100)
+                x[i] = NAN;
+            ok = ok && ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_ERR_INVALID_ARG &&
+                 strstr(ccl_get_last_error(NULL), "index 7") != NULL;
+            for (size_t i = 7; i < n; i += 100)
+                x[i] = 0.5f;
+            ok = ok && ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_SUCCESS;
+            free(buf);
+        }
+        free(x);
+    }
+    return ok;
+}
+
 static int test_int_stochastic_unbiased(void)
 {
     /* The mean over many seeds converges to x (5 sigma), and every output is on the grid. */
@@ -1529,6 +1576,7 @@ int main(int argc, char **argv)
     h_report(test_qsgd_device_steps(), "qsgd: bucket norms and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_sign_tern_device_steps(), "sign, terngrad: fixed-order sums and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_check_matches_decode(), "int, cast, sign, terngrad, qsgd: the check without decoding accepts exactly what the decoder accepts (3000 corruptions each)");
+    h_report(test_sparse_nonfinite(), "topk and dgc refuse NaN and infinities anywhere, naming the lowest index");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_commit_one_step(), "error feedback: new residual = p - decoded, bit for bit (sparse and dense)");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");

@@ -90,7 +90,7 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
                                uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                uint32_t hp[2], float *recon)
 {
-    size_t k = ccl_sparse_k(p, count), stride, ns, n = 0;
+    size_t k = ccl_sparse_k(p, count), stride, ns, n = 0, bad = count;
     uint32_t *idx = NULL, thr = 0;
     uint64_t *keys = NULL;
     ccl_result_t res = CCL_ERR_NO_MEMORY;
@@ -103,9 +103,11 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
             goto out;
         for (size_t i = 0; i < count; i++)
             idx[i] = (uint32_t)i;
-        ccl_sparse_write(src, count, idx, count, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
+        bad = ccl_sparse_first_nonfinite(src, count, idx, count, 0);
+        if (bad == count)
+            ccl_sparse_write(src, count, idx, count, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
         free(idx);
-        return CCL_SUCCESS;
+        return bad == count ? CCL_SUCCESS : ccl_sparse_nonfinite_error("dgc", bad);
     }
     size_t ks, off;
     ccl_dgc_plan(p, count, seed, &stride, &ks, &off);
@@ -127,6 +129,13 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
         memcpy(&thr, &t, 4);
         n = ccl_sparse_collect(src, count, thr, idx, 2 * k);
     }
+    /* Every element at or above thr is a candidate: those are all kept in idx unless there
+     * are over 2k, when the refinement below takes them all again. */
+    bad = n <= 2 * k ? ccl_sparse_first_nonfinite(src, count, idx, n, thr) : count;
+    if (bad < count) {
+        res = CCL_ERR_INVALID_ARG;
+        goto out;
+    }
     if (n > k && (stride == 1 || n * 10 > k * 13)) {
         /* Exact refinement among the n candidates: the k largest, ties to the lower index. */
         uint32_t *cand = n <= 2 * k ? idx : malloc(n * sizeof(uint32_t));
@@ -136,8 +145,14 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
                 free(cand);
             goto out;
         }
-        if (cand != idx)
+        if (cand != idx) {
             ccl_sparse_collect(src, count, thr, cand, n);
+            if ((bad = ccl_sparse_first_nonfinite(src, count, cand, n, thr)) < count) {
+                free(cand);
+                res = CCL_ERR_INVALID_ARG;
+                goto out;
+            }
+        }
         for (size_t j = 0; j < n; j++)
             keys[j] = ccl_mag_key(src[cand[j]], cand[j]);
         uint64_t kth = ccl_kth_largest(keys, n, k);
@@ -156,12 +171,14 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
 out:
     free(idx);
     free(keys);
+    if (res == CCL_ERR_INVALID_ARG)
+        return ccl_sparse_nonfinite_error("dgc", bad);
     return res == CCL_SUCCESS ? res : ccl_set_error(NULL, res, "dgc: no memory for %zu elements", count);
 }
 
 const ccl_codec_ops_t ccl_codec_dgc = {
     .size = sizeof(ccl_codec_ops_t), .name = "dgc", .id = CCL_CODEC_ID_DGC,
-    .flags = CCL_CODEC_SPARSE,
+    .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE,
     .desc = "DGC: top-k by a threshold from a strided sample, refined; (index, value) pairs",
     .params_doc = "ratio=(0,1] sample=(0,1] fp16_values=0|1; for the state: momentum=[0,1) "
                   "nesterov=0|1 masking=0|1 clip=C warmup_steps=N warmup_stages=N",

@@ -399,3 +399,23 @@ size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, s
 #endif
     return collect_scalar(x, 0, n, t, idx, cap, 0);
 }
+
+size_t ccl_sparse_first_nonfinite(const float *src, size_t count, const uint32_t *cand, size_t n,
+                                  uint32_t thr)
+{
+    if (thr >= 0x7f800000u) { /* the threshold came from a NaN or an infinity: find it */
+        for (size_t i = 0; i < count; i++)
+            if (!isfinite(src[i]))
+                return i;
+        return count;
+    }
+    for (size_t j = 0; j < n; j++)
+        if (!isfinite(src[cand[j]]))
+            return cand[j];
+    return count;
+}
+
+ccl_result_t ccl_sparse_nonfinite_error(const char *codec, size_t at)
+{
+    return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: non-finite input at index %zu", codec, at);
+}

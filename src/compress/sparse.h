@@ -66,6 +66,16 @@ void ccl_dgc_plan(const ccl_codec_params_t *p, size_t count, uint64_t seed, size
  * (lowest) cap of their indices; t = 1 finds the non-zeros. */
 size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, size_t cap);
 
+/* For sparse encoders that check their own input (CCL_CODEC_CHECKS_FINITE) without a pass
+ * of their own. NaNs and infinities have the largest magnitude bits (0x7f800000 and up):
+ * when cand[0..n) holds every element whose magnitude bits reach thr and thr is below
+ * 0x7f800000, every non-finite element is among them; a thr of 0x7f800000 or more came from
+ * a non-finite element, which a scan then finds. Returns the lowest non-finite index, or
+ * count if there is none. */
+size_t ccl_sparse_first_nonfinite(const float *src, size_t count, const uint32_t *cand, size_t n,
+                                  uint32_t thr);
+ccl_result_t ccl_sparse_nonfinite_error(const char *codec, size_t at);
+
 /* The k-th largest (1-based) of keys[0..n), reordering keys (linear-time quickselect). */
 uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k);
 

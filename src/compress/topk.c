@@ -67,8 +67,9 @@ static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32
     if ((idx = malloc(cap * sizeof(uint32_t))) == NULL ||
         (s = malloc(TOPK_SAMPLES * 2 * sizeof(uint32_t))) == NULL)
         goto nomem;
+    uint32_t t;
     for (int lower = 0;; lower++) {
-        uint32_t t = sample_threshold(src, count, k, lower, s);
+        t = sample_threshold(src, count, k, lower, s);
         n = ccl_sparse_collect(src, count, t, idx, cap);
         if (n < k && t > 0)
             continue; /* the sample guessed too high */
@@ -83,6 +84,11 @@ static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32
     }
     free(s);
     s = NULL;
+    size_t bad = ccl_sparse_first_nonfinite(src, count, idx, n, t);
+    if (bad < count) {
+        free(idx);
+        return ccl_sparse_nonfinite_error("topk", bad);
+    }
     if (n > k && select_among(src, idx, n, k) != CCL_SUCCESS)
         goto nomem;
     *idx_p = idx;
@@ -106,6 +112,11 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
             return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu elements", count);
         for (size_t i = 0; i < count; i++)
             idx[i] = (uint32_t)i;
+        size_t bad = ccl_sparse_first_nonfinite(src, count, idx, count, 0);
+        if (bad < count) {
+            free(idx);
+            return ccl_sparse_nonfinite_error("topk", bad);
+        }
         if (k < count && select_among(src, idx, count, k) != CCL_SUCCESS) {
             free(idx);
             return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu keys", count);
@@ -122,7 +133,7 @@ static int topk_set(ccl_codec_params_t *p, const char *k, const char *v)
 
 const ccl_codec_ops_t ccl_codec_topk = {
     .size = sizeof(ccl_codec_ops_t), .name = "topk", .id = CCL_CODEC_ID_TOPK,
-    .flags = CCL_CODEC_SPARSE,
+    .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE,
     .desc = "exact top-k by magnitude, (index, value) pairs",
     .params_doc = "ratio=(0,1] | k=N, fp16_values=0|1",
     .defaults = topk_defaults, .set_param = topk_set, .max_payload = topk_max_payload,
