@@ -930,16 +930,19 @@ static int test_ef_commit_one_step(void)
         {"topk:ratio=0.01,fp16_values=1", CCL_EF_CLASSIC}, {"threshold:threshold=0.9", CCL_EF_CLASSIC},
         {"randomk:ratio=0.1,fp16_values=1", CCL_EF_CLASSIC}, {"int:bits=4", CCL_EF_CLASSIC},
         {"dgc:ratio=0.01,fp16_values=1,momentum=0", CCL_EF_DGC},
+        {"dgc:ratio=0.01,fp16_values=1", CCL_EF_DGC},
     };
     static float g[N], e0[N], d[N];
     int ok = 1;
     for (size_t c = 0; ok && c < sizeof(cases) / sizeof(cases[0]); c++) {
         ccl_codec_t codec;
-        ccl_ef_t *ef;
+        ccl_ef_t *ef, *ef2;
         ok = ccl_codec_parse(cases[c].spec, &codec) == CCL_SUCCESS &&
-             ccl_ef_create(N, cases[c].mode, &ef) == CCL_SUCCESS;
+             ccl_ef_create(N, cases[c].mode, &ef) == CCL_SUCCESS &&
+             ccl_ef_create(N, cases[c].mode, &ef2) == CCL_SUCCESS;
         if (!ok)
             break;
+        const int momentum = strstr(cases[c].spec, "momentum=0") == NULL && cases[c].mode == CCL_EF_DGC;
         size_t cap = ccl_codec_max_encoded_size(&codec, N), len;
         uint8_t *buf = malloc(cap);
         for (int step = 0; ok && step < 3; step++) {
@@ -949,16 +952,42 @@ static int test_ef_commit_one_step(void)
             ok = ccl_ef_encode(ef, &codec, g, (uint64_t)step, buf, cap, &len) == CCL_SUCCESS &&
                  ccl_codec_decode(buf, len, d, N, 0) == CCL_SUCCESS;
             /* momentum=0 and no clipping: DGC's p is g + e as classic's is */
-            for (int i = 0; ok && i < N; i++) {
+            for (int i = 0; ok && !momentum && i < N; i++) {
                 float p = g[i] + e0[i], want = p - d[i];
                 ok = memcmp(&want, &ef->residual[i], sizeof(float)) == 0;
                 if (!ok)
                     fprintf(stderr, "%s step %d [%d]: residual %.9g, p - decoded %.9g\n",
                             cases[c].spec, step, i, ef->residual[i], want);
             }
+            /* Committing from the message's (index, value) list gives the same state. */
+            if (ok && ccl_ef_commits_list(ef2)) {
+                const float *p;
+                ccl_codec_t eff;
+                uint32_t *idx;
+                float *val;
+                size_t k;
+                ok = ccl_ef_prepare(ef2, &codec, g, &p, &eff) == CCL_SUCCESS &&
+                     ccl_codec_encode(&eff, p, N, (uint64_t)step, buf, cap, &len, NULL) == CCL_SUCCESS &&
+                     ccl_codec_read_sparse(buf, len, N, &idx, &val, &k) == CCL_SUCCESS;
+                if (ok) {
+                    ccl_ef_commit_list(ef2, idx, val, k);
+                    free(idx);
+                    free(val);
+                }
+                ok = ok && memcmp(ef->residual, ef2->residual, N * sizeof(float)) == 0 &&
+                     (ef->velocity == NULL || memcmp(ef->velocity, ef2->velocity, N * sizeof(float)) == 0);
+                if (!ok)
+                    fprintf(stderr, "%s step %d: the list commit differs\n", cases[c].spec, step);
+            } else if (ok) {
+                /* ccl_ef_commits_list is known after the first prepare; run it the dense way */
+                ok = ccl_ef_encode(ef2, &codec, g, (uint64_t)step, buf, cap, &len) == CCL_SUCCESS;
+            }
         }
+        ok = ok && (ccl_ef_commits_list(ef2) == (cases[c].mode == CCL_EF_DGC ||
+                                                  strncmp(cases[c].spec, "int", 3) != 0));
         free(buf);
         ccl_ef_destroy(ef);
+        ccl_ef_destroy(ef2);
     }
     return ok;
 }
@@ -1578,7 +1607,7 @@ int main(int argc, char **argv)
     h_report(test_check_matches_decode(), "int, cast, sign, terngrad, qsgd: the check without decoding accepts exactly what the decoder accepts (3000 corruptions each)");
     h_report(test_sparse_nonfinite(), "topk and dgc refuse NaN and infinities anywhere, naming the lowest index");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
-    h_report(test_ef_commit_one_step(), "error feedback: new residual = p - decoded, bit for bit (sparse and dense)");
+    h_report(test_ef_commit_one_step(), "error feedback: new residual = p - decoded, bit for bit (sparse and dense); from the message's list the same");
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
     h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");
     h_report(test_ef21(), "EF21 and EF21-W reach the fixed point in ceil(d/k) steps, error non-increasing");

@@ -95,7 +95,17 @@ ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size
         return c->dev->finish(c, out, count,
                               ctx->args->coll == CCL_COLL_ALLREDUCE ? ctx->args->op : CCL_SUM,
                               ctx->comm->nranks);
-    ccl_ef_commit(c->ef, recon);
+    if (c->own_msg != NULL) {
+        uint32_t *idx;
+        float *val;
+        size_t k;
+        CCL_CHECK(ccl_codec_read_sparse(c->own_msg, c->own_len, count, &idx, &val, &k));
+        ccl_ef_commit_list(c->ef, idx, val, k);
+        free(idx);
+        free(val);
+    } else {
+        ccl_ef_commit(c->ef, recon);
+    }
     if (ctx->args->coll != CCL_COLL_ALLREDUCE)
         return CCL_SUCCESS;
     ccl_ef_aggregate(c->ef, out);
@@ -144,11 +154,15 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     if (c->local_bad) {
         memcpy(slot[r], CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
         len[r] = CCL_SKIP_TOKEN_LEN;
+    } else if (c->dev != NULL) {
+        CCL_CHECK(c->dev->encode(c, ccl_comp_seed(c, r, 0), slot[r], cap, &len[r]));
     } else {
-        CCL_CHECK(c->dev != NULL
-                      ? c->dev->encode(c, ccl_comp_seed(c, r, 0), slot[r], cap, &len[r])
-                      : ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, r, 0), slot[r],
-                                         cap, &len[r], ccl_ef_recon(c->ef)));
+        /* Where the state can commit from this message, no reconstruction is written. */
+        const int list = ccl_ef_commits_list(c->ef);
+        CCL_CHECK(ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, r, 0), slot[r], cap,
+                                   &len[r], list ? NULL : ccl_ef_recon(c->ef)));
+        c->own_msg = list ? slot[r] : NULL;
+        c->own_len = len[r];
     }
     for (int t = 1; t < P; t++) {
         int i = (r + t) % P;
@@ -634,6 +648,7 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
     }
     res = ccl_ef_prepare(c->ef, &c->codec, in, &c->p, &c->eff);
     c->local_bad = res != CCL_SUCCESS;
+    c->own_msg = NULL;
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
         return res;
     if (c->lowrank != NULL) {

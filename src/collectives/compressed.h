@@ -76,6 +76,10 @@ struct ccl_compressor {
     const float  *p;              /* the vector to compress (error feedback applied) */
     ccl_codec_t   eff;            /* the codec for this step */
     int           local_bad;      /* this rank's gradient was not finite */
+    /* This rank's encoding of p, when ccl_comp_exchange encoded it without a reconstruction
+     * (ccl_ef_commits_list): ccl_comp_finish commits from it. NULL otherwise. */
+    const uint8_t *own_msg;
+    size_t        own_len;
     const ccl_comp_dev_t *dev;    /* this call's buffers are on a GPU (NULL: host) */
     void         *dev_stream;
 };

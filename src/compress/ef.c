@@ -217,8 +217,7 @@ void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff)
      * encoder (commit then swaps buffers instead of making a pass); with a sparse codec it
      * subtracts the few decoded values from p, as DGC does. The other modes need the
      * decoded values. */
-    ef->sparse_sent = ef->mode == CCL_EF_CLASSIC && codec->ops != NULL &&
-                      (codec->ops->flags & CCL_CODEC_SPARSE);
+    ef->sparse_sent = codec->ops != NULL && (codec->ops->flags & CCL_CODEC_SPARSE);
     eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC && !ef->sparse_sent;
     if (ef->mode == CCL_EF_DGC) {
         ef->masking = codec->params.dgc.masking;
@@ -277,6 +276,28 @@ void ccl_ef_commit(ccl_ef_t *ef, float *recon)
             ef->residual[i] += recon[i] / ef->weight;
         break;
     }
+    ef->steps++;
+}
+
+int ccl_ef_commits_list(const ccl_ef_t *ef)
+{
+    return ef->sparse_sent && (ef->mode == CCL_EF_CLASSIC || ef->mode == CCL_EF_DGC);
+}
+
+void ccl_ef_commit_list(ccl_ef_t *ef, const uint32_t *idx, const float *val, size_t k)
+{
+    on_host(ef);
+    swap_bufs(&ef->residual, &ef->p);
+    if (ef->mode == CCL_EF_DGC)
+        swap_bufs(&ef->velocity, &ef->u);
+    float *velocity = ef->mode == CCL_EF_DGC && ef->masking ? ef->velocity : NULL;
+    /* As ccl_ef_commit, which sees a sent zero as nothing sent. */
+    for (size_t j = 0; j < k; j++)
+        if (val[j] != 0) {
+            ef->residual[idx[j]] -= val[j];
+            if (velocity != NULL)
+                velocity[idx[j]] = 0.0f;
+        }
     ef->steps++;
 }
 

@@ -22,8 +22,9 @@ typedef struct ccl_ef {
     int      nranks;     /* EF21-W's n and DGC clipping's P (default 1) */
     float    weight;     /* EF21-W: this rank's w_i (default 1/nranks) */
     int      masking;    /* DGC: the step being committed masks the momentum it sent */
-    int      sparse_sent; /* classic: this step's codec is sparse, so recon holds the decoded
-                           * values (not p minus them) and commit touches only what was sent */
+    int      sparse_sent; /* this step's codec is sparse: in classic mode recon holds the
+                           * decoded values (not p minus them); commit touches only what was
+                           * sent, and can take it as a list (ccl_ef_commit_list) */
     uint64_t steps;      /* compressions done */
     uint64_t skipped;    /* steps refused for a non-finite gradient */
     float   *p, *recon;  /* per-call buffers, kept across calls: p, its reconstruction */
@@ -79,6 +80,15 @@ void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff)
  * Where e = p - recon, p becomes e by a swap of buffers and only the non-zeros of recon are
  * subtracted: a sparse codec sends few elements, so the commit touches little memory. */
 void ccl_ef_commit(ccl_ef_t *ef, float *recon);
+/* Whether this step's commit can take the (index, value) list of what was sent instead of
+ * a dense recon: classic error feedback or DGC with a sparse codec. A caller that has this
+ * rank's message at hand then encodes with no recon (no pass over it) and commits with
+ * ccl_ef_commit_list, which gives the same state as ccl_ef_commit. */
+int ccl_ef_commits_list(const ccl_ef_t *ef);
+/* ccl_ef_commit from what the receivers decode from this rank's message: the k values val
+ * at the ascending indices idx (touching only those elements). */
+void ccl_ef_commit_list(ccl_ef_t *ef, const uint32_t *idx, const float *val, size_t k);
+
 /* sum: the sum over ranks of the decoded messages. EF21 modes add it to G and return the
  * estimate of the sum of the gradients (EF21: G = sum g_i; EF21-W: n sum w_i g_i) in sum;
  * other modes leave sum as it is. */
