@@ -3,7 +3,8 @@
 # side by side in one run with Open MPI's MPI_Allreduce and cclz's exact ring: 100 MB of
 # float32 per method, for each host count and link rate; then a sweep of sizes comparing
 # "auto" with the exact ring. Writes perf/results/compressed/*.json and a summary table
-# (tsv) that perf/plot_compressed.py turns into a PNG. Needs root.
+# (tsv) that perf/plot_compressed.py turns into a PNG. Inputs are normally distributed, as
+# gradients are (cclz_perf -i normal). Needs root.
 #
 #   perf/compressed_bench.sh [-n "4 8"] [-r "1gbit 10gbit"] [-i ITERS] [--no-sweep|--sweep-only]
 #                            [-o "name,name,..."] [-t TAG] [-R ROUNDS]
@@ -42,7 +43,7 @@ for n in $hosts; do
     for rate in $rates; do
         f=$out/mpi_${n}_${rate}.json
         wanted "Open MPI" && "$here/netns_cluster.sh" -n "$n" -r "$rate" --mpi -- "$build/perf/mpi_allreduce_perf" \
-            -b 100000000 -e 100000000 -n "$iters" -w 1 -J "$f" >/dev/null 2>&1 &&
+            -b 100000000 -e 100000000 -n "$iters" -w 1 -i normal -J "$f" >/dev/null 2>&1 &&
             echo -e "$n\t$rate\tOpen MPI\t100000000\t$(time_of "$f")" >>"$tsv"
         for m in "${methods[@]}"; do
             name=${m%%|*} spec=${m#*|}
@@ -51,7 +52,7 @@ for n in $hosts; do
             warm=1
             [ "$spec" = auto ] && warm=6
             CCLZ_ALGO=ring "$here/netns_cluster.sh" -n "$n" -r "$rate" -- \
-                "$build/perf/cclz_perf" -b 100000000 -e 100000000 -n "$iters" -w "$warm" -J "$f" \
+                "$build/perf/cclz_perf" -b 100000000 -e 100000000 -n "$iters" -w "$warm" -i normal -J "$f" \
                 ${spec:+-z "$spec"} >/dev/null 2>&1 &&
                 echo -e "$n\t$rate\t$name\t100000000\t$(time_of "$f")" >>"$tsv"
         done
@@ -72,7 +73,7 @@ if [ "$sweep" = 1 ]; then
                     f=$out/sweep_${rate}_${name// /_}_${part%% -e*}.json
                     f=${f// /}
                     CCLZ_ALGO=ring "$here/netns_cluster.sh" -n 4 -r "$rate" -- "$build/perf/cclz_perf" \
-                        $part -J "$f" ${spec:+-z "$spec"} >/dev/null 2>&1
+                        $part -i normal -J "$f" ${spec:+-z "$spec"} >/dev/null 2>&1
                     grep -o '"size": [0-9]*, "count": [0-9]*, "time_us": [0-9.]*' "$f" |
                         awk -v r="$rate" -v k="$round" -v m="$name" \
                             '{gsub(",",""); print r "\t" k "\t" m "\t" $2 "\t" $6}' >>"$raw"
