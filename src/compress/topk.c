@@ -40,32 +40,26 @@ static ccl_result_t select_among(const float *src, uint32_t *cand, size_t n, siz
     return CCL_SUCCESS;
 }
 
-static int cmp_desc_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 /* A magnitude (ccl_mag_bits) that about 2k of count elements reach, from a strided sample:
  * the sample's j-th largest for j a little above twice the expected number of sampled
  * elements in the top k. `lower` steps further down the sample each time a guess missed. */
-static uint32_t sample_threshold(const float *src, size_t count, size_t k, int lower, uint32_t *s)
+static uint32_t sample_threshold(const float *src, size_t count, size_t k, int lower, uint64_t *s)
 {
     size_t stride = count / TOPK_SAMPLES, ns = count / stride;
     for (size_t j = 0; j < ns; j++)
-        s[j] = ccl_mag_bits(src[j * stride + stride / 2]);
-    qsort(s, ns, sizeof(uint32_t), cmp_desc_u32);
+        s[j] = (uint64_t)ccl_mag_bits(src[j * stride + stride / 2]) << 32;
     double expect = (double)ns * (double)k / (double)count;
     size_t j = (size_t)ceil((2.0 * expect + 3.0 * sqrt(2.0 * expect) + 8.0) * (double)(1u << (3 * lower)));
-    return j >= ns ? 0 : s[j];
+    return j >= ns ? 0 : (uint32_t)(ccl_kth_largest(s, ns, j + 1) >> 32);
 }
 
 static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32_t **idx_p)
 {
-    uint32_t *idx = NULL, *s = NULL;
+    uint32_t *idx = NULL;
+    uint64_t *s = NULL;
     size_t cap = 4 * k + 64, n = 0;
     if ((idx = malloc(cap * sizeof(uint32_t))) == NULL ||
-        (s = malloc(TOPK_SAMPLES * 2 * sizeof(uint32_t))) == NULL)
+        (s = malloc(TOPK_SAMPLES * 2 * sizeof(uint64_t))) == NULL)
         goto nomem;
     uint32_t t;
     for (int lower = 0;; lower++) {
