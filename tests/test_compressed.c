@@ -375,8 +375,12 @@ static int t_types(ccl_comm_t comm, int rank, int p)
     return ok;
 }
 
-/* A NaN on one rank: every rank gets CCL_ERR_INVALID_ARG, and the next call works. */
-static int t_nan_n(ccl_comm_t comm, int rank, int p, const char *spec, size_t n)
+/* One bad step between good ones: `bad` at element 17 on the last rank, or on every rank.
+ * Where the step is skipped, every rank gets CCL_ERR_INVALID_ARG (the state kept); otherwise
+ * every rank gets the same result, with the infinity the exact sum gives where p > 1. Either
+ * way the next call works. */
+static int t_bad_step(ccl_comm_t comm, int rank, int p, const char *spec, size_t n, float bad,
+                      int every_rank, int skipped)
 {
     float *x = malloc(n * 4), *out = malloc(n * 4);
     ccl_compressor_t c = mk(comm, spec, n, CCL_FLOAT32);
@@ -384,47 +388,37 @@ static int t_nan_n(ccl_comm_t comm, int rank, int p, const char *spec, size_t n)
     for (size_t i = 0; i < n; i++)
         x[i] = uval(rank, i, 1);
     ok = ok && ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
-    if (rank == p - 1)
-        x[17] = NAN;
-    ok = ok && ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_ERR_INVALID_ARG;
+    if (every_rank || rank == p - 1)
+        x[17] = bad;
+    ccl_result_t r = ok ? ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) : CCL_ERR_INTERNAL;
+    if (skipped)
+        ok = ok && r == CCL_ERR_INVALID_ARG;
+    else
+        ok = ok && r == CCL_SUCCESS && (p == 1 || isinf(out[17])) && same_everywhere(comm, out, n);
     x[17] = 0.5f;
     ok = ok && ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
          same_everywhere(comm, out, n);
     if (!ok)
-        fprintf(stderr, "nan %s: %s\n", spec, ccl_get_last_error(comm));
+        fprintf(stderr, "bad step %s (%g): result %d: %s\n", spec, bad, (int)r, ccl_get_last_error(comm));
     ccl_compressor_destroy(c);
     free(x);
     free(out);
     return ok;
 }
 
-/* Finite inputs whose sum overflows float32 (3e38 on every rank at one element). Algorithms
- * that encode sums have no encoding for an infinity: every rank gets CCL_ERR_INVALID_ARG with
- * the state kept, as for a NaN. sparse_allgather encodes only the inputs and adds the decoded
- * values, so every rank gets the infinity the exact sum would give (reencodes = 0). Either
- * way the next call works. */
+/* A NaN on one rank: every rank gets CCL_ERR_INVALID_ARG, and the next call works. */
+static int t_nan_n(ccl_comm_t comm, int rank, int p, const char *spec, size_t n)
+{
+    return t_bad_step(comm, rank, p, spec, n, NAN, 0, 1);
+}
+
+/* Finite inputs whose sum overflows float32 (3e38 on every rank). Algorithms that encode
+ * sums have no encoding for an infinity: the step is skipped on every rank, as for a NaN.
+ * sparse_allgather encodes only the inputs and adds the decoded values, so every rank gets
+ * the infinity the exact sum would give (reencodes = 0). */
 static int t_overflow(ccl_comm_t comm, int rank, int p, const char *spec, int reencodes)
 {
-    float *x = malloc(N * 4), *out = malloc(N * 4);
-    ccl_compressor_t c = mk(comm, spec, N, CCL_FLOAT32);
-    int ok = c != NULL;
-    for (size_t i = 0; i < N; i++)
-        x[i] = uval(rank, i, 1);
-    x[5] = 3e38f;
-    ccl_result_t r = ok ? ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) : CCL_ERR_INTERNAL;
-    if (p > 1 && reencodes)
-        ok = ok && r == CCL_ERR_INVALID_ARG;
-    else
-        ok = ok && r == CCL_SUCCESS && (p == 1 || isinf(out[5])) && same_everywhere(comm, out, N);
-    x[5] = 0.5f;
-    ok = ok && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
-         same_everywhere(comm, out, N);
-    if (!ok)
-        fprintf(stderr, "overflow %s: result %d: %s\n", spec, (int)r, ccl_get_last_error(comm));
-    ccl_compressor_destroy(c);
-    free(x);
-    free(out);
-    return ok;
+    return t_bad_step(comm, rank, p, spec, N, 3e38f, 1, p > 1 && reencodes);
 }
 
 static int t_nan(ccl_comm_t comm, int rank, int p, const char *spec)

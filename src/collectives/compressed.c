@@ -88,6 +88,22 @@ void ccl_comp_sent_exact(const struct ccl_compressor *c, float *recon, size_t of
         memcpy(recon + off, c->p + off, len * sizeof(float));
 }
 
+ccl_result_t ccl_comp_commit(struct ccl_compressor *c, float *recon, size_t count)
+{
+    uint32_t *idx;
+    float *val;
+    size_t k;
+    if (c->own_msg == NULL) {
+        ccl_ef_commit(c->ef, recon);
+        return CCL_SUCCESS;
+    }
+    CCL_CHECK(ccl_codec_read_sparse(c->own_msg, c->own_len, count, &idx, &val, &k));
+    ccl_ef_commit_list(c->ef, idx, val, k);
+    free(idx);
+    free(val);
+    return CCL_SUCCESS;
+}
+
 ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
 {
     struct ccl_compressor *c = ctx->args->comp;
@@ -95,17 +111,7 @@ ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size
         return c->dev->finish(c, out, count,
                               ctx->args->coll == CCL_COLL_ALLREDUCE ? ctx->args->op : CCL_SUM,
                               ctx->comm->nranks);
-    if (c->own_msg != NULL) {
-        uint32_t *idx;
-        float *val;
-        size_t k;
-        CCL_CHECK(ccl_codec_read_sparse(c->own_msg, c->own_len, count, &idx, &val, &k));
-        ccl_ef_commit_list(c->ef, idx, val, k);
-        free(idx);
-        free(val);
-    } else {
-        ccl_ef_commit(c->ef, recon);
-    }
+    CCL_CHECK(ccl_comp_commit(c, recon, count));
     if (ctx->args->coll != CCL_COLL_ALLREDUCE)
         return CCL_SUCCESS;
     ccl_ef_aggregate(c->ef, out);

@@ -77,7 +77,7 @@ struct ccl_compressor {
     ccl_codec_t   eff;            /* the codec for this step */
     int           local_bad;      /* this rank's gradient was not finite */
     /* This rank's encoding of p, when ccl_comp_exchange encoded it without a reconstruction
-     * (ccl_ef_commits_list): ccl_comp_finish commits from it. NULL otherwise. */
+     * (ccl_ef_commits_list): ccl_comp_commit commits from it. NULL otherwise. */
     const uint8_t *own_msg;
     size_t        own_len;
     const ccl_comp_dev_t *dev;    /* this call's buffers are on a GPU (NULL: host) */
@@ -96,6 +96,11 @@ int ccl_comp_is_skip(const void *buf, size_t len);
 
 /* Ends a call whose step some rank skipped: the state is kept, the comm stays usable. */
 ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx);
+
+/* Commits this rank's error feedback for the step: from its own message where
+ * ccl_comp_exchange kept it (c->own_msg), else from recon (ccl_ef_recon, filled by the
+ * encoder and ccl_comp_sent_exact). count: the elements of the compressor. */
+ccl_result_t ccl_comp_commit(struct ccl_compressor *c, float *recon, size_t count);
 
 /* After the sum is in out (count floats, identical on every rank): commit the error
  * feedback (recon: ccl_ef_recon, filled by the encoder and ccl_comp_sent_exact), aggregate

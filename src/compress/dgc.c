@@ -103,7 +103,7 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
             goto out;
         for (size_t i = 0; i < count; i++)
             idx[i] = (uint32_t)i;
-        bad = ccl_sparse_first_nonfinite(src, count, idx, count, 0);
+        bad = ccl_sparse_first_nonfinite(src, count, NULL, 0, 0);
         if (bad == count)
             ccl_sparse_write(src, count, idx, count, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
         free(idx);

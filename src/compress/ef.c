@@ -228,21 +228,36 @@ void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff)
     }
 }
 
-/* e = p - recon, where p has just become e by a swap of buffers: only the non-zeros of recon
- * are touched, found a block at a time by ccl_sparse_collect's vector scan. With `velocity`
- * (DGC's masking) the momentum of what was sent restarts from zero. */
-static void subtract_sent(float *e, float *velocity, const float *recon, size_t n)
+/* Where e = p - sent: p becomes e by a swap of buffers (DGC's new momentum u becomes the
+ * velocity likewise) and only the sent elements are touched afterwards. Returns the velocity
+ * whose sent elements restart from zero (DGC's masking), or NULL. */
+static float *adopt_p(ccl_ef_t *ef)
+{
+    swap_bufs(&ef->residual, &ef->p);
+    if (ef->mode != CCL_EF_DGC)
+        return NULL;
+    swap_bufs(&ef->velocity, &ef->u);
+    return ef->masking ? ef->velocity : NULL;
+}
+
+/* One sent element i, decoded as v (non-zero: a sent zero counts as nothing sent). */
+static inline void take_sent(ccl_ef_t *ef, float *velocity, size_t i, float v)
+{
+    ef->residual[i] -= v;
+    if (velocity != NULL)
+        velocity[i] = 0.0f;
+}
+
+/* e = p - recon after adopt_p: the non-zeros of recon, found a block at a time by
+ * ccl_sparse_collect's vector scan. */
+static void subtract_sent(ccl_ef_t *ef, float *velocity, const float *recon)
 {
     uint32_t idx[EF_BLOCK];
-    for (size_t lo = 0; lo < n; lo += EF_BLOCK) {
-        const size_t m = CCL_MIN((size_t)EF_BLOCK, n - lo);
+    for (size_t lo = 0; lo < ef->count; lo += EF_BLOCK) {
+        const size_t m = CCL_MIN((size_t)EF_BLOCK, ef->count - lo);
         const size_t hits = ccl_sparse_collect(recon + lo, m, 1, idx, EF_BLOCK);
-        for (size_t j = 0; j < hits; j++) {
-            const size_t i = lo + idx[j];
-            e[i] -= recon[i];
-            if (velocity != NULL)
-                velocity[i] = 0.0f;
-        }
+        for (size_t j = 0; j < hits; j++)
+            take_sent(ef, velocity, lo + idx[j], recon[lo + idx[j]]);
     }
 }
 
@@ -254,18 +269,14 @@ void ccl_ef_commit(ccl_ef_t *ef, float *recon)
     case CCL_EF_NONE:
         break;
     case CCL_EF_CLASSIC:
-        if (ef->sparse_sent) {
-            swap_bufs(&ef->residual, &ef->p);
-            subtract_sent(ef->residual, NULL, recon, n);
-        } else {
+    case CCL_EF_DGC:
+        if (ef->mode == CCL_EF_CLASSIC && !ef->sparse_sent) {
             /* recon holds p - decoded (fb_residual): it becomes the residual. */
             swap_bufs(&ef->residual, &ef->recon);
+        } else { /* recon holds the decoded values */
+            float *velocity = adopt_p(ef);
+            subtract_sent(ef, velocity, recon);
         }
-        break;
-    case CCL_EF_DGC:
-        swap_bufs(&ef->residual, &ef->p);
-        swap_bufs(&ef->velocity, &ef->u); /* the new momentum */
-        subtract_sent(ef->residual, ef->masking ? ef->velocity : NULL, recon, n);
         break;
     case CCL_EF_EF21:
         for (size_t i = 0; i < n; i++)
@@ -287,17 +298,10 @@ int ccl_ef_commits_list(const ccl_ef_t *ef)
 void ccl_ef_commit_list(ccl_ef_t *ef, const uint32_t *idx, const float *val, size_t k)
 {
     on_host(ef);
-    swap_bufs(&ef->residual, &ef->p);
-    if (ef->mode == CCL_EF_DGC)
-        swap_bufs(&ef->velocity, &ef->u);
-    float *velocity = ef->mode == CCL_EF_DGC && ef->masking ? ef->velocity : NULL;
-    /* As ccl_ef_commit, which sees a sent zero as nothing sent. */
+    float *velocity = adopt_p(ef);
     for (size_t j = 0; j < k; j++)
-        if (val[j] != 0) {
-            ef->residual[idx[j]] -= val[j];
-            if (velocity != NULL)
-                velocity[idx[j]] = 0.0f;
-        }
+        if (val[j] != 0) /* as in recon, where a sent zero is nothing sent */
+            take_sent(ef, velocity, idx[j], val[j]);
     ef->steps++;
 }
 

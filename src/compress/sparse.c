@@ -403,7 +403,10 @@ size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, s
 size_t ccl_sparse_first_nonfinite(const float *src, size_t count, const uint32_t *cand, size_t n,
                                   uint32_t thr)
 {
-    if (thr >= 0x7f800000u) { /* the threshold came from a NaN or an infinity: find it */
+    if (cand == NULL || thr >= 0x7f800000u) { /* every element, or a threshold that came from
+                                               * a NaN or an infinity: find it */
+        if (ccl_all_finite(src, count))
+            return count;
         for (size_t i = 0; i < count; i++)
             if (!isfinite(src[i]))
                 return i;

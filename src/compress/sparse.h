@@ -70,8 +70,8 @@ size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, s
  * of their own. NaNs and infinities have the largest magnitude bits (0x7f800000 and up):
  * when cand[0..n) holds every element whose magnitude bits reach thr and thr is below
  * 0x7f800000, every non-finite element is among them; a thr of 0x7f800000 or more came from
- * a non-finite element, which a scan then finds. Returns the lowest non-finite index, or
- * count if there is none. */
+ * a non-finite element, which a scan then finds, as it does for cand NULL (every element).
+ * Returns the lowest non-finite index, or count if there is none. */
 size_t ccl_sparse_first_nonfinite(const float *src, size_t count, const uint32_t *cand, size_t n,
                                   uint32_t thr);
 ccl_result_t ccl_sparse_nonfinite_error(const char *codec, size_t at);

@@ -40,14 +40,21 @@ static ccl_result_t select_among(const float *src, uint32_t *cand, size_t n, siz
     return CCL_SUCCESS;
 }
 
-/* A magnitude (ccl_mag_bits) that about 2k of count elements reach, from a strided sample:
- * the sample's j-th largest for j a little above twice the expected number of sampled
- * elements in the top k. `lower` steps further down the sample each time a guess missed. */
-static uint32_t sample_threshold(const float *src, size_t count, size_t k, int lower, uint64_t *s)
+/* A strided sample of the magnitudes (ccl_mag_bits), as keys for ccl_kth_largest; returns
+ * its size. */
+static size_t take_sample(const float *src, size_t count, uint64_t *s)
 {
     size_t stride = count / TOPK_SAMPLES, ns = count / stride;
     for (size_t j = 0; j < ns; j++)
         s[j] = (uint64_t)ccl_mag_bits(src[j * stride + stride / 2]) << 32;
+    return ns;
+}
+
+/* A magnitude that about 2k of count elements reach: the sample's j-th largest for j a
+ * little above twice the expected number of sampled elements in the top k. `lower` steps
+ * further down the sample each time a guess missed. */
+static uint32_t sample_threshold(uint64_t *s, size_t ns, size_t count, size_t k, int lower)
+{
     double expect = (double)ns * (double)k / (double)count;
     size_t j = (size_t)ceil((2.0 * expect + 3.0 * sqrt(2.0 * expect) + 8.0) * (double)(1u << (3 * lower)));
     return j >= ns ? 0 : (uint32_t)(ccl_kth_largest(s, ns, j + 1) >> 32);
@@ -61,9 +68,10 @@ static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32
     if ((idx = malloc(cap * sizeof(uint32_t))) == NULL ||
         (s = malloc(TOPK_SAMPLES * 2 * sizeof(uint64_t))) == NULL)
         goto nomem;
+    const size_t ns = take_sample(src, count, s);
     uint32_t t;
     for (int lower = 0;; lower++) {
-        t = sample_threshold(src, count, k, lower, s);
+        t = sample_threshold(s, ns, count, k, lower);
         n = ccl_sparse_collect(src, count, t, idx, cap);
         if (n < k && t > 0)
             continue; /* the sample guessed too high */
@@ -106,7 +114,7 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
             return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu elements", count);
         for (size_t i = 0; i < count; i++)
             idx[i] = (uint32_t)i;
-        size_t bad = ccl_sparse_first_nonfinite(src, count, idx, count, 0);
+        size_t bad = ccl_sparse_first_nonfinite(src, count, NULL, 0, 0);
         if (bad < count) {
             free(idx);
             return ccl_sparse_nonfinite_error("topk", bad);

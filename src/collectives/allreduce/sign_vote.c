@@ -16,8 +16,7 @@ static ccl_result_t sign_vote_run(ccl_coll_ctx_t *ctx)
     for (size_t i = 0; i < a->count; i++)
         out[i] = out[i] >= 0 ? 1.0f : -1.0f;
     /* The vote is not a sum of what was sent: commit the state, but no average. */
-    ccl_ef_commit(a->comp->ef, ccl_ef_recon(a->comp->ef));
-    return CCL_SUCCESS;
+    return ccl_comp_commit(a->comp, ccl_ef_recon(a->comp->ef), a->count);
 }
 
 const ccl_calgo_t ccl_callreduce_sign_vote = {
