@@ -102,6 +102,8 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
     const ccl_dgc_params_t *d = &codec->params.dgc;
     float clip_scale = 1.0f;
     int e = 0, bad = 0, *dbad = NULL;
+    /* This step's codec also for a refused step, as on the host (ccl_ef_prepare). */
+    ccl_ef_step_codec(ef, codec, eff);
     CCL_CHECK(ef_to_device(ef, s));
     gpu_ef_t *gs = ef->gpu;
     if ((e = (int)cudaMallocAsync((void **)&dbad, sizeof(double) + sizeof(int), s)) != 0)
@@ -128,7 +130,6 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient: step skipped, "
                              "error feedback kept");
     }
-    ccl_ef_step_codec(ef, codec, eff);
     /* The GPU's classic commit is always a swap: its encoders write p - decoded for sparse
      * codecs too (the same bits as the host's subtraction at commit). */
     eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC;

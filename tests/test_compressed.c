@@ -380,14 +380,15 @@ static int t_types(ccl_comm_t comm, int rank, int p)
  * every rank gets the same result, with the infinity the exact sum gives where p > 1. Either
  * way the next call works. */
 static int t_bad_step(ccl_comm_t comm, int rank, int p, const char *spec, size_t n, float bad,
-                      int every_rank, int skipped)
+                      int every_rank, int skipped, int fresh)
 {
     float *x = malloc(n * 4), *out = malloc(n * 4);
     ccl_compressor_t c = mk(comm, spec, n, CCL_FLOAT32);
     int ok = c != NULL;
     for (size_t i = 0; i < n; i++)
         x[i] = uval(rank, i, 1);
-    ok = ok && ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    if (!fresh) /* fresh: the bad step is the handle's first */
+        ok = ok && ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
     if (every_rank || rank == p - 1)
         x[17] = bad;
     ccl_result_t r = ok ? ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) : CCL_ERR_INTERNAL;
@@ -409,7 +410,14 @@ static int t_bad_step(ccl_comm_t comm, int rank, int p, const char *spec, size_t
 /* A NaN on one rank: every rank gets CCL_ERR_INVALID_ARG, and the next call works. */
 static int t_nan_n(ccl_comm_t comm, int rank, int p, const char *spec, size_t n)
 {
-    return t_bad_step(comm, rank, p, spec, n, NAN, 0, 1);
+    return t_bad_step(comm, rank, p, spec, n, NAN, 0, 1, 0);
+}
+
+/* A NaN in a handle's very first call: the other ranks' messages are still received with this
+ * step's sizes (DGC's warm-up ratio included), every rank skips, the next call works. */
+static int t_nan_first(ccl_comm_t comm, int rank, int p, const char *spec)
+{
+    return t_bad_step(comm, rank, p, spec, N, NAN, 0, 1, 1);
 }
 
 /* Finite inputs whose sum overflows float32 (3e38 on every rank). Algorithms that encode
@@ -418,7 +426,7 @@ static int t_nan_n(ccl_comm_t comm, int rank, int p, const char *spec, size_t n)
  * the infinity the exact sum would give (reencodes = 0). */
 static int t_overflow(ccl_comm_t comm, int rank, int p, const char *spec, int reencodes)
 {
-    return t_bad_step(comm, rank, p, spec, N, 3e38f, 1, p > 1 && reencodes);
+    return t_bad_step(comm, rank, p, spec, N, 3e38f, 1, p > 1 && reencodes, 0);
 }
 
 static int t_nan(ccl_comm_t comm, int rank, int p, const char *spec)
@@ -603,7 +611,10 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
         return t_types(comm, rank, p);
     case 11:
         return (t_nan(comm, rank, p, "int:bits=8") && t_nan(comm, rank, p, "dgc:ratio=0.01") &&
-               t_nan(comm, rank, p, "terngrad"));
+               t_nan(comm, rank, p, "terngrad") && t_nan_first(comm, rank, p, "int:bits=8,algo=sra") &&
+               t_nan_first(comm, rank, p, "dgc:ratio=0.01,warmup_steps=4,algo=sparse_allgather") &&
+               t_nan_first(comm, rank, p, "topk:ratio=0.01,algo=sparse_rd") &&
+               t_nan_first(comm, rank, p, "terngrad"));
     case 12:
         return t_quantized(comm, rank, p, "auto", 2.0 / 255);
     case 13:

@@ -187,6 +187,9 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
 {
     const size_t n = ef->count;
     on_host(ef);
+    /* This step's codec first, also for a step that is refused below: the collective still
+     * runs (it sends the skip token) and sizes the other ranks' messages by it. */
+    ccl_ef_step_codec(ef, codec, eff);
     /* Without error feedback the gradient is compressed as it is: no copy. */
     float *p = ef->mode == CCL_EF_NONE ? NULL : ef->p;
     const float clip_scale = ef->mode == CCL_EF_DGC ? dgc_clip_scale(ef, &codec->params.dgc, g) : 1.0f;
@@ -205,7 +208,6 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
                 if (!isfinite(p[i]))
                     p[i] = g[i];
     }
-    ccl_ef_step_codec(ef, codec, eff);
     *p_p = p != NULL ? p : g;
     return CCL_SUCCESS;
 }
