@@ -190,6 +190,7 @@ static void test_gpu_codecs(void)
 {
     static const char *const specs[] = {
         "cast:type=fp16", "cast:type=bf16", "int:bits=8", "int:bits=4,bucket=100,round=stochastic",
+        "int:bits=4,round=stochastic", "int:bits=2,bucket=64", "int:bits=1,bucket=96",
         "qsgd", "qsgd:bits=8,norm=l2,round=nearest", "sign", "sign:scale=l2", "terngrad",
         "topk:ratio=0.001", "topk:k=1", "topk:ratio=0.3,fp16_values=1", "topk:ratio=1",
         "threshold:t=40", "threshold:t=1e9", "randomk:ratio=0.01", "randomk:k=5,fp16_values=1",
@@ -364,7 +365,8 @@ int main(int argc, char **argv)
 
     /* int codec: a CPU encoding decoded (and accumulated) on the GPU gives the CPU's bits. */
     static const char *const specs[] = {"int:bits=8", "int:bits=4,bucket=100",
-                                        "int:bits=3,bucket=1000,round=stochastic", "int:bits=1"};
+                                        "int:bits=3,bucket=1000,round=stochastic", "int:bits=1",
+                                        "int:bits=4,bucket=256,round=stochastic", "int:bits=2,bucket=64"};
     uint8_t *enc = malloc(n * 4 + 4096), *denc;
     float *cpu = malloc(n * 4);
     cudaMalloc((void **)&denc, n * 4 + 4096);
