@@ -3,6 +3,7 @@
 #include "ef_kernels.h"
 #include "fixed_sum.cuh"
 #include "kernel_util.cuh"
+#include "gpu_mem.h"
 
 enum { EF_NONE = 0, EF_CLASSIC = 1, EF_EF21 = 2, EF_EF21W = 3, EF_DGC = 4 };
 
@@ -108,12 +109,12 @@ extern "C" int ccl_cuda_sumsq(const float *x, size_t n, double *out, void *strea
     size_t nb = ccl_sum_nblocks(n);
     double *part = NULL;
     cudaError_t e;
-    if ((e = cudaMallocAsync((void **)&part, (nb ? nb : 1) * sizeof(double), st)) != cudaSuccess)
+    if ((e = (cudaError_t)ccl_gpu_alloc_async((void **)&part, (nb ? nb : 1) * sizeof(double), st)) != cudaSuccess)
         return (int)e;
     if (nb > 0)
         ccl_sum_blocks_kernel<<<ccl_sum_grid(n), CCL_SUM_WARPS * CCL_SUM_LANES, 0, st>>>(
             x, n, CCL_SUM_SQ, NULL, part, NULL);
     sumsq_total_kernel<<<1, CCL_SUM_LANES, 0, st>>>(part, nb, out);
-    cudaFreeAsync(part, st);
+    ccl_gpu_free_async(part, st);
     return (int)cudaGetLastError();
 }

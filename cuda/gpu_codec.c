@@ -3,6 +3,7 @@
  * the GPU, and only the kept indices and values come back, for ccl_sparse_assemble to lay out
  * as the CPU encoder does. */
 #include "gpu_codec.h"
+#include "gpu_mem.h"
 #include "compress/sparse.h"
 #include "compress/wire.h"
 #include "cast_codec.h"
@@ -41,12 +42,12 @@ static int dense_encode(const ccl_codec_t *c, const float *src, size_t n, uint64
     case CCL_CODEC_ID_TERNGRAD:
         /* The agreed scaler, or this buffer's own, which the kernel's launch needs here. */
         if (!(scale > 0)) {
-            if ((e = (int)cudaMallocAsync((void **)&dscale, sizeof(float), s)) != 0)
+            if ((e = ccl_gpu_alloc_async((void **)&dscale, sizeof(float), s)) != 0)
                 return e;
             e = ccl_cuda_terngrad_scale(src, n, p->clip, dscale, bad, s);
             e = e ? e : (int)cudaMemcpyAsync(&scale, dscale, sizeof(float), cudaMemcpyDeviceToHost, s);
             e = e ? e : (int)cudaStreamSynchronize(s);
-            cudaFreeAsync(dscale, s);
+            ccl_gpu_free_async(dscale, s);
             if (e)
                 return e;
         }
@@ -119,7 +120,7 @@ static int scratch_alloc(gpu_scratch_t *g, size_t payload, size_t nidx, cudaStre
 {
     char *mem = NULL;
     size_t pay = (payload + 15) / 16 * 16, ib = (nidx * sizeof(uint32_t) + 15) / 16 * 16;
-    int e = (int)cudaMallocAsync((void **)&mem, pay + ib + 16, s);
+    int e = ccl_gpu_alloc_async((void **)&mem, pay + ib + 16, s);
     if (e)
         return e;
     g->payload = (uint8_t *)mem;
@@ -172,7 +173,7 @@ ccl_result_t ccl_gpu_codec_encode(const ccl_codec_t *codec, const float *src, si
     }
     e = e ? e : (int)cudaMemcpyAsync(&bad, g.bad, sizeof(int), cudaMemcpyDeviceToHost, s);
     e = e ? e : (int)cudaStreamSynchronize(s);
-    cudaFreeAsync(g.payload, s);
+    ccl_gpu_free_async(g.payload, s);
     if (e)
         res = ccl_gpu_fail(e, "gpu encode");
     else if (bad)
@@ -198,13 +199,13 @@ static ccl_result_t sparse_decode(const void *src, size_t len, float *out, size_
     size_t k = 0;
     int e;
     CCL_CHECK(ccl_codec_read_sparse(src, len, count, &idx, &val, &k));
-    e = (int)cudaMallocAsync((void **)&didx, (k ? k : 1) * 8, s);
+    e = ccl_gpu_alloc_async((void **)&didx, (k ? k : 1) * 8, s);
     e = e ? e : (int)cudaMemcpyAsync(didx, idx, k * 4, cudaMemcpyHostToDevice, s);
     e = e ? e : (int)cudaMemcpyAsync((float *)(didx + k), val, k * 4, cudaMemcpyHostToDevice, s);
     e = e ? e : ccl_cuda_sparse_scatter(didx, (float *)(didx + k), k, out, count, accumulate, s);
     e = e ? e : (int)cudaStreamSynchronize(s);
     if (didx != NULL)
-        cudaFreeAsync(didx, s);
+        ccl_gpu_free_async(didx, s);
     free(idx);
     free(val);
     return e ? ccl_gpu_fail(e, "gpu decode") : CCL_SUCCESS;
@@ -228,7 +229,7 @@ ccl_result_t ccl_gpu_codec_decode(const void *src, size_t len, float *out, size_
     CCL_CHECK(ccl_codec_check(src, len, count));
     if (count == 0)
         return CCL_SUCCESS;
-    e = (int)cudaMallocAsync((void **)&dpay, h.payload_len ? h.payload_len : 1, s);
+    e = ccl_gpu_alloc_async((void **)&dpay, h.payload_len ? h.payload_len : 1, s);
     e = e ? e : (int)cudaMemcpyAsync(dpay, (const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len,
                                      cudaMemcpyHostToDevice, s);
     if (e == 0) {
@@ -254,6 +255,6 @@ ccl_result_t ccl_gpu_codec_decode(const void *src, size_t len, float *out, size_
     }
     e = e ? e : (int)cudaStreamSynchronize(s);
     if (dpay != NULL)
-        cudaFreeAsync(dpay, s);
+        ccl_gpu_free_async(dpay, s);
     return e ? ccl_gpu_fail(e, "gpu decode") : CCL_SUCCESS;
 }

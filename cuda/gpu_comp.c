@@ -3,6 +3,7 @@
  * (a checkpoint, a host call) brings it back first (compress/ef.h's hooks). */
 #include "gpu_comp.h"
 #include "gpu_codec.h"
+#include "gpu_mem.h"
 #include "ef_kernels.h"
 #include "core/config.h"
 
@@ -106,7 +107,7 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
     ccl_ef_step_codec(ef, codec, eff);
     CCL_CHECK(ef_to_device(ef, s));
     gpu_ef_t *gs = ef->gpu;
-    if ((e = (int)cudaMallocAsync((void **)&dbad, sizeof(double) + sizeof(int), s)) != 0)
+    if ((e = ccl_gpu_alloc_async((void **)&dbad, sizeof(double) + sizeof(int), s)) != 0)
         return ccl_gpu_fail(e, "gpu prepare");
     double *sumsq = (double *)(void *)dbad, sq = 0;
     int *flag = (int *)(sumsq + 1);
@@ -122,7 +123,7 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
                                     1.0f / (float)ef->nranks, ef->weight, flag, s);
     e = e ? e : (int)cudaMemcpyAsync(&bad, flag, sizeof(int), cudaMemcpyDeviceToHost, s);
     e = e ? e : (int)cudaStreamSynchronize(s);
-    cudaFreeAsync(dbad, s);
+    ccl_gpu_free_async(dbad, s);
     if (e)
         return ccl_gpu_fail(e, "gpu prepare");
     if (bad) {

@@ -33,17 +33,6 @@ static int int_fast_ok(unsigned bits, size_t bucket, const void *payload, const 
            ((uintptr_t)f1 | (uintptr_t)f2) % 16 == 0;
 }
 
-/* Writes word w of the code stream (nbytes long): whole, or its bytes inside the stream. */
-__device__ static inline void int_put_word(uint8_t *codes, uint64_t nbytes, size_t w, uint32_t word)
-{
-    if ((uint64_t)(w + 1) * 4 <= nbytes) {
-        ((uint32_t *)codes)[w] = word;
-        return;
-    }
-    for (unsigned k = 0; k < 4 && (uint64_t)w * 4 + k < nbytes; k++)
-        codes[w * 4 + k] = (uint8_t)(word >> (8 * k));
-}
-
 template <unsigned BITS>
 __global__ static void int_encode_warp_kernel(const float *__restrict__ src, size_t count,
                                               size_t bucket, int stochastic, uint64_t seed,
@@ -115,7 +104,7 @@ __global__ static void int_encode_warp_kernel(const float *__restrict__ src, siz
                 float v = ccl_int_value(q, mn, unit);
                 r[k] = fb_residual ? CCL_FSUB(x[k], v) : v;
             }
-            int_put_word(codes, nbytes, w0 + w, word);
+            ccl_put_word(codes, nbytes, w0 + w, word);
             if (recon != NULL) {
                 if (i0 + E <= hi) {
 #pragma unroll

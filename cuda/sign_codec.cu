@@ -1,8 +1,10 @@
 /* sign_codec.cu: sign encode (fixed-order sum of |x| or x^2, the magnitude, then one thread
- * per byte of bits) and decode-accumulate (one thread per element). */
+ * per element, a warp's signs stored as one word) and decode-accumulate (one thread per
+ * element). */
 #include "sign_codec.h"
 #include "fixed_sum.cuh"
 #include "kernel_util.cuh"
+#include "gpu_mem.h"
 
 /* One warp: the magnitude into the payload's first 4 bytes; a non-finite sum means a NaN or
  * an Inf in the input (finite floats cannot overflow a double sum). */
@@ -17,12 +19,25 @@ __global__ static void sign_magnitude_kernel(const double *part, size_t nb, size
     }
 }
 
-__global__ static void sign_bits_kernel(const float *src, size_t count, uint8_t *payload,
-                                        float *recon, int fb_residual)
+/* One thread per element, the warp's 32 signs gathered by a ballot into one word. */
+__global__ static void sign_bits_kernel(const float *__restrict__ src, size_t count,
+                                        uint8_t *__restrict__ payload, float *__restrict__ recon,
+                                        int fb_residual)
 {
     const float s = ccl_get_f32(payload);
-    CCL_GRID_LOOP(b, (count + 7) / 8)
-        payload[4 + b] = ccl_sign_byte(src, count, b, s, recon, fb_residual);
+    const uint64_t nbytes = (count + 7) / 8;
+    CCL_WARP_LOOP(i, count) {
+        int pos = 0;
+        if (i < count) {
+            float x = src[i];
+            pos = x >= 0.0f; /* as ccl_sign_byte */
+            if (recon != NULL)
+                recon[i] = fb_residual ? CCL_FSUB(x, pos ? s : -s) : (pos ? s : -s);
+        }
+        uint32_t word = __ballot_sync(0xffffffffu, pos);
+        if ((threadIdx.x & 31) == 0)
+            ccl_put_word(payload + 4, nbytes, i / 32, word);
+    }
 }
 
 __global__ static void sign_decode_kernel(const uint8_t *payload, float *out, size_t count,
@@ -44,7 +59,7 @@ extern "C" int ccl_cuda_sign_encode(const float *src, size_t count, int mode, vo
     cudaError_t e;
     if (mode < 0 || mode > 2)
         return (int)cudaErrorInvalidValue;
-    if ((e = cudaMallocAsync((void **)&part, (nb ? nb : 1) * sizeof(double), st)) != cudaSuccess)
+    if ((e = (cudaError_t)ccl_gpu_alloc_async((void **)&part, (nb ? nb : 1) * sizeof(double), st)) != cudaSuccess)
         return (int)e;
     /* The sum also serves the NaN check when no magnitude is sent (mode 2). */
     if (nb > 0)
@@ -52,9 +67,9 @@ extern "C" int ccl_cuda_sign_encode(const float *src, size_t count, int mode, vo
             src, count, mode == 1 ? CCL_SUM_SQ : CCL_SUM_ABS, NULL, part, NULL);
     sign_magnitude_kernel<<<1, CCL_SUM_LANES, 0, st>>>(part, nb, count, mode, (uint8_t *)payload, bad);
     if (count > 0)
-        sign_bits_kernel<<<ccl_blocks_for((count + 7) / 8), CCL_THREADS, 0, st>>>(
+        sign_bits_kernel<<<ccl_blocks_for(count), CCL_THREADS, 0, st>>>(
             src, count, (uint8_t *)payload, recon, fb_residual);
-    cudaFreeAsync(part, st);
+    ccl_gpu_free_async(part, st);
     return (int)cudaGetLastError();
 }
 

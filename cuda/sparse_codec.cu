@@ -9,6 +9,7 @@
  * from one stable selection pass (cub::DeviceSelect::If). */
 #include "sparse_codec.h"
 #include "kernel_util.cuh"
+#include "gpu_mem.h"
 #include "../src/compress/elem.h"
 
 #include <cub/block/block_scan.cuh>
@@ -146,9 +147,9 @@ static cudaError_t select_indices(size_t count, Pred keep, uint32_t *idx, int64_
     size_t bytes = 0;
     void *tmp = NULL;
     cudaError_t e = cub::DeviceSelect::If(tmp, bytes, first, idx, nsel, (int64_t)count, keep, s);
-    if (e == cudaSuccess && (e = cudaMallocAsync(&tmp, bytes ? bytes : 1, s)) == cudaSuccess) {
+    if (e == cudaSuccess && (e = (cudaError_t)ccl_gpu_alloc_async((void **)&tmp, bytes ? bytes : 1, s)) == cudaSuccess) {
         e = cub::DeviceSelect::If(tmp, bytes, first, idx, nsel, (int64_t)count, keep, s);
-        cudaFreeAsync(tmp, s);
+        ccl_gpu_free_async(tmp, s);
     }
     return e;
 }
@@ -167,14 +168,14 @@ extern "C" int ccl_cuda_topk_select(const float *src, size_t count, size_t k, ui
     cudaError_t e;
     if (k == 0 || k > count || count > UINT32_MAX)
         return (int)cudaErrorInvalidValue;
-    if ((e = cudaMallocAsync((void **)&st, sizeof(*st) + sizeof(int64_t), s)) != cudaSuccess)
+    if ((e = (cudaError_t)ccl_gpu_alloc_async((void **)&st, sizeof(*st) + sizeof(int64_t), s)) != cudaSuccess)
         return (int)e;
     nsel = (int64_t *)(st + 1);
     cudaMemsetAsync(st, 0, sizeof(*st), s);
     sel_init_kernel<<<1, 1, 0, s>>>(st, (uint32_t)k);
     sel_passes(src, count, 1, 0, 1, st, s);
     e = select_indices(count, keep_key_at_least{src, st}, idx, nsel, s);
-    cudaFreeAsync(st, s);
+    ccl_gpu_free_async(st, s);
     return e != cudaSuccess ? (int)e : (int)cudaGetLastError();
 }
 
@@ -262,7 +263,7 @@ extern "C" int ccl_cuda_dgc_select(const float *src, size_t count, size_t k, siz
         ks > ns || off >= stride)
         return (int)cudaErrorInvalidValue;
     const size_t bytes = 2 * sizeof(sel_state_t) + sizeof(dgc_state_t) + sizeof(int64_t);
-    if ((e = cudaMallocAsync((void **)&mem, bytes, s)) != cudaSuccess)
+    if ((e = (cudaError_t)ccl_gpu_alloc_async((void **)&mem, bytes, s)) != cudaSuccess)
         return (int)e;
     sel_state_t *sample = (sel_state_t *)mem, *full = sample + 1;
     dgc_state_t *ds = (dgc_state_t *)(full + 1);
@@ -276,7 +277,7 @@ extern "C" int ccl_cuda_dgc_select(const float *src, size_t count, size_t k, siz
     e = select_indices(count, keep_dgc{src, ds, full}, idx, nsel, s);
     if (e == cudaSuccess)
         store_count_kernel<<<1, 1, 0, s>>>(nsel, k, n);
-    cudaFreeAsync(mem, s);
+    ccl_gpu_free_async(mem, s);
     return e != cudaSuccess ? (int)e : (int)cudaGetLastError();
 }
 
@@ -288,12 +289,12 @@ extern "C" int ccl_cuda_threshold_select(const float *src, size_t count, float t
     cudaError_t e;
     if (count > UINT32_MAX || !(t >= 0.0f))
         return (int)cudaErrorInvalidValue;
-    if ((e = cudaMallocAsync((void **)&nsel, sizeof(int64_t), s)) != cudaSuccess)
+    if ((e = (cudaError_t)ccl_gpu_alloc_async((void **)&nsel, sizeof(int64_t), s)) != cudaSuccess)
         return (int)e;
     e = select_indices(count, keep_abs_at_least{src, t}, idx, nsel, s);
     if (e == cudaSuccess)
         store_count_kernel<<<1, 1, 0, s>>>(nsel, count, n);
-    cudaFreeAsync(nsel, s);
+    ccl_gpu_free_async(nsel, s);
     return e != cudaSuccess ? (int)e : (int)cudaGetLastError();
 }
 

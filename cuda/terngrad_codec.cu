@@ -1,8 +1,10 @@
 /* terngrad_codec.cu: TernGrad's scaler (fixed-order sums of x, then of (x - mean)^2, and the
- * largest |x|), encode (one thread per byte of 2-bit codes) and decode-accumulate. */
+ * largest |x|), encode (one thread per element, 16 lanes' 2-bit codes stored as one word)
+ * and decode-accumulate. */
 #include "terngrad_codec.h"
 #include "fixed_sum.cuh"
 #include "kernel_util.cuh"
+#include "gpu_mem.h"
 
 /* Scratch: the block sums, the block maxima, then the mean and the largest |x|. */
 typedef struct {
@@ -46,7 +48,7 @@ extern "C" int ccl_cuda_terngrad_scale(const float *src, size_t count, float cli
     char *mem = NULL;
     cudaError_t e;
     /* doubles first, so every piece stays aligned */
-    if ((e = cudaMallocAsync((void **)&mem, slots * 12 + 16, st)) != cudaSuccess)
+    if ((e = (cudaError_t)ccl_gpu_alloc_async((void **)&mem, slots * 12 + 16, st)) != cudaSuccess)
         return (int)e;
     tern_work_t w = {(double *)mem, (float *)(mem + slots * 8 + 8), (double *)(mem + slots * 8),
                      (float *)(mem + slots * 12 + 8)};
@@ -57,17 +59,32 @@ extern "C" int ccl_cuda_terngrad_scale(const float *src, size_t count, float cli
         ccl_sum_blocks_kernel<<<grid, threads, 0, st>>>(src, count, CCL_SUM_SQDEV, w.mean, w.part, NULL);
         tern_std_kernel<<<1, CCL_SUM_LANES, 0, st>>>(w, nb, count, clip, scale);
     }
-    cudaFreeAsync(mem, st);
+    ccl_gpu_free_async(mem, st);
     return (int)cudaGetLastError();
 }
 
-__global__ static void tern_encode_kernel(const float *src, size_t count, float s, uint64_t seed,
-                                          uint8_t *payload, float *recon, int fb_residual)
+/* One thread per element; each 16 lanes' codes make one word (ccl_tern_byte's layout). */
+__global__ static void tern_encode_kernel(const float *__restrict__ src, size_t count, float s,
+                                          uint64_t seed, uint8_t *__restrict__ payload,
+                                          float *__restrict__ recon, int fb_residual)
 {
+    const uint64_t nbytes = (count + 3) / 4;
     if (blockIdx.x == 0 && threadIdx.x == 0)
         ccl_put_f32(payload, s);
-    CCL_GRID_LOOP(b, (count + 3) / 4)
-        payload[4 + b] = ccl_tern_byte(src, count, b, s, seed, recon, fb_residual);
+    CCL_WARP_LOOP(i, count) {
+        unsigned c = 0;
+        if (i < count) {
+            float x = src[i];
+            c = ccl_tern_code(x, s, seed, i);
+            if (recon != NULL) {
+                float v = ccl_tern_value(c, s);
+                recon[i] = fb_residual ? CCL_FSUB(x, v) : v;
+            }
+        }
+        uint32_t word = ccl_warp_pack<2>(c);
+        if ((threadIdx.x & 15) == 0)
+            ccl_put_word(payload + 4, nbytes, i / 16, word);
+    }
 }
 
 __global__ static void tern_decode_kernel(const uint8_t *payload, float *out, size_t count,
@@ -85,7 +102,7 @@ extern "C" int ccl_cuda_terngrad_encode(const float *src, size_t count, float sc
 {
     if (!(scale >= 0.0f) || !isfinite(scale))
         return (int)cudaErrorInvalidValue;
-    tern_encode_kernel<<<ccl_blocks_for((count + 3) / 4), CCL_THREADS, 0, (cudaStream_t)stream>>>(
+    tern_encode_kernel<<<ccl_blocks_for(count), CCL_THREADS, 0, (cudaStream_t)stream>>>(
         src, count, scale, seed, (uint8_t *)payload, recon, fb_residual);
     return (int)cudaGetLastError();
 }
