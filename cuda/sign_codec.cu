@@ -40,6 +40,48 @@ __global__ static void sign_bits_kernel(const float *__restrict__ src, size_t co
     }
 }
 
+/* The same, 4 elements a thread (16-byte loads and stores): each 8 lanes' nibbles make one
+ * word. Needs src and recon on 16 bytes. */
+__global__ static void sign_bits_vec_kernel(const float4 *__restrict__ src, size_t count,
+                                            uint8_t *__restrict__ payload,
+                                            float4 *__restrict__ recon, int fb_residual)
+{
+    const float s = ccl_get_f32(payload);
+    const uint64_t nbytes = (count + 7) / 8;
+    const size_t n4 = (count + 3) / 4;
+    CCL_WARP_LOOP(j, n4) {
+        unsigned nib = 0;
+        if (j < n4) {
+            const size_t i0 = 4 * j;
+            const int full = i0 + 4 <= count;
+            float x[4], r[4];
+            if (full) {
+                const float4 v = __ldg(src + j);
+                x[0] = v.x, x[1] = v.y, x[2] = v.z, x[3] = v.w;
+            } else {
+                for (int k = 0; k < 4; k++)
+                    x[k] = i0 + k < count ? ((const float *)src)[i0 + k] : -1.0f;
+            }
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const int pos = x[k] >= 0.0f;
+                nib |= (unsigned)pos << k;
+                r[k] = fb_residual ? CCL_FSUB(x[k], pos ? s : -s) : (pos ? s : -s);
+            }
+            if (recon != NULL) {
+                if (full)
+                    recon[j] = make_float4(r[0], r[1], r[2], r[3]);
+                else
+                    for (int k = 0; i0 + k < count; k++)
+                        ((float *)recon)[i0 + k] = r[k];
+            }
+        }
+        const uint32_t word = ccl_warp_pack<4>(nib);
+        if ((threadIdx.x & 7) == 0)
+            ccl_put_word(payload + 4, nbytes, j / 8, word);
+    }
+}
+
 __global__ static void sign_decode_kernel(const uint8_t *payload, float *out, size_t count,
                                           int accumulate)
 {
@@ -66,7 +108,10 @@ extern "C" int ccl_cuda_sign_encode(const float *src, size_t count, int mode, vo
         ccl_sum_blocks_kernel<<<ccl_sum_grid(count), CCL_SUM_WARPS * CCL_SUM_LANES, 0, st>>>(
             src, count, mode == 1 ? CCL_SUM_SQ : CCL_SUM_ABS, NULL, part, NULL);
     sign_magnitude_kernel<<<1, CCL_SUM_LANES, 0, st>>>(part, nb, count, mode, (uint8_t *)payload, bad);
-    if (count > 0)
+    if (count > 0 && ((uintptr_t)src | (uintptr_t)recon) % 16 == 0)
+        sign_bits_vec_kernel<<<ccl_blocks_for((count + 3) / 4), CCL_THREADS, 0, st>>>(
+            (const float4 *)src, count, (uint8_t *)payload, (float4 *)recon, fb_residual);
+    else if (count > 0)
         sign_bits_kernel<<<ccl_blocks_for(count), CCL_THREADS, 0, st>>>(
             src, count, (uint8_t *)payload, recon, fb_residual);
     ccl_gpu_free_async(part, st);

@@ -85,27 +85,37 @@ static void test_elem_codecs(const float *x, const float *dx, size_t n)
     for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
         ccl_codec_t c;
         int enc_ok = ccl_codec_parse(specs[s], &c) == CCL_SUCCESS, dec_ok = enc_ok;
-        for (int residual = 0; residual < 2 && enc_ok; residual++) {
-            c.params.fb_residual = residual;
-            cudaMemset(dbad, 0, sizeof(int));
-            cudaMemset(denc, 0xa5, cap);
-            enc_ok = ccl_codec_encode(&c, x, n, 5, enc, cap, &len, crecon) == CCL_SUCCESS &&
-                     gpu_encode(&c, dx, n, 5, denc, drecon, residual, dbad) == 0 &&
-                     cudaMemcpy(got, denc, len - CCL_WIRE_HDR_LEN, cudaMemcpyDeviceToHost) == cudaSuccess &&
-                     cudaMemcpy(grecon, drecon, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
-                     cudaMemcpy(&hbad, dbad, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess &&
-                     hbad == 0 && memcmp(got, enc + CCL_WIRE_HDR_LEN, len - CCL_WIRE_HDR_LEN) == 0 &&
-                     memcmp(grecon, crecon, n * 4) == 0;
-        }
-        cudaMemcpy(denc, enc, len, cudaMemcpyHostToDevice); /* the CPU's encoding */
-        for (int acc = 0; acc < 2 && dec_ok; acc++) {
-            memcpy(cout, x, n * 4);
-            cudaMemcpy(dout, dx, n * 4, cudaMemcpyDeviceToDevice);
-            dec_ok = ccl_codec_check(enc, len, n) == CCL_SUCCESS &&
-                     ccl_codec_decode(enc, len, cout, n, acc) == CCL_SUCCESS &&
-                     gpu_decode(&c, denc + CCL_WIRE_HDR_LEN, dout, n, acc) == 0 &&
-                     cudaMemcpy(gout, dout, n * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
-                     memcmp(gout, cout, n * 4) == 0;
+        /* off 1: every buffer (input, payload, recon, output) off its alignment, for the
+         * kernels' unvectorized paths */
+        for (size_t off = 0; off < 2 && enc_ok && dec_ok; off++) {
+            const size_t m = n - off;
+            const float *xs = x + off, *dxs = dx + off;
+            uint8_t *dp = denc + off;
+            for (int residual = 0; residual < 2 && enc_ok; residual++) {
+                c.params.fb_residual = residual;
+                cudaMemset(dbad, 0, sizeof(int));
+                cudaMemset(denc, 0xa5, cap);
+                enc_ok = ccl_codec_encode(&c, xs, m, 5, enc, cap, &len, crecon) == CCL_SUCCESS &&
+                         gpu_encode(&c, dxs, m, 5, dp, drecon + off, residual, dbad) == 0 &&
+                         cudaMemcpy(got, dp, len - CCL_WIRE_HDR_LEN, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                         cudaMemcpy(grecon, drecon + off, m * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                         cudaMemcpy(&hbad, dbad, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess &&
+                         hbad == 0 && memcmp(got, enc + CCL_WIRE_HDR_LEN, len - CCL_WIRE_HDR_LEN) == 0 &&
+                         memcmp(grecon, crecon, m * 4) == 0;
+            }
+            cudaMemcpy(dp, enc + CCL_WIRE_HDR_LEN, len - CCL_WIRE_HDR_LEN, cudaMemcpyHostToDevice); /* the CPU's */
+            for (int acc = 0; acc < 2 && dec_ok && enc_ok; acc++) {
+                memcpy(cout, xs, m * 4);
+                cudaMemcpy(dout + off, dxs, m * 4, cudaMemcpyDeviceToDevice);
+                dec_ok = ccl_codec_check(enc, len, m) == CCL_SUCCESS &&
+                         ccl_codec_decode(enc, len, cout, m, acc) == CCL_SUCCESS &&
+                         gpu_decode(&c, dp, dout + off, m, acc) == 0 &&
+                         cudaMemcpy(gout, dout + off, m * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                         memcmp(gout, cout, m * 4) == 0;
+            }
+            if (!enc_ok || !dec_ok)
+                fprintf(stderr, "'%s', offset %zu: GPU %s differs from the CPU's\n", specs[s], off,
+                        enc_ok ? "decode" : "encode");
         }
         cudaMemset(dbad, 0, sizeof(int));
         int flagged = gpu_encode(&c, dnan, n, 5, denc, NULL, 0, dbad) == 0 &&
