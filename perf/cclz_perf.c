@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/wait.h>
+#ifdef CCLZ_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
 
 static const ccl_datatype_t dt_map[] = {CCL_FLOAT32, CCL_FLOAT64, CCL_INT32, CCL_INT64};
 static const ccl_redop_t op_map[] = {CCL_SUM, CCL_MIN, CCL_MAX};
@@ -60,22 +63,76 @@ static int spawn_local(int np, char **argv)
 }
 
 static ccl_compressor_t comp; /* -z: the compressor of the current size */
+static ccl_stream_t stream;   /* -G 1: the rank's stream */
 
 static ccl_result_t run_once(const perf_opts_t *o, const void *in, void *out, size_t count,
                              ccl_comm_t comm)
 {
+    const ccl_datatype_t dt = dt_map[o->dtype];
+    const ccl_redop_t op = op_map[o->op];
+    if (o->device) {
+        if (comp != NULL && o->coll == P_ALLREDUCE)
+            return ccl_allreduce_compressed_stream(in, out, count, dt, op, comp, comm, stream);
+        if (comp != NULL && o->coll == P_ALLGATHER)
+            return ccl_allgather_compressed_stream(in, out, count, dt, comp, comm, stream);
+        switch (o->coll) {
+        case P_ALLREDUCE: return ccl_allreduce_stream(in, out, count, dt, op, comm, stream);
+        case P_ALLGATHER: return ccl_allgather_stream(in, out, count, dt, comm, stream);
+        case P_REDUCE_SCATTER: return ccl_reduce_scatter_stream(in, out, count, dt, op, comm, stream);
+        default: return ccl_broadcast_stream(in, out, count, dt, 0, comm, stream);
+        }
+    }
     if (comp != NULL && o->coll == P_ALLREDUCE)
-        return ccl_allreduce_compressed(in, out, count, dt_map[o->dtype], op_map[o->op], comp, comm);
+        return ccl_allreduce_compressed(in, out, count, dt, op, comp, comm);
     if (comp != NULL && o->coll == P_ALLGATHER)
-        return ccl_allgather_compressed(in, out, count, dt_map[o->dtype], comp, comm);
+        return ccl_allgather_compressed(in, out, count, dt, comp, comm);
     switch (o->coll) {
-    case P_ALLREDUCE: return ccl_allreduce(in, out, count, dt_map[o->dtype], op_map[o->op], comm);
-    case P_ALLGATHER: return ccl_allgather(in, out, count, dt_map[o->dtype], comm);
-    case P_REDUCE_SCATTER:
-        return ccl_reduce_scatter(in, out, count, dt_map[o->dtype], op_map[o->op], comm);
-    default: return ccl_broadcast(in, out, count, dt_map[o->dtype], 0, comm);
+    case P_ALLREDUCE: return ccl_allreduce(in, out, count, dt, op, comm);
+    case P_ALLGATHER: return ccl_allgather(in, out, count, dt, comm);
+    case P_REDUCE_SCATTER: return ccl_reduce_scatter(in, out, count, dt, op, comm);
+    default: return ccl_broadcast(in, out, count, dt, 0, comm);
     }
 }
+
+/* -G 1: device copies of the host buffers (the host ones keep the inputs and the checks). */
+#ifdef CCLZ_HAVE_CUDA
+static void *dev_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+        fprintf(stderr, "cclz_perf: cudaMalloc of %zu bytes failed\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
+static void dev_copy(void *dst, const void *src, size_t bytes)
+{
+    if (cudaMemcpy(dst, src, bytes, cudaMemcpyDefault) != cudaSuccess) {
+        fprintf(stderr, "cclz_perf: cudaMemcpy failed\n");
+        exit(1);
+    }
+}
+
+static void dev_setup(void)
+{
+    const char *d = getenv("CCLZ_PERF_DEVICE");
+    cudaStream_t s;
+    if (cudaSetDevice(d != NULL ? atoi(d) : 0) != cudaSuccess || cudaStreamCreate(&s) != cudaSuccess) {
+        fprintf(stderr, "cclz_perf: -G 1: no usable CUDA device\n");
+        exit(1);
+    }
+    stream = s;
+}
+#else
+static void *dev_alloc(size_t bytes) { (void)bytes; return NULL; }
+static void dev_copy(void *dst, const void *src, size_t bytes) { (void)dst, (void)src, (void)bytes; }
+static void dev_setup(void)
+{
+    fprintf(stderr, "cclz_perf: -G 1: this cclz_perf was built without CUDA\n");
+    exit(2);
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -86,6 +143,8 @@ int main(int argc, char **argv)
     if (o.np > 0 && getenv("CCLZ_RANK") == NULL)
         return spawn_local(o.np, argv);
 
+    if (o.device)
+        dev_setup();
     CHECK_CCL(ccl_comm_init_from_env(&comm));
     ccl_comm_rank(comm, &rank);
     ccl_comm_size(comm, &p);
@@ -94,8 +153,13 @@ int main(int argc, char **argv)
 
     size_t dts = perf_dtype_sizes[o.dtype];
     size_t maxb = o.max_bytes + (size_t)p * dts;
-    uint8_t *in = malloc(maxb), *out = malloc(maxb);
+    uint8_t *in = malloc(maxb), *out = malloc(maxb), *din = in, *dout = out;
     memset(out, 0, maxb);
+    if (o.device) {
+        din = dev_alloc(maxb);
+        dout = dev_alloc(maxb);
+        dev_copy(dout, out, maxb);
+    }
     for (size_t bytes = o.min_bytes; bytes <= o.max_bytes;
          bytes = (size_t)((double)bytes * o.factor) > bytes ? (size_t)((double)bytes * o.factor)
                                                             : bytes + 1) {
@@ -108,15 +172,17 @@ int main(int argc, char **argv)
         size_t in_elems = o.coll == P_REDUCE_SCATTER ? count * (size_t)p : count;
         size_t out_elems = o.coll == P_ALLGATHER ? count * (size_t)p : count;
         perf_fill(in, in_elems, o.dtype, o.input, rank, 0);
+        if (o.device)
+            dev_copy(din, in, in_elems * dts);
         if (o.compress != NULL)
             CHECK_CCL(ccl_compressor_create(comm, o.compress, count, dt_map[o.dtype], &comp));
 
         for (int i = 0; i < o.warmup; i++)
-            CHECK_CCL(run_once(&o, in, out, count, comm));
+            CHECK_CCL(run_once(&o, din, dout, count, comm));
         CHECK_CCL(ccl_barrier(comm));
         double t0 = perf_now();
         for (int i = 0; i < o.iters; i++)
-            CHECK_CCL(run_once(&o, in, out, count, comm));
+            CHECK_CCL(run_once(&o, din, dout, count, comm));
         double us = (perf_now() - t0) * 1e6 / o.iters, us_max;
         CHECK_CCL(ccl_allreduce(&us, &us_max, 1, CCL_FLOAT64, CCL_MAX, comm));
 
@@ -124,7 +190,11 @@ int main(int argc, char **argv)
         if (o.check && comp == NULL) {
             size_t base = o.coll == P_REDUCE_SCATTER ? (size_t)rank * count : 0;
             memset(out, 0xff, out_elems * dts);
-            CHECK_CCL(run_once(&o, in, out, count, comm));
+            if (o.device)
+                dev_copy(dout, out, out_elems * dts);
+            CHECK_CCL(run_once(&o, din, dout, count, comm));
+            if (o.device)
+                dev_copy(out, dout, out_elems * dts);
             wrong = perf_count_wrong(&o, out, out_elems, base, p, 0, count);
         }
         int64_t w = wrong, wa;
@@ -145,6 +215,13 @@ int main(int argc, char **argv)
         perf_footer(&o);
     free(in);
     free(out);
+#ifdef CCLZ_HAVE_CUDA
+    if (o.device) {
+        cudaFree(din);
+        cudaFree(dout);
+        cudaStreamDestroy((cudaStream_t)stream);
+    }
+#endif
     ccl_comm_destroy(comm);
     return 0;
 }

@@ -29,6 +29,7 @@ typedef struct {
     size_t min_bytes, max_bytes;
     double factor;
     int iters, warmup, check, np;
+    int device;             /* cclz_perf -G 1: buffers in GPU memory, through the _stream calls */
     perf_coll_t coll;
     perf_dtype_t dtype;
     perf_op_t op;
@@ -66,10 +67,12 @@ static inline void perf_usage(const char *prog)
     fprintf(stderr,
             "usage: %s [-np N] [-b MIN] [-e MAX] [-f FACTOR] [-n ITERS] [-w WARMUP] [-c 0|1]\n"
             "          [-t allreduce|allgather|reduce_scatter|broadcast] [-d float|double|int32|int64]\n"
-            "          [-o sum|min|max] [-i ints|normal] [-J FILE.json] [-z SPEC]\n"
+            "          [-o sum|min|max] [-i ints|normal] [-J FILE.json] [-z SPEC] [-G 0|1]\n"
             "-z SPEC (cclz_perf): ccl_allreduce_compressed / ccl_allgather_compressed with a\n"
             "compressor of that spec ('int:bits=8', 'dgc:ratio=0.001', 'auto'); #wrong is then -1\n"
             "(lossy results are not checked).\n"
+            "-G 1 (cclz_perf built with CUDA): send and receive buffers in GPU memory (device 0,\n"
+            "or CCLZ_PERF_DEVICE), through the *_stream calls on a stream of the rank's own.\n"
             "-i normal: normally distributed inputs (float types; results not checked) instead\n"
             "of small integers.\n"
             "Sizes are bytes of the whole result (K, M, G suffixes); each size is timed over\n"
@@ -99,6 +102,7 @@ static inline void perf_parse(int argc, char **argv, perf_opts_t *o, int allow_n
         else if (strcmp(a, "-i") == 0) o->input = (perf_input_t)perf_lookup(v, perf_input_names, 2);
         else if (strcmp(a, "-J") == 0) o->json = v;
         else if (strcmp(a, "-z") == 0) o->compress = v;
+        else if (strcmp(a, "-G") == 0 && allow_np) o->device = atoi(v);
         else perf_usage(argv[0]);
         i++;
     }
