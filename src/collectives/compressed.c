@@ -631,6 +631,21 @@ static void from_f32(const float *src, void *dst, size_t n, ccl_datatype_t dt)
         h[i] = dt == CCL_FLOAT16 ? ccl_float_to_half(src[i]) : ccl_float_to_bf16(src[i]);
 }
 
+ccl_result_t ccl_comp_agree_scale(struct ccl_compressor *c, struct ccl_comm *comm, float local)
+{
+    /* One small exact allreduce agrees on the scale (max) and on skipping. */
+    double v[2] = {c->local_bad ? 1.0 : 0.0, c->local_bad ? 0.0 : (double)local};
+    CCL_CHECK(ccl_allreduce(v, v, 2, CCL_FLOAT64, CCL_MAX, comm));
+    if (v[0] > 0) {
+        if (!c->local_bad)
+            c->ef->skipped++;
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "a gradient holds NaN or Inf; the "
+                             "step is skipped on every rank and the error-feedback state kept");
+    }
+    c->eff.params.scale = (float)v[1];
+    return CCL_SUCCESS;
+}
+
 /* Runs one compressed collective: prepare (error feedback), agree on a shared scale where
  * the codec needs one, then the algorithm. out_count: floats in the output. */
 static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll,
@@ -663,19 +678,9 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
             from_f32(out, recvbuf, out_count, c->dtype);
         return res;
     }
-    if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE) {
-        /* One small exact allreduce agrees on the scale (max) and on skipping. */
-        double v[2] = {c->local_bad ? 1.0 : 0.0,
-                       c->local_bad ? 0.0 : c->eff.ops->local_scale(&c->eff.params, c->p, c->count)};
-        CCL_CHECK(ccl_allreduce(v, v, 2, CCL_FLOAT64, CCL_MAX, comm));
-        if (v[0] > 0) {
-            if (!c->local_bad)
-                c->ef->skipped++;
-            return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "a gradient holds NaN or Inf; the "
-                                 "step is skipped on every rank and the error-feedback state kept");
-        }
-        c->eff.params.scale = (float)v[1];
-    }
+    if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)
+        CCL_CHECK(ccl_comp_agree_scale(c, comm, c->local_bad ? 0.0f :
+                                       c->eff.ops->local_scale(&c->eff.params, c->p, c->count)));
     ccl_coll_args_t a = {coll, in, out, c->count, c->dtype, op, 0, sizeof(float), c, algo, c->spec_hash};
     res = ccl_coll_run(comm, &a);
     if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)

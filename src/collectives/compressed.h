@@ -158,4 +158,10 @@ double ccl_auto_model_us(const struct ccl_comm *comm, int method, double bytes);
  * allocation per call once it is large enough). One block per call. */
 void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes);
 
+/* Codecs with CCL_CODEC_SHARED_SCALE: one exact allreduce (max) of this rank's scale for
+ * its input (`local`, unused where c->local_bad) and of its refusal. The step's codec gets
+ * the agreed scale; if any rank refused its input, every rank gets CCL_ERR_INVALID_ARG
+ * (the step skipped, the error-feedback state kept). */
+ccl_result_t ccl_comp_agree_scale(struct ccl_compressor *c, struct ccl_comm *comm, float local);
+
 #endif
