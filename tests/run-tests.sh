@@ -49,6 +49,7 @@ run faults          "$build/tests/test_faults"
 run fuzz            "$src/tests/fuzz.sh" "$build"
 run launchers       "$src/tests/launchers.sh" "$build"
 run netns           "$src/tests/netns.sh" "$build"
+run build-nocuda    "$src/tests/build_nocuda.sh" "$src" "$build"
 if [ -x "$build/tests/test_cuda" ]; then
     run cuda        "$build/tests/test_cuda"
 else

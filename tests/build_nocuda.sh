@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# build_nocuda.sh: the tree builds without CUDA too (configure --with-cuda=no), library, tools
+# and perf programs, from a copy of the sources; and cclz_perf -G 1 then says it has no CUDA.
+# Skipped where this build has no CUDA (the main build already is that build).
+set -u
+src=$1 build=$2
+if [ ! -x "$build/tests/test_cuda" ]; then
+    echo "SKIP build without CUDA: this build is one"
+    exit 0
+fi
+tmp=$(mktemp -d /tmp/cclz_nocuda.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+(cd "$src" && git ls-files -z 2>/dev/null | xargs -0 cp --parents -t "$tmp") 2>/dev/null ||
+    cp -r "$src"/. "$tmp"
+cd "$tmp" || exit 1
+make distclean >/dev/null 2>&1
+log=$tmp/build.log
+if ./autogen.sh >"$log" 2>&1 && ./configure -q --with-cuda=no >>"$log" 2>&1 &&
+    make -j"$(nproc)" >>"$log" 2>&1; then
+    echo "PASS configure --with-cuda=no: the library, tools and perf programs build"
+else
+    tail -20 "$log"
+    echo "FAIL configure --with-cuda=no: the build failed"
+    exit 1
+fi
+msg=$(LD_LIBRARY_PATH=.libs perf/.libs/cclz_perf -G 1 -b 1K -e 1K 2>&1)
+if [ $? -ne 0 ] && [[ $msg == *"built without CUDA"* ]]; then
+    echo "PASS cclz_perf -G 1 built without CUDA: refused with the reason"
+else
+    echo "FAIL cclz_perf -G 1 built without CUDA: $msg"
+fi
