@@ -182,34 +182,48 @@ static uint32_t combine(const ccl_ef_t *ef, const ccl_codec_t *codec, float clip
     return bad_g | bad_p << 1;
 }
 
-ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
-                            const float **p_p, ccl_codec_t *eff)
+ccl_result_t ccl_ef_prepare_begin(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                                  const float **p_p, ccl_codec_t *eff, float *clip_scale)
 {
-    const size_t n = ef->count;
     on_host(ef);
-    /* This step's codec first, also for a step that is refused below: the collective still
+    /* This step's codec first, also for a step that is refused later: the collective still
      * runs (it sends the skip token) and sizes the other ranks' messages by it. */
     ccl_ef_step_codec(ef, codec, eff);
+    *clip_scale = ef->mode == CCL_EF_DGC ? dgc_clip_scale(ef, &codec->params.dgc, g) : 1.0f;
     /* Without error feedback the gradient is compressed as it is: no copy. */
+    *p_p = ef->mode == CCL_EF_NONE ? g : ef->p;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_ef_prepare_range(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                                  float clip_scale, size_t off, size_t len)
+{
     float *p = ef->mode == CCL_EF_NONE ? NULL : ef->p;
-    const float clip_scale = ef->mode == CCL_EF_DGC ? dgc_clip_scale(ef, &codec->params.dgc, g) : 1.0f;
-    for (size_t lo = 0; lo < n; lo += EF_BLOCK) {
-        const size_t m = CCL_MIN((size_t)EF_BLOCK, n - lo);
+    for (size_t lo = off; lo < off + len; lo += EF_BLOCK) {
+        const size_t m = CCL_MIN((size_t)EF_BLOCK, off + len - lo);
         const uint32_t bad = combine(ef, codec, clip_scale, lo, g + lo, p != NULL ? p + lo : NULL, m);
         if (bad & 1)
             for (size_t i = lo; i < lo + m; i++)
-                if (!isfinite(g[i])) {
-                    ef->skipped++;
+                if (!isfinite(g[i]))
                     return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite gradient at index "
                                          "%zu: step skipped, error feedback kept", i);
-                }
         if (bad & 2) /* send the gradient alone where g + state overflowed */
             for (size_t i = lo; i < lo + m; i++)
                 if (!isfinite(p[i]))
                     p[i] = g[i];
     }
-    *p_p = p != NULL ? p : g;
     return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                            const float **p_p, ccl_codec_t *eff)
+{
+    float clip_scale;
+    ccl_ef_prepare_begin(ef, codec, g, p_p, eff, &clip_scale);
+    ccl_result_t res = ccl_ef_prepare_range(ef, codec, g, clip_scale, 0, ef->count);
+    if (res != CCL_SUCCESS)
+        ef->skipped++;
+    return res;
 }
 
 void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff)
