@@ -221,6 +221,7 @@ static ccl_result_t gpu_run(ccl_coll_t coll, const ccl_calgo_t *algo, const floa
     ccl_result_t res = ef_prepare(c->ef, &c->codec, sendbuf, &c->p, &c->eff, (cudaStream_t)stream);
     c->local_bad = res != CCL_SUCCESS;
     c->own_msg = NULL;
+    c->prepare_g = NULL; /* p is whole */
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
         return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
     c->dev = &gpu_steps;

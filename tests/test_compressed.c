@@ -379,8 +379,8 @@ static int t_types(ccl_comm_t comm, int rank, int p)
  * Where the step is skipped, every rank gets CCL_ERR_INVALID_ARG (the state kept); otherwise
  * every rank gets the same result, with the infinity the exact sum gives where p > 1. Either
  * way the next call works. */
-static int t_bad_step(ccl_comm_t comm, int rank, int p, const char *spec, size_t n, float bad,
-                      int every_rank, int skipped, int fresh)
+static int t_bad_step_at(ccl_comm_t comm, int rank, int p, const char *spec, size_t n, float bad,
+                         int every_rank, int skipped, int fresh, size_t at)
 {
     float *x = malloc(n * 4), *out = malloc(n * 4);
     ccl_compressor_t c = mk(comm, spec, n, CCL_FLOAT32);
@@ -390,13 +390,13 @@ static int t_bad_step(ccl_comm_t comm, int rank, int p, const char *spec, size_t
     if (!fresh) /* fresh: the bad step is the handle's first */
         ok = ok && ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
     if (every_rank || rank == p - 1)
-        x[17] = bad;
+        x[at] = bad;
     ccl_result_t r = ok ? ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) : CCL_ERR_INTERNAL;
     if (skipped)
         ok = ok && r == CCL_ERR_INVALID_ARG;
     else
-        ok = ok && r == CCL_SUCCESS && (p == 1 || isinf(out[17])) && same_everywhere(comm, out, n);
-    x[17] = 0.5f;
+        ok = ok && r == CCL_SUCCESS && (p == 1 || isinf(out[at])) && same_everywhere(comm, out, n);
+    x[at] = 0.5f;
     ok = ok && ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
          same_everywhere(comm, out, n);
     if (!ok)
@@ -405,6 +405,12 @@ static int t_bad_step(ccl_comm_t comm, int rank, int p, const char *spec, size_t
     free(x);
     free(out);
     return ok;
+}
+
+static int t_bad_step(ccl_comm_t comm, int rank, int p, const char *spec, size_t n, float bad,
+                      int every_rank, int skipped, int fresh)
+{
+    return t_bad_step_at(comm, rank, p, spec, n, bad, every_rank, skipped, fresh, 17);
 }
 
 /* A NaN on one rank: every rank gets CCL_ERR_INVALID_ARG, and the next call works. */
@@ -418,6 +424,13 @@ static int t_nan_n(ccl_comm_t comm, int rank, int p, const char *spec, size_t n)
 static int t_nan_first(ccl_comm_t comm, int rank, int p, const char *spec)
 {
     return t_bad_step(comm, rank, p, spec, N, NAN, 0, 1, 1);
+}
+
+/* A NaN in the last element: an algorithm that prepares piece by piece finds it after it
+ * has sent its first pieces, and every rank must still skip the step. */
+static int t_nan_last(ccl_comm_t comm, int rank, int p, const char *spec)
+{
+    return t_bad_step_at(comm, rank, p, spec, N, NAN, 0, 1, 0, N - 1);
 }
 
 /* Finite inputs whose sum overflows float32 (3e38 on every rank). Algorithms that encode
@@ -641,7 +654,10 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
     case 18: /* in the last group: 4 KB chunks, so sra moves each segment in pieces */
         return t_in_place(comm, rank, p) &&
                t_quantized(comm, rank, p, "int:bits=8,ef=none,algo=sra", 2.0 / 255) &&
-               t_nan(comm, rank, p, "int:bits=8,algo=sra");
+               t_nan(comm, rank, p, "int:bits=8,algo=sra") &&
+               t_nan_last(comm, rank, p, "int:bits=8,algo=sra") &&
+               t_nan_last(comm, rank, p, "dgc:ratio=0.01,algo=sra") &&
+               t_nan_last(comm, rank, p, "int:bits=4,ef=ef21,algo=sra");
     case 19:
         return t_overflow(comm, rank, p, "int:bits=8,algo=sra", 1) &&
                t_overflow(comm, rank, p, "int:bits=8,algo=ring", 1) &&

@@ -631,6 +631,17 @@ static void from_f32(const float *src, void *dst, size_t n, ccl_datatype_t dt)
         h[i] = dt == CCL_FLOAT16 ? ccl_float_to_half(src[i]) : ccl_float_to_bf16(src[i]);
 }
 
+void ccl_comp_prepare(struct ccl_compressor *c, size_t off, size_t len, int *skip)
+{
+    if (c->prepare_g == NULL || c->local_bad)
+        return;
+    if (ccl_ef_prepare_range(c->ef, &c->codec, c->prepare_g, c->prepare_clip, off, len) != CCL_SUCCESS) {
+        c->local_bad = 1;
+        c->ef->skipped++;
+        *skip = 1;
+    }
+}
+
 ccl_result_t ccl_comp_agree_scale(struct ccl_compressor *c, struct ccl_comm *comm, float local)
 {
     /* One small exact allreduce agrees on the scale (max) and on skipping. */
@@ -667,7 +678,14 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
         in = c->f32_in;
         out = c->f32_out;
     }
-    res = ccl_ef_prepare(c->ef, &c->codec, in, &c->p, &c->eff);
+    c->prepare_g = NULL;
+    if (algo->prepares_pieces && !(c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)) {
+        /* The algorithm prepares each piece as it goes (ccl_comp_prepare). */
+        res = ccl_ef_prepare_begin(c->ef, &c->codec, in, &c->p, &c->eff, &c->prepare_clip);
+        c->prepare_g = in;
+    } else {
+        res = ccl_ef_prepare(c->ef, &c->codec, in, &c->p, &c->eff);
+    }
     c->local_bad = res != CCL_SUCCESS;
     c->own_msg = NULL;
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)

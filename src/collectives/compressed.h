@@ -19,6 +19,10 @@
 typedef struct ccl_calgo {
     ccl_algo_t base;   /* name, desc, collective, run; estimate_us unused */
     uint32_t   kinds;
+    /* The algorithm prepares error feedback piece by piece (ccl_comp_prepare) just before it
+     * encodes each piece, so the pass overlaps the first messages; else all of it is
+     * prepared before the algorithm runs. */
+    int        prepares_pieces;
 } ccl_calgo_t;
 
 extern const ccl_calgo_t ccl_callreduce_sra;
@@ -76,6 +80,10 @@ struct ccl_compressor {
     const float  *p;              /* the vector to compress (error feedback applied) */
     ccl_codec_t   eff;            /* the codec for this step */
     int           local_bad;      /* this rank's gradient was not finite */
+    /* The algorithm prepares p piece by piece (ccl_calgo_t.prepares_pieces): g and DGC's
+     * clipping scale; prepare_g is NULL when p is already whole. */
+    const float  *prepare_g;
+    float         prepare_clip;
     /* This rank's encoding of p, when ccl_comp_exchange encoded it without a reconstruction
      * (ccl_ef_commits_list): ccl_comp_commit commits from it. NULL otherwise. */
     const uint8_t *own_msg;
@@ -157,6 +165,12 @@ double ccl_auto_model_us(const struct ccl_comm *comm, int method, double bytes);
 /* The call's message buffers: the communicator's scratch, reused across calls (no
  * allocation per call once it is large enough). One block per call. */
 void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes);
+
+/* For an algorithm with prepares_pieces: error feedback's prepare of p[off, off + len), once
+ * per element, before anything reads it there. A non-finite gradient there sets *skip (the
+ * algorithm then sends skip tokens, and every rank skips the step) and counts the skipped
+ * step once. Nothing to do where p was prepared whole (a GPU call, a shared scale). */
+void ccl_comp_prepare(struct ccl_compressor *c, size_t off, size_t len, int *skip);
 
 /* Codecs with CCL_CODEC_SHARED_SCALE: one exact allreduce (max) of this rank's scale for
  * its input (`local`, unused where c->local_bad) and of its refusal. The step's codec gets

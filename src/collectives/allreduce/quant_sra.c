@@ -8,7 +8,9 @@
  * Pipelined: every segment moves in C pieces of about CCLZ_CHUNK_SIZE (as float32). In round
  * t a rank scatters piece t of every segment, sums and gathers piece t - 1 of its own (whose
  * contributions have had a round to arrive) and decodes the gathered piece t - 2 of every
- * segment, so the link carries one phase while the core works on another. */
+ * segment, so the link carries one phase while the core works on another. Error feedback
+ * prepares each piece just before its first use (ccl_comp_prepare), so that pass overlaps
+ * the first messages instead of delaying them. */
 #include "../compressed.h"
 #include "../patterns/patterns.h"
 #include "../../core/config.h"
@@ -98,10 +100,6 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
                 (res = ccl_p2p_irecv_v(ctx, i, SRA_ID(1, pc), SLOT(GATHER_IN, i, pc),
                                        SLOT_CAP(GATHER_IN, i, pc), REQ(GATHER_IN, i, pc))))
                 goto out;
-    if (!skip) {
-        size_t oo = ccl_seg_off(s.n, P, r), ol = ccl_seg_len(s.n, P, r);
-        ccl_comp_sent_exact(c, recon, oo, ol);
-    }
     /* Round t: scatter piece t, reduce and gather piece t - 1, decode gathered piece t - 2.
      * The scatter stays at most SRA_WINDOW rounds ahead of what has left: messages to a
      * peer leave in order, and a gather piece queued behind the whole scatter would undo
@@ -114,6 +112,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             int j = (r + d) % P;
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, j, t, &po, &pl);
+            ccl_comp_prepare(c, po, pl, &skip);
             if ((res = ccl_comp_encode(ctx, c->p + po, pl,
                                        ccl_comp_seed(c, r, (uint32_t)(j * s.C + t)),
                                        SLOT(SEND, j, t), SLOT_CAP(SEND, j, t), &len,
@@ -128,8 +127,11 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             /* This rank's piece g: its own part unencoded, the others in rank order. */
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, r, g, &po, &pl);
-            if (!skip) /* in place without error feedback, p is out */
+            ccl_comp_prepare(c, po, pl, &skip);
+            if (!skip) { /* in place without error feedback, p is out */
+                ccl_comp_sent_exact(c, recon, po, pl);
                 memmove(out + po, c->p + po, pl * sizeof(float));
+            }
             for (int i = 0; i < P; i++) {
                 if (i == r)
                     continue;
@@ -190,4 +192,5 @@ const ccl_calgo_t ccl_callreduce_sra = {
                      "its owner, summed in float32, the sum encoded once to all (two "
                      "quantizations)"},
     .kinds = CCL_CALGO_DENSE | CCL_CALGO_SPARSE,
+    .prepares_pieces = 1,
 };
