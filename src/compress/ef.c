@@ -182,8 +182,8 @@ static uint32_t combine(const ccl_ef_t *ef, const ccl_codec_t *codec, float clip
     return bad_g | bad_p << 1;
 }
 
-ccl_result_t ccl_ef_prepare_begin(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
-                                  const float **p_p, ccl_codec_t *eff, float *clip_scale)
+void ccl_ef_prepare_begin(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                          const float **p_p, ccl_codec_t *eff, float *clip_scale)
 {
     on_host(ef);
     /* This step's codec first, also for a step that is refused later: the collective still
@@ -192,7 +192,6 @@ ccl_result_t ccl_ef_prepare_begin(ccl_ef_t *ef, const ccl_codec_t *codec, const 
     *clip_scale = ef->mode == CCL_EF_DGC ? dgc_clip_scale(ef, &codec->params.dgc, g) : 1.0f;
     /* Without error feedback the gradient is compressed as it is: no copy. */
     *p_p = ef->mode == CCL_EF_NONE ? g : ef->p;
-    return CCL_SUCCESS;
 }
 
 ccl_result_t ccl_ef_prepare_range(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,

@@ -71,8 +71,8 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
  * it: begin sets *p_p, *eff and DGC's clipping scale (a pass over g where clipping is on);
  * range prepares [off, off + len) and refuses a non-finite g there (the caller counts the
  * skipped step once). Every element must be prepared once before the step commits. */
-ccl_result_t ccl_ef_prepare_begin(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
-                                  const float **p_p, ccl_codec_t *eff, float *clip_scale);
+void ccl_ef_prepare_begin(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                          const float **p_p, ccl_codec_t *eff, float *clip_scale);
 ccl_result_t ccl_ef_prepare_range(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                                   float clip_scale, size_t off, size_t len);
 /* The codec of this step (what prepare returns in *eff): DGC's warm-up ratio, and
