@@ -16,8 +16,9 @@ static const ccl_cfg_entry_t cfg_table[] = {
      "binomial'. Empty: the cost model chooses."},
     {"CHUNK_SIZE", "512K", CCL_CFG_SIZE,
      "Pipelining unit of the ring and broadcast algorithms, in bytes (K, M, G suffixes); the "
-     "compressed ring's and sra's too, as float32 bytes before encoding (sra: at most 8 pieces "
-     "per segment)."},
+     "compressed ring's too, as float32 bytes before encoding. sra sends pieces of half this "
+     "size once encoded (a scatter piece and a gather piece per peer each round), at most 32 "
+     "pieces per segment."},
     {"SMALL_MSG_SIZE", "8K", CCL_CFG_SIZE,
      "Messages up to this size travel with their header in one copy; larger ones as a header "
      "message plus a zero-copy payload."},

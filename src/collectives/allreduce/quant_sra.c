@@ -5,7 +5,7 @@
  * bytes, so results are bit-identical. Two quantizations per element whatever the rank
  * count; each rank moves about 2 (P-1)/P of the encoded buffer.
  *
- * Pipelined: every segment moves in C pieces of about CCLZ_CHUNK_SIZE (as float32). In round
+ * Pipelined: every segment moves in C pieces of about CCLZ_CHUNK_SIZE / 2 once encoded. In round
  * t a rank scatters piece t of every segment, sums and gathers piece t - 1 of its own (whose
  * contributions have had a round to arrive) and decodes the gathered piece t - 2 of every
  * segment, so the link carries one phase while the core works on another. Error feedback
@@ -59,7 +59,7 @@ static ccl_result_t layout(sra_t *s, const ccl_codec_t *eff)
 }
 
 #define SRA_WINDOW 2
-#define SRA_MAX_PIECES 8
+#define SRA_MAX_PIECES 32
 #define SRA_ID(phase, c) ((uint32_t)(phase) * (uint32_t)s.C + (uint32_t)(c))
 
 static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
@@ -70,10 +70,13 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
     const int P = comm->nranks, r = comm->rank;
     const ccl_codec_t *eff = &c->eff;
     float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
-    size_t seg_max = ccl_seg_len(a->count, P, 0),
-           chunk = CCL_MAX((size_t)1, ccl_config_get()->chunk_size / sizeof(float));
+    /* Pieces sized by their encoding, so that a round (a scatter piece and a gather piece to
+     * every peer) puts about CCLZ_CHUNK_SIZE per peer on the wire whatever the codec: the
+     * pipeline's fill and drain cost about a round. */
+    size_t seg_wire = ccl_codec_max_encoded_size(eff, ccl_seg_len(a->count, P, 0)),
+           chunk = CCL_MAX((size_t)1, ccl_config_get()->chunk_size / 2);
     sra_t s = {.n = a->count, .P = P, .r = r,
-               .C = CCL_MAX((int)CCL_MIN((seg_max + chunk - 1) / chunk, (size_t)SRA_MAX_PIECES), 1)};
+               .C = CCL_MAX((int)CCL_MIN((seg_wire + chunk - 1) / chunk, (size_t)SRA_MAX_PIECES), 1)};
     /* Requests, P * C each: the gather's sends, the scatter's and the gather's receives, the
      * scatter's sends. */
     const size_t PC = (size_t)P * (size_t)s.C;
