@@ -575,6 +575,49 @@ static int t_in_place(ccl_comm_t comm, int rank, int p)
     return ok;
 }
 
+/* The algorithm a spec without algo= gets (ccl_compressor_spec names it). */
+static int spec_algo_is(ccl_comm_t comm, const char *spec, size_t n, const char *want)
+{
+    ccl_compressor_t c = mk(comm, spec, n, CCL_FLOAT32);
+    char key[64];
+    snprintf(key, sizeof(key), ",algo=%s", want);
+    int ok = c != NULL && strstr(ccl_compressor_spec(c), key) != NULL;
+    if (c != NULL && !ok)
+        fprintf(stderr, "'%s' for %zu elements: %s, want algo=%s\n", spec, n,
+                ccl_compressor_spec(c), want);
+    ccl_compressor_destroy(c);
+    return ok;
+}
+
+/* Dense codecs: the cost model's choice, latency-bound small buffers to the tree from 4
+ * ranks (where it takes 2 log2 P steps against sra's 2 (P - 1) messages), everything else to
+ * sra; the chosen algorithm gives the bits the named one does. */
+static int t_default_algo(ccl_comm_t comm, int rank, int p)
+{
+    enum { SMALL = 1000 };
+    const char *small_algo = p >= 4 ? "tree" : "sra";
+    float x[SMALL], out[SMALL], want[SMALL];
+    char named[64];
+    int ok = spec_algo_is(comm, "int:bits=8", SMALL, small_algo) &&
+             spec_algo_is(comm, "int:bits=8", (size_t)1 << 22, "sra") &&
+             spec_algo_is(comm, "qsgd:bits=4", (size_t)1 << 22, "sra") &&
+             spec_algo_is(comm, "int:bits=8,algo=ring", SMALL, "ring") &&
+             spec_algo_is(comm, "topk:ratio=0.01", SMALL, "sparse_allgather") &&
+             spec_algo_is(comm, "sign:scale=none", SMALL, "sign_vote");
+    snprintf(named, sizeof(named), "int:bits=8,ef=none,algo=%s", small_algo);
+    ccl_compressor_t a = mk(comm, "int:bits=8,ef=none", SMALL, CCL_FLOAT32),
+                     b = mk(comm, named, SMALL, CCL_FLOAT32);
+    for (size_t i = 0; i < SMALL; i++)
+        x[i] = uval(rank, i, 0);
+    ok = ok && a != NULL && b != NULL &&
+         ccl_allreduce_compressed(x, out, SMALL, CCL_FLOAT32, CCL_SUM, a, comm) == CCL_SUCCESS &&
+         ccl_allreduce_compressed(x, want, SMALL, CCL_FLOAT32, CCL_SUM, b, comm) == CCL_SUCCESS &&
+         memcmp(out, want, sizeof(out)) == 0 && same_everywhere(comm, out, SMALL);
+    ccl_compressor_destroy(a);
+    ccl_compressor_destroy(b);
+    return ok;
+}
+
 static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
@@ -588,6 +631,7 @@ static const char *const names[] = {
     "quantized tree (int8, int4 stochastic, qsgd) within bound; NaN",
     "in place = out of place (through the stream entry point), bit for bit, every algorithm; sra in pipelined pieces within bound",
     "a sum that overflows float32: skipped everywhere (sra, ring, tree, sparse_rd, sparse_split), inf everywhere (sparse_allgather)",
+    "spec without algo=: tree for a small buffer from 4 ranks, sra otherwise, the named algorithm's bits; sparse_allgather, sign_vote",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -599,11 +643,11 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
     switch (t) {
     /* A unit of 2/255 per rank for 8 bits on [-1, 1]; qsgd 4-bit with max norm: 1/7. */
     case 0:
-        return t_quantized(comm, rank, p, "int:bits=8,ef=none", 2.0 / 255);
+        return t_quantized(comm, rank, p, "int:bits=8,ef=none,algo=sra", 2.0 / 255);
     case 1:
-        return t_quantized(comm, rank, p, "int:bits=4,ef=none,round=stochastic", 2.0 / 15);
+        return t_quantized(comm, rank, p, "int:bits=4,ef=none,round=stochastic,algo=sra", 2.0 / 15);
     case 2:
-        return t_quantized(comm, rank, p, "qsgd:bits=4,ef=none", 2.0 / 7);
+        return t_quantized(comm, rank, p, "qsgd:bits=4,ef=none,algo=sra", 2.0 / 7);
     case 3:
         return t_sparse(comm, rank, p, "sparse_allgather", 2);
     /* sra re-selects k per chunk after the sum: exact only while the sum keeps k nonzeros */
@@ -665,6 +709,8 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
                t_overflow(comm, rank, p, "topk:ratio=0.01,algo=sparse_rd", 1) &&
                t_overflow(comm, rank, p, "topk:ratio=0.01,algo=sparse_split", 1) &&
                t_overflow(comm, rank, p, "topk:ratio=0.01,algo=sparse_allgather", 0);
+    case 20:
+        return t_default_algo(comm, rank, p);
     }
     return 0;
 }

@@ -60,7 +60,9 @@ int main(int argc, char **argv)
         printf("  %-10s %s\n  %-10s   %s\n", ccl_codecs[i]->name, ccl_codecs[i]->desc, "",
                ccl_codecs[i]->params_doc);
     printf("\nSpec keys of every compressor: ef=none|classic|ef21|ef21w (default classic; dgc "
-           "brings its own), weight=W (EF21-W), algo=NAME; or the whole spec \"auto\" or "
+           "brings its own), weight=W (EF21-W), algo=NAME (default: sign_vote for "
+           "sign:scale=none, sparse_allgather for sparse codecs, and for dense ones sra or tree "
+           "by the cost model below); or the whole spec \"auto\" or "
            "\"none\".\n\"auto\" measures its model per communicator: cclz_info --measure under "
            "a launcher prints it.\n");
 
@@ -77,6 +79,23 @@ int main(int argc, char **argv)
         for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++) {
             ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, NULL, NULL, bytes / 4, CCL_FLOAT32, CCL_SUM, 0, 4, NULL, NULL, 0};
             printf(" %13s", ccl_select_algo(&a, ranks[j])->name);
+        }
+        printf("\n");
+    }
+    printf("Compressed allreduce of a dense codec without algo= (here int:bits=8), by buffer "
+           "size (float32 bytes) and ranks:\n%12s", "bytes\\ranks");
+    for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++)
+        printf(" %13d", ranks[j]);
+    printf("\n");
+    for (size_t bytes = 1024; bytes <= (256u << 20); bytes *= 4) {
+        struct ccl_compressor c = {.count = bytes / 4};
+        double us;
+        if (ccl_codec_parse("int:bits=8", &c.codec) != CCL_SUCCESS)
+            return 1;
+        printf("%12zu", bytes);
+        for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++) {
+            c.nranks = ranks[j];
+            printf(" %13s", ccl_comp_default_algo(&c, &us)->base.name);
         }
         printf("\n");
     }

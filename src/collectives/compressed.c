@@ -263,6 +263,36 @@ static ccl_result_t parse_powersgd(struct ccl_compressor *c, const char *codec_s
     return ccl_powersgd_create(&p, &c->lowrank);
 }
 
+/* A spec without algo=: majority vote for sign:scale=none, the sparse allgather for sparse
+ * codecs, and for dense ones the cheapest estimate among the algorithms that have one (sra,
+ * or the tree for small, latency-bound buffers). The ring is never chosen this way: it
+ * quantizes an element P - 1 times where sra does twice. The estimate depends on the codec,
+ * count and rank count alone, so every rank chooses alike. */
+const ccl_calgo_t *ccl_comp_default_algo(struct ccl_compressor *c, double *us_p)
+{
+    const uint32_t kind = codec_kind(&c->codec);
+    *us_p = -1;
+    if (kind & CCL_CALGO_SIGN)
+        return &ccl_callreduce_sign_vote;
+    if (kind & CCL_CALGO_SPARSE)
+        return &ccl_callreduce_sparse_allgather;
+    const ccl_calgo_t *best = &ccl_callreduce_sra;
+    ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .count = c->count, .dtype = CCL_FLOAT32,
+                         .dt_size = sizeof(float), .comp = c};
+    for (int i = 0; ccl_calgos[i] != NULL; i++) {
+        const ccl_calgo_t *al = ccl_calgos[i];
+        if (al->base.coll != CCL_COLL_ALLREDUCE || !(al->kinds & CCL_CALGO_DENSE) ||
+            al->base.estimate_us == NULL)
+            continue;
+        double us = al->base.estimate_us(&a, c->nranks);
+        if (*us_p < 0 || us < *us_p) { /* ties: the earlier in ccl_calgos */
+            *us_p = us;
+            best = al;
+        }
+    }
+    return best;
+}
+
 /* Splits the handle's keys (ef, weight, algo) off the codec spec, parses both, and writes
  * the normalised spec. */
 static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float *weight_p)
@@ -310,11 +340,13 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
                              "the dgc codec)", ef);
     else
         c->ef_mode = (ccl_ef_mode_t)ccl_ef_mode_parse(ef);
-    if (algo[0] == '\0')
-        c->algo = (kind & CCL_CALGO_SIGN) ? &ccl_callreduce_sign_vote
-                : (kind & CCL_CALGO_SPARSE) ? &ccl_callreduce_sparse_allgather
-                                            : &ccl_callreduce_sra;
-    else if ((c->algo = calgo_by_name(algo, CCL_COLL_ALLREDUCE)) == NULL)
+    if (algo[0] == '\0') {
+        double us;
+        c->algo = ccl_comp_default_algo(c, &us);
+        if (us >= 0)
+            ccl_info("%s for %zu elements on %d ranks: algorithm %s (cost model: %.0f us)",
+                     c->codec.ops->name, c->count, c->nranks, c->algo->base.name, us);
+    } else if ((c->algo = calgo_by_name(algo, CCL_COLL_ALLREDUCE)) == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
                              "algo=%s: no compressed allreduce of that name (sra, ring, tree, "
                              "sparse_allgather, sparse_rd, sparse_split, sign_vote; powersgd "

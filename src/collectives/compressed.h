@@ -17,7 +17,9 @@
 #define CCL_CALGO_LOWRANK (1u << 3) /* powersgd */
 
 typedef struct ccl_calgo {
-    ccl_algo_t base;   /* name, desc, collective, run; estimate_us unused */
+    /* name, desc, collective, run; estimate_us (args->comp and args->count set) for the
+     * algorithms a spec without algo= chooses among by the cost model, NULL for the rest */
+    ccl_algo_t base;
     uint32_t   kinds;
     /* The algorithm prepares error feedback piece by piece (ccl_comp_prepare) just before it
      * encodes each piece, so the pass overlaps the first messages; else all of it is
@@ -38,6 +40,10 @@ extern const ccl_calgo_t ccl_callgather_direct;
 extern const ccl_calgo_t *const ccl_calgos[];
 
 struct ccl_compressor;
+
+/* The allreduce algorithm for a spec without algo= (codec, count and nranks set); *us_p: the
+ * cost model's estimate where it chose, else -1. */
+const ccl_calgo_t *ccl_comp_default_algo(struct ccl_compressor *c, double *us_p);
 
 /* The steps of a compressed call that touch its vectors, for a call on device buffers
  * (cuda/gpu_comp.c): encode c->p into host bytes (error feedback's recon kept on the

@@ -189,8 +189,17 @@ out:
     return res;
 }
 
+/* 2 (P - 1) messages a rank, concurrent within each phase; 2 (P - 1) / P of the encoded
+ * buffer out of each rank. */
+static double sra_estimate(const ccl_coll_args_t *a, int P)
+{
+    double wire = (double)ccl_codec_max_encoded_size(&a->comp->codec, a->count);
+    return 2.0 * (P - 1) * ccl_cost_model.alpha_us +
+           2.0 * (P - 1) / P * wire * ccl_cost_model.beta_us_per_byte;
+}
+
 const ccl_calgo_t ccl_callreduce_sra = {
-    .base = {.name = "sra", .coll = CCL_COLL_ALLREDUCE, .run = sra_run,
+    .base = {.name = "sra", .coll = CCL_COLL_ALLREDUCE, .run = sra_run, .estimate_us = sra_estimate,
              .desc = "quantized scatter-reduce-allgather, pipelined: each piece encoded once to "
                      "its owner, summed in float32, the sum encoded once to all (two "
                      "quantizations)"},

@@ -69,8 +69,18 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
     return CCL_SUCCESS;
 }
 
+/* ceil(log2 P) levels up and as many down, each one whole encoding after another. */
+static double qtree_estimate(const ccl_coll_args_t *a, int P)
+{
+    double wire = (double)ccl_codec_max_encoded_size(&a->comp->codec, a->count);
+    int levels = 0;
+    while ((1 << levels) < P)
+        levels++;
+    return 2.0 * levels * (ccl_cost_model.alpha_us + wire * ccl_cost_model.beta_us_per_byte);
+}
+
 const ccl_calgo_t ccl_callreduce_tree = {
-    .base = {.name = "tree", .coll = CCL_COLL_ALLREDUCE, .run = qtree_run,
+    .base = {.name = "tree", .coll = CCL_COLL_ALLREDUCE, .run = qtree_run, .estimate_us = qtree_estimate,
              .desc = "quantized binomial tree for small messages: subtree sums re-encoded up to "
                      "rank 0, its sum encoded once and passed down unchanged"},
     .kinds = CCL_CALGO_DENSE,
