@@ -275,9 +275,11 @@ static int test_selection(void)
 {
     /* Tiny messages go to the one-shot exchange where ranks are few, to recursive doubling
      * where they are many; large ones to the ring. */
-    ccl_coll_args_t tiny = {CCL_COLL_ALLREDUCE, NULL, NULL, 2, CCL_FLOAT32, CCL_SUM, 0, 4};
-    ccl_coll_args_t small = {CCL_COLL_ALLREDUCE, NULL, NULL, 1024, CCL_FLOAT32, CCL_SUM, 0, 4};
-    ccl_coll_args_t large = {CCL_COLL_ALLREDUCE, NULL, NULL, 1 << 24, CCL_FLOAT32, CCL_SUM, 0, 4};
+    ccl_coll_args_t tiny = {.coll = CCL_COLL_ALLREDUCE, .count = 2, .dtype = CCL_FLOAT32,
+                            .op = CCL_SUM, .dt_size = 4},
+                    small = tiny, large = tiny;
+    small.count = 1024;
+    large.count = 1 << 24;
     return strcmp(ccl_select_algo(&tiny, 4)->name, "direct") == 0 &&
            strcmp(ccl_select_algo(&tiny, 3)->name, "direct") == 0 &&
            strcmp(ccl_select_algo(&tiny, 16)->name, "rec_doubling") == 0 &&
