@@ -47,6 +47,36 @@ __device__ static inline uint32_t ccl_warp_pack(unsigned code)
     return w;
 }
 
+/* Elements 4j to 4j + 3 of a count-long src into x, `pad` past the end: one 16-byte load
+ * where all four lie inside. Returns whether they do. */
+__device__ static inline int ccl_load4(const float4 *__restrict__ src, size_t j, size_t count,
+                                       float pad, float x[4])
+{
+    const size_t i0 = 4 * j;
+    if (i0 + 4 <= count) {
+        const float4 v = __ldg(src + j);
+        x[0] = v.x, x[1] = v.y, x[2] = v.z, x[3] = v.w;
+        return 1;
+    }
+    for (int k = 0; k < 4; k++)
+        x[k] = i0 + k < count ? ((const float *)src)[i0 + k] : pad;
+    return 0;
+}
+
+/* r into elements 4j to 4j + 3 of a count-long dst, those inside only; `full` as ccl_load4
+ * returned. */
+__device__ static inline void ccl_store4(float4 *__restrict__ dst, size_t j, size_t count,
+                                         int full, const float r[4])
+{
+    const size_t i0 = 4 * j;
+    if (full) {
+        dst[j] = make_float4(r[0], r[1], r[2], r[3]);
+        return;
+    }
+    for (int k = 0; i0 + k < count; k++)
+        ((float *)dst)[i0 + k] = r[k];
+}
+
 /* Grid-stride loop over [0, n) in whole warps: every lane of a warp runs the same number of
  * turns (i may be past n), so warp-wide steps work inside it. */
 #define CCL_WARP_LOOP(i, n)                                                                    \

@@ -52,29 +52,16 @@ __global__ static void sign_bits_vec_kernel(const float4 *__restrict__ src, size
     CCL_WARP_LOOP(j, n4) {
         unsigned nib = 0;
         if (j < n4) {
-            const size_t i0 = 4 * j;
-            const int full = i0 + 4 <= count;
             float x[4], r[4];
-            if (full) {
-                const float4 v = __ldg(src + j);
-                x[0] = v.x, x[1] = v.y, x[2] = v.z, x[3] = v.w;
-            } else {
-                for (int k = 0; k < 4; k++)
-                    x[k] = i0 + k < count ? ((const float *)src)[i0 + k] : -1.0f;
-            }
+            const int full = ccl_load4(src, j, count, -1.0f, x);
 #pragma unroll
             for (int k = 0; k < 4; k++) {
                 const int pos = x[k] >= 0.0f;
                 nib |= (unsigned)pos << k;
                 r[k] = fb_residual ? CCL_FSUB(x[k], pos ? s : -s) : (pos ? s : -s);
             }
-            if (recon != NULL) {
-                if (full)
-                    recon[j] = make_float4(r[0], r[1], r[2], r[3]);
-                else
-                    for (int k = 0; i0 + k < count; k++)
-                        ((float *)recon)[i0 + k] = r[k];
-            }
+            if (recon != NULL)
+                ccl_store4(recon, j, count, full, r);
         }
         const uint32_t word = ccl_warp_pack<4>(nib);
         if ((threadIdx.x & 7) == 0)
