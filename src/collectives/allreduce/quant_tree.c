@@ -73,10 +73,7 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
 static double qtree_estimate(const ccl_coll_args_t *a, int P)
 {
     double wire = (double)ccl_codec_max_encoded_size(&a->comp->codec, a->count);
-    int levels = 0;
-    while ((1 << levels) < P)
-        levels++;
-    return 2.0 * levels * (ccl_cost_model.alpha_us + wire * ccl_cost_model.beta_us_per_byte);
+    return 2.0 * ccl_log2_ceil(P) * (ccl_cost_model.alpha_us + wire * ccl_cost_model.beta_us_per_byte);
 }
 
 const ccl_calgo_t ccl_callreduce_tree = {
