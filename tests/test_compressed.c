@@ -621,7 +621,7 @@ static int t_default_algo(ccl_comm_t comm, int rank, int p)
 static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
-    "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc)", "EF21 and EF21-W fixed point",
+    "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc; topk and dgc on 2^18 elements)", "EF21 and EF21-W fixed point",
     "sign majority vote", "terngrad shared scale", "fp16, int32, max fallbacks; allgather",
     "NaN on one rank skips the step everywhere", "auto within int8 bound",
     "topk sparse_rd exact (overlap, disjoint, going dense)",
@@ -656,8 +656,11 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
     case 5:
         return t_telescoping(comm, rank, p);
     case 6:
+        /* 2^18 elements: the error-feedback pass gathers topk's and dgc's candidates */
         return (t_checkpoint(comm, rank, "int:bits=4,round=stochastic") &&
-               t_checkpoint(comm, rank, "dgc:ratio=0.01,warmup_steps=15"));
+               t_checkpoint(comm, rank, "dgc:ratio=0.01,warmup_steps=15") &&
+               t_checkpoint_n(comm, rank, "topk:ratio=0.001", (size_t)1 << 18) &&
+               t_checkpoint_n(comm, rank, "dgc:ratio=0.001", (size_t)1 << 18));
     case 7:
         return (t_ef21(comm, rank, p, "ef21") && t_ef21(comm, rank, p, "ef21w"));
     case 8:
