@@ -992,8 +992,8 @@ static int test_ef_commit_one_step(void)
     return ok;
 }
 
-/* ccl_sparse_collect_at gives ccl_sparse_collect's result, from the list where it may and
- * from a pass where it may not. */
+/* ccl_sparse_collect finds what a plain loop finds; ccl_sparse_collect_at gives its result,
+ * from the list where it may and from a pass where it may not. */
 static int test_sparse_collect_at(void)
 {
     enum { N = 5000, CAP = 64 };
@@ -1011,7 +1011,18 @@ static int test_sparse_collect_at(void)
         {10.0f, N, 1}, {20.0f, N, 1}, {20.0f, 5, 1}, {60.0f, N, 1}, {1000.0f, N, 1}, {9.0f, N, 0},
         {0.4f, N, 0},
     };
-    ok = scan.found > 0 && scan.found <= CAP;
+    /* collect itself against the plain loop: 32 and 8 at a time, the tail, a short cap */
+    for (size_t n = 0; ok && n < 200; n += 13)
+        for (size_t cap = 0; ok && cap <= 40; cap += 20) {
+            const uint32_t t = ccl_mag_bits(0.45f);
+            size_t want = 0;
+            for (size_t i = 0; i < n; i++)
+                if (ccl_mag_bits(x[i + 7]) >= t && want++ < cap)
+                    b[want - 1] = (uint32_t)i;
+            ok = ccl_sparse_collect(x + 7, n, t, a, cap) == want &&
+                 memcmp(a, b, CCL_MIN(want, cap) * sizeof(uint32_t)) == 0;
+        }
+    ok = ok && scan.found > 0 && scan.found <= CAP;
     for (size_t c = 0; ok && c < sizeof(cases) / sizeof(cases[0]); c++) {
         const uint32_t t = ccl_mag_bits(cases[c].t);
         size_t na = ccl_sparse_collect(x, N, t, a, cases[c].cap);

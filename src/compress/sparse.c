@@ -354,8 +354,8 @@ uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k)
     return keys[want];
 }
 
-/* Hits are rare (about k of count), so blocks of 8 are tested at once and only hit blocks
- * are walked. */
+/* Hits are rare (about k of count), so the vector version tests 32 elements at once and
+ * walks only the groups of 8 that hold a hit. */
 static size_t collect_scalar(const float *x, size_t lo, size_t n, uint32_t t, uint32_t *idx,
                              size_t cap, size_t c)
 {
@@ -378,6 +378,23 @@ __attribute__((target("avx2"))) static size_t collect_avx2(const float *x, size_
     size_t c = 0, i = 0;
     if (t == 0)
         return collect_scalar(x, 0, n, t, idx, cap, 0);
+    for (; i + 32 <= n; i += 32) { /* hits are rare: one test for 32 elements */
+        const __m256i *q = (const __m256i *)(const void *)(x + i);
+        __m256i h0 = _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_loadu_si256(q), absmask), tm1);
+        __m256i h1 = _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_loadu_si256(q + 1), absmask), tm1);
+        __m256i h2 = _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_loadu_si256(q + 2), absmask), tm1);
+        __m256i h3 = _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_loadu_si256(q + 3), absmask), tm1);
+        const __m256i any = _mm256_or_si256(_mm256_or_si256(h0, h1), _mm256_or_si256(h2, h3));
+        if (_mm256_testz_si256(any, any))
+            continue;
+        const __m256i h[4] = {h0, h1, h2, h3};
+        for (int b = 0; b < 4; b++)
+            for (unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(h[b])); m; m &= m - 1) {
+                if (c < cap)
+                    idx[c] = (uint32_t)(i + 8 * (unsigned)b + (unsigned)__builtin_ctz(m));
+                c++;
+            }
+    }
     for (; i + 8 <= n; i += 8) {
         __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + i)), absmask);
         unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(v, tm1)));
