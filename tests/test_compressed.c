@@ -656,7 +656,7 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
     case 5:
         return t_telescoping(comm, rank, p);
     case 6:
-        /* 2^18 elements: the error-feedback pass gathers topk's and dgc's candidates */
+        /* 2^18 elements: topk and dgc select from a sample (large buffers) */
         return (t_checkpoint(comm, rank, "int:bits=4,round=stochastic") &&
                t_checkpoint(comm, rank, "dgc:ratio=0.01,warmup_steps=15") &&
                t_checkpoint_n(comm, rank, "topk:ratio=0.001", (size_t)1 << 18) &&

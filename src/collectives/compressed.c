@@ -443,8 +443,6 @@ ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
     ccl_powersgd_destroy(c->lowrank);
     free(c->f32_in);
     free(c->f32_out);
-    free(c->scan.idx);
-    free(c->scan.val);
     free(c);
     return CCL_SUCCESS;
 }
@@ -693,43 +691,6 @@ ccl_result_t ccl_comp_agree_scale(struct ccl_compressor *c, struct ccl_comm *com
 
 /* Runs one compressed collective: prepare (error feedback), agree on a shared scale where
  * the codec needs one, then the algorithm. out_count: floats in the output. */
-/* The error-feedback pass gathers a sparse encoder's candidates (sparse.h): about
- * SCAN_WANT_PER_K per kept element, comfortably more than the encoder's own threshold
- * keeps, in a list with room for SCAN_LIST_PER_K per kept element. Where the encoder's
- * threshold is below the gathered one, or the list overflowed, it makes its own pass as
- * before: the result is the same either way. */
-#define SCAN_WANT_PER_K 4
-#define SCAN_LIST_PER_K 12
-/* Smaller buffers stay in the cache, where the encoder's own pass costs little (and topk
- * selects among all elements without one). */
-#define SCAN_MIN_COUNT  ((size_t)1 << 18)
-
-/* Sets c->scan up for this step; returns it where the pass is to gather, NULL otherwise. */
-static ccl_sparse_scan_t *scan_setup(struct ccl_compressor *c)
-{
-    ccl_sparse_scan_t *s = &c->scan;
-    ccl_codec_t step;
-    s->x = NULL;
-    s->used = 0;
-    if (c->ef == NULL || c->count < SCAN_MIN_COUNT)
-        return NULL;
-    ccl_ef_step_codec(c->ef, &c->codec, &step);
-    const size_t k = ccl_sparse_k(&step.params, c->count), cap = SCAN_LIST_PER_K * k + 1024;
-    if (cap > c->count / 4) /* a large share of the buffer: the encoder's own pass is as good */
-        return NULL;
-    if (cap > s->cap) {
-        free(s->idx);
-        free(s->val);
-        s->cap = 0;
-        if ((s->idx = malloc(cap * sizeof(uint32_t))) == NULL ||
-            (s->val = malloc(cap * sizeof(float))) == NULL)
-            return NULL; /* the encoder makes its own pass */
-        s->cap = cap;
-    }
-    s->want = SCAN_WANT_PER_K * k;
-    return s;
-}
-
 static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll,
                                    const void *sendbuf, void *recvbuf, size_t out_count,
                                    ccl_redop_t op, const ccl_calgo_t *algo)
@@ -755,10 +716,6 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
         ccl_ef_prepare_begin(c->ef, &c->codec, in, &c->p, &c->eff, &c->prepare_clip);
         c->prepare_g = in;
         res = CCL_SUCCESS;
-    } else if (c->codec.ops != NULL && (c->codec.ops->flags & CCL_CODEC_SCANS)) {
-        /* The whole p first: its pass gathers the encoder's candidates. */
-        res = ccl_ef_prepare_scan(c->ef, &c->codec, in, &c->p, &c->eff, scan_setup(c));
-        c->eff.params.scan = &c->scan;
     } else {
         res = ccl_ef_prepare(c->ef, &c->codec, in, &c->p, &c->eff);
     }

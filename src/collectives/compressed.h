@@ -9,7 +9,6 @@
 #include "p2p.h"
 #include "../compress/ef.h"
 #include "../compress/powersgd.h"
-#include "../compress/sparse.h"
 
 /* Codec kinds an algorithm accepts. */
 #define CCL_CALGO_DENSE  (1u << 0) /* quantizers and casts */
@@ -95,9 +94,6 @@ struct ccl_compressor {
      * (ccl_ef_commits_list): ccl_comp_commit commits from it. NULL otherwise. */
     const uint8_t *own_msg;
     size_t        own_len;
-    /* CCL_CODEC_SCANS codecs on the host: the candidates the error-feedback pass gathers
-     * for the encoder (its list kept across calls). */
-    ccl_sparse_scan_t scan;
     const ccl_comp_dev_t *dev;    /* this call's buffers are on a GPU (NULL: host) */
     void         *dev_stream;
 };

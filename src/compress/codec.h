@@ -14,8 +14,6 @@
 #define CCL_CODEC_CHECKS_FINITE     (1u << 3) /* encode refuses NaN/Inf itself, in its own pass */
 #define CCL_CODEC_SHARED_SCALE      (1u << 4) /* all ranks encode with one scale: the max of
                                                * local_scale() over ranks, set in p->scale */
-#define CCL_CODEC_SCANS             (1u << 5) /* encode selects by a magnitude threshold and
-                                               * takes candidates from p->scan (sparse.h) */
 
 typedef enum {
     CCL_CODEC_ID_CAST      = 1,
@@ -65,8 +63,6 @@ typedef struct {
     int            fb_residual; /* set by error feedback, never by a spec: the encoder's
                                  * `recon` receives src minus the decoded value (the new
                                  * residual) instead of the decoded value */
-    struct ccl_sparse_scan *scan; /* CCL_CODEC_SCANS codecs: set for one step by the caller,
-                                   * never by a spec; NULL for none */
 } ccl_codec_params_t;
 
 /* What an encoder writes to `recon` for an element: the decoded value, or with

@@ -120,15 +120,14 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
     thr = (uint32_t)(ccl_kth_largest(keys, ns, ks) >> 32);
     free(keys);
     keys = NULL;
-    /* One pass (or the list of p->scan) counts and keeps the first 2k candidates: enough for
-     * the usual outcomes. */
-    n = ccl_sparse_collect_at(p->scan, src, count, thr, idx, 2 * k);
+    /* One pass counts and keeps the first 2k candidates: enough for the usual outcomes. */
+    n = ccl_sparse_collect(src, count, thr, idx, 2 * k);
     for (int it = 0; stride > 1 && it < 10 && n < k * 4 / 5 && thr > 0; it++) {
         float t;
         memcpy(&t, &thr, 4);
         t *= 0.8f;
         memcpy(&thr, &t, 4);
-        n = ccl_sparse_collect_at(p->scan, src, count, thr, idx, 2 * k);
+        n = ccl_sparse_collect(src, count, thr, idx, 2 * k);
     }
     /* Every element at or above thr is a candidate: those are all kept in idx unless there
      * are over 2k, when the refinement below takes them all again. */
@@ -147,7 +146,7 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
             goto out;
         }
         if (cand != idx) {
-            ccl_sparse_collect_at(p->scan, src, count, thr, cand, n);
+            ccl_sparse_collect(src, count, thr, cand, n);
             if ((bad = ccl_sparse_first_nonfinite(src, count, cand, n, thr)) < count) {
                 free(cand);
                 res = CCL_ERR_INVALID_ARG;
@@ -179,7 +178,7 @@ out:
 
 const ccl_codec_ops_t ccl_codec_dgc = {
     .size = sizeof(ccl_codec_ops_t), .name = "dgc", .id = CCL_CODEC_ID_DGC,
-    .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE | CCL_CODEC_SCANS,
+    .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE,
     .desc = "DGC: top-k by a threshold from a strided sample, refined; (index, value) pairs",
     .params_doc = "ratio=(0,1] sample=(0,1] fp16_values=0|1; for the state: momentum=[0,1) "
                   "nesterov=0|1 masking=0|1 clip=C warmup_steps=N warmup_stages=N",

@@ -194,57 +194,8 @@ void ccl_ef_prepare_begin(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g
     *p_p = ef->mode == CCL_EF_NONE ? g : ef->p;
 }
 
-/* p[i] by the mode's rule, the state unchanged: a sample before the pass. */
-static float p_at(const ccl_ef_t *ef, const ccl_codec_t *codec, float clip_scale,
-                  const float *g, size_t i)
-{
-    const float *e = ef->residual;
-    const ccl_dgc_params_t *d = &codec->params.dgc;
-    float u;
-    switch (ef->mode) {
-    case CCL_EF_CLASSIC:
-        return g[i] + e[i];
-    case CCL_EF_EF21:
-        return g[i] - e[i];
-    case CCL_EF_EF21W:
-        return ccl_ef21w_p(g[i], e[i], 1.0f / (float)ef->nranks, ef->weight);
-    case CCL_EF_DGC:
-        return ccl_dgc_p(g[i], e[i], ef->velocity[i], clip_scale, d->momentum, d->nesterov, &u);
-    default:
-        return g[i];
-    }
-}
-
-/* Sampled magnitudes per wanted candidate expected in the sample, and the sample's bounds. */
-#define SCAN_SAMPLES_PER_HIT 64
-#define SCAN_SAMPLES_MIN     4096
-#define SCAN_SAMPLES_MAX     65536
-
-/* The magnitude bits that about scan->want elements of p reach, from a strided sample of
- * p computed from its inputs; 0 where the sample cannot tell (or no memory). */
-static uint32_t scan_threshold(const ccl_ef_t *ef, const ccl_codec_t *codec, float clip_scale,
-                               const float *g, size_t want)
-{
-    const size_t count = ef->count;
-    size_t ns = want ? SCAN_SAMPLES_PER_HIT * (count / want) : 0;
-    ns = CCL_MIN(count, CCL_MIN((size_t)SCAN_SAMPLES_MAX, CCL_MAX((size_t)SCAN_SAMPLES_MIN, ns)));
-    if (ns == 0)
-        return 0;
-    const size_t stride = count / ns, j = (size_t)((double)want * (double)(count / stride) / (double)count);
-    ns = count / stride;
-    uint64_t *keys = j >= 1 && j < ns ? malloc(ns * sizeof(uint64_t)) : NULL;
-    if (keys == NULL)
-        return 0;
-    for (size_t s = 0; s < ns; s++)
-        keys[s] = (uint64_t)ccl_mag_bits(p_at(ef, codec, clip_scale, g, s * stride + stride / 2)) << 32;
-    const uint32_t t = (uint32_t)(ccl_kth_largest(keys, ns, j) >> 32);
-    free(keys);
-    return t;
-}
-
-/* prepare_range, adding each block to `scan` (NULL for none) while it is in the cache. */
-static ccl_result_t prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
-                            float clip_scale, size_t off, size_t len, ccl_sparse_scan_t *scan)
+ccl_result_t ccl_ef_prepare_range(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
+                                  float clip_scale, size_t off, size_t len)
 {
     float *p = ef->mode == CCL_EF_NONE ? NULL : ef->p;
     for (size_t lo = off; lo < off + len; lo += EF_BLOCK) {
@@ -259,46 +210,19 @@ static ccl_result_t prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
             for (size_t i = lo; i < lo + m; i++)
                 if (!isfinite(p[i]))
                     p[i] = g[i];
-        if (scan != NULL)
-            ccl_sparse_scan_block(scan, p != NULL ? p + lo : g + lo, lo, m);
     }
     return CCL_SUCCESS;
-}
-
-ccl_result_t ccl_ef_prepare_range(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
-                                  float clip_scale, size_t off, size_t len)
-{
-    return prepare(ef, codec, g, clip_scale, off, len, NULL);
-}
-
-ccl_result_t ccl_ef_prepare_scan(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
-                                 const float **p_p, ccl_codec_t *eff, ccl_sparse_scan_t *scan)
-{
-    float clip_scale;
-    ccl_ef_prepare_begin(ef, codec, g, p_p, eff, &clip_scale);
-    if (scan != NULL) {
-        scan->x = NULL;
-        scan->found = 0;
-        if ((scan->t = scan_threshold(ef, codec, clip_scale, g, scan->want)) == 0) {
-            scan = NULL; /* the encoder makes its own pass */
-        } else {
-            scan->x = *p_p;
-            scan->n = ef->count;
-        }
-    }
-    ccl_result_t res = prepare(ef, codec, g, clip_scale, 0, ef->count, scan);
-    if (res != CCL_SUCCESS) {
-        ef->skipped++;
-        if (scan != NULL)
-            scan->x = NULL;
-    }
-    return res;
 }
 
 ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                             const float **p_p, ccl_codec_t *eff)
 {
-    return ccl_ef_prepare_scan(ef, codec, g, p_p, eff, NULL);
+    float clip_scale;
+    ccl_ef_prepare_begin(ef, codec, g, p_p, eff, &clip_scale);
+    ccl_result_t res = ccl_ef_prepare_range(ef, codec, g, clip_scale, 0, ef->count);
+    if (res != CCL_SUCCESS)
+        ef->skipped++;
+    return res;
 }
 
 void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff)

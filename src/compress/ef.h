@@ -67,14 +67,6 @@ ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight);
  * normally. So one bad step never poisons the state. */
 ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                             const float **p_p, ccl_codec_t *eff);
-/* ccl_ef_prepare that also gathers, from each block of p while it is in the cache, the
- * candidates of a sparse encoder (sparse.h): scan->want (how many to aim for) and the list
- * (idx, cap) set by the caller; t (from a sample of p computed before the pass), x, n and
- * found set here. scan->x is NULL where nothing was gathered (a refused step, or a sample
- * that could not tell). */
-struct ccl_sparse_scan;
-ccl_result_t ccl_ef_prepare_scan(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
-                                 const float **p_p, ccl_codec_t *eff, struct ccl_sparse_scan *scan);
 /* ccl_ef_prepare in parts, for an algorithm that prepares each piece just before it encodes
  * it: begin sets *p_p, *eff and DGC's clipping scale (a pass over g where clipping is on);
  * range prepares [off, off + len) and refuses a non-finite g there (the caller counts the

@@ -417,35 +417,6 @@ size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, s
     return collect_scalar(x, 0, n, t, idx, cap, 0);
 }
 
-void ccl_sparse_scan_block(ccl_sparse_scan_t *scan, const float *x, size_t at, size_t m)
-{
-    size_t f = scan->found, room = f < scan->cap ? scan->cap - f : 0;
-    size_t hits = ccl_sparse_collect(x, m, scan->t, room ? scan->idx + f : NULL, room);
-    for (size_t j = 0; j < CCL_MIN(hits, room); j++) {
-        scan->val[f + j] = x[scan->idx[f + j]];
-        scan->idx[f + j] += (uint32_t)at;
-    }
-    scan->found = f + hits;
-}
-
-size_t ccl_sparse_collect_at(ccl_sparse_scan_t *scan, const float *x, size_t n, uint32_t t,
-                             uint32_t *idx, size_t cap)
-{
-    if (scan == NULL)
-        return ccl_sparse_collect(x, n, t, idx, cap);
-    scan->used = scan->x == x && scan->n == n && scan->found <= scan->cap && t >= scan->t;
-    if (!scan->used)
-        return ccl_sparse_collect(x, n, t, idx, cap);
-    size_t c = 0;
-    for (size_t j = 0; j < scan->found; j++)
-        if (ccl_mag_bits(scan->val[j]) >= t) {
-            if (c < cap)
-                idx[c] = scan->idx[j];
-            c++;
-        }
-    return c;
-}
-
 size_t ccl_sparse_first_nonfinite(const float *src, size_t count, const uint32_t *cand, size_t n,
                                   uint32_t thr)
 {

@@ -66,32 +66,6 @@ void ccl_dgc_plan(const ccl_codec_params_t *p, size_t count, uint64_t seed, size
  * (lowest) cap of their indices; t = 1 finds the non-zeros. */
 size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, size_t cap);
 
-/* The candidates of a sparse encoder that selects by magnitude, gathered by the pass that
- * made its input (ccl_ef_prepare_scan), so that the encoder makes no pass of its own: every
- * index of x[0..n) whose magnitude bits reach t, ascending, the first min(found, cap) of
- * them in idx (their values in val) and all of them counted in found. The encoder reaches it through its
- * parameters (ccl_codec_params_t.scan) and collects with ccl_sparse_collect_at. */
-typedef struct ccl_sparse_scan {
-    const float *x;       /* NULL: nothing gathered this step */
-    size_t       n;
-    size_t       want;    /* how many candidates the gathering pass aims for */
-    uint32_t     t;
-    uint32_t    *idx;     /* the indices, ascending */
-    float       *val;     /* x at them, so that filtering the list reads no more of x */
-    size_t       cap, found;
-    int          used;    /* set by ccl_sparse_collect_at: whether its latest collection
-                           * came from the list */
-} ccl_sparse_scan_t;
-
-/* Adds the block x[0..m), the elements from `at`, to a gathering scan. */
-void ccl_sparse_scan_block(ccl_sparse_scan_t *scan, const float *x, size_t at, size_t m);
-
-/* ccl_sparse_collect(x, n, t, idx, cap), with the same result, from scan's list when scan
- * (may be NULL) gathered x[0..n) whole (found <= cap) at a threshold of at most t; from a
- * pass over x otherwise. */
-size_t ccl_sparse_collect_at(ccl_sparse_scan_t *scan, const float *x, size_t n, uint32_t t,
-                             uint32_t *idx, size_t cap);
-
 /* For sparse encoders that check their own input (CCL_CODEC_CHECKS_FINITE) without a pass
  * of their own. NaNs and infinities have the largest magnitude bits (0x7f800000 and up):
  * when cand[0..n) holds every element whose magnitude bits reach thr and thr is below

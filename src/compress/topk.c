@@ -2,8 +2,7 @@
  * (index, value) pairs.
  *
  * Selection: a strided sample gives a magnitude t that about 2k elements reach; one vector
- * pass (ccl_sparse_collect, or the list the pass that made the input gathered: p->scan)
- * gathers every element with |x| >= t, and a quickselect on their
+ * pass (ccl_sparse_collect) gathers every element with |x| >= t, and a quickselect on their
  * (magnitude, index) keys picks the k. When at least k reach t, the k largest of all are
  * among them, so the result is exact whatever the sample; a sample that misses (fewer than
  * k reach t) only costs another pass with a lower t. Small buffers, and ratios above 1/8,
@@ -61,8 +60,7 @@ static uint32_t sample_threshold(uint64_t *s, size_t ns, size_t count, size_t k,
     return j >= ns ? 0 : (uint32_t)(ccl_kth_largest(s, ns, j + 1) >> 32);
 }
 
-static ccl_result_t topk_select(const float *src, size_t count, size_t k,
-                                ccl_sparse_scan_t *scan, uint32_t **idx_p)
+static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32_t **idx_p)
 {
     uint32_t *idx = NULL;
     uint64_t *s = NULL;
@@ -74,7 +72,7 @@ static ccl_result_t topk_select(const float *src, size_t count, size_t k,
     uint32_t t;
     for (int lower = 0;; lower++) {
         t = sample_threshold(s, ns, count, k, lower);
-        n = ccl_sparse_collect_at(scan, src, count, t, idx, cap);
+        n = ccl_sparse_collect(src, count, t, idx, cap);
         if (n < k && t > 0)
             continue; /* the sample guessed too high */
         if (n > cap) { /* many ties at t, or a sample that guessed too low: take them all */
@@ -82,7 +80,7 @@ static ccl_result_t topk_select(const float *src, size_t count, size_t k,
             cap = n;
             if ((idx = malloc(cap * sizeof(uint32_t))) == NULL)
                 goto nomem;
-            ccl_sparse_collect_at(scan, src, count, t, idx, cap);
+            ccl_sparse_collect(src, count, t, idx, cap);
         }
         break;
     }
@@ -110,7 +108,7 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
     size_t k = ccl_sparse_k(p, count);
     uint32_t *idx = NULL;
     if (k > 0 && k < count && count >= 4 * (size_t)TOPK_SAMPLES && k <= count / 8) {
-        CCL_CHECK(topk_select(src, count, k, p->scan, &idx));
+        CCL_CHECK(topk_select(src, count, k, &idx));
     } else {
         if ((idx = malloc(CCL_MAX(count, (size_t)1) * sizeof(uint32_t))) == NULL)
             return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu elements", count);
@@ -137,7 +135,7 @@ static int topk_set(ccl_codec_params_t *p, const char *k, const char *v)
 
 const ccl_codec_ops_t ccl_codec_topk = {
     .size = sizeof(ccl_codec_ops_t), .name = "topk", .id = CCL_CODEC_ID_TOPK,
-    .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE | CCL_CODEC_SCANS,
+    .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE,
     .desc = "exact top-k by magnitude, (index, value) pairs",
     .params_doc = "ratio=(0,1] | k=N, fp16_values=0|1",
     .defaults = topk_defaults, .set_param = topk_set, .max_payload = topk_max_payload,
