@@ -17,7 +17,7 @@ const ccl_calgo_t *const ccl_calgos[] = {
     &ccl_callgather_direct, NULL,
 };
 
-#define AUTO_SPEC "int:bits=8,ef=classic,algo=sra"
+#define AUTO_SPEC "int:bits=8,ef=classic"
 
 static uint32_t codec_kind(const ccl_codec_t *c)
 {
