@@ -222,6 +222,7 @@ static ccl_result_t gpu_run(ccl_coll_t coll, const ccl_calgo_t *algo, const floa
     c->local_bad = res != CCL_SUCCESS;
     c->own_msg = NULL;
     c->prepare_g = NULL; /* p is whole */
+    c->check_in_encoder = 0; /* and checked */
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
         return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
     c->dev = &gpu_steps;

@@ -447,6 +447,40 @@ static int t_nan(ccl_comm_t comm, int rank, int p, const char *spec)
     return t_nan_n(comm, rank, p, spec, N);
 }
 
+/* Without error feedback a sparse codec's encoder finds NaN and infinities itself, in its
+ * candidate pass: every sparse algorithm, small buffers and large (sampled selection), the
+ * bad value first, last, or an infinity; and the allgather. */
+static int t_nan_no_ef(ccl_comm_t comm, int rank, int p)
+{
+    static const char *const algos[] = {"sparse_allgather", "sparse_rd", "sparse_split"};
+    const size_t big = (size_t)1 << 18;
+    char spec[80];
+    int ok = 1;
+    for (int a = 0; a < 3 && ok; a++) {
+        snprintf(spec, sizeof(spec), "topk:ratio=0.01,ef=none,algo=%s", algos[a]);
+        ok = t_nan(comm, rank, p, spec) && t_nan_first(comm, rank, p, spec) &&
+             t_bad_step_at(comm, rank, p, spec, big, NAN, 0, 1, 0, big - 1) &&
+             t_bad_step(comm, rank, p, spec, big, -INFINITY, 0, 1, 0);
+    }
+    snprintf(spec, sizeof(spec), "topk:ratio=0.001,ef=none");
+    ok = ok && t_bad_step(comm, rank, p, spec, big, NAN, 1, 1, 0);
+    /* The allgather: every rank refuses, and the next call works. */
+    float x[N], *all = malloc((size_t)p * N * 4);
+    ccl_compressor_t c = mk(comm, "topk:ratio=0.1,ef=none", N, CCL_FLOAT32);
+    for (size_t i = 0; i < N; i++)
+        x[i] = uval(rank, i, 0);
+    if (rank == p - 1)
+        x[3] = NAN;
+    ok = ok && c != NULL && all != NULL &&
+         ccl_allgather_compressed(x, all, N, CCL_FLOAT32, c, comm) == CCL_ERR_INVALID_ARG;
+    x[3] = 0.25f;
+    ok = ok && ccl_allgather_compressed(x, all, N, CCL_FLOAT32, c, comm) == CCL_SUCCESS &&
+         same_everywhere(comm, all, (size_t)p * N);
+    ccl_compressor_destroy(c);
+    free(all);
+    return ok;
+}
+
 /* PowerSGD on a 64 x 40 buffer: a sum of rank 2 comes back exact at rank 2 (the power
  * iteration finds its column space), the same on every rank; error feedback telescopes
  * (outputs plus final residuals = all gradients) on full-rank gradients at rank 1; checkpoints,
@@ -623,7 +657,7 @@ static const char *const names[] = {
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
     "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc; topk and dgc on 2^18 elements)", "EF21 and EF21-W fixed point",
     "sign majority vote", "terngrad shared scale", "fp16, int32, max fallbacks; allgather",
-    "NaN on one rank skips the step everywhere", "auto within int8 bound",
+    "NaN on one rank skips the step everywhere (also found by the sparse encoders without error feedback)", "auto within int8 bound",
     "topk sparse_rd exact (overlap, disjoint, going dense)",
     "topk sparse_split exact (overlap, disjoint, going dense; bits of sparse_allgather)",
     "powersgd: rank-2 sum exact, telescoping, checkpoint, NaN, bad specs",
@@ -674,7 +708,7 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
                t_nan(comm, rank, p, "terngrad") && t_nan_first(comm, rank, p, "int:bits=8,algo=sra") &&
                t_nan_first(comm, rank, p, "dgc:ratio=0.01,warmup_steps=4,algo=sparse_allgather") &&
                t_nan_first(comm, rank, p, "topk:ratio=0.01,algo=sparse_rd") &&
-               t_nan_first(comm, rank, p, "terngrad"));
+               t_nan_first(comm, rank, p, "terngrad") && t_nan_no_ef(comm, rank, p));
     case 12:
         return t_quantized(comm, rank, p, "auto", 2.0 / 255);
     case 13:

@@ -49,6 +49,15 @@ int ccl_comp_is_skip(const void *buf, size_t len)
     return len == CCL_SKIP_TOKEN_LEN && memcmp(buf, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN) == 0;
 }
 
+int ccl_comp_own_refused(struct ccl_compressor *c, ccl_result_t res)
+{
+    if (res != CCL_ERR_INVALID_ARG || !c->check_in_encoder || ccl_all_finite(c->p, c->count))
+        return 0;
+    c->local_bad = 1;
+    c->ef->skipped++;
+    return 1;
+}
+
 ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
 {
     struct ccl_compressor *c = ctx->args->comp;
@@ -160,19 +169,23 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     for (int i = 0; i < P; i++)
         if (i != r)
             CCL_CHECK(ccl_p2p_irecv_v(ctx, i, 0, slot[i], cap, &reqs[i]));
+    if (!c->local_bad && c->dev != NULL) {
+        CCL_CHECK(c->dev->encode(c, ccl_comp_seed(c, r, 0), slot[r], cap, &len[r]));
+    } else if (!c->local_bad) {
+        /* Where the state can commit from this message, no reconstruction is written. */
+        const int list = ccl_ef_commits_list(c->ef);
+        res = ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, r, 0), slot[r], cap,
+                               &len[r], list ? NULL : ccl_ef_recon(c->ef));
+        if (res != CCL_SUCCESS && !ccl_comp_own_refused(c, res))
+            return res;
+        c->own_msg = list ? slot[r] : NULL;
+        c->own_len = len[r];
+    }
     *skip_p = c->local_bad;
     if (c->local_bad) {
         memcpy(slot[r], CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
         len[r] = CCL_SKIP_TOKEN_LEN;
-    } else if (c->dev != NULL) {
-        CCL_CHECK(c->dev->encode(c, ccl_comp_seed(c, r, 0), slot[r], cap, &len[r]));
-    } else {
-        /* Where the state can commit from this message, no reconstruction is written. */
-        const int list = ccl_ef_commits_list(c->ef);
-        CCL_CHECK(ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, r, 0), slot[r], cap,
-                                   &len[r], list ? NULL : ccl_ef_recon(c->ef)));
-        c->own_msg = list ? slot[r] : NULL;
-        c->own_len = len[r];
+        c->own_msg = NULL;
     }
     for (int t = 1; t < P; t++) {
         int i = (r + t) % P;
@@ -715,7 +728,15 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
         out = c->f32_out;
     }
     c->prepare_g = NULL;
-    if (algo->prepares_pieces && !(c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)) {
+    c->check_in_encoder = c->dev == NULL && c->ef_mode == CCL_EF_NONE && c->codec.ops != NULL &&
+                          (c->codec.ops->flags & CCL_CODEC_SPARSE) &&
+                          (c->codec.ops->flags & CCL_CODEC_CHECKS_FINITE) && !algo->prepares_pieces;
+    if (c->check_in_encoder) {
+        /* p is the gradient as it is; the sparse algorithms encode it whole, first thing. */
+        float unused;
+        ccl_ef_prepare_begin(c->ef, &c->codec, in, &c->p, &c->eff, &unused);
+        res = CCL_SUCCESS;
+    } else if (algo->prepares_pieces && !(c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)) {
         /* The algorithm prepares each piece as it goes (ccl_comp_prepare). */
         ccl_ef_prepare_begin(c->ef, &c->codec, in, &c->p, &c->eff, &c->prepare_clip);
         c->prepare_g = in;

@@ -86,6 +86,10 @@ struct ccl_compressor {
     const float  *p;              /* the vector to compress (error feedback applied) */
     ccl_codec_t   eff;            /* the codec for this step */
     int           local_bad;      /* this rank's gradient was not finite */
+    /* The prepare made no pass of its own: p is the gradient itself (no error feedback),
+     * and the sparse encoder, which checks its input in its candidate pass, finds NaN and
+     * infinities instead (ccl_comp_own_refused). */
+    int           check_in_encoder;
     /* The algorithm prepares p piece by piece (ccl_calgo_t.prepares_pieces): g and DGC's
      * clipping scale; prepare_g is NULL when p is already whole. */
     const float  *prepare_g;
@@ -107,6 +111,11 @@ uint64_t ccl_comp_seed(const struct ccl_compressor *c, int rank, uint32_t chunk)
 #define CCL_SKIP_TOKEN     "SKIP"
 #define CCL_SKIP_TOKEN_LEN 4
 int ccl_comp_is_skip(const void *buf, size_t len);
+
+/* res: what encoding this rank's whole p returned. Nonzero where it is the encoder's refusal
+ * of a non-finite gradient that the prepare left to it (check_in_encoder): this rank's step
+ * is then skipped as if the prepare had found it (local_bad). */
+int ccl_comp_own_refused(struct ccl_compressor *c, ccl_result_t res);
 
 /* Ends a call whose step some rank skipped: the state is kept, the comm stays usable. */
 ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx);

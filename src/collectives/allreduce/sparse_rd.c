@@ -57,6 +57,7 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
     int skip = c->local_bad;
     ccl_p2p_req_t *reqs;
     ccl_svec_t v;
+    size_t len;
     ccl_result_t res;
 
     CCL_CHECK(ccl_ctx_reqs(ctx, 2, &reqs));
@@ -65,12 +66,17 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
         return CCL_ERR_NO_MEMORY;
     uint8_t *enc = mem, *sbuf = mem + enc_cap, *rbuf = sbuf + cap;
     ccl_svec_init(&v, n, out);
+    if (!skip &&
+        (res = ccl_codec_encode(&c->eff, c->p, n, ccl_comp_seed(c, r, 0), enc, enc_cap, &len,
+                                recon)) != CCL_SUCCESS) {
+        if (!ccl_comp_own_refused(c, res))
+            return res;
+        skip = 1;
+    }
     if (!skip) {
         uint32_t *idx;
         float *val;
-        size_t len, k;
-        CCL_CHECK(ccl_codec_encode(&c->eff, c->p, n, ccl_comp_seed(c, r, 0), enc, enc_cap, &len,
-                                   recon));
+        size_t k;
         CCL_CHECK(ccl_codec_read_sparse(enc, len, n, &idx, &val, &k));
         ccl_svec_adopt(&v, idx, val, k);
         if (ccl_svec_wants_dense(&v))
