@@ -177,4 +177,8 @@ int ccl_all_finite(const float *x, size_t n);
  * CPU supports (0, the default). For tests that compare the two. */
 void ccl_compress_force_generic(int generic);
 
+/* Nonzero where the codecs' AVX2 (and F16C) loops run: the CPU has them and no test forced
+ * the scalar references (simd.c). */
+int ccl_simd_avx2(void);
+
 #endif

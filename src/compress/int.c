@@ -138,29 +138,11 @@ __attribute__((target("avx2"))) static void quantize_avx2(const float *x, size_t
 }
 #endif
 
-static int use_avx2 = -1; /* -1: not decided yet */
-
-void ccl_compress_force_generic(int generic)
-{
-    use_avx2 = generic ? 0 : -1;
-}
-
-static int avx2_ok(void)
-{
-#if defined(__x86_64__)
-    if (use_avx2 < 0)
-        use_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-    return use_avx2;
-#else
-    return 0;
-#endif
-}
-
 static int bucket_minmax(const float *x, size_t n, float *mn_p, float *mx_p)
 {
     int nonfinite;
 #if defined(__x86_64__)
-    if (avx2_ok())
+    if (ccl_simd_avx2())
         nonfinite = minmax_avx2(x, n, mn_p, mx_p);
     else
 #endif
@@ -176,7 +158,7 @@ static void quantize_nearest(const float *x, size_t n, float mn, float inv, floa
                              uint8_t *q)
 {
 #if defined(__x86_64__)
-    if (avx2_ok()) {
+    if (ccl_simd_avx2()) {
         quantize_avx2(x, n, mn, inv, levels, q);
         return;
     }
