@@ -314,12 +314,16 @@ static int test_threshold_and_randomk(void)
 
 static int test_cast(void)
 {
-    float x[6] = {1.0f, -0.1f, 1e5f, -1e5f, 3.14159f, 1e-8f};
-    float *h = roundtrip("cast:type=fp16", x, 6, 0, NULL, NULL);
-    float *b = roundtrip("cast:type=bf16", x, 6, 0, NULL, NULL);
+    /* Beyond a format's largest finite value: saturated, not an infinity (which the decoder
+     * would refuse as a bad payload). */
+    float x[8] = {1.0f, -0.1f, 1e5f, -1e5f, 3.14159f, 1e-8f, FLT_MAX, -3.39e38f};
+    float *h = roundtrip("cast:type=fp16", x, 8, 0, NULL, NULL);
+    float *b = roundtrip("cast:type=bf16", x, 8, 0, NULL, NULL);
+    const float bf16_max = ccl_bf16_to_float(0x7f7f);
     int ok = h && b && h[0] == 1.0f && h[2] == 65504.0f && h[3] == -65504.0f &&
-             h[1] == ccl_half_to_float(ccl_float_to_half(-0.1f)) &&
-             b[2] == ccl_bf16_to_float(ccl_float_to_bf16(1e5f));
+             h[1] == ccl_half_to_float(ccl_float_to_half(-0.1f)) && h[6] == 65504.0f &&
+             b[2] == ccl_bf16_to_float(ccl_float_to_bf16(1e5f)) && b[6] == bf16_max &&
+             b[7] == -bf16_max;
     free(h);
     free(b);
     return ok;
@@ -1609,7 +1613,7 @@ int main(int argc, char **argv)
     h_report(test_int_stochastic_unbiased(), "int stochastic rounding is unbiased (5 sigma)");
     h_report(test_topk_exact(), "topk selects exactly the top-k set (ties: lower index)");
     h_report(test_threshold_and_randomk(), "threshold keeps |x| >= t; randomk indices shared by seed");
-    h_report(test_cast(), "cast fp16 (saturating) and bf16 round to nearest even");
+    h_report(test_cast(), "cast fp16 and bf16 round to nearest even, saturating at the largest finite value");
     h_report(test_hostile(), "decoders refuse truncated or corrupted payloads, stay in bounds");
     h_report(test_hostile_sparse(), "sparse decoder refuses bad indices, bitmaps, values, k");
     h_report(test_sparse_index_codings(), "sparse indices: u32, bitmap or LEB128 gaps, the smallest, round-trip");

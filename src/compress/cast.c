@@ -1,5 +1,6 @@
 /* cast.c: fp16 or bf16 values, rounded to nearest even; 2 bytes per element. Values beyond
- * fp16's range saturate to +-65504 rather than becoming infinities. */
+ * the format's range saturate to its largest finite value (+-65504 for fp16, about
+ * +-3.39e38 for bf16) rather than becoming infinities. */
 #include "wire.h"
 
 #include <math.h>

@@ -393,11 +393,15 @@ CCL_HD uint8_t ccl_qsgd_code_byte(const float *src, uint64_t count, const uint8_
 
 /* ---- cast (codec 1) ---- */
 
-/* The 16-bit code of x: bf16, or fp16 saturated at +-65504. */
+/* The largest finite bf16, 0x7f7f: floats above it round to an infinity in ccl_f2bf. */
+#define CCL_BF16_MAX 3.38953138925153547590470800371487866880e38f
+
+/* The 16-bit code of x: bf16 or fp16, saturated at the format's largest finite value (an
+ * infinity would be refused by the decoder). */
 CCL_HD uint16_t ccl_cast_code(float x, int bf16)
 {
     if (bf16)
-        return ccl_f2bf(x);
+        return ccl_f2bf(x > CCL_BF16_MAX ? CCL_BF16_MAX : x < -CCL_BF16_MAX ? -CCL_BF16_MAX : x);
     return ccl_f2h(x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x);
 }
 
