@@ -1276,34 +1276,68 @@ static int write_corpus(const char *dir)
     return 0;
 }
 
-static int test_simd_matches_scalar(void)
+/* One codec in generic mode (scalar references) and in its dispatched (AVX2) mode: encoded
+ * bytes, both forms of the error-feedback values, and the decoded values, written and
+ * accumulated, all identical. */
+static int simd_same(const char *spec, const float *x, size_t n)
 {
-    /* The dispatched (AVX2) loops and the scalar reference write identical bytes. */
-    static const char *specs[] = {"int:bits=8,bucket=512", "int:bits=4,bucket=100",
-                                  "int:bits=3,bucket=37", "int:bits=1,bucket=1000"};
-    size_t n = 100003;
-    float *x = randvec(n, 31, 10.0f);
-    for (size_t i = 0; i < n; i += 97)
-        x[i] = (i & 1) ? -0.0f : 0.0f; /* signed zeros must not change a byte */
-    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
-        ccl_codec_t c;
-        ccl_codec_parse(specs[s], &c);
-        size_t cap = ccl_codec_max_encoded_size(&c, n), la, lb;
-        uint8_t *a = malloc(cap), *b = malloc(cap);
-        ccl_compress_force_generic(1);
-        ccl_result_t ra = ccl_codec_encode(&c, x, n, 9, a, cap, &la, NULL);
-        ccl_compress_force_generic(0);
-        ccl_result_t rb = ccl_codec_encode(&c, x, n, 9, b, cap, &lb, NULL);
-        int same = ra == CCL_SUCCESS && rb == CCL_SUCCESS && la == lb && memcmp(a, b, la) == 0;
-        free(a);
-        free(b);
-        if (!same) {
-            fprintf(stderr, "%s: SIMD and scalar encodings differ\n", specs[s]);
-            return 0;
+    ccl_codec_t c;
+    if (ccl_codec_parse(spec, &c) != CCL_SUCCESS)
+        return 0;
+    size_t cap = ccl_codec_max_encoded_size(&c, n), len[2];
+    uint8_t *enc[2];
+    float *rec[2][2], *dec[2][2];
+    int ok = 1;
+    for (int m = 0; m < 2; m++) {
+        ccl_compress_force_generic(m == 0);
+        enc[m] = malloc(cap);
+        for (int fb = 0; fb < 2; fb++) {
+            rec[m][fb] = malloc(n * 4);
+            dec[m][fb] = malloc(n * 4);
+            c.params.fb_residual = fb;
+            ok &= ccl_codec_encode(&c, x, n, 9, enc[m], cap, &len[m], rec[m][fb]) == CCL_SUCCESS;
+            for (size_t i = 0; i < n; i++)
+                dec[m][fb][i] = 0.25f * (float)(i % 7);
+            ok &= ccl_codec_decode(enc[m], len[m], dec[m][fb], n, fb) == CCL_SUCCESS;
         }
     }
+    ccl_compress_force_generic(0);
+    ok = ok && len[0] == len[1] && memcmp(enc[0], enc[1], len[0]) == 0;
+    for (int fb = 0; fb < 2; fb++)
+        ok = ok && memcmp(rec[0][fb], rec[1][fb], n * 4) == 0 && memcmp(dec[0][fb], dec[1][fb], n * 4) == 0;
+    for (int m = 0; m < 2; m++) {
+        free(enc[m]);
+        for (int fb = 0; fb < 2; fb++) {
+            free(rec[m][fb]);
+            free(dec[m][fb]);
+        }
+    }
+    if (!ok)
+        fprintf(stderr, "%s: SIMD and scalar loops differ\n", spec);
+    return ok;
+}
+
+static int test_simd_matches_scalar(void)
+{
+    static const char *specs[] = {"int:bits=8,bucket=512", "int:bits=4,bucket=100",
+                                  "int:bits=3,bucket=37", "int:bits=1,bucket=1000",
+                                  "cast:type=fp16", "cast:type=bf16"};
+    /* Values at fp16's and bf16's edges: the largest half and what rounds to it or past it,
+     * half subnormals and what rounds to zero, float's largest (bf16 rounds it up to inf). */
+    static const float edges[] = {65504.0f, 65519.99f, 65520.0f, -65520.0f, 1e9f, -3.4e38f,
+                                  6.1e-5f, 6.0e-5f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 1e-30f, -1e-40f,
+                                  3.4028235e38f, 1.0f + 0x1p-9f, 1.0f + 0x3p-9f};
+    size_t n = 100003;
+    float *x = randvec(n, 31, 10.0f);
+    int ok = 1;
+    for (size_t i = 0; i < n; i += 97)
+        x[i] = (i & 1) ? -0.0f : 0.0f; /* signed zeros must not change a byte */
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+        x[1000 + 13 * i] = edges[i];
+    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++)
+        ok &= simd_same(specs[s], x, n);
     free(x);
-    return 1;
+    return ok;
 }
 
 static int same_bits(float a, float b)
@@ -1626,7 +1660,7 @@ int main(int argc, char **argv)
     h_report(test_sparse_vec(), "sparse sums: exact, same bits in either order and form, no -0; "
              "hostile messages refused, sum unchanged");
     h_report(test_hostile_quantizers(), "qsgd/terngrad/sign/dgc decoders refuse hostile payloads");
-    h_report(test_simd_matches_scalar(), "int: SIMD and scalar encoders write identical bytes");
+    h_report(test_simd_matches_scalar(), "SIMD and scalar loops write identical bytes, residuals and sums (int, cast)");
     h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
     h_report(test_int_device_steps(), "int: the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_qsgd_device_steps(), "qsgd: bucket norms and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
