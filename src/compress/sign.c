@@ -38,14 +38,65 @@ static float sign_magnitude(ccl_sign_scale_t mode, const float *x, size_t n)
     return ccl_sign_magnitude(total, n, (int)mode);
 }
 
+static void decode_scalar(const uint8_t *bits, size_t from, size_t count, float s, float *out,
+                          int accumulate)
+{
+    for (size_t i = from; i < count; i++) {
+        float v = (bits[i >> 3] >> (i & 7)) & 1 ? s : -s;
+        out[i] = accumulate ? out[i] + v : v;
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* Whole bytes of bits (8 elements each) as ccl_sign_byte makes them; returns the bytes done. */
+__attribute__((target("avx2"))) static size_t encode_avx2(const float *src, size_t count, float s,
+                                                          uint8_t *bits, float *recon, int fb_residual)
+{
+    const __m256 zero = _mm256_setzero_ps(), vs = _mm256_set1_ps(s), vneg = _mm256_set1_ps(-s);
+    size_t b = 0;
+    for (; 8 * b + 8 <= count; b++) {
+        __m256 x = _mm256_loadu_ps(src + 8 * b);
+        __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GE_OQ); /* -0 included */
+        bits[b] = (uint8_t)_mm256_movemask_ps(pos);
+        if (recon) {
+            __m256 v = _mm256_blendv_ps(vneg, vs, pos);
+            _mm256_storeu_ps(recon + 8 * b, fb_residual ? _mm256_sub_ps(x, v) : v);
+        }
+    }
+    return b;
+}
+
+/* Elements of whole bytes; returns the elements done. */
+__attribute__((target("avx2"))) static size_t decode_avx2(const uint8_t *bits, size_t count, float s,
+                                                          float *out, int accumulate)
+{
+    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256 vs = _mm256_set1_ps(s), vneg = _mm256_set1_ps(-s);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256i sel = _mm256_and_si256(_mm256_set1_epi32(bits[i >> 3]), lane_bit);
+        __m256 v = _mm256_blendv_ps(vneg, vs, _mm256_castsi256_ps(_mm256_cmpeq_epi32(sel, lane_bit)));
+        _mm256_storeu_ps(out + i, accumulate ? _mm256_add_ps(_mm256_loadu_ps(out + i), v) : v);
+    }
+    return i;
+}
+#endif
+
 static ccl_result_t sign_encode(const ccl_codec_params_t *p, const float *src, size_t count,
                                 uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                 uint32_t hp[2], float *recon)
 {
     float s = sign_magnitude(p->sign_scale, src, count);
     uint8_t *bits = out + 4;
+    size_t b = 0;
     ccl_put_f32(out, s);
-    for (size_t b = 0; b < (count + 7) / 8; b++)
+#if defined(__x86_64__)
+    if (ccl_simd_avx2())
+        b = encode_avx2(src, count, s, bits, recon, p->fb_residual);
+#endif
+    for (; b < (count + 7) / 8; b++)
         bits[b] = ccl_sign_byte(src, count, b, s, recon, p->fb_residual);
     hp[0] = (uint32_t)p->sign_scale;
     hp[1] = 0;
@@ -73,10 +124,12 @@ static ccl_result_t sign_decode(const uint8_t *in, size_t len, const uint32_t hp
 {
     CCL_CHECK(sign_check(in, len, hp, count));
     float s = ccl_get_f32(in);
-    for (size_t i = 0; i < count; i++) {
-        float v = (in[4 + (i >> 3)] >> (i & 7)) & 1 ? s : -s;
-        out[i] = accumulate ? out[i] + v : v;
-    }
+    size_t i = 0;
+#if defined(__x86_64__)
+    if (ccl_simd_avx2())
+        i = decode_avx2(in + 4, count, s, out, accumulate);
+#endif
+    decode_scalar(in + 4, i, count, s, out, accumulate);
     return CCL_SUCCESS;
 }
 
