@@ -1322,7 +1322,8 @@ static int test_simd_matches_scalar(void)
     static const char *specs[] = {"int:bits=8,bucket=512", "int:bits=4,bucket=100",
                                   "int:bits=3,bucket=37", "int:bits=1,bucket=1000",
                                   "cast:type=fp16", "cast:type=bf16", "sign", "sign:scale=l2",
-                                  "sign:scale=none"};
+                                  "sign:scale=none", "terngrad", "terngrad:clip=0",
+                                  "terngrad:scale=4"};
     /* Values at fp16's and bf16's edges: the largest half and what rounds to it or past it,
      * half subnormals and what rounds to zero, float's largest (bf16 rounds it up to inf). */
     static const float edges[] = {65504.0f, 65519.99f, 65520.0f, -65520.0f, 1e9f, -3.4e38f,
@@ -1665,7 +1666,7 @@ int main(int argc, char **argv)
     h_report(test_sparse_vec(), "sparse sums: exact, same bits in either order and form, no -0; "
              "hostile messages refused, sum unchanged");
     h_report(test_hostile_quantizers(), "qsgd/terngrad/sign/dgc decoders refuse hostile payloads");
-    h_report(test_simd_matches_scalar(), "SIMD and scalar loops write identical bytes, residuals and sums (int, cast, sign)");
+    h_report(test_simd_matches_scalar(), "SIMD and scalar loops write identical bytes, residuals and sums (int, cast, sign, terngrad)");
     h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
     h_report(test_int_device_steps(), "int: the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_qsgd_device_steps(), "qsgd: bucket norms and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
