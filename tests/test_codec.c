@@ -1323,7 +1323,9 @@ static int test_simd_matches_scalar(void)
                                   "int:bits=3,bucket=37", "int:bits=1,bucket=1000",
                                   "cast:type=fp16", "cast:type=bf16", "sign", "sign:scale=l2",
                                   "sign:scale=none", "terngrad", "terngrad:clip=0",
-                                  "terngrad:scale=4"};
+                                  "terngrad:scale=4", "qsgd:bits=4", "qsgd:bits=4,bucket=37",
+                                  "qsgd:bits=8,bucket=8192,norm=l2", "qsgd:bits=3,bucket=100",
+                                  "qsgd:bits=5,round=nearest", "qsgd:bits=2,bucket=7,norm=l2"};
     /* Values at fp16's and bf16's edges: the largest half and what rounds to it or past it,
      * half subnormals and what rounds to zero, float's largest (bf16 rounds it up to inf). */
     static const float edges[] = {65504.0f, 65519.99f, 65520.0f, -65520.0f, 1e9f, -3.4e38f,
@@ -1336,6 +1338,8 @@ static int test_simd_matches_scalar(void)
         x[i] = (i & 1) ? -0.0f : 0.0f; /* signed zeros must not change a byte */
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
         x[1000 + 13 * i] = edges[i];
+    for (size_t i = 2048; i < 2560; i++) /* a bucket of 0 and +-1e-45: qsgd's 1/norm overflows */
+        x[i] = (i % 3 == 0) ? 0.0f : (i % 3 == 1) ? 1e-45f : -1e-45f;
     for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++)
         ok &= simd_same(specs[s], x, n);
     free(x);
@@ -1666,7 +1670,7 @@ int main(int argc, char **argv)
     h_report(test_sparse_vec(), "sparse sums: exact, same bits in either order and form, no -0; "
              "hostile messages refused, sum unchanged");
     h_report(test_hostile_quantizers(), "qsgd/terngrad/sign/dgc decoders refuse hostile payloads");
-    h_report(test_simd_matches_scalar(), "SIMD and scalar loops write identical bytes, residuals and sums (int, cast, sign, terngrad)");
+    h_report(test_simd_matches_scalar(), "SIMD and scalar loops write identical bytes, residuals and sums (int, cast, sign, terngrad, qsgd)");
     h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
     h_report(test_int_device_steps(), "int: the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_qsgd_device_steps(), "qsgd: bucket norms and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");

@@ -38,3 +38,33 @@ void pack_codes(packer_t *pk, const uint8_t *q, size_t n)
         }
     }
 }
+
+void unpack_codes(unpacker_t *u, uint8_t *q, size_t n)
+{
+    size_t i = 0;
+    if (u->bits == 8 && u->nacc == 0 && u->pos <= u->len && n <= u->len - u->pos) {
+        memcpy(q, u->in + u->pos, n);
+        u->pos += n;
+        return;
+    }
+    if (u->bits == 4) {
+        if (u->nacc == 4 && n > 0) { /* the half byte the last call left */
+            q[0] = (uint8_t)(u->acc & 15);
+            u->acc = 0;
+            u->nacc = 0;
+            i = 1;
+        }
+        size_t pairs = (n - i) / 2;
+        if (u->nacc == 0 && u->pos <= u->len && pairs <= u->len - u->pos) {
+            const uint8_t *c = u->in + u->pos;
+            for (size_t k = 0; k < pairs; k++) {
+                q[i + 2 * k] = c[k] & 15;
+                q[i + 2 * k + 1] = c[k] >> 4;
+            }
+            u->pos += pairs;
+            i += 2 * pairs;
+        }
+    }
+    for (; i < n; i++)
+        q[i] = (uint8_t)unpack_next(u);
+}

@@ -50,4 +50,8 @@ static inline unsigned unpack_next(unpacker_t *u)
     return q;
 }
 
+/* Reads the next n codes into q, a byte each: unpack_next n times, with whole bytes at a
+ * time for 8- and 4-bit codes. */
+void unpack_codes(unpacker_t *u, uint8_t *q, size_t n);
+
 #endif

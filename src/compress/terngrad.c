@@ -72,7 +72,7 @@ CCL_AVX2 static size_t encode_avx2(const float *src, size_t count, float s, uint
                                    uint8_t *codes, float *recon, int fb_residual)
 {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 vs = _mm256_set1_ps(s), zero = _mm256_setzero_ps();
+    const __m256 vs = _mm256_set1_ps(s), vneg = _mm256_set1_ps(-s), zero = _mm256_setzero_ps();
     const __m256 live = s > 0.0f ? _mm256_castsi256_ps(_mm256_set1_epi32(-1)) : zero;
     size_t i = 0;
     for (; i + 8 <= count; i += 8) {
@@ -85,7 +85,7 @@ CCL_AVX2 static size_t encode_avx2(const float *src, size_t count, float s, uint
         codes[i >> 2] = (uint8_t)(spread4[plus & 15] | spread4[n & 15] << 1);
         codes[(i >> 2) + 1] = (uint8_t)(spread4[plus >> 4] | spread4[n >> 4] << 1);
         if (recon) {
-            __m256 v = _mm256_and_ps(keep, _mm256_blendv_ps(vs, _mm256_sub_ps(zero, vs), neg));
+            __m256 v = _mm256_and_ps(keep, _mm256_blendv_ps(vs, vneg, neg));
             _mm256_storeu_ps(recon + i, fb_residual ? _mm256_sub_ps(x, v) : v);
         }
     }
