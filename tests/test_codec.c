@@ -1321,6 +1321,7 @@ static int test_simd_matches_scalar(void)
 {
     static const char *specs[] = {"int:bits=8,bucket=512", "int:bits=4,bucket=100",
                                   "int:bits=3,bucket=37", "int:bits=1,bucket=1000",
+                                  "int:bits=4,round=stochastic", "int:bits=8,bucket=77,round=stochastic",
                                   "cast:type=fp16", "cast:type=bf16", "sign", "sign:scale=l2",
                                   "sign:scale=none", "terngrad", "terngrad:clip=0",
                                   "terngrad:scale=4", "qsgd:bits=4", "qsgd:bits=4,bucket=37",

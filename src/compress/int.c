@@ -2,6 +2,7 @@
  * a unit (max-min)/(2^b-1) as float32, then b-bit codes, bucket after bucket, packed LSB
  * first. Nearest rounding errs by at most unit/2; stochastic rounding is unbiased. */
 #include "bitpack.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -114,8 +115,11 @@ __attribute__((target("avx2"))) static int minmax_avx2(const float *x, size_t n,
     return nonfinite;
 }
 
-__attribute__((target("avx2"))) static void quantize_avx2(const float *x, size_t n, float mn,
-                                                          float inv, float levels, uint8_t *q)
+/* Codes of x[0, n); stochastic: offsets from the generator at (seed, base + i), else 0.5.
+ * Returns the elements done (whole groups of 32). */
+__attribute__((target("avx2"))) static size_t quantize_avx2(const float *x, size_t n, float mn,
+                                                            float inv, float levels, int stochastic,
+                                                            uint64_t seed, size_t base, uint8_t *q)
 {
     const __m256 vmn = _mm256_set1_ps(mn), vinv = _mm256_set1_ps(inv);
     const __m256 half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
@@ -125,8 +129,9 @@ __attribute__((target("avx2"))) static void quantize_avx2(const float *x, size_t
     for (; i + 32 <= n; i += 32) {
         __m256i c[4];
         for (int k = 0; k < 4; k++) {
+            __m256 off = stochastic ? ccl_rng_unit8_avx2(seed, base + i + 8 * k) : half;
             /* Same operations, in the same order, as the scalar loop (no fused multiply-add). */
-            __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * k), vmn), vinv), half);
+            __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * k), vmn), vinv), off);
             v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
             c[k] = _mm256_cvttps_epi32(v);
         }
@@ -134,7 +139,7 @@ __attribute__((target("avx2"))) static void quantize_avx2(const float *x, size_t
                                         _mm256_packus_epi32(c[2], c[3]));
         _mm256_storeu_si256((__m256i *)(void *)(q + i), _mm256_permutevar8x32_epi32(w, order));
     }
-    quantize_scalar(x + i, n - i, mn, inv, levels, q + i);
+    return i;
 }
 #endif
 
@@ -157,19 +162,23 @@ static int bucket_minmax(const float *x, size_t n, float *mn_p, float *mx_p)
 static void quantize_nearest(const float *x, size_t n, float mn, float inv, float levels,
                              uint8_t *q)
 {
+    size_t i = 0;
 #if defined(__x86_64__)
-    if (ccl_simd_avx2()) {
-        quantize_avx2(x, n, mn, inv, levels, q);
-        return;
-    }
+    if (ccl_simd_avx2())
+        i = quantize_avx2(x, n, mn, inv, levels, 0, 0, 0, q);
 #endif
-    quantize_scalar(x, n, mn, inv, levels, q);
+    quantize_scalar(x + i, n - i, mn, inv, levels, q + i);
 }
 
 static void quantize_stochastic(const float *x, size_t n, size_t base, uint64_t seed,
                                 float mn, float inv, float levels, uint8_t *q)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#if defined(__x86_64__)
+    if (ccl_simd_avx2())
+        i = quantize_avx2(x, n, mn, inv, levels, 1, seed, base, q);
+#endif
+    for (; i < n; i++)
         q[i] = (uint8_t)ccl_int_code(x[i], mn, inv, levels, ccl_rng_unit(seed, base + i));
 }
 
