@@ -132,6 +132,46 @@ static int test_int_edges(void)
     return ok;
 }
 
+/* Every dense codec refuses a NaN or an infinity anywhere, naming its index, in its vector
+ * loops and in its scalar references (generic mode), in the body and in the tail. */
+static int test_dense_nonfinite(void)
+{
+    static const char *specs[] = {"cast:type=fp16", "cast:type=bf16", "sign", "sign:scale=none",
+                                  "int:bits=4", "int:bits=8,round=stochastic", "qsgd:bits=4",
+                                  "qsgd:bits=8,norm=l2,round=nearest", "terngrad", "terngrad:scale=2"};
+    const size_t n = 1003, at[] = {0, 500, 1001, 1002};
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    float *x = randvec(n, 37, 1.0f);
+    int ok = 1;
+    for (int generic = 0; generic < 2 && ok; generic++) {
+        ccl_compress_force_generic(generic);
+        for (size_t c = 0; c < sizeof(specs) / sizeof(specs[0]) && ok; c++) {
+            ccl_codec_t codec;
+            ok = ccl_codec_parse(specs[c], &codec) == CCL_SUCCESS;
+            size_t cap = ccl_codec_max_encoded_size(&codec, n), len;
+            uint8_t *buf = malloc(cap);
+            for (size_t a = 0; a < 4 && ok; a++)
+                for (size_t b = 0; b < 3 && ok; b++) {
+                    char want[32];
+                    float keep = x[at[a]];
+                    x[at[a]] = bad[b];
+                    snprintf(want, sizeof(want), "index %zu", at[a]);
+                    ok = ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_ERR_INVALID_ARG &&
+                         strstr(ccl_get_last_error(NULL), want) != NULL;
+                    if (!ok)
+                        fprintf(stderr, "%s (generic %d): %g at %zu not refused (%s)\n", specs[c],
+                                generic, bad[b], at[a], ccl_get_last_error(NULL));
+                    x[at[a]] = keep;
+                }
+            ok = ok && ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_SUCCESS;
+            free(buf);
+        }
+    }
+    ccl_compress_force_generic(0);
+    free(x);
+    return ok;
+}
+
 /* topk and dgc check their input without a pass of their own (the candidates above their
  * threshold hold every NaN and infinity): a non-finite element anywhere is refused with its
  * index, small or large buffer (sampled or not), sampled position or not, one or many. */
@@ -1671,6 +1711,7 @@ int main(int argc, char **argv)
     h_report(test_sparse_vec(), "sparse sums: exact, same bits in either order and form, no -0; "
              "hostile messages refused, sum unchanged");
     h_report(test_hostile_quantizers(), "qsgd/terngrad/sign/dgc decoders refuse hostile payloads");
+    h_report(test_dense_nonfinite(), "dense codecs refuse NaN and infinities anywhere, naming the index (vector and scalar loops)");
     h_report(test_simd_matches_scalar(), "SIMD and scalar loops write identical bytes, residuals and sums (int, cast, sign, terngrad, qsgd)");
     h_report(test_recon_forms(), "every codec's recon, decoded values or residuals, matches its decoder bit for bit");
     h_report(test_int_device_steps(), "int: the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");

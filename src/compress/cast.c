@@ -23,17 +23,21 @@ static int cast_set(ccl_codec_params_t *p, const char *k, const char *v)
 
 static size_t cast_max_payload(const ccl_codec_params_t *p, size_t count) { return 2 * count; }
 
-/* Scalar references of the three loops, from element `from` on. */
-static void encode_scalar(const float *src, size_t from, size_t count, int bf16, int fb_residual,
-                          uint8_t *out, float *recon)
+/* Scalar references of the three loops, from element `from` on. The encoder returns
+ * nonzero if the input holds a NaN or an infinity (its output is then of no use). */
+static int encode_scalar(const float *src, size_t from, size_t count, int bf16, int fb_residual,
+                         uint8_t *out, float *recon)
 {
+    int bad = 0;
     for (size_t i = from; i < count; i++) {
+        bad |= !isfinite(src[i]);
         uint16_t h = ccl_cast_code(src[i], bf16);
         if (recon)
             recon[i] = ccl_fb_value(fb_residual, src[i], ccl_cast_value(h, bf16));
         out[2 * i] = (uint8_t)h;
         out[2 * i + 1] = (uint8_t)(h >> 8);
     }
+    return bad;
 }
 
 /* Index of the first non-finite value from `from`, or count. */
@@ -79,12 +83,15 @@ CAST_AVX2 static __m256 value8(__m128i h, int bf16)
                 : _mm256_cvtph_ps(h);
 }
 
-CAST_AVX2 static void encode_avx2(const float *src, size_t count, int bf16, int fb_residual,
-                                  uint8_t *out, float *recon)
+CAST_AVX2 static int encode_avx2(const float *src, size_t count, int bf16, int fb_residual,
+                                 uint8_t *out, float *recon)
 {
+    const __m256i expo = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
     size_t i = 0;
     for (; i + 8 <= count; i += 8) {
         __m256 x = _mm256_loadu_ps(src + i);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(x), expo), expo));
         __m128i h = code8(x, bf16);
         _mm_storeu_si128((__m128i *)(void *)(out + 2 * i), h);
         if (recon) {
@@ -92,7 +99,7 @@ CAST_AVX2 static void encode_avx2(const float *src, size_t count, int bf16, int 
             _mm256_storeu_ps(recon + i, fb_residual ? _mm256_sub_ps(x, v) : v);
         }
     }
-    encode_scalar(src, i, count, bf16, fb_residual, out, recon);
+    return encode_scalar(src, i, count, bf16, fb_residual, out, recon) | !_mm256_testz_si256(bad, bad);
 }
 
 CAST_AVX2 static size_t check_avx2(const uint8_t *in, size_t count, uint16_t expo)
@@ -123,12 +130,15 @@ static ccl_result_t cast_encode(const ccl_codec_params_t *p, const float *src, s
                                 uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                 uint32_t hp[2], float *recon)
 {
+    int bad;
 #if defined(__x86_64__)
     if (ccl_simd_avx2())
-        encode_avx2(src, count, p->half_bf16, p->fb_residual, out, recon);
+        bad = encode_avx2(src, count, p->half_bf16, p->fb_residual, out, recon);
     else
 #endif
-        encode_scalar(src, 0, count, p->half_bf16, p->fb_residual, out, recon);
+        bad = encode_scalar(src, 0, count, p->half_bf16, p->fb_residual, out, recon);
+    if (bad)
+        return ccl_nonfinite_error("cast", src, count);
     hp[0] = (uint32_t)p->half_bf16;
     hp[1] = 0;
     *len_p = 2 * count;
@@ -167,7 +177,8 @@ static ccl_result_t cast_decode(const uint8_t *in, size_t len, const uint32_t hp
 }
 
 const ccl_codec_ops_t ccl_codec_cast = {
-    .size = sizeof(ccl_codec_ops_t), .name = "cast", .id = CCL_CODEC_ID_CAST, .flags = 0,
+    .size = sizeof(ccl_codec_ops_t), .name = "cast", .id = CCL_CODEC_ID_CAST,
+    .flags = CCL_CODEC_CHECKS_FINITE,
     .desc = "fp16 or bf16 values (round to nearest even), 2 bytes per element",
     .params_doc = "type=fp16|bf16",
     .defaults = cast_defaults, .set_param = cast_set, .max_payload = cast_max_payload,

@@ -43,16 +43,20 @@ static size_t qsgd_max_payload(const ccl_codec_params_t *p, size_t count)
 }
 
 /* The reference loops. Codes of elements [from, n) of a tile whose first element has index
- * `at` in the buffer; recon's entries likewise (NULL: none). */
-static void codes_scalar(const float *x, size_t from, size_t n, uint64_t at, float inv,
-                         float unit, unsigned s, int stochastic, uint64_t seed, uint8_t *q,
-                         float *recon, int fb_residual)
+ * `at` in the buffer; recon's entries likewise (NULL: none). Returns nonzero if x holds a NaN
+ * or an infinity there. */
+static int codes_scalar(const float *x, size_t from, size_t n, uint64_t at, float inv,
+                        float unit, unsigned s, int stochastic, uint64_t seed, uint8_t *q,
+                        float *recon, int fb_residual)
 {
+    int bad = 0;
     for (size_t i = from; i < n; i++) {
+        bad |= !isfinite(x[i]);
         q[i] = (uint8_t)ccl_qsgd_code(x[i], inv, s, stochastic, seed, at + i);
         if (recon)
             recon[i] = ccl_fb_value(fb_residual, x[i], ccl_qsgd_value(q[i], unit, s));
     }
+    return bad;
 }
 
 static void values_scalar(const uint8_t *q, size_t from, size_t n, float unit, unsigned s,
@@ -108,17 +112,19 @@ CCL_AVX2 static __m256i codes8(__m256 x, __m256 r, __m256 inv, __m256 unit, unsi
     return _mm256_or_si256(l, _mm256_and_si256(neg, _mm256_set1_epi32((int)s + 1)));
 }
 
-CCL_AVX2 static void codes_avx2(const float *x, size_t n, uint64_t at, float inv, float unit,
-                                unsigned s, int stochastic, uint64_t seed, uint8_t *q,
-                                float *recon, int fb_residual)
+CCL_AVX2 static int codes_avx2(const float *x, size_t n, uint64_t at, float inv, float unit,
+                               unsigned s, int stochastic, uint64_t seed, uint8_t *q,
+                               float *recon, int fb_residual)
 {
     const __m256 vinv = _mm256_set1_ps(inv), vunit = _mm256_set1_ps(unit);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), expo = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
         __m256i c[4];
         for (int k = 0; k < 4; k++) {
             __m256 xv = _mm256_loadu_ps(x + i + 8 * k), v;
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(xv), expo), expo));
             __m256 r = stochastic ? ccl_rng_unit8_avx2(seed, at + i + 8 * k) : _mm256_setzero_ps();
             c[k] = codes8(xv, r, vinv, vunit, s, stochastic, &v);
             if (recon)
@@ -127,7 +133,8 @@ CCL_AVX2 static void codes_avx2(const float *x, size_t n, uint64_t at, float inv
         __m256i w = _mm256_packus_epi16(_mm256_packus_epi32(c[0], c[1]), _mm256_packus_epi32(c[2], c[3]));
         _mm256_storeu_si256((__m256i *)(void *)(q + i), _mm256_permutevar8x32_epi32(w, order));
     }
-    codes_scalar(x, i, n, at, inv, unit, s, stochastic, seed, q, recon, fb_residual);
+    return codes_scalar(x, i, n, at, inv, unit, s, stochastic, seed, q, recon, fb_residual) |
+           !_mm256_testz_si256(bad, bad);
 }
 
 CCL_AVX2 static void values_avx2(const uint8_t *q, size_t n, float unit, unsigned s, float *out,
@@ -181,12 +188,15 @@ static ccl_result_t qsgd_encode(const ccl_codec_params_t *p, const float *src, s
         for (size_t t = 0; t < n; t += QSGD_TILE) {
             size_t m = CCL_MIN((size_t)QSGD_TILE, n - t), at = lo + t;
             float *rc = recon ? recon + at : NULL;
+            int bad;
 #if defined(__x86_64__)
             if (ccl_simd_avx2())
-                codes_avx2(src + at, m, at, inv, unit, s, stochastic, seed, q, rc, p->fb_residual);
+                bad = codes_avx2(src + at, m, at, inv, unit, s, stochastic, seed, q, rc, p->fb_residual);
             else
 #endif
-                codes_scalar(src + at, 0, m, at, inv, unit, s, stochastic, seed, q, rc, p->fb_residual);
+                bad = codes_scalar(src + at, 0, m, at, inv, unit, s, stochastic, seed, q, rc, p->fb_residual);
+            if (bad)
+                return ccl_nonfinite_error("qsgd", src, count);
             pack_codes(&pk, q, m);
         }
     }
@@ -245,7 +255,7 @@ static ccl_result_t qsgd_decode(const uint8_t *in, size_t len, const uint32_t hp
 
 const ccl_codec_ops_t ccl_codec_qsgd = {
     .size = sizeof(ccl_codec_ops_t), .name = "qsgd", .id = CCL_CODEC_ID_QSGD,
-    .flags = 0,
+    .flags = CCL_CODEC_CHECKS_FINITE,
     .desc = "QSGD: per-bucket norm, sign and 2^(bits-1)-1 levels, unbiased stochastic rounding",
     .params_doc = "bits=2..8 bucket=N norm=max|l2 round=stochastic|nearest",
     .defaults = qsgd_defaults, .set_param = qsgd_set, .max_payload = qsgd_max_payload,

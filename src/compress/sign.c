@@ -50,14 +50,19 @@ static void decode_scalar(const uint8_t *bits, size_t from, size_t count, float 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* Whole bytes of bits (8 elements each) as ccl_sign_byte makes them; returns the bytes done. */
+/* Whole bytes of bits (8 elements each) as ccl_sign_byte makes them; returns the bytes done,
+ * and in *bad whether their elements hold a NaN or an infinity. */
 __attribute__((target("avx2"))) static size_t encode_avx2(const float *src, size_t count, float s,
-                                                          uint8_t *bits, float *recon, int fb_residual)
+                                                          uint8_t *bits, float *recon, int fb_residual,
+                                                          int *bad)
 {
     const __m256 zero = _mm256_setzero_ps(), vs = _mm256_set1_ps(s), vneg = _mm256_set1_ps(-s);
+    const __m256i expo = _mm256_set1_epi32(0x7f800000);
+    __m256i nonfinite = _mm256_setzero_si256();
     size_t b = 0;
     for (; 8 * b + 8 <= count; b++) {
         __m256 x = _mm256_loadu_ps(src + 8 * b);
+        nonfinite = _mm256_or_si256(nonfinite, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(x), expo), expo));
         __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GE_OQ); /* -0 included */
         bits[b] = (uint8_t)_mm256_movemask_ps(pos);
         if (recon) {
@@ -65,6 +70,7 @@ __attribute__((target("avx2"))) static size_t encode_avx2(const float *src, size
             _mm256_storeu_ps(recon + 8 * b, fb_residual ? _mm256_sub_ps(x, v) : v);
         }
     }
+    *bad = !_mm256_testz_si256(nonfinite, nonfinite);
     return b;
 }
 
@@ -92,12 +98,18 @@ static ccl_result_t sign_encode(const ccl_codec_params_t *p, const float *src, s
     uint8_t *bits = out + 4;
     size_t b = 0;
     ccl_put_f32(out, s);
+    int bad = 0;
 #if defined(__x86_64__)
     if (ccl_simd_avx2())
-        b = encode_avx2(src, count, s, bits, recon, p->fb_residual);
+        b = encode_avx2(src, count, s, bits, recon, p->fb_residual, &bad);
 #endif
-    for (; b < (count + 7) / 8; b++)
+    for (; b < (count + 7) / 8; b++) {
         bits[b] = ccl_sign_byte(src, count, b, s, recon, p->fb_residual);
+        for (size_t i = 8 * b; i < 8 * b + 8 && i < count; i++)
+            bad |= !isfinite(src[i]);
+    }
+    if (bad)
+        return ccl_nonfinite_error("sign", src, count);
     hp[0] = (uint32_t)p->sign_scale;
     hp[1] = 0;
     *len_p = 4 + (count + 7) / 8;
@@ -135,7 +147,7 @@ static ccl_result_t sign_decode(const uint8_t *in, size_t len, const uint32_t hp
 
 const ccl_codec_ops_t ccl_codec_sign = {
     .size = sizeof(ccl_codec_ops_t), .name = "sign", .id = CCL_CODEC_ID_SIGN,
-    .flags = 0,
+    .flags = CCL_CODEC_CHECKS_FINITE,
     .desc = "1 bit per element (sign, 0 counts as +) and one magnitude",
     .params_doc = "scale=l1|l2|none (||x||_1/d, ||x||_2/sqrt(d), or 1 for majority vote)",
     .defaults = sign_defaults, .set_param = sign_set, .max_payload = sign_max_payload,

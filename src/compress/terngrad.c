@@ -67,10 +67,12 @@ static const uint8_t spread4[16] = {0x00, 0x01, 0x04, 0x05, 0x10, 0x11, 0x14, 0x
                                     0x40, 0x41, 0x44, 0x45, 0x50, 0x51, 0x54, 0x55};
 
 /* Whole groups of 8 elements (two bytes of codes), as ccl_tern_byte makes them; returns the
- * elements done. */
+ * elements done, and in *bad whether they hold a NaN or an infinity. */
 CCL_AVX2 static size_t encode_avx2(const float *src, size_t count, float s, uint64_t seed,
-                                   uint8_t *codes, float *recon, int fb_residual)
+                                   uint8_t *codes, float *recon, int fb_residual, int *bad)
 {
+    const __m256i expo = _mm256_set1_epi32(0x7f800000);
+    __m256i nonfinite = _mm256_setzero_si256();
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 vs = _mm256_set1_ps(s), vneg = _mm256_set1_ps(-s), zero = _mm256_setzero_ps();
     const __m256 live = s > 0.0f ? _mm256_castsi256_ps(_mm256_set1_epi32(-1)) : zero;
@@ -78,6 +80,7 @@ CCL_AVX2 static size_t encode_avx2(const float *src, size_t count, float s, uint
     for (; i + 8 <= count; i += 8) {
         __m256 x = _mm256_loadu_ps(src + i);
         __m256 r = ccl_rng_unit8_avx2(seed, i);
+        nonfinite = _mm256_or_si256(nonfinite, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(x), expo), expo));
         __m256 keep = _mm256_and_ps(live, _mm256_cmp_ps(_mm256_mul_ps(r, vs), _mm256_and_ps(x, absmask), _CMP_LT_OQ));
         __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ);
         unsigned k = (unsigned)_mm256_movemask_ps(keep), n = (unsigned)_mm256_movemask_ps(neg) & k;
@@ -89,6 +92,7 @@ CCL_AVX2 static size_t encode_avx2(const float *src, size_t count, float s, uint
             _mm256_storeu_ps(recon + i, fb_residual ? _mm256_sub_ps(x, v) : v);
         }
     }
+    *bad = !_mm256_testz_si256(nonfinite, nonfinite);
     return i;
 }
 
@@ -131,13 +135,19 @@ static ccl_result_t terngrad_encode(const ccl_codec_params_t *p, const float *sr
 {
     float s = p->scale > 0 ? p->scale : terngrad_local_scale(p, src, count);
     size_t b = 0;
+    int bad = 0;
     ccl_put_f32(out, s);
 #if defined(__x86_64__)
     if (ccl_simd_avx2())
-        b = encode_avx2(src, count, s, seed, out + 4, recon, p->fb_residual) / 4;
+        b = encode_avx2(src, count, s, seed, out + 4, recon, p->fb_residual, &bad) / 4;
 #endif
-    for (; b < (count + 3) / 4; b++)
+    for (; b < (count + 3) / 4; b++) {
         out[4 + b] = ccl_tern_byte(src, count, b, s, seed, recon, p->fb_residual);
+        for (size_t i = 4 * b; i < 4 * b + 4 && i < count; i++)
+            bad |= !isfinite(src[i]);
+    }
+    if (bad)
+        return ccl_nonfinite_error("terngrad", src, count);
     hp[0] = 0;
     hp[1] = 0;
     *len_p = 4 + (count + 3) / 4;
@@ -184,7 +194,7 @@ static ccl_result_t terngrad_decode(const uint8_t *in, size_t len, const uint32_
 
 const ccl_codec_ops_t ccl_codec_terngrad = {
     .size = sizeof(ccl_codec_ops_t), .name = "terngrad", .id = CCL_CODEC_ID_TERNGRAD,
-    .flags = CCL_CODEC_SHARED_SCALE,
+    .flags = CCL_CODEC_SHARED_SCALE | CCL_CODEC_CHECKS_FINITE,
     .desc = "TernGrad: -s, 0 or +s per element (2 bits), s shared across ranks (their max)",
     .params_doc = "clip=C (scaler C*std; 0 = max|x|), scale=S (fixed scaler)",
     .defaults = terngrad_defaults, .set_param = terngrad_set,

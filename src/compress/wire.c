@@ -164,6 +164,14 @@ int ccl_all_finite(const float *x, size_t n)
     return all_finite(x, n);
 }
 
+ccl_result_t ccl_nonfinite_error(const char *codec, const float *x, size_t n)
+{
+    size_t i = 0;
+    while (i < n && isfinite(x[i]))
+        i++;
+    return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: non-finite input at index %zu", codec, i);
+}
+
 ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
                               uint64_t seed, void *dst, size_t cap, size_t *len_p, float *recon)
 {
