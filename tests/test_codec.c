@@ -132,6 +132,30 @@ static int test_int_edges(void)
     return ok;
 }
 
+/* codec refuses x with a NaN, +inf and -inf in turn at each of at[0..nat), naming the index;
+ * x is left as it was. */
+static int refuses_each(const ccl_codec_t *codec, const char *spec, float *x, size_t n,
+                        const size_t *at, size_t nat, uint8_t *buf, size_t cap)
+{
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    size_t len;
+    int ok = 1;
+    for (size_t a = 0; a < nat && ok; a++)
+        for (size_t b = 0; b < 3 && ok; b++) {
+            char want[32];
+            float keep = x[at[a]];
+            x[at[a]] = bad[b];
+            snprintf(want, sizeof(want), "index %zu", at[a]);
+            ok = ccl_codec_encode(codec, x, n, 1, buf, cap, &len, NULL) == CCL_ERR_INVALID_ARG &&
+                 strstr(ccl_get_last_error(NULL), want) != NULL;
+            if (!ok)
+                fprintf(stderr, "%s n=%zu: %g at %zu not refused (%s)\n", spec, n, bad[b], at[a],
+                        ccl_get_last_error(NULL));
+            x[at[a]] = keep;
+        }
+    return ok;
+}
+
 /* Every dense codec refuses a NaN or an infinity anywhere, naming its index, in its vector
  * loops and in its scalar references (generic mode), in the body and in the tail. */
 static int test_dense_nonfinite(void)
@@ -140,7 +164,6 @@ static int test_dense_nonfinite(void)
                                   "int:bits=4", "int:bits=8,round=stochastic", "qsgd:bits=4",
                                   "qsgd:bits=8,norm=l2,round=nearest", "terngrad", "terngrad:scale=2"};
     const size_t n = 1003, at[] = {0, 500, 1001, 1002};
-    const float bad[] = {NAN, INFINITY, -INFINITY};
     float *x = randvec(n, 37, 1.0f);
     int ok = 1;
     for (int generic = 0; generic < 2 && ok; generic++) {
@@ -150,20 +173,10 @@ static int test_dense_nonfinite(void)
             ok = ccl_codec_parse(specs[c], &codec) == CCL_SUCCESS;
             size_t cap = ccl_codec_max_encoded_size(&codec, n), len;
             uint8_t *buf = malloc(cap);
-            for (size_t a = 0; a < 4 && ok; a++)
-                for (size_t b = 0; b < 3 && ok; b++) {
-                    char want[32];
-                    float keep = x[at[a]];
-                    x[at[a]] = bad[b];
-                    snprintf(want, sizeof(want), "index %zu", at[a]);
-                    ok = ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_ERR_INVALID_ARG &&
-                         strstr(ccl_get_last_error(NULL), want) != NULL;
-                    if (!ok)
-                        fprintf(stderr, "%s (generic %d): %g at %zu not refused (%s)\n", specs[c],
-                                generic, bad[b], at[a], ccl_get_last_error(NULL));
-                    x[at[a]] = keep;
-                }
-            ok = ok && ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_SUCCESS;
+            ok = ok && refuses_each(&codec, specs[c], x, n, at, 4, buf, cap) &&
+                 ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_SUCCESS;
+            if (!ok)
+                fprintf(stderr, "(generic mode %d)\n", generic);
             free(buf);
         }
     }
@@ -190,20 +203,7 @@ static int test_sparse_nonfinite(void)
             size_t cap = ccl_codec_max_encoded_size(&codec, n), len;
             uint8_t *buf = malloc(cap);
             const size_t at[] = {0, n / 2, n - 1, (n / 65536) / 2, 15 * (n / 65536) + (n / 65536) / 2};
-            const float bad[] = {NAN, INFINITY, -INFINITY};
-            for (size_t a = 0; a < 5 && ok; a++)
-                for (size_t b = 0; b < 3 && ok; b++) {
-                    char want[32];
-                    float keep = x[at[a]];
-                    x[at[a]] = bad[b];
-                    snprintf(want, sizeof(want), "index %zu", at[a]);
-                    ok = ccl_codec_encode(&codec, x, n, 1, buf, cap, &len, NULL) == CCL_ERR_INVALID_ARG &&
-                         strstr(ccl_get_last_error(NULL), want) != NULL;
-                    if (!ok)
-                        fprintf(stderr, "%s n=%zu: %g at %zu not refused (%s)\n", specs[c], n,
-                                bad[b], at[a], ccl_get_last_error(NULL));
-                    x[at[a]] = keep;
-                }
+            ok = ok && refuses_each(&codec, specs[c], x, n, at, 5, buf, cap);
             /* Many: every 100th element; the lowest is named. */
             for (size_t i = 7; i < n && ok; i += 100)
                 x[i] = NAN;
