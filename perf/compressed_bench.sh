@@ -35,7 +35,8 @@ tsv=$out/$tag.tsv
 methods=("exact ring|" "int8 sra|int:bits=8" "int4 sra|int:bits=4" "dgc 0.001|dgc:ratio=0.001"
          "topk 0.001|topk:ratio=0.001" "auto|auto" "int8 ring|int:bits=8,algo=ring"
          "dgc sparse_rd|dgc:ratio=0.001,algo=sparse_rd" "dgc sparse_split|dgc:ratio=0.001,algo=sparse_split"
-         "powersgd r4|powersgd:rank=4,rows=5000")
+         "powersgd r4|powersgd:rank=4,rows=5000" "topk 0.001 no EF|topk:ratio=0.001,ef=none"
+         "bf16|cast:type=bf16" "sign|sign")
 wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 time_of() { grep -o '"time_us": [0-9.]*' "$1" | tail -1 | awk '{print $2}'; }
 for n in $hosts; do
