@@ -49,13 +49,18 @@ int ccl_comp_is_skip(const void *buf, size_t len)
     return len == CCL_SKIP_TOKEN_LEN && memcmp(buf, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN) == 0;
 }
 
-int ccl_comp_own_refused(struct ccl_compressor *c, ccl_result_t res)
+ccl_result_t ccl_comp_encode_own(struct ccl_compressor *c, int rank, uint8_t *dst, size_t cap,
+                                 size_t *len_p, float *recon, int *skip)
 {
+    ccl_result_t res = ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, rank, 0), dst,
+                                        cap, len_p, recon);
     if (res != CCL_ERR_INVALID_ARG || !c->check_in_encoder || ccl_all_finite(c->p, c->count))
-        return 0;
+        return res;
+    /* The encoder found what the prepare's check would have: skip as the prepare would. */
     c->local_bad = 1;
     c->ef->skipped++;
-    return 1;
+    *skip = 1;
+    return CCL_SUCCESS;
 }
 
 ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
@@ -174,10 +179,8 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     } else if (!c->local_bad) {
         /* Where the state can commit from this message, no reconstruction is written. */
         const int list = ccl_ef_commits_list(c->ef);
-        res = ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, r, 0), slot[r], cap,
-                               &len[r], list ? NULL : ccl_ef_recon(c->ef));
-        if (res != CCL_SUCCESS && !ccl_comp_own_refused(c, res))
-            return res;
+        CCL_CHECK(ccl_comp_encode_own(c, r, slot[r], cap, &len[r], list ? NULL : ccl_ef_recon(c->ef),
+                                      skip_p));
         c->own_msg = list ? slot[r] : NULL;
         c->own_len = len[r];
     }
@@ -728,7 +731,7 @@ static ccl_result_t run_compressed(ccl_compressor_t c, ccl_comm_t comm, ccl_coll
         out = c->f32_out;
     }
     c->prepare_g = NULL;
-    c->check_in_encoder = c->dev == NULL && c->ef_mode == CCL_EF_NONE && c->codec.ops != NULL &&
+    c->check_in_encoder = c->ef_mode == CCL_EF_NONE && c->codec.ops != NULL &&
                           (c->codec.ops->flags & CCL_CODEC_SPARSE) &&
                           (c->codec.ops->flags & CCL_CODEC_CHECKS_FINITE) && !algo->prepares_pieces;
     if (c->check_in_encoder) {

@@ -88,7 +88,7 @@ struct ccl_compressor {
     int           local_bad;      /* this rank's gradient was not finite */
     /* The prepare made no pass of its own: p is the gradient itself (no error feedback),
      * and the sparse encoder, which checks its input in its candidate pass, finds NaN and
-     * infinities instead (ccl_comp_own_refused). */
+     * infinities instead (ccl_comp_encode_own). */
     int           check_in_encoder;
     /* The algorithm prepares p piece by piece (ccl_calgo_t.prepares_pieces): g and DGC's
      * clipping scale; prepare_g is NULL when p is already whole. */
@@ -112,10 +112,11 @@ uint64_t ccl_comp_seed(const struct ccl_compressor *c, int rank, uint32_t chunk)
 #define CCL_SKIP_TOKEN_LEN 4
 int ccl_comp_is_skip(const void *buf, size_t len);
 
-/* res: what encoding this rank's whole p returned. Nonzero where it is the encoder's refusal
- * of a non-finite gradient that the prepare left to it (check_in_encoder): this rank's step
- * is then skipped as if the prepare had found it (local_bad). */
-int ccl_comp_own_refused(struct ccl_compressor *c, ccl_result_t res);
+/* Encodes this rank's whole p (rank: this rank, for the seed) into dst. Where the encoder
+ * refuses a non-finite gradient that the prepare left to it (check_in_encoder), this rank's
+ * step is skipped as if the prepare had found it: local_bad and *skip set, CCL_SUCCESS. */
+ccl_result_t ccl_comp_encode_own(struct ccl_compressor *c, int rank, uint8_t *dst, size_t cap,
+                                 size_t *len_p, float *recon, int *skip);
 
 /* Ends a call whose step some rank skipped: the state is kept, the comm stays usable. */
 ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx);

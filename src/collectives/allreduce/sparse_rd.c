@@ -66,13 +66,8 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
         return CCL_ERR_NO_MEMORY;
     uint8_t *enc = mem, *sbuf = mem + enc_cap, *rbuf = sbuf + cap;
     ccl_svec_init(&v, n, out);
-    if (!skip &&
-        (res = ccl_codec_encode(&c->eff, c->p, n, ccl_comp_seed(c, r, 0), enc, enc_cap, &len,
-                                recon)) != CCL_SUCCESS) {
-        if (!ccl_comp_own_refused(c, res))
-            return res;
-        skip = 1;
-    }
+    if (!skip)
+        CCL_CHECK(ccl_comp_encode_own(c, r, enc, enc_cap, &len, recon, &skip));
     if (!skip) {
         uint32_t *idx;
         float *val;

@@ -39,7 +39,7 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
     int skip = c->local_bad;
     uint32_t *idx = NULL;
     float *val = NULL;
-    size_t k = 0, len = 0, *off = NULL, *pos = NULL, total = 0;
+    size_t k = 0, enc_len = 0, *off = NULL, *pos = NULL, total = 0;
     ccl_p2p_req_t *reqs;
     ccl_svec_t sum;
     ccl_result_t res = CCL_ERR_NO_MEMORY;
@@ -52,17 +52,10 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
         ccl_set_error(ctx->comm, res, "no memory");
         goto out;
     }
+    if (!skip && (res = ccl_comp_encode_own(c, r, enc, enc_cap, &enc_len, recon, &skip)) != CCL_SUCCESS)
+        goto out;
     if (!skip) {
-        const ccl_result_t er = ccl_codec_encode(&c->eff, c->p, n, ccl_comp_seed(c, r, 0), enc,
-                                                 enc_cap, &len, recon);
-        if (er != CCL_SUCCESS && !ccl_comp_own_refused(c, er)) {
-            res = er;
-            goto out;
-        }
-        skip = c->local_bad;
-    }
-    if (!skip) {
-        if ((res = ccl_codec_read_sparse(enc, len, n, &idx, &val, &k)) != CCL_SUCCESS)
+        if ((res = ccl_codec_read_sparse(enc, enc_len, n, &idx, &val, &k)) != CCL_SUCCESS)
             goto out;
         for (size_t j = 0; j < k; j++)
             val[j] += 0.0f; /* -0 becomes +0, as in every sparse sum */
