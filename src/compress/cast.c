@@ -138,7 +138,7 @@ static ccl_result_t cast_encode(const ccl_codec_params_t *p, const float *src, s
 #endif
         bad = encode_scalar(src, 0, count, p->half_bf16, p->fb_residual, out, recon);
     if (bad)
-        return ccl_nonfinite_error("cast", src, count);
+        return ccl_nonfinite_error("cast", ccl_first_nonfinite(src, count));
     hp[0] = (uint32_t)p->half_bf16;
     hp[1] = 0;
     *len_p = 2 * count;

@@ -170,9 +170,10 @@ ccl_result_t ccl_codec_check(const void *src, size_t len, size_t count);
 ccl_result_t ccl_codec_read_sparse(const void *src, size_t len, size_t count, uint32_t **idx_p,
                                    float **val_p, size_t *k_p);
 
-/* For encoders that check their input in their own pass (CCL_CODEC_CHECKS_FINITE) and found
- * a NaN or an infinity in x[0, n): CCL_ERR_INVALID_ARG, naming the first. */
-ccl_result_t ccl_nonfinite_error(const char *codec, const float *x, size_t n);
+/* The index of the first NaN or infinity in x[0, n), or n. */
+size_t ccl_first_nonfinite(const float *x, size_t n);
+/* CCL_ERR_INVALID_ARG for input refused for the NaN or infinity at index `at`. */
+ccl_result_t ccl_nonfinite_error(const char *codec, size_t at);
 
 /* Nonzero if no x[i] is a NaN or an infinity (a branch-free, vectorised pass). */
 int ccl_all_finite(const float *x, size_t n);

@@ -107,7 +107,7 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
         if (bad == count)
             ccl_sparse_write(src, count, idx, count, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
         free(idx);
-        return bad == count ? CCL_SUCCESS : ccl_sparse_nonfinite_error("dgc", bad);
+        return bad == count ? CCL_SUCCESS : ccl_nonfinite_error("dgc", bad);
     }
     size_t ks, off;
     ccl_dgc_plan(p, count, seed, &stride, &ks, &off);
@@ -172,7 +172,7 @@ out:
     free(idx);
     free(keys);
     if (res == CCL_ERR_INVALID_ARG)
-        return ccl_sparse_nonfinite_error("dgc", bad);
+        return ccl_nonfinite_error("dgc", bad);
     return res == CCL_SUCCESS ? res : ccl_set_error(NULL, res, "dgc: no memory for %zu elements", count);
 }
 

@@ -196,11 +196,8 @@ static ccl_result_t int_encode(const ccl_codec_params_t *p, const float *src, si
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * B, n = CCL_MIN(B, count - lo);
         float mn, mx;
-        if (bucket_minmax(src + lo, n, &mn, &mx)) {
-            for (size_t i = lo; i < lo + n; i++)
-                if (!isfinite(src[i]))
-                    return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite input at index %zu", i);
-        }
+        if (bucket_minmax(src + lo, n, &mn, &mx))
+            return ccl_nonfinite_error("int", lo + ccl_first_nonfinite(src + lo, n));
         float unit, inv;
         ccl_int_scale(mn, mx, levels, &unit, &inv);
         ccl_put_f32(out + 8 * b, mn);

@@ -196,7 +196,7 @@ static ccl_result_t qsgd_encode(const ccl_codec_params_t *p, const float *src, s
 #endif
                 bad = codes_scalar(src + at, 0, m, at, inv, unit, s, stochastic, seed, q, rc, p->fb_residual);
             if (bad)
-                return ccl_nonfinite_error("qsgd", src, count);
+                return ccl_nonfinite_error("qsgd", ccl_first_nonfinite(src, count));
             pack_codes(&pk, q, m);
         }
     }

@@ -109,7 +109,7 @@ static ccl_result_t sign_encode(const ccl_codec_params_t *p, const float *src, s
             bad |= !isfinite(src[i]);
     }
     if (bad)
-        return ccl_nonfinite_error("sign", src, count);
+        return ccl_nonfinite_error("sign", ccl_first_nonfinite(src, count));
     hp[0] = (uint32_t)p->sign_scale;
     hp[1] = 0;
     *len_p = 4 + (count + 7) / 8;

@@ -422,20 +422,10 @@ size_t ccl_sparse_first_nonfinite(const float *src, size_t count, const uint32_t
 {
     if (cand == NULL || thr >= 0x7f800000u) { /* every element, or a threshold that came from
                                                * a NaN or an infinity: find it */
-        if (ccl_all_finite(src, count))
-            return count;
-        for (size_t i = 0; i < count; i++)
-            if (!isfinite(src[i]))
-                return i;
-        return count;
+        return ccl_first_nonfinite(src, count);
     }
     for (size_t j = 0; j < n; j++)
         if (!isfinite(src[cand[j]]))
             return cand[j];
     return count;
-}
-
-ccl_result_t ccl_sparse_nonfinite_error(const char *codec, size_t at)
-{
-    return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: non-finite input at index %zu", codec, at);
 }

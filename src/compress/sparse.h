@@ -74,7 +74,6 @@ size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, s
  * Returns the lowest non-finite index, or count if there is none. */
 size_t ccl_sparse_first_nonfinite(const float *src, size_t count, const uint32_t *cand, size_t n,
                                   uint32_t thr);
-ccl_result_t ccl_sparse_nonfinite_error(const char *codec, size_t at);
 
 /* The k-th largest (1-based) of keys[0..n), reordering keys (linear-time quickselect). */
 uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k);

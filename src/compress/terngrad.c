@@ -147,7 +147,7 @@ static ccl_result_t terngrad_encode(const ccl_codec_params_t *p, const float *sr
             bad |= !isfinite(src[i]);
     }
     if (bad)
-        return ccl_nonfinite_error("terngrad", src, count);
+        return ccl_nonfinite_error("terngrad", ccl_first_nonfinite(src, count));
     hp[0] = 0;
     hp[1] = 0;
     *len_p = 4 + (count + 3) / 4;

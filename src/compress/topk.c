@@ -89,7 +89,7 @@ static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32
     size_t bad = ccl_sparse_first_nonfinite(src, count, idx, n, t);
     if (bad < count) {
         free(idx);
-        return ccl_sparse_nonfinite_error("topk", bad);
+        return ccl_nonfinite_error("topk", bad);
     }
     if (n > k && select_among(src, idx, n, k) != CCL_SUCCESS)
         goto nomem;
@@ -117,7 +117,7 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
         size_t bad = ccl_sparse_first_nonfinite(src, count, NULL, 0, 0);
         if (bad < count) {
             free(idx);
-            return ccl_sparse_nonfinite_error("topk", bad);
+            return ccl_nonfinite_error("topk", bad);
         }
         if (k < count && select_among(src, idx, count, k) != CCL_SUCCESS) {
             free(idx);

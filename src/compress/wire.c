@@ -164,12 +164,19 @@ int ccl_all_finite(const float *x, size_t n)
     return all_finite(x, n);
 }
 
-ccl_result_t ccl_nonfinite_error(const char *codec, const float *x, size_t n)
+size_t ccl_first_nonfinite(const float *x, size_t n)
 {
+    if (all_finite(x, n))
+        return n;
     size_t i = 0;
     while (i < n && isfinite(x[i]))
         i++;
-    return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: non-finite input at index %zu", codec, i);
+    return i;
+}
+
+ccl_result_t ccl_nonfinite_error(const char *codec, size_t at)
+{
+    return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: non-finite input at index %zu", codec, at);
 }
 
 ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
@@ -184,10 +191,11 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
                              codec->ops->name, ccl_codec_max_encoded_size(codec, count));
     /* Non-finite input has no faithful encoding in most codecs, and the decoder refuses
      * non-finite scales and values: refuse it here, where the caller can act on it. */
-    if (!(codec->ops->flags & CCL_CODEC_CHECKS_FINITE) && !all_finite(src, count))
-        for (size_t i = 0; i < count; i++)
-            if (!isfinite(src[i]))
-                return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "non-finite input at index %zu", i);
+    if (!(codec->ops->flags & CCL_CODEC_CHECKS_FINITE)) {
+        size_t bad = ccl_first_nonfinite(src, count);
+        if (bad < count)
+            return ccl_nonfinite_error(codec->ops->name, bad);
+    }
     if (codec->ops->max_payload(&codec->params, count) > UINT32_MAX)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu elements do not fit one payload", count);
     CCL_CHECK(codec->ops->encode(&codec->params, src, count, seed,
