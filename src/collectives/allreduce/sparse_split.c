@@ -73,8 +73,10 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
     }
     off[3 * P + 1] = total;
     uint8_t *mem = ccl_comp_alloc(ctx, total);
-    if (mem == NULL)
+    if (mem == NULL) {
+        res = CCL_ERR_NO_MEMORY; /* res holds the encoding's success by now */
         goto out;
+    }
 #define SLOT(s) (mem + off[s])
     /* Slot 2P + j receives rank j's sum; slot 3P holds this rank's. */
     for (int i = 0; i < P; i++) {
