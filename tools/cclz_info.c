@@ -1,7 +1,7 @@
 /* cclz_info.c: prints the version, the algorithms with their descriptions, the codecs and
  * error-feedback modes, the cost model and every CCLZ_* setting with its current value and
  * doc. Under a launcher, --measure runs auto's calibration and prints its table. */
-#include "collectives/compressed.h"
+#include "collectives/compressed/compressed.h"
 #include "core/comm.h"
 #include "core/config.h"
 

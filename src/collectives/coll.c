@@ -1,7 +1,7 @@
 /* coll.c: the public collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
 #include "p2p.h"
-#include "compressed.h"
+#include "compressed/compressed.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -48,7 +48,7 @@ struct ccl_comm {
     size_t scratch_size;
     ccl_pinned_t pinned[2];     /* staging of device buffers (device.h) */
 
-    /* "auto" compression's measurements, identical on every rank (collectives/compressed.c):
+    /* "auto" compression's measurements, identical on every rank (collectives/compressed/auto.c):
      * the exact (0) and compressed (1) allreduce took us[m][k] microseconds for bytes[k];
      * *_scale correct the model from what calls took. */
     struct {

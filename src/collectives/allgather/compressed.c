@@ -1,7 +1,7 @@
 /* compressed.c: compressed allgather: every rank's encoding to every rank, decoded into its
  * block of the output (the own block too, so every rank holds the same values). On device
  * buffers the GPU encodes and decodes (cuda/gpu_comp.c). */
-#include "../compressed.h"
+#include "../compressed/compressed.h"
 
 static ccl_result_t callgather_run(ccl_coll_ctx_t *ctx)
 {

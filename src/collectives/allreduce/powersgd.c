@@ -7,7 +7,7 @@
  * Both allreduces are exact and everything after them is computed from identical bits, so
  * every rank ends with the same result. A NaN or Inf anywhere rides on the first allreduce
  * as a flag, and every rank skips the step. The arithmetic is compress/powersgd.c. */
-#include "../compressed.h"
+#include "../compressed/compressed.h"
 #include "../../core/comm.h"
 
 #include <string.h>

@@ -10,7 +10,7 @@
  * grows with P (sra: twice whatever P). Error feedback sees this rank's first encoding (the
  * segment it starts) and counts its other parts as sent exactly: the re-encodings' errors
  * belong to sums, not to one rank. */
-#include "../compressed.h"
+#include "../compressed/compressed.h"
 #include "../patterns/patterns.h"
 #include "../../core/config.h"
 

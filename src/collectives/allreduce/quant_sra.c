@@ -11,7 +11,7 @@
  * segment, so the link carries one phase while the core works on another. Error feedback
  * prepares each piece just before its first use (ccl_comp_prepare), so that pass overlaps
  * the first messages instead of delaying them. */
-#include "../compressed.h"
+#include "../compressed/compressed.h"
 #include "../patterns/patterns.h"
 #include "../../core/config.h"
 

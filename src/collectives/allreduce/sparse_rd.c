@@ -5,7 +5,7 @@
  * a non-power-of-two count hand their list to a partner first and get the result last.
  * Partners add the same two operands (in either order, which IEEE addition does not
  * notice), so every rank ends with the same bits. */
-#include "../compressed.h"
+#include "../compressed/compressed.h"
 #include "../patterns/patterns.h"
 #include "../patterns/sparse_vec.h"
 

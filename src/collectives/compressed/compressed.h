@@ -1,14 +1,12 @@
 /* compressed.h: compressors (a codec, its error-feedback state and the algorithm that moves
- * it) and the compressed algorithms, one file each: allreduce/quant_sra.c,
- * allreduce/quant_ring.c, allreduce/quant_tree.c,
- * allreduce/sparse_allgather.c, allreduce/sparse_rd.c, allreduce/sparse_split.c,
- * allreduce/sign_vote.c, allreduce/powersgd.c, allgather/compressed.c. */
+ * it), the helpers compressed algorithms call (step.c), and the compressed algorithms, one
+ * file each under src/collectives/allreduce/ and allgather/. */
 #ifndef CCL_COMPRESSED_H
 #define CCL_COMPRESSED_H
 
-#include "p2p.h"
-#include "../compress/ef.h"
-#include "../compress/powersgd.h"
+#include "../p2p.h"
+#include "../../compress/ef.h"
+#include "../../compress/powersgd.h"
 
 /* Codec kinds an algorithm accepts. */
 #define CCL_CALGO_DENSE  (1u << 0) /* quantizers and casts */
@@ -101,6 +99,16 @@ struct ccl_compressor {
     const ccl_comp_dev_t *dev;    /* this call's buffers are on a GPU (NULL: host) */
     void         *dev_stream;
 };
+
+/* Lossy compression applies to these types only. */
+static inline int ccl_comp_is_float(ccl_datatype_t dt)
+{
+    return dt == CCL_FLOAT32 || dt == CCL_FLOAT16 || dt == CCL_BFLOAT16;
+}
+
+/* A handle for spec ("none", "auto" without its sub-compressor, or a codec spec) on comm. */
+ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t count,
+                             ccl_datatype_t dtype, struct ccl_compressor **comp_p);
 
 /* The seed of one encoding: the same on every rank for codecs that need a shared seed,
  * distinct per rank otherwise; distinct per step and chunk. */

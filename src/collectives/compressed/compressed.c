@@ -1,0 +1,83 @@
+/* compressed.c: the public compressed calls: ccl_compressor_create, ccl_allreduce_compressed
+ * and ccl_allgather_compressed, their argument checks, and the choice of exact, auto or
+ * compressed path. */
+#include "compressed.h"
+#include "auto.h"
+#include "run.h"
+#include "../../core/config.h"
+
+#include <string.h>
+
+static ccl_result_t check_call(ccl_compressor_t c, ccl_comm_t comm, const void *sendbuf,
+                               const void *recvbuf, size_t count, ccl_datatype_t dtype)
+{
+    if (comm == NULL || c == NULL)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL", comm == NULL ? "comm" : "compressor");
+    if (count != c->count || dtype != c->dtype)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
+                             "compressor was made for %zu elements of type %d; called with %zu of type %d",
+                             c->count, (int)c->dtype, count, (int)dtype);
+    if (count > 0 && (sendbuf == NULL || recvbuf == NULL))
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL with count %zu",
+                             sendbuf == NULL ? "sendbuf" : "recvbuf", count);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_compressor_create(ccl_comm_t comm, const char *spec, size_t count,
+                                   ccl_datatype_t dtype, ccl_compressor_t *comp_p)
+{
+    const char *env = ccl_config_get()->compress;
+    if (comm == NULL || comp_p == NULL || spec == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s is NULL",
+                             comm == NULL ? "comm" : comp_p == NULL ? "comp_p" : "spec");
+    if ((unsigned)dtype >= CCL_NUM_DATATYPES)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown datatype %d", (int)dtype);
+    if (env != NULL && env[0] != '\0') {
+        ccl_info("CCLZ_COMPRESS=%s replaces the spec '%s'", env, spec);
+        spec = env;
+    }
+    CCL_CHECK(ccl_comp_create(comm, spec, count, dtype, comp_p));
+    if ((*comp_p)->is_auto) {
+        ccl_result_t res = ccl_auto_init(*comp_p, comm);
+        if (res != CCL_SUCCESS) {
+            ccl_compressor_destroy(*comp_p);
+            *comp_p = NULL;
+            return res;
+        }
+    }
+    ccl_debug("rank %d: compressor '%s' for %zu elements", comm->rank, (*comp_p)->spec, count);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
+                                      ccl_datatype_t dtype, ccl_redop_t op,
+                                      ccl_compressor_t c, ccl_comm_t comm)
+{
+    CCL_CHECK(check_call(c, comm, sendbuf, recvbuf, count, dtype));
+    if ((unsigned)op >= CCL_NUM_OPS)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)op);
+    /* Lossy compression only for floating-point sums and averages. */
+    if (c->none || !ccl_comp_is_float(dtype) || (op != CCL_SUM && op != CCL_AVG))
+        return ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
+    if (c->is_auto)
+        return ccl_auto_allreduce(c, comm, sendbuf, recvbuf, count, dtype, op);
+    return ccl_comp_run(c, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, op, c->algo);
+}
+
+ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
+                                      ccl_datatype_t dtype, ccl_compressor_t c, ccl_comm_t comm)
+{
+    CCL_CHECK(check_call(c, comm, sendbuf, recvbuf, sendcount, dtype));
+    if (c->is_auto || c->none || !ccl_comp_is_float(dtype))
+        return ccl_allgather(sendbuf, recvbuf, sendcount, dtype, comm);
+    if (c->lowrank != NULL || c->algo == &ccl_callreduce_powersgd)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "powersgd approximates a sum; an "
+                             "allgather takes a quantizer or a sparse codec");
+    if (c->ef_mode == CCL_EF_EF21 || c->ef_mode == CCL_EF_EF21W)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "EF21 aggregates a sum; an allgather "
+                             "takes ef=none or ef=classic");
+    if (sendcount > SIZE_MAX / (size_t)comm->nranks)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "count %zu overflows", sendcount);
+    return ccl_comp_run(c, comm, CCL_COLL_ALLGATHER, sendbuf, recvbuf,
+                          sendcount * (size_t)comm->nranks, CCL_SUM, &ccl_callgather_direct);
+}

@@ -1,0 +1,232 @@
+/* step.c: the helpers compressed algorithms call during one call: seeds, encoding this
+ * rank's vector and sums, skip tokens, the exchange of every rank's encoding, decoding,
+ * and the commit and finish of error feedback. */
+#include "compressed.h"
+#include "../../compress/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t ccl_comp_seed(const struct ccl_compressor *c, int rank, uint32_t chunk)
+{
+    uint64_t key[3] = {c->ef->steps, (uint64_t)chunk,
+                       (c->codec.ops->flags & CCL_CODEC_NEEDS_SHARED_SEED) ? 0 : (uint64_t)rank + 1};
+    return ccl_hash64(key, sizeof(key), c->spec_hash);
+}
+
+int ccl_comp_is_skip(const void *buf, size_t len)
+{
+    return len == CCL_SKIP_TOKEN_LEN && memcmp(buf, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN) == 0;
+}
+
+ccl_result_t ccl_comp_encode_own(struct ccl_compressor *c, int rank, uint8_t *dst, size_t cap,
+                                 size_t *len_p, float *recon, int *skip)
+{
+    ccl_result_t res = ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, rank, 0), dst,
+                                        cap, len_p, recon);
+    if (res != CCL_ERR_INVALID_ARG || !c->check_in_encoder || ccl_all_finite(c->p, c->count))
+        return res;
+    /* The encoder found what the prepare's check would have: skip as the prepare would. */
+    c->local_bad = 1;
+    c->ef->skipped++;
+    *skip = 1;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
+{
+    struct ccl_compressor *c = ctx->args->comp;
+    if (!c->local_bad)
+        c->ef->skipped++;
+    ctx->keep_comm = 1;
+    return ccl_set_error(ctx->comm, CCL_ERR_INVALID_ARG,
+                         "%s: %s; the step is skipped on every rank and the error-feedback "
+                         "state kept", ccl_coll_name(ctx->args->coll),
+                         c->local_bad ? "a gradient holds NaN or Inf on this rank"
+                                      : "a gradient holds NaN or Inf on another rank, or a sum "
+                                        "of finite gradients overflowed float32");
+}
+
+ccl_result_t ccl_comp_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
+                             uint8_t *dst, size_t cap, size_t *len_p, float *recon, int *skip)
+{
+    ccl_result_t res = CCL_SUCCESS;
+    if (!*skip) {
+        res = ccl_codec_encode(&ctx->args->comp->eff, src, n, seed, dst, cap, len_p, recon);
+        /* The encoders refuse non-finite input; only then is the input read again. */
+        if (res == CCL_ERR_INVALID_ARG && !ccl_all_finite(src, n))
+            *skip = 1;
+        else if (res != CCL_SUCCESS)
+            return ccl_set_error(ctx->comm, res, "encoding: %s", ccl_get_last_error(NULL));
+    }
+    if (*skip) {
+        memcpy(dst, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+        *len_p = CCL_SKIP_TOKEN_LEN;
+    }
+    return CCL_SUCCESS;
+}
+
+void ccl_comp_sent_exact(const struct ccl_compressor *c, float *recon, size_t off, size_t len)
+{
+    if (recon == NULL)
+        return;
+    if (c->eff.params.fb_residual)
+        memset(recon + off, 0, len * sizeof(float));
+    else
+        memcpy(recon + off, c->p + off, len * sizeof(float));
+}
+
+ccl_result_t ccl_comp_commit(struct ccl_compressor *c, float *recon, size_t count)
+{
+    uint32_t *idx;
+    float *val;
+    size_t k;
+    if (c->own_msg == NULL) {
+        ccl_ef_commit(c->ef, recon);
+        return CCL_SUCCESS;
+    }
+    CCL_CHECK(ccl_codec_read_sparse(c->own_msg, c->own_len, count, &idx, &val, &k));
+    ccl_ef_commit_list(c->ef, idx, val, k);
+    free(idx);
+    free(val);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
+{
+    struct ccl_compressor *c = ctx->args->comp;
+    if (c->dev != NULL) /* an allgather only commits: EF21 is refused there, op is a sum */
+        return c->dev->finish(c, out, count,
+                              ctx->args->coll == CCL_COLL_ALLREDUCE ? ctx->args->op : CCL_SUM,
+                              ctx->comm->nranks);
+    CCL_CHECK(ccl_comp_commit(c, recon, count));
+    if (ctx->args->coll != CCL_COLL_ALLREDUCE)
+        return CCL_SUCCESS;
+    ccl_ef_aggregate(c->ef, out);
+    if (ctx->args->op == CCL_AVG) {
+        float inv = 1.0f / (float)ctx->comm->nranks;
+        for (size_t i = 0; i < count; i++)
+            out[i] *= inv;
+    }
+    return CCL_SUCCESS;
+}
+
+void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
+{
+    void *p = ccl_comm_scratch(ctx->comm, CCL_MAX(bytes, (size_t)64));
+    if (p == NULL)
+        ccl_set_error(ctx->comm, CCL_ERR_NO_MEMORY, "no memory for %zu bytes of messages", bytes);
+    return p;
+}
+
+ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
+                               int *skip_p)
+{
+    struct ccl_compressor *c = ctx->args->comp;
+    struct ccl_comm *comm = ctx->comm;
+    const int P = comm->nranks, r = comm->rank;
+    size_t cap = CCL_MAX(ccl_codec_max_encoded_size(&c->eff, c->count), (size_t)CCL_SKIP_TOKEN_LEN);
+    ccl_p2p_req_t *reqs;
+    ccl_result_t res;
+    CCL_CHECK(ccl_ctx_reqs(ctx, 2 * P, &reqs));
+    if (cap > SIZE_MAX / (size_t)P / 2)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "messages too large");
+    /* One block of the communicator's scratch: the pointer and length tables, then the
+     * slots. */
+    size_t tables = (size_t)P * (sizeof(uint8_t *) + sizeof(size_t));
+    uint8_t *mem = ccl_comp_alloc(ctx, tables + (size_t)P * cap);
+    if (mem == NULL)
+        return CCL_ERR_NO_MEMORY;
+    uint8_t **slot = (uint8_t **)(void *)mem;
+    size_t *len = (size_t *)(void *)(slot + P);
+    for (int i = 0; i < P; i++)
+        slot[i] = mem + tables + (size_t)i * cap;
+    for (int i = 0; i < P; i++)
+        if (i != r)
+            CCL_CHECK(ccl_p2p_irecv_v(ctx, i, 0, slot[i], cap, &reqs[i]));
+    if (!c->local_bad && c->dev != NULL) {
+        CCL_CHECK(c->dev->encode(c, ccl_comp_seed(c, r, 0), slot[r], cap, &len[r]));
+    } else if (!c->local_bad) {
+        /* Where the state can commit from this message, no reconstruction is written. */
+        const int list = ccl_ef_commits_list(c->ef);
+        CCL_CHECK(ccl_comp_encode_own(c, r, slot[r], cap, &len[r], list ? NULL : ccl_ef_recon(c->ef),
+                                      skip_p));
+        c->own_msg = list ? slot[r] : NULL;
+        c->own_len = len[r];
+    }
+    *skip_p = c->local_bad;
+    if (c->local_bad) {
+        memcpy(slot[r], CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
+        len[r] = CCL_SKIP_TOKEN_LEN;
+        c->own_msg = NULL;
+    }
+    for (int t = 1; t < P; t++) {
+        int i = (r + t) % P;
+        CCL_CHECK(ccl_p2p_isend_v(ctx, i, 0, slot[r], len[r], cap, &reqs[P + i]));
+    }
+    for (int i = 0; i < P; i++) {
+        if (i == r)
+            continue;
+        if ((res = ccl_p2p_wait(ctx, &reqs[i])) != CCL_SUCCESS)
+            return res;
+        len[i] = reqs[i].len;
+        *skip_p |= ccl_comp_is_skip(slot[i], len[i]);
+    }
+    CCL_CHECK(ccl_p2p_waitall(ctx, reqs + P, P));
+    *slot_p = slot;
+    *len_p = len;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
+{
+    size_t count = ctx->args->count, *len;
+    uint8_t **slot;
+    CCL_CHECK(ccl_comp_exchange(ctx, &slot, &len, skip_p));
+    if (*skip_p)
+        return CCL_SUCCESS;
+    if (ctx->args->comp->dev != NULL)
+        CCL_CHECK(ctx->args->comp->dev->zero(ctx->args->comp, out, count));
+    else
+        memset(out, 0, count * sizeof(float));
+    for (int i = 0; i < ctx->comm->nranks; i++)
+        CCL_CHECK(ccl_comp_decode_from(ctx, i, slot[i], len[i], out, count, 1));
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comp_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg, float *out,
+                           size_t count, int accumulate, int *skip)
+{
+    CCL_CHECK(ccl_p2p_wait(ctx, req));
+    if (ccl_comp_is_skip(msg, req->len))
+        *skip = 1;
+    else if (!*skip)
+        return ccl_comp_decode_from(ctx, req->peer, msg, req->len, out, count, accumulate);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
+                                  float *out, size_t count, int accumulate)
+{
+    struct ccl_compressor *c = ctx->args->comp;
+    ccl_result_t res = c->dev != NULL ? c->dev->decode(c, buf, len, out, count, accumulate)
+                                      : ccl_codec_decode(buf, len, out, count, accumulate);
+    if (res == CCL_SUCCESS)
+        return CCL_SUCCESS;
+    if (res != CCL_ERR_INVALID_PAYLOAD)
+        return ccl_set_error(ctx->comm, res, "decoding rank %d's payload: %s", peer,
+                             ccl_get_last_error(NULL));
+    return ccl_set_error(ctx->comm, CCL_ERR_INVALID_PAYLOAD, "rank %d sent a bad payload: %s",
+                         peer, ccl_get_last_error(NULL));
+}
+
+void ccl_comp_prepare(struct ccl_compressor *c, size_t off, size_t len, int *skip)
+{
+    if (c->prepare_g == NULL || c->local_bad)
+        return;
+    if (ccl_ef_prepare_range(c->ef, &c->codec, c->prepare_g, c->prepare_clip, off, len) != CCL_SUCCESS) {
+        c->local_bad = 1;
+        c->ef->skipped++;
+        *skip = 1;
+    }
+}
