@@ -138,35 +138,36 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
     return CCL_SUCCESS;
 }
 
-/* ---- the compressor's device steps (compressed.h's ccl_comp_dev_t) ---- */
+/* ---- the step's device operations (step.h's ccl_comp_dev_t) ---- */
 
-static ccl_result_t dev_encode(struct ccl_compressor *c, uint64_t seed, void *dst, size_t cap,
+static ccl_result_t dev_encode(ccl_comp_step_t *st, uint64_t seed, void *dst, size_t cap,
                                size_t *len_p)
 {
-    gpu_ef_t *g = c->ef->gpu;
-    return ccl_gpu_codec_encode(&c->eff, c->p, c->count, seed, dst, cap, len_p,
-                                c->ef->mode == CCL_EF_NONE ? NULL : g->recon, c->dev_stream);
+    ccl_ef_t *ef = st->comp->ef;
+    gpu_ef_t *g = ef->gpu;
+    return ccl_gpu_codec_encode(&st->codec, st->input, st->comp->count, seed, dst, cap, len_p,
+                                ef->mode == CCL_EF_NONE ? NULL : g->recon, st->dev_stream);
 }
 
-static ccl_result_t dev_decode(struct ccl_compressor *c, const void *src, size_t len, float *out,
+static ccl_result_t dev_decode(ccl_comp_step_t *st, const void *src, size_t len, float *out,
                                size_t count, int accumulate)
 {
-    return ccl_gpu_codec_decode(src, len, out, count, accumulate, c->dev_stream);
+    return ccl_gpu_codec_decode(src, len, out, count, accumulate, st->dev_stream);
 }
 
-static ccl_result_t dev_zero(struct ccl_compressor *c, float *out, size_t count)
+static ccl_result_t dev_zero(ccl_comp_step_t *st, float *out, size_t count)
 {
-    int e = (int)cudaMemsetAsync(out, 0, count * sizeof(float), (cudaStream_t)c->dev_stream);
+    int e = (int)cudaMemsetAsync(out, 0, count * sizeof(float), (cudaStream_t)st->dev_stream);
     return e ? ccl_gpu_fail(e, "gpu zero") : CCL_SUCCESS;
 }
 
 /* ccl_ef_commit, ccl_ef_aggregate and the average, on the GPU. */
-static ccl_result_t dev_finish(struct ccl_compressor *c, float *out, size_t count, ccl_redop_t op,
+static ccl_result_t dev_finish(ccl_comp_step_t *st, float *out, size_t count, ccl_redop_t op,
                                int nranks)
 {
-    ccl_ef_t *ef = c->ef;
+    ccl_ef_t *ef = st->comp->ef;
     gpu_ef_t *g = ef->gpu;
-    cudaStream_t s = c->dev_stream;
+    cudaStream_t s = st->dev_stream;
     int e = 0;
     switch (ef->mode) {
     case CCL_EF_CLASSIC: /* recon holds p - decoded: the new residual */
@@ -218,21 +219,18 @@ static ccl_result_t gpu_run(ccl_coll_t coll, const ccl_calgo_t *algo, const floa
                             float *recvbuf, size_t count, ccl_redop_t op, struct ccl_compressor *c,
                             struct ccl_comm *comm, void *stream)
 {
-    ccl_result_t res = ef_prepare(c->ef, &c->codec, sendbuf, &c->p, &c->eff, (cudaStream_t)stream);
-    c->local_bad = res != CCL_SUCCESS;
-    c->own_msg = NULL;
-    c->prepare_g = NULL; /* p is whole */
-    c->check_in_encoder = 0; /* and checked */
+    ccl_comp_step_t st = {.comp = c, .dev = &gpu_steps, .dev_stream = stream};
+    /* The input is prepared whole, and checked, here: no pending_grad, no check left to
+     * the encoder. */
+    ccl_result_t res = ef_prepare(c->ef, &c->codec, sendbuf, &st.input, &st.codec,
+                                  (cudaStream_t)stream);
+    st.local_skip = res != CCL_SUCCESS;
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
         return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
-    c->dev = &gpu_steps;
-    c->dev_stream = stream;
-    ccl_coll_args_t a = {coll, sendbuf, recvbuf, count, CCL_FLOAT32, op, 0, sizeof(float), c, algo,
-                         c->spec_hash};
-    res = ccl_coll_run(comm, &a);
-    c->dev = NULL;
-    c->dev_stream = NULL;
-    return res;
+    ccl_coll_args_t a = {.coll = coll, .sendbuf = sendbuf, .recvbuf = recvbuf, .count = count,
+                         .dtype = CCL_FLOAT32, .op = op, .dt_size = sizeof(float), .step = &st,
+                         .codec = &c->codec, .calgo = algo, .sig_extra = c->spec_hash};
+    return ccl_coll_run(comm, &a);
 }
 
 ccl_result_t ccl_gpu_allreduce_compressed(const float *sendbuf, float *recvbuf, size_t count,

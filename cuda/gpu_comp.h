@@ -3,7 +3,7 @@
 #ifndef CCL_CUDA_GPU_COMP_H
 #define CCL_CUDA_GPU_COMP_H
 
-#include "collectives/compressed/compressed.h"
+#include "collectives/compressed/step.h"
 
 /* Whether the GPU serves this compressed call (coll: allreduce or allgather): float32, a
  * stream codec with a GPU encoder and no shared scale (not terngrad), not PowerSGD, `auto` or

@@ -1,7 +1,8 @@
 /* cclz_info.c: prints the version, the algorithms with their descriptions, the codecs and
  * error-feedback modes, the cost model and every CCLZ_* setting with its current value and
  * doc. Under a launcher, --measure runs auto's calibration and prints its table. */
-#include "collectives/compressed/compressed.h"
+#include "collectives/compressed/compressor.h"
+#include "collectives/compressed/auto.h"
 #include "core/comm.h"
 #include "core/config.h"
 
@@ -77,7 +78,8 @@ int main(int argc, char **argv)
     for (size_t bytes = 8; bytes <= (256u << 20); bytes *= 8) {
         printf("%12zu", bytes);
         for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++) {
-            ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, NULL, NULL, bytes / 4, CCL_FLOAT32, CCL_SUM, 0, 4, NULL, NULL, 0};
+            ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .count = bytes / 4,
+                                 .dtype = CCL_FLOAT32, .op = CCL_SUM, .dt_size = 4};
             printf(" %13s", ccl_select_algo(&a, ranks[j])->name);
         }
         printf("\n");

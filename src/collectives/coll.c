@@ -1,7 +1,7 @@
 /* coll.c: the public collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
 #include "p2p.h"
-#include "compressed/compressed.h"
+#include "compressed/compressor.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -101,7 +101,8 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
 ccl_result_t ccl_allreduce(const void *sendbuf, void *recvbuf, size_t count,
                            ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, dtype, op, 0, 0, NULL, NULL, 0};
+    ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .sendbuf = sendbuf, .recvbuf = recvbuf,
+                         .count = count, .dtype = dtype, .op = op};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     CCL_CHECK(coll_check_common(comm, dtype, count, 1, &a.dt_size));
@@ -113,7 +114,8 @@ ccl_result_t ccl_allreduce(const void *sendbuf, void *recvbuf, size_t count,
 ccl_result_t ccl_allgather(const void *sendbuf, void *recvbuf, size_t sendcount,
                            ccl_datatype_t dtype, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_ALLGATHER, sendbuf, recvbuf, sendcount, dtype, CCL_SUM, 0, 0, NULL, NULL, 0};
+    ccl_coll_args_t a = {.coll = CCL_COLL_ALLGATHER, .sendbuf = sendbuf, .recvbuf = recvbuf,
+                         .count = sendcount, .dtype = dtype, .op = CCL_SUM};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     CCL_CHECK(coll_check_common(comm, dtype, sendcount, (size_t)comm->nranks, &a.dt_size));
@@ -124,7 +126,8 @@ ccl_result_t ccl_allgather(const void *sendbuf, void *recvbuf, size_t sendcount,
 ccl_result_t ccl_reduce_scatter(const void *sendbuf, void *recvbuf, size_t recvcount,
                                 ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_REDUCE_SCATTER, sendbuf, recvbuf, recvcount, dtype, op, 0, 0, NULL, NULL, 0};
+    ccl_coll_args_t a = {.coll = CCL_COLL_REDUCE_SCATTER, .sendbuf = sendbuf, .recvbuf = recvbuf,
+                         .count = recvcount, .dtype = dtype, .op = op};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     CCL_CHECK(coll_check_common(comm, dtype, recvcount, (size_t)comm->nranks, &a.dt_size));
@@ -136,7 +139,8 @@ ccl_result_t ccl_reduce_scatter(const void *sendbuf, void *recvbuf, size_t recvc
 ccl_result_t ccl_broadcast(const void *sendbuf, void *recvbuf, size_t count,
                            ccl_datatype_t dtype, int root, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_BROADCAST, sendbuf, recvbuf, count, dtype, CCL_SUM, root, 0, NULL, NULL, 0};
+    ccl_coll_args_t a = {.coll = CCL_COLL_BROADCAST, .sendbuf = sendbuf, .recvbuf = recvbuf,
+                         .count = count, .dtype = dtype, .op = CCL_SUM, .root = root};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     CCL_CHECK(coll_check_common(comm, dtype, count, 1, &a.dt_size));
@@ -153,7 +157,7 @@ ccl_result_t ccl_broadcast(const void *sendbuf, void *recvbuf, size_t count,
 
 ccl_result_t ccl_barrier(ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {CCL_COLL_BARRIER, NULL, NULL, 0, CCL_UINT8, CCL_SUM, 0, 1, NULL, NULL, 0};
+    ccl_coll_args_t a = {.coll = CCL_COLL_BARRIER, .dtype = CCL_UINT8, .op = CCL_SUM, .dt_size = 1};
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     return ccl_coll_run(comm, &a);

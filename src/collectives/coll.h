@@ -23,9 +23,11 @@ typedef struct {
     ccl_redop_t    op;
     int            root;
     size_t         dt_size;
-    /* Compressed calls: the compressor, and the algorithm it chose (run instead of the
-     * table's); sig_extra joins the call's signature (the compressor's spec). */
-    struct ccl_compressor *comp;
+    /* Compressed calls: the call in progress (compressed/step.h), the compressor's codec
+     * (for the estimates) and the algorithm it chose (run instead of the table's);
+     * sig_extra joins the call's signature (the compressor's spec). NULL for exact calls. */
+    struct ccl_comp_step *step;
+    const struct ccl_codec *codec;
     const struct ccl_calgo *calgo;
     uint64_t       sig_extra;
 } ccl_coll_args_t;

@@ -3,7 +3,7 @@
 #include "../core/comm.h"
 #include "../core/device.h"
 #ifdef CCLZ_HAVE_CUDA
-#include "compressed/compressed.h"
+#include "compressed/compressor.h"
 #include "gpu_comp.h"
 #endif
 

@@ -123,7 +123,7 @@ extern const ccl_codec_ops_t *const ccl_codecs[];
 
 /* A codec with its parameters, made from a spec string such as
  * "int:bits=4,bucket=512,round=stochastic" or "topk:ratio=0.001,fp16_values=1". */
-typedef struct {
+typedef struct ccl_codec {
     const ccl_codec_ops_t *ops;
     ccl_codec_params_t     params;
 } ccl_codec_t;

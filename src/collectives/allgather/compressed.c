@@ -1,7 +1,7 @@
 /* compressed.c: compressed allgather: every rank's encoding to every rank, decoded into its
  * block of the output (the own block too, so every rank holds the same values). On device
  * buffers the GPU encodes and decodes (cuda/gpu_comp.c). */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 
 static ccl_result_t callgather_run(ccl_coll_ctx_t *ctx)
 {
@@ -16,7 +16,7 @@ static ccl_result_t callgather_run(ccl_coll_ctx_t *ctx)
     for (int i = 0; i < ctx->comm->nranks; i++)
         CCL_CHECK(ccl_comp_decode_from(ctx, i, slot[i], len[i], out + (size_t)i * a->count,
                                        a->count, 0));
-    return ccl_comp_finish(ctx, ccl_ef_recon(a->comp->ef), out, a->count);
+    return ccl_comp_finish(ctx, ccl_ef_recon(a->step->comp->ef), out, a->count);
 }
 
 const ccl_calgo_t ccl_callgather_direct = {

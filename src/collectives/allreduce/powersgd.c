@@ -7,7 +7,7 @@
  * Both allreduces are exact and everything after them is computed from identical bits, so
  * every rank ends with the same result. A NaN or Inf anywhere rides on the first allreduce
  * as a flag, and every rank skips the step. The arithmetic is compress/powersgd.c. */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 #include "../../core/comm.h"
 
 #include <string.h>
@@ -15,38 +15,40 @@
 static ccl_result_t exact_sum(struct ccl_comm *comm, const struct ccl_compressor *c, float *buf,
                               size_t n)
 {
-    ccl_coll_args_t a = {CCL_COLL_ALLREDUCE, buf, buf, n, CCL_FLOAT32, CCL_SUM, 0, sizeof(float),
-                         NULL, NULL, c->spec_hash};
+    ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .sendbuf = buf, .recvbuf = buf, .count = n,
+                         .dtype = CCL_FLOAT32, .op = CCL_SUM, .dt_size = sizeof(float),
+                         .sig_extra = c->spec_hash};
     return ccl_coll_run(comm, &a);
 }
 
-ccl_result_t ccl_powersgd_allreduce(struct ccl_compressor *c, struct ccl_comm *comm, float *out,
+ccl_result_t ccl_powersgd_allreduce(ccl_comp_step_t *st, struct ccl_comm *comm, float *out,
                                     ccl_redop_t op)
 {
+    struct ccl_compressor *c = st->comp;
     ccl_powersgd_t *s = c->lowrank;
     const size_t np = s->p.rows * s->p.rank;
     ccl_powersgd_start(s, c->ef->steps);
-    if (c->local_bad) {
+    if (st->local_skip) {
         memset(s->pm, 0, np * sizeof(float));
         s->pm[np] = 1.0f;
     } else {
-        ccl_powersgd_project(s, c->p);
+        ccl_powersgd_project(s, st->input);
         s->pm[np] = 0.0f;
     }
     CCL_CHECK(exact_sum(comm, c, s->pm, np + 1));
     if (s->pm[np] != 0.0f) {
-        if (!c->local_bad)
+        if (!st->local_skip)
             c->ef->skipped++;
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
                              "allreduce: a gradient holds NaN or Inf%s; the step is skipped on "
                              "every rank and the error-feedback state kept",
-                             c->local_bad ? " on this rank" : " on another rank");
+                             st->local_skip ? " on this rank" : " on another rank");
     }
     ccl_powersgd_orthogonalize(s);
-    ccl_powersgd_back(s, c->p);
+    ccl_powersgd_back(s, st->input);
     float *recon = ccl_ef_recon(c->ef);
     if (recon != NULL) /* without error feedback no one reads it */
-        ccl_powersgd_expand(s, c->eff.params.fb_residual ? c->p : NULL, recon);
+        ccl_powersgd_expand(s, st->codec.params.fb_residual ? st->input : NULL, recon);
     CCL_CHECK(exact_sum(comm, c, s->qt, s->p.cols * s->p.rank));
     ccl_powersgd_expand(s, NULL, out);
     s->have_q = 1;

@@ -10,7 +10,7 @@
  * grows with P (sra: twice whatever P). Error feedback sees this rank's first encoding (the
  * segment it starts) and counts its other parts as sent exactly: the re-encodings' errors
  * belong to sums, not to one rank. */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 #include "../patterns/patterns.h"
 #include "../../core/config.h"
 
@@ -48,12 +48,13 @@ static ccl_result_t add_partial(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const u
 static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
 {
     const ccl_coll_args_t *a = ctx->args;
-    struct ccl_compressor *c = a->comp;
+    ccl_comp_step_t *st = a->step;
+    struct ccl_compressor *c = st->comp;
     const int P = ctx->comm->nranks, r = ctx->comm->rank, left = ccl_mod(r - 1, P),
               right = ccl_mod(r + 1, P);
-    const ccl_codec_t *eff = &c->eff;
+    const ccl_codec_t *eff = &st->codec;
     float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
-    int skip = c->local_bad;
+    int skip = st->local_skip;
     qring_t q = {.n = a->count, .P = P};
     size_t seg_max = ccl_seg_len(q.n, P, 0),
            chunk = CCL_MAX((size_t)1, ccl_config_get()->chunk_size / sizeof(float));
@@ -71,7 +72,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
             return CCL_ERR_NO_MEMORY;
         if (skip)
             return ccl_comp_skip_result(ctx);
-        CCL_CHECK(ccl_codec_encode(eff, c->p, q.n, ccl_comp_seed(c, r, 0), buf, cap, &len, recon));
+        CCL_CHECK(ccl_codec_encode(eff, st->input, q.n, ccl_comp_seed(st, r, 0), buf, cap, &len, recon));
         CCL_CHECK(ccl_codec_decode(buf, len, out, q.n, 0));
         ccl_comp_finish(ctx, recon, out, q.n);
         return CCL_SUCCESS;
@@ -106,7 +107,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
             goto out;
     /* Own parts count as sent exactly, except the segment this rank starts (below). */
     if (!skip)
-        ccl_comp_sent_exact(c, recon, 0, q.n);
+        ccl_comp_sent_exact(st, recon, 0, q.n);
     for (int s = 0; s < steps; s++) {
         int seg = ccl_mod(r - s, P);
         for (int ch = 0; ch < C; ch++) {
@@ -116,11 +117,11 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
             if (s > 0) {
                 /* The partial sum of this piece came in during step s - 1. */
                 int m = (s - 1) * C + ch;
-                if ((res = add_partial(ctx, &reqs[m], SLOT(m), c->p + po, out + po, pl, &skip)))
+                if ((res = add_partial(ctx, &reqs[m], SLOT(m), st->input + po, out + po, pl, &skip)))
                     goto out;
             }
-            if ((res = ccl_comp_encode(ctx, s == 0 ? c->p + po : out + po, pl,
-                                       ccl_comp_seed(c, r, (uint32_t)(s * C + ch)), SLOT(sm),
+            if ((res = ccl_comp_encode(ctx, s == 0 ? st->input + po : out + po, pl,
+                                       ccl_comp_seed(st, r, (uint32_t)(s * C + ch)), SLOT(sm),
                                        CAP(sm), &len, s == 0 ? ccl_comp_recon_at(recon, po) : NULL,
                                        &skip)))
                 goto out;
@@ -134,9 +135,9 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
         int m = (steps - 1) * C + ch, om = nmsg + steps * C + ch;
         piece(&q, right, ch, &po, &pl);
-        if ((res = add_partial(ctx, &reqs[m], SLOT(m), c->p + po, out + po, pl, &skip)))
+        if ((res = add_partial(ctx, &reqs[m], SLOT(m), st->input + po, out + po, pl, &skip)))
             goto out;
-        if ((res = ccl_comp_encode(ctx, out + po, pl, ccl_comp_seed(c, r, (uint32_t)(steps * C + ch)),
+        if ((res = ccl_comp_encode(ctx, out + po, pl, ccl_comp_seed(st, r, (uint32_t)(steps * C + ch)),
                                    SLOT(om), CAP(om), &len, NULL, &skip)) ||
             (!skip && (res = ccl_codec_decode(SLOT(om), len, out + po, pl, 0))))
             goto out;

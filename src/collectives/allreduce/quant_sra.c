@@ -11,7 +11,7 @@
  * segment, so the link carries one phase while the core works on another. Error feedback
  * prepares each piece just before its first use (ccl_comp_prepare), so that pass overlaps
  * the first messages instead of delaying them. */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 #include "../patterns/patterns.h"
 #include "../../core/config.h"
 
@@ -65,10 +65,11 @@ static ccl_result_t layout(sra_t *s, const ccl_codec_t *eff)
 static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
 {
     const ccl_coll_args_t *a = ctx->args;
-    struct ccl_compressor *c = a->comp;
+    ccl_comp_step_t *st = a->step;
+    struct ccl_compressor *c = st->comp;
     struct ccl_comm *comm = ctx->comm;
     const int P = comm->nranks, r = comm->rank;
-    const ccl_codec_t *eff = &c->eff;
+    const ccl_codec_t *eff = &st->codec;
     float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
     /* Pieces sized by their encoding, so that a round (a scatter piece and a gather piece to
      * every peer) puts about CCLZ_CHUNK_SIZE per peer on the wire whatever the codec: the
@@ -81,7 +82,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
      * scatter's sends. */
     const size_t PC = (size_t)P * (size_t)s.C;
     ccl_p2p_req_t *reqs;
-    int skip = c->local_bad;
+    int skip = st->local_skip;
     ccl_result_t res;
     uint8_t *mem;
 #define SLOT(kind, i, pc) (mem + s.off[slot_index(&s, kind, i, pc)])
@@ -115,9 +116,9 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             int j = (r + d) % P;
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, j, t, &po, &pl);
-            ccl_comp_prepare(c, po, pl, &skip);
-            if ((res = ccl_comp_encode(ctx, c->p + po, pl,
-                                       ccl_comp_seed(c, r, (uint32_t)(j * s.C + t)),
+            ccl_comp_prepare(st, po, pl, &skip);
+            if ((res = ccl_comp_encode(ctx, st->input + po, pl,
+                                       ccl_comp_seed(st, r, (uint32_t)(j * s.C + t)),
                                        SLOT(SEND, j, t), SLOT_CAP(SEND, j, t), &len,
                                        ccl_comp_recon_at(recon, po), &skip)) != CCL_SUCCESS)
                 goto out;
@@ -130,10 +131,10 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             /* This rank's piece g: its own part unencoded, the others in rank order. */
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, r, g, &po, &pl);
-            ccl_comp_prepare(c, po, pl, &skip);
+            ccl_comp_prepare(st, po, pl, &skip);
             if (!skip) { /* in place without error feedback, p is out */
-                ccl_comp_sent_exact(c, recon, po, pl);
-                memmove(out + po, c->p + po, pl * sizeof(float));
+                ccl_comp_sent_exact(st, recon, po, pl);
+                memmove(out + po, st->input + po, pl * sizeof(float));
             }
             for (int i = 0; i < P; i++) {
                 if (i == r)
@@ -144,7 +145,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             }
             /* The sum encoded once, decoded here as everywhere. */
             if ((res = ccl_comp_encode(ctx, out + po, pl,
-                                       ccl_comp_seed(c, r, (uint32_t)((P + r) * s.C + g)),
+                                       ccl_comp_seed(st, r, (uint32_t)((P + r) * s.C + g)),
                                        SLOT(SEND, r, g), SLOT_CAP(SEND, r, g), &len, NULL,
                                        &skip)) != CCL_SUCCESS ||
                 (!skip && (res = ccl_codec_decode(SLOT(SEND, r, g), len, out + po, pl, 0)) != CCL_SUCCESS))
@@ -193,7 +194,7 @@ out:
  * buffer out of each rank. */
 static double sra_estimate(const ccl_coll_args_t *a, int P)
 {
-    double wire = (double)ccl_codec_max_encoded_size(&a->comp->codec, a->count);
+    double wire = (double)ccl_codec_max_encoded_size(a->codec, a->count);
     return 2.0 * (P - 1) * ccl_cost_model.alpha_us +
            2.0 * (P - 1) / P * wire * ccl_cost_model.beta_us_per_byte;
 }

@@ -5,7 +5,7 @@
  * (bit-identical results). 2 ceil(log2 P) message latencies; an element is quantized at most
  * ceil(log2 P) + 1 times. Error feedback sees a leaf's encoding of its own part; an inner
  * rank's part travels inside a sum and counts as sent exactly (as in the quantized ring). */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 #include "../patterns/patterns.h"
 
 #include <string.h>
@@ -16,12 +16,13 @@
 static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
 {
     const ccl_coll_args_t *a = ctx->args;
-    struct ccl_compressor *c = a->comp;
+    ccl_comp_step_t *st = a->step;
+    struct ccl_compressor *c = st->comp;
     const int P = ctx->comm->nranks, r = ctx->comm->rank;
     const size_t n = a->count;
-    const size_t cap = CCL_MAX(ccl_codec_max_encoded_size(&c->eff, n), (size_t)CCL_SKIP_TOKEN_LEN);
+    const size_t cap = CCL_MAX(ccl_codec_max_encoded_size(&st->codec, n), (size_t)CCL_SKIP_TOKEN_LEN);
     float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
-    int skip = c->local_bad, parent, children[32];
+    int skip = st->local_skip, parent, children[32];
     int nchild = ccl_binomial_tree(r, 0, P, &parent, children);
     ccl_p2p_req_t *reqs;
     size_t len = CCL_SKIP_TOKEN_LEN;
@@ -40,15 +41,15 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
     if (parent >= 0)
         CCL_CHECK(ccl_p2p_irecv_v(ctx, parent, TREE_ID_DOWN, down, cap, &reqs[nchild]));
     if (!skip) {
-        memmove(out, c->p, n * sizeof(float)); /* in place without error feedback: the same memory */
-        ccl_comp_sent_exact(c, recon, 0, n);
+        memmove(out, st->input, n * sizeof(float)); /* in place without error feedback: the same memory */
+        ccl_comp_sent_exact(st, recon, 0, n);
     }
     for (int i = 0; i < nchild; i++)
         CCL_CHECK(ccl_comp_take(ctx, &reqs[i], mem + cap * (size_t)i, out, n, 1, &skip));
     /* Up: the subtree's sum (a leaf's own part, with its reconstruction); the root encodes
      * the final sum instead, into the slot that goes down. */
     uint8_t *enc = parent >= 0 ? up : down;
-    CCL_CHECK(ccl_comp_encode(ctx, out, n, ccl_comp_seed(c, r, 0), enc, cap, &len,
+    CCL_CHECK(ccl_comp_encode(ctx, out, n, ccl_comp_seed(st, r, 0), enc, cap, &len,
                               parent >= 0 && nchild == 0 ? recon : NULL, &skip));
     if (parent >= 0) {
         CCL_CHECK(ccl_p2p_isend_v(ctx, parent, TREE_ID_UP, up, len, cap, &reqs[nchild + 1]));
@@ -72,7 +73,7 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
 /* ceil(log2 P) levels up and as many down, each one whole encoding after another. */
 static double qtree_estimate(const ccl_coll_args_t *a, int P)
 {
-    double wire = (double)ccl_codec_max_encoded_size(&a->comp->codec, a->count);
+    double wire = (double)ccl_codec_max_encoded_size(a->codec, a->count);
     return 2.0 * ccl_log2_ceil(P) * (ccl_cost_model.alpha_us + wire * ccl_cost_model.beta_us_per_byte);
 }
 

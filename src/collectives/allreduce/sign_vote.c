@@ -2,7 +2,7 @@
  * its gradient (sign:scale=none, 1 bit each) to every rank; the result is the sign of the
  * votes' sum, +1 or -1, with ties (possible only for an even rank count) going to +1, as
  * the bit encoding maps 0 to +1. For op avg the result is the same vote. */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 
 
 static ccl_result_t sign_vote_run(ccl_coll_ctx_t *ctx)
@@ -16,7 +16,7 @@ static ccl_result_t sign_vote_run(ccl_coll_ctx_t *ctx)
     for (size_t i = 0; i < a->count; i++)
         out[i] = out[i] >= 0 ? 1.0f : -1.0f;
     /* The vote is not a sum of what was sent: commit the state, but no average. */
-    return ccl_comp_commit(a->comp, ccl_ef_recon(a->comp->ef), a->count);
+    return ccl_comp_commit(a->step, ccl_ef_recon(a->step->comp->ef), a->count);
 }
 
 const ccl_calgo_t ccl_callreduce_sign_vote = {

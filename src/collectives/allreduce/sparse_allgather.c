@@ -4,7 +4,7 @@
  * (P-1) payloads, so time grows linearly with P at a fixed ratio. Calls on device buffers
  * run it with the GPU's encode and decode (cuda/gpu_comp.c): one quantization per element,
  * and only encodings cross PCIe. */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 
 
 static ccl_result_t sparse_allgather_run(ccl_coll_ctx_t *ctx)
@@ -15,7 +15,7 @@ static ccl_result_t sparse_allgather_run(ccl_coll_ctx_t *ctx)
     CCL_CHECK(ccl_comp_exchange_sum(ctx, out, &skip));
     if (skip)
         return ccl_comp_skip_result(ctx);
-    return ccl_comp_finish(ctx, ccl_ef_recon(a->comp->ef), out, a->count);
+    return ccl_comp_finish(ctx, ccl_ef_recon(a->step->comp->ef), out, a->count);
 }
 
 const ccl_calgo_t ccl_callreduce_sparse_allgather = {

@@ -5,7 +5,7 @@
  * a non-power-of-two count hand their list to a partner first and get the result last.
  * Partners add the same two operands (in either order, which IEEE addition does not
  * notice), so every rank ends with the same bits. */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 #include "../patterns/patterns.h"
 #include "../patterns/sparse_vec.h"
 
@@ -48,13 +48,14 @@ static ccl_result_t rd_swap(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *reqs, int to, in
 static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
 {
     const ccl_coll_args_t *a = ctx->args;
-    struct ccl_compressor *c = a->comp;
+    ccl_comp_step_t *st = a->step;
+    struct ccl_compressor *c = st->comp;
     const int P = ctx->comm->nranks, r = ctx->comm->rank, p2 = ccl_pow2_floor(P), rem = P - p2;
     const size_t n = a->count;
-    const size_t enc_cap = CCL_MAX(ccl_codec_max_encoded_size(&c->eff, n), (size_t)CCL_SKIP_TOKEN_LEN);
+    const size_t enc_cap = CCL_MAX(ccl_codec_max_encoded_size(&st->codec, n), (size_t)CCL_SKIP_TOKEN_LEN);
     const size_t cap = ccl_svec_msg_cap(n);
     float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
-    int skip = c->local_bad;
+    int skip = st->local_skip;
     ccl_p2p_req_t *reqs;
     ccl_svec_t v;
     size_t len;
@@ -67,7 +68,7 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
     uint8_t *enc = mem, *sbuf = mem + enc_cap, *rbuf = sbuf + cap;
     ccl_svec_init(&v, n, out);
     if (!skip)
-        CCL_CHECK(ccl_comp_encode_own(c, r, enc, enc_cap, &len, recon, &skip));
+        CCL_CHECK(ccl_comp_encode_own(st, r, enc, enc_cap, &len, recon, &skip));
     if (!skip) {
         uint32_t *idx;
         float *val;

@@ -4,7 +4,7 @@
  * sparse_allgather does, so the sums have the same bits) and sends its range's sum, sparse
  * or dense whichever is smaller, to every rank. A rank sends about 2k(P-1)/P pairs where
  * sparse_allgather sends k(P-1), at the price of one more step. */
-#include "../compressed/compressed.h"
+#include "../compressed/step.h"
 #include "../patterns/patterns.h"
 #include "../patterns/sparse_vec.h"
 
@@ -31,12 +31,13 @@ static size_t lower_bound(const uint32_t *idx, size_t n, size_t x)
 static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
 {
     const ccl_coll_args_t *a = ctx->args;
-    struct ccl_compressor *c = a->comp;
+    ccl_comp_step_t *st = a->step;
+    struct ccl_compressor *c = st->comp;
     const int P = ctx->comm->nranks, r = ctx->comm->rank;
     const size_t n = a->count, my_off = ccl_seg_off(n, P, r), my_len = ccl_seg_len(n, P, r);
-    const size_t enc_cap = CCL_MAX(ccl_codec_max_encoded_size(&c->eff, n), (size_t)CCL_SKIP_TOKEN_LEN);
+    const size_t enc_cap = CCL_MAX(ccl_codec_max_encoded_size(&st->codec, n), (size_t)CCL_SKIP_TOKEN_LEN);
     float *out = a->recvbuf, *recon = ccl_ef_recon(c->ef);
-    int skip = c->local_bad;
+    int skip = st->local_skip;
     uint32_t *idx = NULL;
     float *val = NULL;
     size_t k = 0, enc_len = 0, *off = NULL, *pos = NULL, total = 0;
@@ -52,7 +53,7 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
         ccl_set_error(ctx->comm, res, "no memory");
         goto out;
     }
-    if (!skip && (res = ccl_comp_encode_own(c, r, enc, enc_cap, &enc_len, recon, &skip)) != CCL_SUCCESS)
+    if (!skip && (res = ccl_comp_encode_own(st, r, enc, enc_cap, &enc_len, recon, &skip)) != CCL_SUCCESS)
         goto out;
     if (!skip) {
         if ((res = ccl_codec_read_sparse(enc, enc_len, n, &idx, &val, &k)) != CCL_SUCCESS)

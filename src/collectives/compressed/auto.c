@@ -1,7 +1,7 @@
 /* auto.c: the "auto" compressor: a cost model measured once per communicator, and trials
  * on the buffer where the model is unsure, choose per call between the exact allreduce and
  * 8-bit compression, which must win outright. */
-#include "compressed.h"
+#include "compressor.h"
 #include "auto.h"
 #include "run.h"
 #include "../../core/config.h"

@@ -2,7 +2,7 @@
 #ifndef CCL_COMPRESSED_AUTO_H
 #define CCL_COMPRESSED_AUTO_H
 
-#include "compressed.h"
+#include "compressor.h"
 
 /* Completes a handle made from the spec "auto": its 8-bit compressor, and the
  * communicator's measured model on first use (about ten calls of 16 MB, collective). */
@@ -12,5 +12,9 @@ ccl_result_t ccl_auto_init(ccl_compressor_t c, struct ccl_comm *comm);
 ccl_result_t ccl_auto_allreduce(ccl_compressor_t c, struct ccl_comm *comm, const void *sendbuf,
                                 void *recvbuf, size_t count, ccl_datatype_t dtype,
                                 ccl_redop_t op);
+
+/* auto's model: predicted microseconds of the exact (method 0) or compressed (1) allreduce
+ * of `bytes` on comm (after calibration). */
+double ccl_auto_model_us(const struct ccl_comm *comm, int method, double bytes);
 
 #endif

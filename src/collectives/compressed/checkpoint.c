@@ -1,6 +1,6 @@
 /* checkpoint.c: a compressor's state saved and restored (ccl_compressor_state_size, _save,
  * _restore). */
-#include "compressed.h"
+#include "compressor.h"
 #include "../../compress/wire.h"
 
 #include <string.h>

@@ -1,7 +1,7 @@
 /* compressed.c: the public compressed calls: ccl_compressor_create, ccl_allreduce_compressed
  * and ccl_allgather_compressed, their argument checks, and the choice of exact, auto or
  * compressed path. */
-#include "compressed.h"
+#include "compressor.h"
 #include "auto.h"
 #include "run.h"
 #include "../../core/config.h"

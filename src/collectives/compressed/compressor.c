@@ -1,6 +1,6 @@
 /* compressor.c: the compressor handle: spec parsing (codec, ef=, weight=, algo=), the
  * compressed algorithms' registry and default choice, create, destroy and reset. */
-#include "compressed.h"
+#include "compressor.h"
 #include "../../compress/wire.h"
 
 #include <stdio.h>
@@ -69,7 +69,7 @@ const ccl_calgo_t *ccl_comp_default_algo(struct ccl_compressor *c, double *us_p)
         return &ccl_callreduce_sparse_allgather;
     const ccl_calgo_t *best = &ccl_callreduce_sra;
     ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .count = c->count, .dtype = CCL_FLOAT32,
-                         .dt_size = sizeof(float), .comp = c};
+                         .dt_size = sizeof(float), .codec = &c->codec};
     for (int i = 0; ccl_calgos[i] != NULL; i++) {
         const ccl_calgo_t *al = ccl_calgos[i];
         if (al->base.coll != CCL_COLL_ALLREDUCE || !(al->kinds & CCL_CALGO_DENSE) ||

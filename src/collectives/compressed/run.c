@@ -1,7 +1,7 @@
 /* run.c: one compressed call: fp16/bf16 staging through float32, error feedback's prepare,
  * a shared scale where the codec needs one, then the algorithm. */
-#include "compressed.h"
 #include "run.h"
+#include "step.h"
 #include "../../core/reduce.h"
 #include "../../compress/wire.h"
 
@@ -22,26 +22,53 @@ static void from_f32(const float *src, void *dst, size_t n, ccl_datatype_t dt)
         h[i] = dt == CCL_FLOAT16 ? ccl_float_to_half(src[i]) : ccl_float_to_bf16(src[i]);
 }
 
-ccl_result_t ccl_comp_agree_scale(struct ccl_compressor *c, struct ccl_comm *comm, float local)
+/* Codecs with CCL_CODEC_SHARED_SCALE: one exact allreduce (max) of this rank's scale for its
+ * input (`local`, unused where st->local_skip) and of its refusal. The step's codec gets the
+ * agreed scale; if any rank refused its input, every rank gets CCL_ERR_INVALID_ARG (the step
+ * skipped, the error-feedback state kept). */
+static ccl_result_t agree_scale(ccl_comp_step_t *st, struct ccl_comm *comm, float local)
 {
-    /* One small exact allreduce agrees on the scale (max) and on skipping. */
-    double v[2] = {c->local_bad ? 1.0 : 0.0, c->local_bad ? 0.0 : (double)local};
+    double v[2] = {st->local_skip ? 1.0 : 0.0, st->local_skip ? 0.0 : (double)local};
     CCL_CHECK(ccl_allreduce(v, v, 2, CCL_FLOAT64, CCL_MAX, comm));
     if (v[0] > 0) {
-        if (!c->local_bad)
-            c->ef->skipped++;
+        if (!st->local_skip)
+            st->comp->ef->skipped++;
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "a gradient holds NaN or Inf; the "
                              "step is skipped on every rank and the error-feedback state kept");
     }
-    c->eff.params.scale = (float)v[1];
+    st->codec.params.scale = (float)v[1];
     return CCL_SUCCESS;
 }
 
-/* Runs one compressed collective: prepare (error feedback), agree on a shared scale where
- * the codec needs one, then the algorithm. out_count: floats in the output. */
+/* Error feedback's prepare of the step's input from the gradient g: whole, piece by piece
+ * inside the algorithm (ccl_comp_prepare), or left to a sparse encoder that checks its
+ * input itself. Sets st->local_skip where g is not finite. */
+static ccl_result_t prepare(ccl_comp_step_t *st, const float *g, const ccl_calgo_t *algo)
+{
+    struct ccl_compressor *c = st->comp;
+    ccl_result_t res = CCL_SUCCESS;
+    st->encoder_checks_finite = c->ef_mode == CCL_EF_NONE && c->codec.ops != NULL &&
+                                (c->codec.ops->flags & CCL_CODEC_SPARSE) &&
+                                (c->codec.ops->flags & CCL_CODEC_CHECKS_FINITE) &&
+                                !algo->prepares_pieces;
+    if (st->encoder_checks_finite) {
+        /* input is the gradient as it is; the sparse algorithms encode it whole, first. */
+        float unused;
+        ccl_ef_prepare_begin(c->ef, &c->codec, g, &st->input, &st->codec, &unused);
+    } else if (algo->prepares_pieces && !(c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)) {
+        ccl_ef_prepare_begin(c->ef, &c->codec, g, &st->input, &st->codec, &st->clip_scale);
+        st->pending_grad = g;
+    } else {
+        res = ccl_ef_prepare(c->ef, &c->codec, g, &st->input, &st->codec);
+    }
+    st->local_skip = res != CCL_SUCCESS;
+    return res;
+}
+
 ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, const void *sendbuf,
                           void *recvbuf, size_t out_count, ccl_redop_t op, const ccl_calgo_t *algo)
 {
+    ccl_comp_step_t st = {.comp = c};
     const float *in = sendbuf;
     float *out = recvbuf;
     ccl_result_t res;
@@ -57,37 +84,21 @@ ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, 
         in = c->f32_in;
         out = c->f32_out;
     }
-    c->prepare_g = NULL;
-    c->check_in_encoder = c->ef_mode == CCL_EF_NONE && c->codec.ops != NULL &&
-                          (c->codec.ops->flags & CCL_CODEC_SPARSE) &&
-                          (c->codec.ops->flags & CCL_CODEC_CHECKS_FINITE) && !algo->prepares_pieces;
-    if (c->check_in_encoder) {
-        /* p is the gradient as it is; the sparse algorithms encode it whole, first thing. */
-        float unused;
-        ccl_ef_prepare_begin(c->ef, &c->codec, in, &c->p, &c->eff, &unused);
-        res = CCL_SUCCESS;
-    } else if (algo->prepares_pieces && !(c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)) {
-        /* The algorithm prepares each piece as it goes (ccl_comp_prepare). */
-        ccl_ef_prepare_begin(c->ef, &c->codec, in, &c->p, &c->eff, &c->prepare_clip);
-        c->prepare_g = in;
-        res = CCL_SUCCESS;
-    } else {
-        res = ccl_ef_prepare(c->ef, &c->codec, in, &c->p, &c->eff);
-    }
-    c->local_bad = res != CCL_SUCCESS;
-    c->own_msg = NULL;
+    res = prepare(&st, in, algo);
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
         return res;
     if (c->lowrank != NULL) {
-        res = ccl_powersgd_allreduce(c, comm, out, op);
+        res = ccl_powersgd_allreduce(&st, comm, out, op);
         if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)
             from_f32(out, recvbuf, out_count, c->dtype);
         return res;
     }
     if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)
-        CCL_CHECK(ccl_comp_agree_scale(c, comm, c->local_bad ? 0.0f :
-                                       c->eff.ops->local_scale(&c->eff.params, c->p, c->count)));
-    ccl_coll_args_t a = {coll, in, out, c->count, c->dtype, op, 0, sizeof(float), c, algo, c->spec_hash};
+        CCL_CHECK(agree_scale(&st, comm, st.local_skip ? 0.0f :
+                              st.codec.ops->local_scale(&st.codec.params, st.input, c->count)));
+    ccl_coll_args_t a = {.coll = coll, .sendbuf = in, .recvbuf = out, .count = c->count,
+                         .dtype = c->dtype, .op = op, .dt_size = sizeof(float), .step = &st,
+                         .codec = &c->codec, .calgo = algo, .sig_extra = c->spec_hash};
     res = ccl_coll_run(comm, &a);
     if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)
         from_f32(out, recvbuf, out_count, c->dtype);

@@ -1,14 +1,15 @@
 /* step.c: the helpers compressed algorithms call during one call: seeds, encoding this
  * rank's vector and sums, skip tokens, the exchange of every rank's encoding, decoding,
  * and the commit and finish of error feedback. */
-#include "compressed.h"
+#include "step.h"
 #include "../../compress/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t ccl_comp_seed(const struct ccl_compressor *c, int rank, uint32_t chunk)
+uint64_t ccl_comp_seed(const ccl_comp_step_t *st, int rank, uint32_t chunk)
 {
+    const struct ccl_compressor *c = st->comp;
     uint64_t key[3] = {c->ef->steps, (uint64_t)chunk,
                        (c->codec.ops->flags & CCL_CODEC_NEEDS_SHARED_SEED) ? 0 : (uint64_t)rank + 1};
     return ccl_hash64(key, sizeof(key), c->spec_hash);
@@ -19,15 +20,16 @@ int ccl_comp_is_skip(const void *buf, size_t len)
     return len == CCL_SKIP_TOKEN_LEN && memcmp(buf, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN) == 0;
 }
 
-ccl_result_t ccl_comp_encode_own(struct ccl_compressor *c, int rank, uint8_t *dst, size_t cap,
+ccl_result_t ccl_comp_encode_own(ccl_comp_step_t *st, int rank, uint8_t *dst, size_t cap,
                                  size_t *len_p, float *recon, int *skip)
 {
-    ccl_result_t res = ccl_codec_encode(&c->eff, c->p, c->count, ccl_comp_seed(c, rank, 0), dst,
-                                        cap, len_p, recon);
-    if (res != CCL_ERR_INVALID_ARG || !c->check_in_encoder || ccl_all_finite(c->p, c->count))
+    struct ccl_compressor *c = st->comp;
+    ccl_result_t res = ccl_codec_encode(&st->codec, st->input, c->count,
+                                        ccl_comp_seed(st, rank, 0), dst, cap, len_p, recon);
+    if (res != CCL_ERR_INVALID_ARG || !st->encoder_checks_finite || ccl_all_finite(st->input, c->count))
         return res;
     /* The encoder found what the prepare's check would have: skip as the prepare would. */
-    c->local_bad = 1;
+    st->local_skip = 1;
     c->ef->skipped++;
     *skip = 1;
     return CCL_SUCCESS;
@@ -35,14 +37,15 @@ ccl_result_t ccl_comp_encode_own(struct ccl_compressor *c, int rank, uint8_t *ds
 
 ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
 {
-    struct ccl_compressor *c = ctx->args->comp;
-    if (!c->local_bad)
+    ccl_comp_step_t *st = ctx->args->step;
+    struct ccl_compressor *c = st->comp;
+    if (!st->local_skip)
         c->ef->skipped++;
     ctx->keep_comm = 1;
     return ccl_set_error(ctx->comm, CCL_ERR_INVALID_ARG,
                          "%s: %s; the step is skipped on every rank and the error-feedback "
                          "state kept", ccl_coll_name(ctx->args->coll),
-                         c->local_bad ? "a gradient holds NaN or Inf on this rank"
+                         st->local_skip ? "a gradient holds NaN or Inf on this rank"
                                       : "a gradient holds NaN or Inf on another rank, or a sum "
                                         "of finite gradients overflowed float32");
 }
@@ -52,7 +55,7 @@ ccl_result_t ccl_comp_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, ui
 {
     ccl_result_t res = CCL_SUCCESS;
     if (!*skip) {
-        res = ccl_codec_encode(&ctx->args->comp->eff, src, n, seed, dst, cap, len_p, recon);
+        res = ccl_codec_encode(&ctx->args->step->codec, src, n, seed, dst, cap, len_p, recon);
         /* The encoders refuse non-finite input; only then is the input read again. */
         if (res == CCL_ERR_INVALID_ARG && !ccl_all_finite(src, n))
             *skip = 1;
@@ -66,26 +69,27 @@ ccl_result_t ccl_comp_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, ui
     return CCL_SUCCESS;
 }
 
-void ccl_comp_sent_exact(const struct ccl_compressor *c, float *recon, size_t off, size_t len)
+void ccl_comp_sent_exact(const ccl_comp_step_t *st, float *recon, size_t off, size_t len)
 {
     if (recon == NULL)
         return;
-    if (c->eff.params.fb_residual)
+    if (st->codec.params.fb_residual)
         memset(recon + off, 0, len * sizeof(float));
     else
-        memcpy(recon + off, c->p + off, len * sizeof(float));
+        memcpy(recon + off, st->input + off, len * sizeof(float));
 }
 
-ccl_result_t ccl_comp_commit(struct ccl_compressor *c, float *recon, size_t count)
+ccl_result_t ccl_comp_commit(ccl_comp_step_t *st, float *recon, size_t count)
 {
+    struct ccl_compressor *c = st->comp;
     uint32_t *idx;
     float *val;
     size_t k;
-    if (c->own_msg == NULL) {
+    if (st->own_msg == NULL) {
         ccl_ef_commit(c->ef, recon);
         return CCL_SUCCESS;
     }
-    CCL_CHECK(ccl_codec_read_sparse(c->own_msg, c->own_len, count, &idx, &val, &k));
+    CCL_CHECK(ccl_codec_read_sparse(st->own_msg, st->own_len, count, &idx, &val, &k));
     ccl_ef_commit_list(c->ef, idx, val, k);
     free(idx);
     free(val);
@@ -94,12 +98,13 @@ ccl_result_t ccl_comp_commit(struct ccl_compressor *c, float *recon, size_t coun
 
 ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
 {
-    struct ccl_compressor *c = ctx->args->comp;
-    if (c->dev != NULL) /* an allgather only commits: EF21 is refused there, op is a sum */
-        return c->dev->finish(c, out, count,
-                              ctx->args->coll == CCL_COLL_ALLREDUCE ? ctx->args->op : CCL_SUM,
-                              ctx->comm->nranks);
-    CCL_CHECK(ccl_comp_commit(c, recon, count));
+    ccl_comp_step_t *st = ctx->args->step;
+    struct ccl_compressor *c = st->comp;
+    if (st->dev != NULL) /* an allgather only commits: EF21 is refused there, op is a sum */
+        return st->dev->finish(st, out, count,
+                               ctx->args->coll == CCL_COLL_ALLREDUCE ? ctx->args->op : CCL_SUM,
+                               ctx->comm->nranks);
+    CCL_CHECK(ccl_comp_commit(st, recon, count));
     if (ctx->args->coll != CCL_COLL_ALLREDUCE)
         return CCL_SUCCESS;
     ccl_ef_aggregate(c->ef, out);
@@ -122,10 +127,11 @@ void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
 ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
                                int *skip_p)
 {
-    struct ccl_compressor *c = ctx->args->comp;
+    ccl_comp_step_t *st = ctx->args->step;
+    struct ccl_compressor *c = st->comp;
     struct ccl_comm *comm = ctx->comm;
     const int P = comm->nranks, r = comm->rank;
-    size_t cap = CCL_MAX(ccl_codec_max_encoded_size(&c->eff, c->count), (size_t)CCL_SKIP_TOKEN_LEN);
+    size_t cap = CCL_MAX(ccl_codec_max_encoded_size(&st->codec, c->count), (size_t)CCL_SKIP_TOKEN_LEN);
     ccl_p2p_req_t *reqs;
     ccl_result_t res;
     CCL_CHECK(ccl_ctx_reqs(ctx, 2 * P, &reqs));
@@ -144,21 +150,22 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     for (int i = 0; i < P; i++)
         if (i != r)
             CCL_CHECK(ccl_p2p_irecv_v(ctx, i, 0, slot[i], cap, &reqs[i]));
-    if (!c->local_bad && c->dev != NULL) {
-        CCL_CHECK(c->dev->encode(c, ccl_comp_seed(c, r, 0), slot[r], cap, &len[r]));
-    } else if (!c->local_bad) {
+    if (!st->local_skip && st->dev != NULL) {
+        CCL_CHECK(st->dev->encode(st, ccl_comp_seed(st, r, 0), slot[r], cap, &len[r]));
+    } else if (!st->local_skip) {
         /* Where the state can commit from this message, no reconstruction is written. */
         const int list = ccl_ef_commits_list(c->ef);
-        CCL_CHECK(ccl_comp_encode_own(c, r, slot[r], cap, &len[r], list ? NULL : ccl_ef_recon(c->ef),
+        CCL_CHECK(ccl_comp_encode_own(st, r, slot[r], cap, &len[r],
+                                      list ? NULL : ccl_ef_recon(c->ef),
                                       skip_p));
-        c->own_msg = list ? slot[r] : NULL;
-        c->own_len = len[r];
+        st->own_msg = list ? slot[r] : NULL;
+        st->own_len = len[r];
     }
-    *skip_p = c->local_bad;
-    if (c->local_bad) {
+    *skip_p = st->local_skip;
+    if (st->local_skip) {
         memcpy(slot[r], CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
         len[r] = CCL_SKIP_TOKEN_LEN;
-        c->own_msg = NULL;
+        st->own_msg = NULL;
     }
     for (int t = 1; t < P; t++) {
         int i = (r + t) % P;
@@ -185,8 +192,8 @@ ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
     CCL_CHECK(ccl_comp_exchange(ctx, &slot, &len, skip_p));
     if (*skip_p)
         return CCL_SUCCESS;
-    if (ctx->args->comp->dev != NULL)
-        CCL_CHECK(ctx->args->comp->dev->zero(ctx->args->comp, out, count));
+    if (ctx->args->step->dev != NULL)
+        CCL_CHECK(ctx->args->step->dev->zero(ctx->args->step, out, count));
     else
         memset(out, 0, count * sizeof(float));
     for (int i = 0; i < ctx->comm->nranks; i++)
@@ -208,9 +215,9 @@ ccl_result_t ccl_comp_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_
 ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate)
 {
-    struct ccl_compressor *c = ctx->args->comp;
-    ccl_result_t res = c->dev != NULL ? c->dev->decode(c, buf, len, out, count, accumulate)
-                                      : ccl_codec_decode(buf, len, out, count, accumulate);
+    ccl_comp_step_t *st = ctx->args->step;
+    ccl_result_t res = st->dev != NULL ? st->dev->decode(st, buf, len, out, count, accumulate)
+                                       : ccl_codec_decode(buf, len, out, count, accumulate);
     if (res == CCL_SUCCESS)
         return CCL_SUCCESS;
     if (res != CCL_ERR_INVALID_PAYLOAD)
@@ -220,12 +227,14 @@ ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *
                          peer, ccl_get_last_error(NULL));
 }
 
-void ccl_comp_prepare(struct ccl_compressor *c, size_t off, size_t len, int *skip)
+void ccl_comp_prepare(ccl_comp_step_t *st, size_t off, size_t len, int *skip)
 {
-    if (c->prepare_g == NULL || c->local_bad)
+    struct ccl_compressor *c = st->comp;
+    if (st->pending_grad == NULL || st->local_skip)
         return;
-    if (ccl_ef_prepare_range(c->ef, &c->codec, c->prepare_g, c->prepare_clip, off, len) != CCL_SUCCESS) {
-        c->local_bad = 1;
+    if (ccl_ef_prepare_range(c->ef, &c->codec, st->pending_grad, st->clip_scale, off, len) !=
+        CCL_SUCCESS) {
+        st->local_skip = 1;
         c->ef->skipped++;
         *skip = 1;
     }
