@@ -203,8 +203,7 @@ int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_coll_t coll, ccl_dat
 {
     if (!ccl_config_get()->gpu_encode)
         return 0;
-    if (c == NULL || c->none || c->is_auto || c->lowrank != NULL || c->codec.ops == NULL ||
-        dtype != CCL_FLOAT32)
+    if (c == NULL || c->kind != CCL_COMP_STREAM || dtype != CCL_FLOAT32)
         return 0;
     if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)
         return 0;

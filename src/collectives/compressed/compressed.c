@@ -37,7 +37,7 @@ ccl_result_t ccl_compressor_create(ccl_comm_t comm, const char *spec, size_t cou
         spec = env;
     }
     CCL_CHECK(ccl_comp_create(comm, spec, count, dtype, comp_p));
-    if ((*comp_p)->is_auto) {
+    if ((*comp_p)->kind == CCL_COMP_AUTO) {
         ccl_result_t res = ccl_auto_init(*comp_p, comm);
         if (res != CCL_SUCCESS) {
             ccl_compressor_destroy(*comp_p);
@@ -57,9 +57,9 @@ ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t
     if ((unsigned)op >= CCL_NUM_OPS)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)op);
     /* Lossy compression only for floating-point sums and averages. */
-    if (c->none || !ccl_comp_is_float(dtype) || (op != CCL_SUM && op != CCL_AVG))
+    if (c->kind == CCL_COMP_NONE || !ccl_comp_is_float(dtype) || (op != CCL_SUM && op != CCL_AVG))
         return ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
-    if (c->is_auto)
+    if (c->kind == CCL_COMP_AUTO)
         return ccl_auto_allreduce(c, comm, sendbuf, recvbuf, count, dtype, op);
     return ccl_comp_run(c, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, op, c->algo);
 }
@@ -68,9 +68,9 @@ ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t
                                       ccl_datatype_t dtype, ccl_compressor_t c, ccl_comm_t comm)
 {
     CCL_CHECK(check_call(c, comm, sendbuf, recvbuf, sendcount, dtype));
-    if (c->is_auto || c->none || !ccl_comp_is_float(dtype))
+    if (c->kind == CCL_COMP_AUTO || c->kind == CCL_COMP_NONE || !ccl_comp_is_float(dtype))
         return ccl_allgather(sendbuf, recvbuf, sendcount, dtype, comm);
-    if (c->lowrank != NULL || c->algo == &ccl_callreduce_powersgd)
+    if (c->kind == CCL_COMP_LOWRANK)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "powersgd approximates a sum; an "
                              "allgather takes a quantizer or a sparse codec");
     if (c->ef_mode == CCL_EF_EF21 || c->ef_mode == CCL_EF_EF21W)

@@ -48,9 +48,10 @@ static ccl_result_t parse_powersgd(struct ccl_compressor *c, const char *codec_s
     if (!ccl_powersgd_pays(&p)) {
         ccl_info("powersgd: %zu x %zu at rank %u is no smaller than the matrix; exact path",
                  p.rows, p.cols, p.rank);
-        c->none = 1;
+        c->kind = CCL_COMP_NONE;
         return CCL_SUCCESS;
     }
+    c->kind = CCL_COMP_LOWRANK;
     return ccl_powersgd_create(&p, &c->lowrank);
 }
 
@@ -121,6 +122,7 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
     if (strcmp(codec_spec, "powersgd") == 0 || strncmp(codec_spec, "powersgd:", 9) == 0)
         return parse_powersgd(c, codec_spec, ef, algo);
     CCL_CHECK(ccl_codec_parse(codec_spec, &c->codec));
+    c->kind = CCL_COMP_STREAM;
     uint32_t kind = codec_kind(&c->codec);
     if (ef[0] == '\0')
         c->ef_mode = c->codec.ops->id == CCL_CODEC_ID_DGC ? CCL_EF_DGC
@@ -165,15 +167,15 @@ ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t cou
     c->rank = comm->rank;
     c->nranks = comm->nranks;
     if (strcmp(spec, "none") == 0) {
-        c->none = 1;
+        c->kind = CCL_COMP_NONE;
         snprintf(c->spec, sizeof(c->spec), "none");
     } else if (strcmp(spec, "auto") == 0) {
-        c->is_auto = 1;
+        c->kind = CCL_COMP_AUTO;
         c->auto_decided = -1;
         snprintf(c->spec, sizeof(c->spec), "auto"); /* auto.c adds its compressor */
     } else {
         res = parse_spec(c, spec, &weight);
-        if (res == CCL_SUCCESS && ccl_comp_is_float(dtype) && !c->none) {
+        if (res == CCL_SUCCESS && ccl_comp_is_float(dtype) && c->kind != CCL_COMP_NONE) {
             res = ccl_ef_create(count, c->ef_mode, &c->ef);
             if (res == CCL_SUCCESS)
                 res = ccl_ef_set_group(c->ef, comm->nranks, weight);

@@ -36,10 +36,17 @@ extern const ccl_calgo_t ccl_callgather_direct;
 /* NULL-terminated, for lookup by name and for the info tool. */
 extern const ccl_calgo_t *const ccl_calgos[];
 
+/* What a compressor does with a call. */
+typedef enum {
+    CCL_COMP_NONE = 0, /* the exact collectives ("none", or PowerSGD where it would not pay) */
+    CCL_COMP_AUTO,     /* exact or compressed per call, as auto.c decides */
+    CCL_COMP_STREAM,   /* a stream codec (codec.ops) and an algorithm that moves its bytes */
+    CCL_COMP_LOWRANK,  /* PowerSGD: low-rank factors summed exactly (lowrank) */
+} ccl_comp_kind_t;
+
 struct ccl_compressor {
     char          spec[400];      /* normalised: codec:params,ef=...,algo=... */
-    int           none;           /* exact collectives only */
-    int           is_auto;
+    ccl_comp_kind_t kind;
     struct ccl_compressor *auto_sub; /* auto: the compressor it uses when compression pays */
     uint64_t      auto_calls;
     /* auto: where the model is unsure, both methods are tried on this very buffer and the

@@ -47,7 +47,7 @@ static ccl_result_t prepare(ccl_comp_step_t *st, const float *g, const ccl_calgo
 {
     struct ccl_compressor *c = st->comp;
     ccl_result_t res = CCL_SUCCESS;
-    st->encoder_checks_finite = c->ef_mode == CCL_EF_NONE && c->codec.ops != NULL &&
+    st->encoder_checks_finite = c->ef_mode == CCL_EF_NONE && c->kind == CCL_COMP_STREAM &&
                                 (c->codec.ops->flags & CCL_CODEC_SPARSE) &&
                                 (c->codec.ops->flags & CCL_CODEC_CHECKS_FINITE) &&
                                 !algo->prepares_pieces;
@@ -87,7 +87,7 @@ ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, 
     res = prepare(&st, in, algo);
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
         return res;
-    if (c->lowrank != NULL) {
+    if (c->kind == CCL_COMP_LOWRANK) {
         res = ccl_powersgd_allreduce(&st, comm, out, op);
         if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)
             from_f32(out, recvbuf, out_count, c->dtype);
