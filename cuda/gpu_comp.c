@@ -138,7 +138,7 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
     return CCL_SUCCESS;
 }
 
-/* ---- the step's device operations (step.h's ccl_comp_dev_t) ---- */
+/* ---- the step's device operations (step.h's ccl_step_dev_t) ---- */
 
 static ccl_result_t dev_encode(ccl_comp_step_t *st, uint64_t seed, void *dst, size_t cap,
                                size_t *len_p)
@@ -196,7 +196,7 @@ static ccl_result_t dev_finish(ccl_comp_step_t *st, float *out, size_t count, cc
     return e ? ccl_gpu_fail(e, "gpu finish") : CCL_SUCCESS;
 }
 
-static const ccl_comp_dev_t gpu_steps = {dev_encode, dev_decode, dev_zero, dev_finish};
+static const ccl_step_dev_t gpu_steps = {dev_encode, dev_decode, dev_zero, dev_finish};
 
 int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_coll_t coll, ccl_datatype_t dtype,
                         ccl_redop_t op)
@@ -209,8 +209,8 @@ int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_coll_t coll, ccl_dat
         return 0;
     if (coll == CCL_COLL_ALLGATHER) /* EF21 aggregates a sum: the host call refuses it */
         return c->ef_mode != CCL_EF_EF21 && c->ef_mode != CCL_EF_EF21W;
-    return (op == CCL_SUM || op == CCL_AVG) && c->algo != &ccl_callreduce_sign_vote &&
-           c->algo != &ccl_callreduce_powersgd;
+    return (op == CCL_SUM || op == CCL_AVG) && c->algo != &ccl_allreduce_sign_vote &&
+           c->algo != &ccl_allreduce_powersgd;
 }
 
 /* Prepare on the GPU, then the algorithm with the GPU's steps. */
@@ -236,7 +236,7 @@ ccl_result_t ccl_gpu_allreduce_compressed(const float *sendbuf, float *recvbuf, 
                                           ccl_redop_t op, struct ccl_compressor *c,
                                           struct ccl_comm *comm, void *stream)
 {
-    return gpu_run(CCL_COLL_ALLREDUCE, &ccl_callreduce_sparse_allgather, sendbuf, recvbuf, count,
+    return gpu_run(CCL_COLL_ALLREDUCE, &ccl_allreduce_sparse_allgather, sendbuf, recvbuf, count,
                    op, c, comm, stream);
 }
 
@@ -244,6 +244,6 @@ ccl_result_t ccl_gpu_allgather_compressed(const float *sendbuf, float *recvbuf, 
                                           struct ccl_compressor *c, struct ccl_comm *comm,
                                           void *stream)
 {
-    return gpu_run(CCL_COLL_ALLGATHER, &ccl_callgather_direct, sendbuf, recvbuf, sendcount,
+    return gpu_run(CCL_COLL_ALLGATHER, &ccl_allgather_direct_encoded, sendbuf, recvbuf, sendcount,
                    CCL_SUM, c, comm, stream);
 }

@@ -23,7 +23,7 @@ ccl_result_t ccl_gpu_allreduce_compressed(const float *sendbuf, float *recvbuf, 
                                           struct ccl_comm *comm, void *stream);
 
 /* The compressed allgather of device buffers: each rank's encoding, made on the GPU, to every
- * rank, decoded there into its block of recvbuf (allgather/compressed.c). */
+ * rank, decoded there into its block of recvbuf (allgather/direct_encoded.c). */
 ccl_result_t ccl_gpu_allgather_compressed(const float *sendbuf, float *recvbuf, size_t sendcount,
                                           struct ccl_compressor *c, struct ccl_comm *comm,
                                           void *stream);

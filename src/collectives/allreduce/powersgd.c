@@ -66,7 +66,7 @@ static ccl_result_t powersgd_not_streamed(ccl_coll_ctx_t *ctx)
     return ccl_set_error(ctx->comm, CCL_ERR_INTERNAL, "powersgd runs through its own entry");
 }
 
-const ccl_calgo_t ccl_callreduce_powersgd = {
+const ccl_calgo_t ccl_allreduce_powersgd = {
     .base = {.name = "powersgd", .coll = CCL_COLL_ALLREDUCE, .run = powersgd_not_streamed,
              .desc = "PowerSGD rank-r approximation: two exact allreduces of P (rows x r) and Q "
                      "(cols x r), warm start, error feedback; spec powersgd:rank=R,rows=N"},

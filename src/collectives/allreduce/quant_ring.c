@@ -42,7 +42,7 @@ static ccl_result_t add_partial(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const u
 {
     if (!*skip) /* the same memory when in place without error feedback */
         memmove(acc, own, len * sizeof(float));
-    return ccl_comp_take(ctx, req, msg, acc, len, 1, skip);
+    return ccl_step_take(ctx, req, msg, acc, len, 1, skip);
 }
 
 static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
@@ -67,14 +67,14 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
     if (P == 1) {
         /* One rank: one encoding, decoded like everyone else's would be. */
         size_t cap = CCL_MAX(ccl_codec_max_encoded_size(eff, q.n), (size_t)CCL_SKIP_TOKEN_LEN), len;
-        uint8_t *buf = ccl_comp_alloc(ctx, cap);
+        uint8_t *buf = ccl_step_alloc(ctx, cap);
         if (buf == NULL)
             return CCL_ERR_NO_MEMORY;
         if (skip)
-            return ccl_comp_skip_result(ctx);
-        CCL_CHECK(ccl_codec_encode(eff, st->input, q.n, ccl_comp_seed(st, r, 0), buf, cap, &len, recon));
+            return ccl_step_skip_result(ctx);
+        CCL_CHECK(ccl_codec_encode(eff, st->input, q.n, ccl_step_seed(st, r, 0), buf, cap, &len, recon));
         CCL_CHECK(ccl_codec_decode(buf, len, out, q.n, 0));
-        ccl_comp_finish(ctx, recon, out, q.n);
+        ccl_step_finish(ctx, recon, out, q.n);
         return CCL_SUCCESS;
     }
     CCL_CHECK(ccl_ctx_reqs(ctx, 2 * nmsg, &reqs));
@@ -96,7 +96,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         total += piece_cap(&q, eff, seg, ch);
     }
     off[nmsg + steps * C + C] = total;
-    uint8_t *mem = ccl_comp_alloc(ctx, total);
+    uint8_t *mem = ccl_step_alloc(ctx, total);
     res = CCL_ERR_NO_MEMORY;
     if (mem == NULL)
         goto out;
@@ -107,7 +107,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
             goto out;
     /* Own parts count as sent exactly, except the segment this rank starts (below). */
     if (!skip)
-        ccl_comp_sent_exact(st, recon, 0, q.n);
+        ccl_step_sent_exact(st, recon, 0, q.n);
     for (int s = 0; s < steps; s++) {
         int seg = ccl_mod(r - s, P);
         for (int ch = 0; ch < C; ch++) {
@@ -120,9 +120,9 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
                 if ((res = add_partial(ctx, &reqs[m], SLOT(m), st->input + po, out + po, pl, &skip)))
                     goto out;
             }
-            if ((res = ccl_comp_encode(ctx, s == 0 ? st->input + po : out + po, pl,
-                                       ccl_comp_seed(st, r, (uint32_t)(s * C + ch)), SLOT(sm),
-                                       CAP(sm), &len, s == 0 ? ccl_comp_recon_at(recon, po) : NULL,
+            if ((res = ccl_step_encode(ctx, s == 0 ? st->input + po : out + po, pl,
+                                       ccl_step_seed(st, r, (uint32_t)(s * C + ch)), SLOT(sm),
+                                       CAP(sm), &len, s == 0 ? ccl_step_recon_at(recon, po) : NULL,
                                        &skip)))
                 goto out;
             if ((res = ccl_p2p_isend_v(ctx, right, (uint32_t)(s * C + ch), SLOT(sm), len, CAP(sm),
@@ -137,7 +137,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         piece(&q, right, ch, &po, &pl);
         if ((res = add_partial(ctx, &reqs[m], SLOT(m), st->input + po, out + po, pl, &skip)))
             goto out;
-        if ((res = ccl_comp_encode(ctx, out + po, pl, ccl_comp_seed(st, r, (uint32_t)(steps * C + ch)),
+        if ((res = ccl_step_encode(ctx, out + po, pl, ccl_step_seed(st, r, (uint32_t)(steps * C + ch)),
                                    SLOT(om), CAP(om), &len, NULL, &skip)) ||
             (!skip && (res = ccl_codec_decode(SLOT(om), len, out + po, pl, 0))))
             goto out;
@@ -152,7 +152,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
             int m = (steps + s) * C + ch;
             size_t po, pl;
             piece(&q, seg, ch, &po, &pl);
-            if ((res = ccl_comp_take(ctx, &reqs[m], SLOT(m), out + po, pl, 0, &skip)))
+            if ((res = ccl_step_take(ctx, &reqs[m], SLOT(m), out + po, pl, 0, &skip)))
                 goto out;
             /* ... where the right neighbour expects it: its message m + C. */
             if (s + 1 < steps &&
@@ -166,9 +166,9 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
 #undef SLOT
 #undef CAP
     if (skip) {
-        res = ccl_comp_skip_result(ctx);
+        res = ccl_step_skip_result(ctx);
     } else {
-        ccl_comp_finish(ctx, recon, out, q.n);
+        ccl_step_finish(ctx, recon, out, q.n);
         res = CCL_SUCCESS;
     }
 out:
@@ -176,7 +176,7 @@ out:
     return res;
 }
 
-const ccl_calgo_t ccl_callreduce_ring = {
+const ccl_calgo_t ccl_allreduce_quant_ring = {
     .base = {.name = "ring", .coll = CCL_COLL_ALLREDUCE, .run = qring_run,
              .desc = "quantized ring, pipelined: partial sums decoded, added to and re-encoded at "
                      "each hop, the final sum encoded once and passed around (P quantizations)"},

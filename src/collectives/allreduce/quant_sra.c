@@ -9,7 +9,7 @@
  * t a rank scatters piece t of every segment, sums and gathers piece t - 1 of its own (whose
  * contributions have had a round to arrive) and decodes the gathered piece t - 2 of every
  * segment, so the link carries one phase while the core works on another. Error feedback
- * prepares each piece just before its first use (ccl_comp_prepare), so that pass overlaps
+ * prepares each piece just before its first use (ccl_step_prepare), so that pass overlaps
  * the first messages instead of delaying them. */
 #include "../compressed/step.h"
 #include "../patterns/patterns.h"
@@ -95,7 +95,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
     if (layout(&s, eff) != CCL_SUCCESS)
         return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory");
     res = CCL_ERR_NO_MEMORY;
-    if ((mem = ccl_comp_alloc(ctx, s.off[3 * PC])) == NULL)
+    if ((mem = ccl_step_alloc(ctx, s.off[3 * PC])) == NULL)
         goto out;
     for (int i = 0; i < P; i++)
         for (int pc = 0; pc < s.C && i != r; pc++)
@@ -116,11 +116,11 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             int j = (r + d) % P;
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, j, t, &po, &pl);
-            ccl_comp_prepare(st, po, pl, &skip);
-            if ((res = ccl_comp_encode(ctx, st->input + po, pl,
-                                       ccl_comp_seed(st, r, (uint32_t)(j * s.C + t)),
+            ccl_step_prepare(st, po, pl, &skip);
+            if ((res = ccl_step_encode(ctx, st->input + po, pl,
+                                       ccl_step_seed(st, r, (uint32_t)(j * s.C + t)),
                                        SLOT(SEND, j, t), SLOT_CAP(SEND, j, t), &len,
-                                       ccl_comp_recon_at(recon, po), &skip)) != CCL_SUCCESS)
+                                       ccl_step_recon_at(recon, po), &skip)) != CCL_SUCCESS)
                 goto out;
             if ((res = ccl_p2p_isend_v(ctx, j, SRA_ID(0, t), SLOT(SEND, j, t), len,
                                        SLOT_CAP(SEND, j, t), SCATTER_SEND_REQ(j, t))))
@@ -131,21 +131,21 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             /* This rank's piece g: its own part unencoded, the others in rank order. */
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, r, g, &po, &pl);
-            ccl_comp_prepare(st, po, pl, &skip);
+            ccl_step_prepare(st, po, pl, &skip);
             if (!skip) { /* in place without error feedback, p is out */
-                ccl_comp_sent_exact(st, recon, po, pl);
+                ccl_step_sent_exact(st, recon, po, pl);
                 memmove(out + po, st->input + po, pl * sizeof(float));
             }
             for (int i = 0; i < P; i++) {
                 if (i == r)
                     continue;
-                if ((res = ccl_comp_take(ctx, REQ(SCATTER_IN, i, g), SLOT(SCATTER_IN, i, g),
+                if ((res = ccl_step_take(ctx, REQ(SCATTER_IN, i, g), SLOT(SCATTER_IN, i, g),
                                          out + po, pl, 1, &skip)) != CCL_SUCCESS)
                     goto out;
             }
             /* The sum encoded once, decoded here as everywhere. */
-            if ((res = ccl_comp_encode(ctx, out + po, pl,
-                                       ccl_comp_seed(st, r, (uint32_t)((P + r) * s.C + g)),
+            if ((res = ccl_step_encode(ctx, out + po, pl,
+                                       ccl_step_seed(st, r, (uint32_t)((P + r) * s.C + g)),
                                        SLOT(SEND, r, g), SLOT_CAP(SEND, r, g), &len, NULL,
                                        &skip)) != CCL_SUCCESS ||
                 (!skip && (res = ccl_codec_decode(SLOT(SEND, r, g), len, out + po, pl, 0)) != CCL_SUCCESS))
@@ -164,7 +164,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
                 continue;
             size_t po, pl;
             piece(&s, i, h, &po, &pl);
-            if ((res = ccl_comp_take(ctx, REQ(GATHER_IN, i, h), SLOT(GATHER_IN, i, h), out + po,
+            if ((res = ccl_step_take(ctx, REQ(GATHER_IN, i, h), SLOT(GATHER_IN, i, h), out + po,
                                      pl, 0, &skip)) != CCL_SUCCESS)
                 goto out;
         }
@@ -175,10 +175,10 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
                 (res = ccl_p2p_wait(ctx, GATHER_SEND_REQ(i, pc))) != CCL_SUCCESS)
                 goto out;
     if (skip) {
-        res = ccl_comp_skip_result(ctx);
+        res = ccl_step_skip_result(ctx);
         goto out;
     }
-    ccl_comp_finish(ctx, recon, out, s.n);
+    ccl_step_finish(ctx, recon, out, s.n);
     res = CCL_SUCCESS;
 #undef SLOT
 #undef SLOT_CAP
@@ -199,7 +199,7 @@ static double sra_estimate(const ccl_coll_args_t *a, int P)
            2.0 * (P - 1) / P * wire * ccl_cost_model.beta_us_per_byte;
 }
 
-const ccl_calgo_t ccl_callreduce_sra = {
+const ccl_calgo_t ccl_allreduce_quant_sra = {
     .base = {.name = "sra", .coll = CCL_COLL_ALLREDUCE, .run = sra_run, .estimate_us = sra_estimate,
              .desc = "quantized scatter-reduce-allgather, pipelined: each piece encoded once to "
                      "its owner, summed in float32, the sum encoded once to all (two "

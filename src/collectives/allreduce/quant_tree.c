@@ -32,7 +32,7 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
     CCL_CHECK(ccl_ctx_reqs(ctx, 2 * nchild + 2, &reqs));
     if (cap > SIZE_MAX / ((size_t)nchild + 2))
         return ccl_set_error(ctx->comm, CCL_ERR_INVALID_ARG, "messages too large");
-    uint8_t *mem = ccl_comp_alloc(ctx, cap * ((size_t)nchild + 2));
+    uint8_t *mem = ccl_step_alloc(ctx, cap * ((size_t)nchild + 2));
     if (mem == NULL)
         return CCL_ERR_NO_MEMORY;
     uint8_t *up = mem + cap * (size_t)nchild, *down = up + cap;
@@ -42,31 +42,31 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
         CCL_CHECK(ccl_p2p_irecv_v(ctx, parent, TREE_ID_DOWN, down, cap, &reqs[nchild]));
     if (!skip) {
         memmove(out, st->input, n * sizeof(float)); /* in place without error feedback: the same memory */
-        ccl_comp_sent_exact(st, recon, 0, n);
+        ccl_step_sent_exact(st, recon, 0, n);
     }
     for (int i = 0; i < nchild; i++)
-        CCL_CHECK(ccl_comp_take(ctx, &reqs[i], mem + cap * (size_t)i, out, n, 1, &skip));
+        CCL_CHECK(ccl_step_take(ctx, &reqs[i], mem + cap * (size_t)i, out, n, 1, &skip));
     /* Up: the subtree's sum (a leaf's own part, with its reconstruction); the root encodes
      * the final sum instead, into the slot that goes down. */
     uint8_t *enc = parent >= 0 ? up : down;
-    CCL_CHECK(ccl_comp_encode(ctx, out, n, ccl_comp_seed(st, r, 0), enc, cap, &len,
+    CCL_CHECK(ccl_step_encode(ctx, out, n, ccl_step_seed(st, r, 0), enc, cap, &len,
                               parent >= 0 && nchild == 0 ? recon : NULL, &skip));
     if (parent >= 0) {
         CCL_CHECK(ccl_p2p_isend_v(ctx, parent, TREE_ID_UP, up, len, cap, &reqs[nchild + 1]));
         CCL_CHECK(ccl_p2p_wait(ctx, &reqs[nchild]));
         len = reqs[nchild].len;
-        if (ccl_comp_is_skip(down, len))
+        if (ccl_step_is_skip(down, len))
             skip = 1;
     }
     if (!skip)
-        CCL_CHECK(ccl_comp_decode_from(ctx, parent >= 0 ? parent : r, down, len, out, n, 0));
+        CCL_CHECK(ccl_step_decode_from(ctx, parent >= 0 ? parent : r, down, len, out, n, 0));
     for (int i = 0; i < nchild; i++)
         CCL_CHECK(ccl_p2p_isend_v(ctx, children[i], TREE_ID_DOWN, down, len, cap,
                                   &reqs[nchild + 2 + i]));
     CCL_CHECK(ccl_p2p_waitall(ctx, reqs + nchild + 1, nchild + 1));
     if (skip)
-        return ccl_comp_skip_result(ctx);
-    ccl_comp_finish(ctx, recon, out, n);
+        return ccl_step_skip_result(ctx);
+    ccl_step_finish(ctx, recon, out, n);
     return CCL_SUCCESS;
 }
 
@@ -77,7 +77,7 @@ static double qtree_estimate(const ccl_coll_args_t *a, int P)
     return 2.0 * ccl_log2_ceil(P) * (ccl_cost_model.alpha_us + wire * ccl_cost_model.beta_us_per_byte);
 }
 
-const ccl_calgo_t ccl_callreduce_tree = {
+const ccl_calgo_t ccl_allreduce_quant_tree = {
     .base = {.name = "tree", .coll = CCL_COLL_ALLREDUCE, .run = qtree_run, .estimate_us = qtree_estimate,
              .desc = "quantized binomial tree for small messages: subtree sums re-encoded up to "
                      "rank 0, its sum encoded once and passed down unchanged"},

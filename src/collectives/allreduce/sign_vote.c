@@ -10,16 +10,16 @@ static ccl_result_t sign_vote_run(ccl_coll_ctx_t *ctx)
     const ccl_coll_args_t *a = ctx->args;
     float *out = a->recvbuf;
     int skip;
-    CCL_CHECK(ccl_comp_exchange_sum(ctx, out, &skip));
+    CCL_CHECK(ccl_step_exchange_sum(ctx, out, &skip));
     if (skip)
-        return ccl_comp_skip_result(ctx);
+        return ccl_step_skip_result(ctx);
     for (size_t i = 0; i < a->count; i++)
         out[i] = out[i] >= 0 ? 1.0f : -1.0f;
     /* The vote is not a sum of what was sent: commit the state, but no average. */
-    return ccl_comp_commit(a->step, ccl_ef_recon(a->step->comp->ef), a->count);
+    return ccl_step_commit(a->step, ccl_ef_recon(a->step->comp->ef), a->count);
 }
 
-const ccl_calgo_t ccl_callreduce_sign_vote = {
+const ccl_calgo_t ccl_allreduce_sign_vote = {
     .base = {.name = "sign_vote", .coll = CCL_COLL_ALLREDUCE, .run = sign_vote_run,
              .desc = "signSGD majority vote: 1 bit per element from every rank, result the "
                      "sign of the votes (ties +1)"},

@@ -12,13 +12,13 @@ static ccl_result_t sparse_allgather_run(ccl_coll_ctx_t *ctx)
     const ccl_coll_args_t *a = ctx->args;
     float *out = a->recvbuf;
     int skip;
-    CCL_CHECK(ccl_comp_exchange_sum(ctx, out, &skip));
+    CCL_CHECK(ccl_step_exchange_sum(ctx, out, &skip));
     if (skip)
-        return ccl_comp_skip_result(ctx);
-    return ccl_comp_finish(ctx, ccl_ef_recon(a->step->comp->ef), out, a->count);
+        return ccl_step_skip_result(ctx);
+    return ccl_step_finish(ctx, ccl_ef_recon(a->step->comp->ef), out, a->count);
 }
 
-const ccl_calgo_t ccl_callreduce_sparse_allgather = {
+const ccl_calgo_t ccl_allreduce_sparse_allgather = {
     .base = {.name = "sparse_allgather", .coll = CCL_COLL_ALLREDUCE, .run = sparse_allgather_run,
              .desc = "every rank's (index, value) payload to every rank, summed in rank order "
                      "(DGC's exchange); also carries dense codecs"},

@@ -37,7 +37,7 @@ static ccl_result_t rd_swap(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *reqs, int to, in
     if (from >= 0) {
         if ((res = ccl_p2p_wait(ctx, &reqs[0])) != CCL_SUCCESS)
             return res;
-        if (ccl_comp_is_skip(rbuf, reqs[0].len))
+        if (ccl_step_is_skip(rbuf, reqs[0].len))
             *skip = 1;
         else if (!*skip)
             CCL_CHECK(ccl_svec_add_msg(ctx, from, v, rbuf, reqs[0].len));
@@ -62,13 +62,13 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
     ccl_result_t res;
 
     CCL_CHECK(ccl_ctx_reqs(ctx, 2, &reqs));
-    uint8_t *mem = ccl_comp_alloc(ctx, enc_cap + 2 * cap);
+    uint8_t *mem = ccl_step_alloc(ctx, enc_cap + 2 * cap);
     if (mem == NULL)
         return CCL_ERR_NO_MEMORY;
     uint8_t *enc = mem, *sbuf = mem + enc_cap, *rbuf = sbuf + cap;
     ccl_svec_init(&v, n, out);
     if (!skip)
-        CCL_CHECK(ccl_comp_encode_own(st, r, enc, enc_cap, &len, recon, &skip));
+        CCL_CHECK(ccl_step_encode_own(st, r, enc, enc_cap, &len, recon, &skip));
     if (!skip) {
         uint32_t *idx;
         float *val;
@@ -100,15 +100,15 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
         skip = 1;
     if (res == CCL_SUCCESS && !skip) {
         ccl_svec_densify(&v);
-        ccl_comp_finish(ctx, recon, out, n);
+        ccl_step_finish(ctx, recon, out, n);
     }
     ccl_svec_free(&v);
     if (res == CCL_SUCCESS && skip)
-        res = ccl_comp_skip_result(ctx);
+        res = ccl_step_skip_result(ctx);
     return res;
 }
 
-const ccl_calgo_t ccl_callreduce_sparse_rd = {
+const ccl_calgo_t ccl_allreduce_sparse_rd = {
     .base = {.name = "sparse_rd", .coll = CCL_COLL_ALLREDUCE, .run = sparse_rd_run,
              .desc = "SparCML recursive doubling: log2 P rounds of merging (index, value) "
                      "lists, dense once the merged support covers half the buffer"},

@@ -53,7 +53,7 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
         ccl_set_error(ctx->comm, res, "no memory");
         goto out;
     }
-    if (!skip && (res = ccl_comp_encode_own(st, r, enc, enc_cap, &enc_len, recon, &skip)) != CCL_SUCCESS)
+    if (!skip && (res = ccl_step_encode_own(st, r, enc, enc_cap, &enc_len, recon, &skip)) != CCL_SUCCESS)
         goto out;
     if (!skip) {
         if ((res = ccl_codec_read_sparse(enc, enc_len, n, &idx, &val, &k)) != CCL_SUCCESS)
@@ -73,7 +73,7 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
                                          : ccl_svec_msg_cap(ccl_seg_len(n, P, j));
     }
     off[3 * P + 1] = total;
-    uint8_t *mem = ccl_comp_alloc(ctx, total);
+    uint8_t *mem = ccl_step_alloc(ctx, total);
     if (mem == NULL) {
         res = CCL_ERR_NO_MEMORY; /* res holds the encoding's success by now */
         goto out;
@@ -108,7 +108,7 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
         const uint8_t *m = i == r ? SLOT(r) : SLOT(P + i);
         if (i != r && (res = ccl_p2p_wait(ctx, &reqs[i])) != CCL_SUCCESS)
             goto out;
-        if (ccl_comp_is_skip(m, reqs[i].len))
+        if (ccl_step_is_skip(m, reqs[i].len))
             skip = 1;
         else if (!skip && (res = ccl_svec_add_msg(ctx, i, &sum, m, reqs[i].len)) != CCL_SUCCESS)
             goto out;
@@ -133,7 +133,7 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
             continue;
         if ((res = ccl_p2p_wait(ctx, &reqs[P + i])) != CCL_SUCCESS)
             goto out;
-        if (ccl_comp_is_skip(SLOT(2 * P + i), reqs[P + i].len)) {
+        if (ccl_step_is_skip(SLOT(2 * P + i), reqs[P + i].len)) {
             skip = 1;
         } else if (!skip) {
             size_t il = ccl_seg_len(n, P, i);
@@ -153,9 +153,9 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
             goto out;
 #undef SLOT
     if (skip) {
-        res = ccl_comp_skip_result(ctx);
+        res = ccl_step_skip_result(ctx);
     } else {
-        ccl_comp_finish(ctx, recon, out, n);
+        ccl_step_finish(ctx, recon, out, n);
         res = CCL_SUCCESS;
     }
 out:
@@ -168,7 +168,7 @@ out:
     return res;
 }
 
-const ccl_calgo_t ccl_callreduce_sparse_split = {
+const ccl_calgo_t ccl_allreduce_sparse_split = {
     .base = {.name = "sparse_split", .coll = CCL_COLL_ALLREDUCE, .run = sparse_split_run,
              .desc = "split and allgather: each rank's pairs in range j to rank j, summed there in "
                      "rank order, each range's sum (sparse or dense) to every rank"},

@@ -8,10 +8,10 @@
 #include <string.h>
 
 const ccl_calgo_t *const ccl_calgos[] = {
-    &ccl_callreduce_sra, &ccl_callreduce_ring, &ccl_callreduce_tree,
-    &ccl_callreduce_sparse_allgather, &ccl_callreduce_sparse_rd,
-    &ccl_callreduce_sparse_split, &ccl_callreduce_sign_vote, &ccl_callreduce_powersgd,
-    &ccl_callgather_direct, NULL,
+    &ccl_allreduce_quant_sra, &ccl_allreduce_quant_ring, &ccl_allreduce_quant_tree,
+    &ccl_allreduce_sparse_allgather, &ccl_allreduce_sparse_rd,
+    &ccl_allreduce_sparse_split, &ccl_allreduce_sign_vote, &ccl_allreduce_powersgd,
+    &ccl_allgather_direct_encoded, NULL,
 };
 
 static uint32_t codec_kind(const ccl_codec_t *c)
@@ -42,7 +42,7 @@ static ccl_result_t parse_powersgd(struct ccl_compressor *c, const char *codec_s
     if (algo[0] != '\0' && strcmp(algo, "powersgd") != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry powersgd", algo);
     c->ef_mode = strcmp(ef, "none") == 0 ? CCL_EF_NONE : CCL_EF_CLASSIC;
-    c->algo = &ccl_callreduce_powersgd;
+    c->algo = &ccl_allreduce_powersgd;
     snprintf(c->spec, sizeof(c->spec), "powersgd:rank=%u,rows=%zu,warm=%d,seed=%llu,ef=%s,algo=powersgd",
              p.rank, p.rows, p.warm, (unsigned long long)p.seed, ccl_ef_mode_name(c->ef_mode));
     if (!ccl_powersgd_pays(&p)) {
@@ -65,10 +65,10 @@ const ccl_calgo_t *ccl_comp_default_algo(struct ccl_compressor *c, double *us_p)
     const uint32_t kind = codec_kind(&c->codec);
     *us_p = -1;
     if (kind & CCL_CALGO_SIGN)
-        return &ccl_callreduce_sign_vote;
+        return &ccl_allreduce_sign_vote;
     if (kind & CCL_CALGO_SPARSE)
-        return &ccl_callreduce_sparse_allgather;
-    const ccl_calgo_t *best = &ccl_callreduce_sra;
+        return &ccl_allreduce_sparse_allgather;
+    const ccl_calgo_t *best = &ccl_allreduce_quant_sra;
     ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .count = c->count, .dtype = CCL_FLOAT32,
                          .dt_size = sizeof(float), .codec = &c->codec};
     for (int i = 0; ccl_calgos[i] != NULL; i++) {
@@ -144,10 +144,10 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
                              "algo=%s: no compressed allreduce of that name (sra, ring, tree, "
                              "sparse_allgather, sparse_rd, sparse_split, sign_vote; powersgd "
                              "comes with the powersgd spec)", algo);
-    if (!(c->algo->kinds & kind) || c->algo == &ccl_callreduce_powersgd)
+    if (!(c->algo->kinds & kind) || c->algo == &ccl_allreduce_powersgd)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry codec %s%s",
                              algo, c->codec.ops->name,
-                             c->algo == &ccl_callreduce_sign_vote ? " (sign_vote needs sign:scale=none)" : "");
+                             c->algo == &ccl_allreduce_sign_vote ? " (sign_vote needs sign:scale=none)" : "");
     snprintf(c->spec, sizeof(c->spec), "%s%sef=%s,algo=%s", codec_spec,
              strchr(codec_spec, ':') ? "," : ":",
              c->ef_mode == CCL_EF_DGC ? "dgc" : ccl_ef_mode_name(c->ef_mode), c->algo->base.name);

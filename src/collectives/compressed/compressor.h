@@ -18,21 +18,21 @@ typedef struct ccl_calgo {
      * algorithms a spec without algo= chooses among by the cost model, NULL for the rest */
     ccl_algo_t base;
     uint32_t   kinds;
-    /* The algorithm prepares error feedback piece by piece (ccl_comp_prepare) just before it
+    /* The algorithm prepares error feedback piece by piece (ccl_step_prepare) just before it
      * encodes each piece, so the pass overlaps the first messages; else all of it is
      * prepared before the algorithm runs. */
     int        prepares_pieces;
 } ccl_calgo_t;
 
-extern const ccl_calgo_t ccl_callreduce_sra;
-extern const ccl_calgo_t ccl_callreduce_ring;
-extern const ccl_calgo_t ccl_callreduce_tree;
-extern const ccl_calgo_t ccl_callreduce_sparse_allgather;
-extern const ccl_calgo_t ccl_callreduce_sparse_rd;
-extern const ccl_calgo_t ccl_callreduce_sparse_split;
-extern const ccl_calgo_t ccl_callreduce_sign_vote;
-extern const ccl_calgo_t ccl_callreduce_powersgd;
-extern const ccl_calgo_t ccl_callgather_direct;
+extern const ccl_calgo_t ccl_allreduce_quant_sra;
+extern const ccl_calgo_t ccl_allreduce_quant_ring;
+extern const ccl_calgo_t ccl_allreduce_quant_tree;
+extern const ccl_calgo_t ccl_allreduce_sparse_allgather;
+extern const ccl_calgo_t ccl_allreduce_sparse_rd;
+extern const ccl_calgo_t ccl_allreduce_sparse_split;
+extern const ccl_calgo_t ccl_allreduce_sign_vote;
+extern const ccl_calgo_t ccl_allreduce_powersgd;
+extern const ccl_calgo_t ccl_allgather_direct_encoded;
 /* NULL-terminated, for lookup by name and for the info tool. */
 extern const ccl_calgo_t *const ccl_calgos[];
 

@@ -41,7 +41,7 @@ static ccl_result_t agree_scale(ccl_comp_step_t *st, struct ccl_comm *comm, floa
 }
 
 /* Error feedback's prepare of the step's input from the gradient g: whole, piece by piece
- * inside the algorithm (ccl_comp_prepare), or left to a sparse encoder that checks its
+ * inside the algorithm (ccl_step_prepare), or left to a sparse encoder that checks its
  * input itself. Sets st->local_skip where g is not finite. */
 static ccl_result_t prepare(ccl_comp_step_t *st, const float *g, const ccl_calgo_t *algo)
 {

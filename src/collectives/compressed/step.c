@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t ccl_comp_seed(const ccl_comp_step_t *st, int rank, uint32_t chunk)
+uint64_t ccl_step_seed(const ccl_comp_step_t *st, int rank, uint32_t chunk)
 {
     const struct ccl_compressor *c = st->comp;
     uint64_t key[3] = {c->ef->steps, (uint64_t)chunk,
@@ -15,17 +15,17 @@ uint64_t ccl_comp_seed(const ccl_comp_step_t *st, int rank, uint32_t chunk)
     return ccl_hash64(key, sizeof(key), c->spec_hash);
 }
 
-int ccl_comp_is_skip(const void *buf, size_t len)
+int ccl_step_is_skip(const void *buf, size_t len)
 {
     return len == CCL_SKIP_TOKEN_LEN && memcmp(buf, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN) == 0;
 }
 
-ccl_result_t ccl_comp_encode_own(ccl_comp_step_t *st, int rank, uint8_t *dst, size_t cap,
+ccl_result_t ccl_step_encode_own(ccl_comp_step_t *st, int rank, uint8_t *dst, size_t cap,
                                  size_t *len_p, float *recon, int *skip)
 {
     struct ccl_compressor *c = st->comp;
     ccl_result_t res = ccl_codec_encode(&st->codec, st->input, c->count,
-                                        ccl_comp_seed(st, rank, 0), dst, cap, len_p, recon);
+                                        ccl_step_seed(st, rank, 0), dst, cap, len_p, recon);
     if (res != CCL_ERR_INVALID_ARG || !st->encoder_checks_finite || ccl_all_finite(st->input, c->count))
         return res;
     /* The encoder found what the prepare's check would have: skip as the prepare would. */
@@ -35,7 +35,7 @@ ccl_result_t ccl_comp_encode_own(ccl_comp_step_t *st, int rank, uint8_t *dst, si
     return CCL_SUCCESS;
 }
 
-ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
+ccl_result_t ccl_step_skip_result(ccl_coll_ctx_t *ctx)
 {
     ccl_comp_step_t *st = ctx->args->step;
     struct ccl_compressor *c = st->comp;
@@ -50,7 +50,7 @@ ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx)
                                         "of finite gradients overflowed float32");
 }
 
-ccl_result_t ccl_comp_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
+ccl_result_t ccl_step_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
                              uint8_t *dst, size_t cap, size_t *len_p, float *recon, int *skip)
 {
     ccl_result_t res = CCL_SUCCESS;
@@ -69,7 +69,7 @@ ccl_result_t ccl_comp_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, ui
     return CCL_SUCCESS;
 }
 
-void ccl_comp_sent_exact(const ccl_comp_step_t *st, float *recon, size_t off, size_t len)
+void ccl_step_sent_exact(const ccl_comp_step_t *st, float *recon, size_t off, size_t len)
 {
     if (recon == NULL)
         return;
@@ -79,7 +79,7 @@ void ccl_comp_sent_exact(const ccl_comp_step_t *st, float *recon, size_t off, si
         memcpy(recon + off, st->input + off, len * sizeof(float));
 }
 
-ccl_result_t ccl_comp_commit(ccl_comp_step_t *st, float *recon, size_t count)
+ccl_result_t ccl_step_commit(ccl_comp_step_t *st, float *recon, size_t count)
 {
     struct ccl_compressor *c = st->comp;
     uint32_t *idx;
@@ -96,7 +96,7 @@ ccl_result_t ccl_comp_commit(ccl_comp_step_t *st, float *recon, size_t count)
     return CCL_SUCCESS;
 }
 
-ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
+ccl_result_t ccl_step_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
 {
     ccl_comp_step_t *st = ctx->args->step;
     struct ccl_compressor *c = st->comp;
@@ -104,7 +104,7 @@ ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size
         return st->dev->finish(st, out, count,
                                ctx->args->coll == CCL_COLL_ALLREDUCE ? ctx->args->op : CCL_SUM,
                                ctx->comm->nranks);
-    CCL_CHECK(ccl_comp_commit(st, recon, count));
+    CCL_CHECK(ccl_step_commit(st, recon, count));
     if (ctx->args->coll != CCL_COLL_ALLREDUCE)
         return CCL_SUCCESS;
     ccl_ef_aggregate(c->ef, out);
@@ -116,7 +116,7 @@ ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size
     return CCL_SUCCESS;
 }
 
-void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
+void *ccl_step_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
 {
     void *p = ccl_comm_scratch(ctx->comm, CCL_MAX(bytes, (size_t)64));
     if (p == NULL)
@@ -124,7 +124,7 @@ void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
     return p;
 }
 
-ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
+ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
                                int *skip_p)
 {
     ccl_comp_step_t *st = ctx->args->step;
@@ -140,7 +140,7 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     /* One block of the communicator's scratch: the pointer and length tables, then the
      * slots. */
     size_t tables = (size_t)P * (sizeof(uint8_t *) + sizeof(size_t));
-    uint8_t *mem = ccl_comp_alloc(ctx, tables + (size_t)P * cap);
+    uint8_t *mem = ccl_step_alloc(ctx, tables + (size_t)P * cap);
     if (mem == NULL)
         return CCL_ERR_NO_MEMORY;
     uint8_t **slot = (uint8_t **)(void *)mem;
@@ -151,11 +151,11 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
         if (i != r)
             CCL_CHECK(ccl_p2p_irecv_v(ctx, i, 0, slot[i], cap, &reqs[i]));
     if (!st->local_skip && st->dev != NULL) {
-        CCL_CHECK(st->dev->encode(st, ccl_comp_seed(st, r, 0), slot[r], cap, &len[r]));
+        CCL_CHECK(st->dev->encode(st, ccl_step_seed(st, r, 0), slot[r], cap, &len[r]));
     } else if (!st->local_skip) {
         /* Where the state can commit from this message, no reconstruction is written. */
         const int list = ccl_ef_commits_list(c->ef);
-        CCL_CHECK(ccl_comp_encode_own(st, r, slot[r], cap, &len[r],
+        CCL_CHECK(ccl_step_encode_own(st, r, slot[r], cap, &len[r],
                                       list ? NULL : ccl_ef_recon(c->ef),
                                       skip_p));
         st->own_msg = list ? slot[r] : NULL;
@@ -177,7 +177,7 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
         if ((res = ccl_p2p_wait(ctx, &reqs[i])) != CCL_SUCCESS)
             return res;
         len[i] = reqs[i].len;
-        *skip_p |= ccl_comp_is_skip(slot[i], len[i]);
+        *skip_p |= ccl_step_is_skip(slot[i], len[i]);
     }
     CCL_CHECK(ccl_p2p_waitall(ctx, reqs + P, P));
     *slot_p = slot;
@@ -185,11 +185,11 @@ ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     return CCL_SUCCESS;
 }
 
-ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
+ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
 {
     size_t count = ctx->args->count, *len;
     uint8_t **slot;
-    CCL_CHECK(ccl_comp_exchange(ctx, &slot, &len, skip_p));
+    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, skip_p));
     if (*skip_p)
         return CCL_SUCCESS;
     if (ctx->args->step->dev != NULL)
@@ -197,22 +197,22 @@ ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
     else
         memset(out, 0, count * sizeof(float));
     for (int i = 0; i < ctx->comm->nranks; i++)
-        CCL_CHECK(ccl_comp_decode_from(ctx, i, slot[i], len[i], out, count, 1));
+        CCL_CHECK(ccl_step_decode_from(ctx, i, slot[i], len[i], out, count, 1));
     return CCL_SUCCESS;
 }
 
-ccl_result_t ccl_comp_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg, float *out,
+ccl_result_t ccl_step_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg, float *out,
                            size_t count, int accumulate, int *skip)
 {
     CCL_CHECK(ccl_p2p_wait(ctx, req));
-    if (ccl_comp_is_skip(msg, req->len))
+    if (ccl_step_is_skip(msg, req->len))
         *skip = 1;
     else if (!*skip)
-        return ccl_comp_decode_from(ctx, req->peer, msg, req->len, out, count, accumulate);
+        return ccl_step_decode_from(ctx, req->peer, msg, req->len, out, count, accumulate);
     return CCL_SUCCESS;
 }
 
-ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
+ccl_result_t ccl_step_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate)
 {
     ccl_comp_step_t *st = ctx->args->step;
@@ -227,7 +227,7 @@ ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *
                          peer, ccl_get_last_error(NULL));
 }
 
-void ccl_comp_prepare(ccl_comp_step_t *st, size_t off, size_t len, int *skip)
+void ccl_step_prepare(ccl_comp_step_t *st, size_t off, size_t len, int *skip)
 {
     struct ccl_compressor *c = st->comp;
     if (st->pending_grad == NULL || st->local_skip)

@@ -20,7 +20,7 @@ typedef struct {
     ccl_result_t (*zero)(struct ccl_comp_step *st, float *out, size_t count);
     ccl_result_t (*finish)(struct ccl_comp_step *st, float *out, size_t count, ccl_redop_t op,
                            int nranks);
-} ccl_comp_dev_t;
+} ccl_step_dev_t;
 
 /* One call, prepared before the collective starts (run.c), read and updated by the
  * algorithm; ccl_coll_args_t.step points here. */
@@ -31,56 +31,56 @@ typedef struct ccl_comp_step {
     int           local_skip;     /* this rank's gradient was not finite */
     /* The prepare made no pass of its own: input is the gradient itself (no error
      * feedback), and the sparse encoder, which checks its input in its candidate pass,
-     * finds NaN and infinities instead (ccl_comp_encode_own). */
+     * finds NaN and infinities instead (ccl_step_encode_own). */
     int           encoder_checks_finite;
     /* The algorithm prepares input piece by piece (ccl_calgo_t.prepares_pieces): the
      * gradient and DGC's clipping scale; pending_grad is NULL when input is already whole. */
     const float  *pending_grad;
     float         clip_scale;
-    /* This rank's encoding of input, when ccl_comp_exchange encoded it without a
-     * reconstruction (ccl_ef_commits_list): ccl_comp_commit commits from it. NULL otherwise. */
+    /* This rank's encoding of input, when ccl_step_exchange encoded it without a
+     * reconstruction (ccl_ef_commits_list): ccl_step_commit commits from it. NULL otherwise. */
     const uint8_t *own_msg;
     size_t        own_len;
-    const ccl_comp_dev_t *dev;    /* this call's buffers are on a GPU (NULL: host) */
+    const ccl_step_dev_t *dev;    /* this call's buffers are on a GPU (NULL: host) */
     void         *dev_stream;
 } ccl_comp_step_t;
 
 /* The seed of one encoding: the same on every rank for codecs that need a shared seed,
  * distinct per rank otherwise; distinct per step and chunk. */
-uint64_t ccl_comp_seed(const ccl_comp_step_t *st, int rank, uint32_t chunk);
+uint64_t ccl_step_seed(const ccl_comp_step_t *st, int rank, uint32_t chunk);
 
 /* Marks a message that carries no payload because the sender's gradient was not finite, or
  * a sum it made overflowed float32: every rank then skips the step. */
 #define CCL_SKIP_TOKEN     "SKIP"
 #define CCL_SKIP_TOKEN_LEN 4
-int ccl_comp_is_skip(const void *buf, size_t len);
+int ccl_step_is_skip(const void *buf, size_t len);
 
 /* Encodes this rank's whole input (rank: this rank, for the seed) into dst. Where the encoder
  * refuses a non-finite gradient that the prepare left to it (encoder_checks_finite), this rank's
  * step is skipped as if the prepare had found it: local_skip and *skip set, CCL_SUCCESS. */
-ccl_result_t ccl_comp_encode_own(ccl_comp_step_t *st, int rank, uint8_t *dst, size_t cap,
+ccl_result_t ccl_step_encode_own(ccl_comp_step_t *st, int rank, uint8_t *dst, size_t cap,
                                  size_t *len_p, float *recon, int *skip);
 
 /* Ends a call whose step some rank skipped: the state is kept, the comm stays usable. */
-ccl_result_t ccl_comp_skip_result(ccl_coll_ctx_t *ctx);
+ccl_result_t ccl_step_skip_result(ccl_coll_ctx_t *ctx);
 
 /* Commits this rank's error feedback for the step: from its own message where
- * ccl_comp_exchange kept it (st->own_msg), else from recon (ccl_ef_recon, filled by the
- * encoder and ccl_comp_sent_exact). count: the elements of the compressor. */
-ccl_result_t ccl_comp_commit(ccl_comp_step_t *st, float *recon, size_t count);
+ * ccl_step_exchange kept it (st->own_msg), else from recon (ccl_ef_recon, filled by the
+ * encoder and ccl_step_sent_exact). count: the elements of the compressor. */
+ccl_result_t ccl_step_commit(ccl_comp_step_t *st, float *recon, size_t count);
 
 /* After the sum is in out (count floats, identical on every rank): commit the error
- * feedback (recon: ccl_ef_recon, filled by the encoder and ccl_comp_sent_exact), aggregate
+ * feedback (recon: ccl_ef_recon, filled by the encoder and ccl_step_sent_exact), aggregate
  * (EF21), divide for avg. On device buffers, st->dev's finish does it. */
-ccl_result_t ccl_comp_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count);
+ccl_result_t ccl_step_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count);
 
 /* Elements [off, off + len) of st->input went to the sum unencoded: their entry in recon (the
  * error feedback's buffer, NULL without error feedback) says so, whichever form it takes
  * (decoded values: p; residuals: zero). */
-void ccl_comp_sent_exact(const ccl_comp_step_t *st, float *recon, size_t off, size_t len);
+void ccl_step_sent_exact(const ccl_comp_step_t *st, float *recon, size_t off, size_t len);
 
 /* recon's entries from off (NULL stays NULL: no error feedback). */
-static inline float *ccl_comp_recon_at(float *recon, size_t off)
+static inline float *ccl_step_recon_at(float *recon, size_t off)
 {
     return recon != NULL ? recon + off : NULL;
 }
@@ -88,28 +88,28 @@ static inline float *ccl_comp_recon_at(float *recon, size_t off)
 /* Every rank encodes its whole p (error feedback's reconstruction into its state) and
  * sends it to every other rank. On return slot[i], len[i] hold rank i's encoding (the own
  * one included) and *skip_p tells whether some rank skipped the step. slot and len have
- * nranks entries, in the communicator's scratch (ccl_comp_alloc). */
-ccl_result_t ccl_comp_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
+ * nranks entries, in the communicator's scratch (ccl_step_alloc). */
+ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
                                int *skip_p);
 
-/* ccl_comp_exchange, then out = the sum of every rank's decoded payload, added in rank
+/* ccl_step_exchange, then out = the sum of every rank's decoded payload, added in rank
  * order so that every rank computes the same bits. Nothing is written if a rank skipped. */
-ccl_result_t ccl_comp_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
+ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
 
 /* Encodes n floats of src (this rank's p, or a sum made in this call) with the step's codec
  * into dst, or the skip token if *skip is set. A sum of finite values can overflow float32,
  * and no lossy encoding of an infinity exists: then the skip token goes instead and *skip
  * is set, so that every rank skips the step (the state kept, the communicator usable). */
-ccl_result_t ccl_comp_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
+ccl_result_t ccl_step_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
                              uint8_t *dst, size_t cap, size_t *len_p, float *recon, int *skip);
 
 /* Waits for a message (req, received into msg), then: a skip token sets *skip; otherwise,
  * unless *skip is already set, decodes it into out (accumulating or not). */
-ccl_result_t ccl_comp_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg, float *out,
+ccl_result_t ccl_step_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg, float *out,
                            size_t count, int accumulate, int *skip);
 
 /* Decodes what peer sent; a payload that fails its checks fails the call (hostile bytes). */
-ccl_result_t ccl_comp_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
+ccl_result_t ccl_step_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate);
 
 /* PowerSGD's allreduce of st->input into out (allreduce/powersgd.c): two exact allreduces of
@@ -119,12 +119,12 @@ ccl_result_t ccl_powersgd_allreduce(ccl_comp_step_t *st, struct ccl_comm *comm, 
 
 /* The call's message buffers: the communicator's scratch, reused across calls (no
  * allocation per call once it is large enough). One block per call. */
-void *ccl_comp_alloc(ccl_coll_ctx_t *ctx, size_t bytes);
+void *ccl_step_alloc(ccl_coll_ctx_t *ctx, size_t bytes);
 
 /* For an algorithm with prepares_pieces: error feedback's prepare of p[off, off + len), once
  * per element, before anything reads it there. A non-finite gradient there sets *skip (the
  * algorithm then sends skip tokens, and every rank skips the step) and counts the skipped
  * step once. Nothing to do where input was prepared whole (a GPU call, a shared scale). */
-void ccl_comp_prepare(ccl_comp_step_t *st, size_t off, size_t len, int *skip);
+void ccl_step_prepare(ccl_comp_step_t *st, size_t off, size_t len, int *skip);
 
 #endif
