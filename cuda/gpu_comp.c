@@ -209,12 +209,12 @@ int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_coll_t coll, ccl_dat
         return 0;
     if (coll == CCL_COLL_ALLGATHER) /* EF21 aggregates a sum: the host call refuses it */
         return c->ef_mode != CCL_EF_EF21 && c->ef_mode != CCL_EF_EF21W;
-    return (op == CCL_SUM || op == CCL_AVG) && c->algo != &ccl_allreduce_sign_vote &&
-           c->algo != &ccl_allreduce_powersgd;
+    return (op == CCL_SUM || op == CCL_AVG) &&
+           !(c->algo->carries & (CCL_CARRY_SIGN | CCL_CARRY_LOWRANK));
 }
 
 /* Prepare on the GPU, then the algorithm with the GPU's steps. */
-static ccl_result_t gpu_run(ccl_coll_t coll, const ccl_calgo_t *algo, const float *sendbuf,
+static ccl_result_t gpu_run(ccl_coll_t coll, const ccl_algo_t *algo, const float *sendbuf,
                             float *recvbuf, size_t count, ccl_redop_t op, struct ccl_compressor *c,
                             struct ccl_comm *comm, void *stream)
 {
@@ -228,7 +228,7 @@ static ccl_result_t gpu_run(ccl_coll_t coll, const ccl_calgo_t *algo, const floa
         return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
     ccl_coll_args_t a = {.coll = coll, .sendbuf = sendbuf, .recvbuf = recvbuf, .count = count,
                          .dtype = CCL_FLOAT32, .op = op, .dt_size = sizeof(float), .step = &st,
-                         .codec = &c->codec, .calgo = algo, .sig_extra = c->spec_hash};
+                         .codec = &c->codec, .algo = algo, .sig_extra = c->spec_hash};
     return ccl_coll_run(comm, &a);
 }
 
@@ -236,14 +236,16 @@ ccl_result_t ccl_gpu_allreduce_compressed(const float *sendbuf, float *recvbuf, 
                                           ccl_redop_t op, struct ccl_compressor *c,
                                           struct ccl_comm *comm, void *stream)
 {
-    return gpu_run(CCL_COLL_ALLREDUCE, &ccl_allreduce_sparse_allgather, sendbuf, recvbuf, count,
-                   op, c, comm, stream);
+    return gpu_run(CCL_COLL_ALLREDUCE,
+                   ccl_algo_find(CCL_COLL_ALLREDUCE, "sparse_allgather", CCL_CARRY_SPARSE),
+                   sendbuf, recvbuf, count, op, c, comm, stream);
 }
 
 ccl_result_t ccl_gpu_allgather_compressed(const float *sendbuf, float *recvbuf, size_t sendcount,
                                           struct ccl_compressor *c, struct ccl_comm *comm,
                                           void *stream)
 {
-    return gpu_run(CCL_COLL_ALLGATHER, &ccl_allgather_direct_encoded, sendbuf, recvbuf, sendcount,
-                   CCL_SUM, c, comm, stream);
+    return gpu_run(CCL_COLL_ALLGATHER,
+                   ccl_algo_find(CCL_COLL_ALLGATHER, "direct", CCL_CARRY_SPARSE),
+                   sendbuf, recvbuf, sendcount, CCL_SUM, c, comm, stream);
 }

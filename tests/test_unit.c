@@ -2,6 +2,7 @@
  * parsing, segment and tree arithmetic, unique ids, argument checks before a communicator. */
 #include "harness.h"
 #include "collectives/patterns/patterns.h"
+#include "collectives/compressed/compressor.h"
 #include "core/config.h"
 #include "core/reduce.h"
 
@@ -280,12 +281,44 @@ static int test_selection(void)
                     small = tiny, large = tiny;
     small.count = 1024;
     large.count = 1 << 24;
-    return strcmp(ccl_select_algo(&tiny, 4)->name, "direct") == 0 &&
-           strcmp(ccl_select_algo(&tiny, 3)->name, "direct") == 0 &&
-           strcmp(ccl_select_algo(&tiny, 16)->name, "rec_doubling") == 0 &&
-           strcmp(ccl_select_algo(&small, 4)->name, "rec_doubling") == 0 &&
-           strcmp(ccl_select_algo(&large, 4)->name, "ring") == 0 &&
-           strcmp(ccl_select_algo(&large, 3)->name, "ring") == 0;
+#define SEL(a, n) ccl_algo_select(&(a), CCL_CARRY_EXACT, &ccl_tuning_default, n, NULL)->name
+    return strcmp(SEL(tiny, 4), "direct") == 0 && strcmp(SEL(tiny, 3), "direct") == 0 &&
+           strcmp(SEL(tiny, 16), "rec_doubling") == 0 &&
+           strcmp(SEL(small, 4), "rec_doubling") == 0 && strcmp(SEL(large, 4), "ring") == 0 &&
+           strcmp(SEL(large, 3), "ring") == 0;
+#undef SEL
+}
+
+/* One registry serves exact and compressed calls: every algorithm is found by its name and
+ * what it carries, a name shared by an exact and a compressed algorithm resolves by what the
+ * call carries, and the one selector makes the compressed defaults. */
+static int test_registry(void)
+{
+    const ccl_tuning_t *t = &ccl_tuning_default;
+    ccl_codec_t int8, topk, vote;
+    int ok = ccl_codec_parse("int:bits=8", &int8) == CCL_SUCCESS &&
+             ccl_codec_parse("topk:ratio=0.01", &topk) == CCL_SUCCESS &&
+             ccl_codec_parse("sign:scale=none", &vote) == CCL_SUCCESS;
+    for (int c = 0; ok && c < CCL_NUM_COLLS; c++) {
+        const ccl_algo_t *const *tab = ccl_algo_table((ccl_coll_t)c);
+        for (int i = 0; ok && tab[i] != NULL; i++)
+            ok = tab[i]->coll == (ccl_coll_t)c && tab[i]->carries != 0 &&
+                 ccl_algo_find((ccl_coll_t)c, tab[i]->name, tab[i]->carries) == tab[i] &&
+                 (tab[i]->default_for & ~tab[i]->carries) == 0;
+    }
+    const ccl_algo_t *exact_ring = ccl_algo_find(CCL_COLL_ALLREDUCE, "ring", CCL_CARRY_EXACT),
+                     *quant_ring = ccl_algo_find(CCL_COLL_ALLREDUCE, "ring", CCL_CARRY_DENSE);
+#define DFLT(codec, n, P) \
+    ccl_comp_default_algo(CCL_COLL_ALLREDUCE, &(codec), n, t, P, NULL)->name
+    return ok && exact_ring != NULL && quant_ring != NULL && exact_ring != quant_ring &&
+           ccl_algo_find(CCL_COLL_ALLREDUCE, "sign_vote", CCL_CARRY_DENSE) == NULL &&
+           ccl_algo_find(CCL_COLL_ALLREDUCE, "powersgd", CCL_CARRY_DENSE) == NULL &&
+           strcmp(DFLT(int8, 256, 4), "tree") == 0 && strcmp(DFLT(int8, 1 << 24, 4), "sra") == 0 &&
+           strcmp(DFLT(topk, 1 << 24, 4), "sparse_allgather") == 0 &&
+           strcmp(DFLT(vote, 1 << 24, 4), "sign_vote") == 0 &&
+           strcmp(ccl_comp_default_algo(CCL_COLL_ALLGATHER, &topk, 100, t, 4, NULL)->name,
+                  "direct") == 0;
+#undef DFLT
 }
 
 int main(void)
@@ -306,5 +339,6 @@ int main(void)
     h_report(test_env_missing(), "ccl_comm_init_from_env explains a missing launcher");
     h_report(test_error_strings(), "every result code has a message; version; dtype sizes");
     h_report(test_selection(), "cost model: tiny allreduce one-shot (few ranks), small by recursive doubling, large by ring");
+    h_report(test_registry(), "one algorithm registry: each found by name and carries; compressed defaults from the one selector");
     return h_failed ? 1 : 0;
 }

@@ -9,6 +9,20 @@
 #include <stdio.h>
 #include <string.h>
 
+/* "exact", "dense,sparse", ...: what al can move. */
+static const char *carries_str(const ccl_algo_t *al, char *buf, size_t cap)
+{
+    static const char *const names[] = {"exact", "dense", "sparse", "sign", "lowrank"};
+    size_t n = 0;
+    buf[0] = '\0';
+    for (unsigned b = 0; b < sizeof(names) / sizeof(names[0]); b++)
+        if (al->carries & (1u << b))
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", names[b]);
+    if (al->default_for)
+        snprintf(buf + n, cap - n, "%s", "*");
+    return buf;
+}
+
 /* auto's model as measured on this job's communicator, rank 0 printing. */
 static int measure(void)
 {
@@ -25,14 +39,15 @@ static int measure(void)
     if (rank == 0) {
         printf("auto on %d ranks, compressed = %s; measured:\n", comm->nranks,
                ccl_compressor_spec(c->auto_sub));
+        const ccl_tuning_t *t = &comm->tuning;
         for (int k = 0; k < CCL_AUTO_POINTS; k++)
-            printf("  %10.0f bytes: exact %.0f us, compressed %.0f us\n", comm->automodel.bytes[k],
-                   comm->automodel.us[0][k], comm->automodel.us[1][k]);
+            printf("  %10.0f bytes: exact %.0f us, compressed %.0f us\n", t->measured.bytes[k],
+                   t->measured.us[0][k], t->measured.us[1][k]);
         printf("%12s %14s %14s  %s\n", "bytes", "exact (us)", "compressed", "choice");
         for (size_t b = 4096; b <= (256u << 20); b *= 4) {
             double e = ccl_auto_model_us(comm, 0, (double)b), z = ccl_auto_model_us(comm, 1, (double)b);
-            double margin = (double)b > comm->automodel.bytes[CCL_AUTO_POINTS - 1] ? 0.6 : 0.9;
-            printf("%12zu %14.0f %14.0f  %s\n", b, e, z, z < margin * e ? "compressed" : "exact");
+            printf("%12zu %14.0f %14.0f  %s\n", b, e, z,
+                   z < ccl_auto_margin(comm, (double)b) * e ? "compressed" : "exact");
         }
     }
     ccl_compressor_destroy(c);
@@ -47,15 +62,17 @@ int main(int argc, char **argv)
         return measure();
     ccl_get_version(&v);
     printf("cclz %d.%d.%d\n\n", v / 10000, v / 100 % 100, v % 100);
-    printf("Algorithms (CCLZ_ALGO=name or coll:name to force one):\n");
-    for (int i = 0; ccl_algos[i] != NULL; i++)
-        printf("  %-15s %-17s %s%s\n", ccl_coll_name(ccl_algos[i]->coll), ccl_algos[i]->name,
-               ccl_algos[i]->desc, ccl_algos[i]->estimate_us ? "" : " [only when forced]");
-
-    printf("\nCompressed algorithms (spec key algo=name):\n");
-    for (int i = 0; ccl_calgos[i] != NULL; i++)
-        printf("  %-15s %-17s %s\n", ccl_coll_name(ccl_calgos[i]->base.coll),
-               ccl_calgos[i]->base.name, ccl_calgos[i]->base.desc);
+    printf("Algorithms (exact: CCLZ_ALGO=name or coll:name forces one; compressed: a spec's "
+           "algo=name). 'carries': what each can move; '*': chosen by the cost model where "
+           "nothing is named:\n");
+    for (int c = 0; c < CCL_NUM_COLLS; c++) {
+        const ccl_algo_t *const *t = ccl_algo_table((ccl_coll_t)c);
+        for (int i = 0; t[i] != NULL; i++) {
+            char carries[64];
+            printf("  %-15s %-17s %-22s %s\n", ccl_coll_name((ccl_coll_t)c), t[i]->name,
+                   carries_str(t[i], carries, sizeof(carries)), t[i]->desc);
+        }
+    }
     printf("\nCodecs (spec \"name:key=value,...\"; see docs/wire-format.md):\n");
     for (int i = 0; ccl_codecs[i] != NULL; i++)
         printf("  %-10s %s\n  %-10s   %s\n", ccl_codecs[i]->name, ccl_codecs[i]->desc, "",
@@ -67,9 +84,10 @@ int main(int argc, char **argv)
            "\"none\".\n\"auto\" measures its model per communicator: cclz_info --measure under "
            "a launcher prints it.\n");
 
-    printf("\nCost model: alpha %.1f us, %.2f GB/s link, %.2f GB/s reduction\n",
-           ccl_cost_model.alpha_us, 1e-3 / ccl_cost_model.beta_us_per_byte,
-           1e-3 / ccl_cost_model.reduce_us_per_byte);
+    const ccl_tuning_t *tun = &ccl_tuning_default;
+    printf("\nCost model (a new communicator's): alpha %.1f us, %.2f GB/s link, %.2f GB/s "
+           "reduction\n", tun->alpha_us, 1e-3 / tun->beta_us_per_byte,
+           1e-3 / tun->reduce_us_per_byte);
     printf("Allreduce choice by size (bytes) and ranks:\n%12s", "bytes\\ranks");
     static const int ranks[] = {2, 3, 4, 8, 16, 64};
     for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++)
@@ -80,7 +98,7 @@ int main(int argc, char **argv)
         for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++) {
             ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .count = bytes / 4,
                                  .dtype = CCL_FLOAT32, .op = CCL_SUM, .dt_size = 4};
-            printf(" %13s", ccl_select_algo(&a, ranks[j])->name);
+            printf(" %13s", ccl_algo_select(&a, CCL_CARRY_EXACT, tun, ranks[j], NULL)->name);
         }
         printf("\n");
     }
@@ -89,16 +107,14 @@ int main(int argc, char **argv)
     for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++)
         printf(" %13d", ranks[j]);
     printf("\n");
+    ccl_codec_t int8;
+    if (ccl_codec_parse("int:bits=8", &int8) != CCL_SUCCESS)
+        return 1;
     for (size_t bytes = 1024; bytes <= (256u << 20); bytes *= 4) {
-        struct ccl_compressor c = {.count = bytes / 4};
-        double us;
-        if (ccl_codec_parse("int:bits=8", &c.codec) != CCL_SUCCESS)
-            return 1;
         printf("%12zu", bytes);
-        for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++) {
-            c.nranks = ranks[j];
-            printf(" %13s", ccl_comp_default_algo(&c, &us)->base.name);
-        }
+        for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++)
+            printf(" %13s", ccl_comp_default_algo(CCL_COLL_ALLREDUCE, &int8, bytes / 4, tun,
+                                                  ranks[j], NULL)->name);
         printf("\n");
     }
     printf("\nSettings (environment):\n");

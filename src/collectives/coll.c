@@ -1,7 +1,6 @@
 /* coll.c: the public collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
 #include "p2p.h"
-#include "compressed/compressor.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -68,15 +67,18 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
     }
     ctx.comm = comm;
     ctx.args = a;
-    ctx.seq = comm->seq++;
     ctx.last_progress = ccl_time_now();
-    if (comm->nranks == 1 && a->calgo == NULL) {
+    if (comm->nranks == 1 && a->algo == NULL) {
+        comm->seq++;
         coll_run_single(a);
         atomic_fetch_sub(&comm->in_flight, 1);
         return CCL_SUCCESS;
     }
 
-    algo = a->calgo != NULL ? &a->calgo->base : ccl_select_algo(a, comm->nranks);
+    algo = a->algo != NULL ? a->algo
+                           : ccl_algo_select(a, CCL_CARRY_EXACT, &comm->tuning, comm->nranks, NULL);
+    /* A nested algorithm's calls take their own numbers, the same on every rank. */
+    ctx.seq = (algo->flags & CCL_ALGO_NESTED) ? comm->seq : comm->seq++;
     /* Everything that must agree across ranks, the algorithm included: a rank that picked
      * another algorithm (a different CCLZ_ALGO, say) would otherwise wait forever. */
     ctx.sig = sig_mix(sig_mix(sig_mix(sig_mix(ccl_hash64(algo->name, strlen(algo->name), 0),

@@ -1,5 +1,5 @@
-/* coll.h: what an algorithm is (the table the selector and the info tool read) and the
- * per-call context every algorithm runs in. */
+/* coll.h: what an algorithm is, the per-call context every algorithm runs in, and the one
+ * registry and selector of exact and compressed algorithms (select.c). */
 #ifndef CCL_COLL_H
 #define CCL_COLL_H
 
@@ -24,11 +24,11 @@ typedef struct {
     int            root;
     size_t         dt_size;
     /* Compressed calls: the call in progress (compressed/step.h), the compressor's codec
-     * (for the estimates) and the algorithm it chose (run instead of the table's);
+     * (for the estimates) and the algorithm it chose (run instead of selecting one);
      * sig_extra joins the call's signature (the compressor's spec). NULL for exact calls. */
     struct ccl_comp_step *step;
     const struct ccl_codec *codec;
-    const struct ccl_calgo *calgo;
+    const struct ccl_algo *algo;
     uint64_t       sig_extra;
 } ccl_coll_args_t;
 
@@ -49,44 +49,50 @@ typedef struct {
     int                    keep_comm; /* the error is this call's alone: the comm stays usable */
 } ccl_coll_ctx_t;
 
+/* What an algorithm can move (ccl_algo_t.carries), and what a call needs moved. */
+#define CCL_CARRY_EXACT   (1u << 0) /* the elements themselves */
+#define CCL_CARRY_DENSE   (1u << 1) /* a quantizer's or a cast's encoding */
+#define CCL_CARRY_SPARSE  (1u << 2) /* (index, value) encodings */
+#define CCL_CARRY_SIGN    (1u << 3) /* sign:scale=none's votes */
+#define CCL_CARRY_LOWRANK (1u << 4) /* PowerSGD's factors */
+
+/* ccl_algo_t.flags */
+#define CCL_ALGO_PREPARES_PIECES (1u << 0) /* prepares error feedback piece by piece, just
+                                            * before it encodes each (compressed/step.h) */
+#define CCL_ALGO_NESTED          (1u << 1) /* runs whole collectives of its own through
+                                            * ccl_coll_run, and sends nothing itself */
+
 typedef struct ccl_algo {
     const char *name;
     const char *desc;
     ccl_coll_t  coll;
+    uint32_t    carries;     /* CCL_CARRY_*: what it can move when named */
+    uint32_t    default_for; /* CCL_CARRY_*: what the selector may choose it for unnamed */
+    uint32_t    flags;       /* CCL_ALGO_* */
     ccl_result_t (*run)(ccl_coll_ctx_t *ctx);
-    /* Cost model: estimated microseconds for this call on nranks ranks; NULL for an
-     * algorithm that runs only when CCLZ_ALGO names it. */
-    double (*estimate_us)(const ccl_coll_args_t *args, int nranks);
+    /* Cost model: estimated microseconds for this call on nranks ranks. NULL: the only
+     * algorithm in its default_for, or one that runs only when named. */
+    double (*estimate_us)(const ccl_coll_args_t *args, const ccl_tuning_t *t, int nranks);
 } ccl_algo_t;
-
-/* Every algorithm, one file each under src/collectives/<coll>/. */
-extern const ccl_algo_t ccl_allreduce_ring;
-extern const ccl_algo_t ccl_allreduce_rec_doubling;
-extern const ccl_algo_t ccl_allreduce_direct;
-extern const ccl_algo_t ccl_allreduce_halving_doubling;
-extern const ccl_algo_t ccl_allgather_ring;
-extern const ccl_algo_t ccl_reduce_scatter_ring;
-extern const ccl_algo_t ccl_broadcast_binomial;
-extern const ccl_algo_t ccl_barrier_dissemination;
-
-/* All algorithms, NULL-terminated, for selection and listing. */
-extern const ccl_algo_t *const ccl_algos[];
 
 const char *ccl_coll_name(ccl_coll_t coll);
 
 /* Runs one call on comm (checks done): sequence number, signature, algorithm, cleanup. */
 ccl_result_t ccl_coll_run(struct ccl_comm *comm, ccl_coll_args_t *a);
 
-/* Picks the algorithm for a call: CCLZ_ALGO if it names one for this collective, else the
- * lowest estimate of the cost model. Logs the choice at debug level. */
-const ccl_algo_t *ccl_select_algo(const ccl_coll_args_t *args, int nranks);
+/* ---- select.c: every algorithm, one table per collective (<coll>/<coll>.c) ---- */
 
-/* The α-β link model the estimates use (microseconds, and microseconds per byte). */
-typedef struct {
-    double alpha_us;
-    double beta_us_per_byte;
-    double reduce_us_per_byte;
-} ccl_cost_model_t;
-extern ccl_cost_model_t ccl_cost_model;
+/* coll's algorithms, NULL-terminated; NULL for no such collective. */
+const ccl_algo_t *const *ccl_algo_table(ccl_coll_t coll);
+
+/* The algorithm of coll called name that carries some of `carries`; NULL if none. */
+const ccl_algo_t *ccl_algo_find(ccl_coll_t coll, const char *name, uint32_t carries);
+
+/* The algorithm for a call that needs `want` carried: for exact calls CCLZ_ALGO's choice
+ * where it names one, else the lowest estimate among those whose default_for has `want`
+ * (ties: the earlier in the table). *us_p (may be NULL): that estimate, -1 where none was
+ * made. Logs the choice at debug level. */
+const ccl_algo_t *ccl_algo_select(const ccl_coll_args_t *args, uint32_t want,
+                                  const ccl_tuning_t *t, int nranks, double *us_p);
 
 #endif

@@ -131,6 +131,7 @@ ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, voi
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for a communicator");
     comm->rank = rank;
     comm->nranks = nranks;
+    comm->tuning = ccl_tuning_default;
     comm->tl_ops = &ccl_transport_ucx;
     comm->tl = tl;
     comm->timeout_s = ccl_config_get()->timeout_s;

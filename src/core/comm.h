@@ -5,11 +5,11 @@
 #include "ccl_int.h"
 #include "../transports/transport.h"
 #include "device.h"
+#include "tuning.h"
 
 #include <stdatomic.h>
 
 #define CCL_ERRSTR_LEN 512
-#define CCL_AUTO_POINTS 3
 
 /* Tag bit of failure notices; data messages never set it (see collectives/p2p.h). */
 #define CCL_TAG_CTRL (1ULL << 63)
@@ -48,15 +48,7 @@ struct ccl_comm {
     size_t scratch_size;
     ccl_pinned_t pinned[2];     /* staging of device buffers (device.h) */
 
-    /* "auto" compression's measurements, identical on every rank (collectives/compressed/auto.c):
-     * the exact (0) and compressed (1) allreduce took us[m][k] microseconds for bytes[k];
-     * *_scale correct the model from what calls took. */
-    struct {
-        int    done;
-        double bytes[CCL_AUTO_POINTS], us[2][CCL_AUTO_POINTS];
-        double exact_scale, comp_scale;
-        double obs[2], pred[2];   /* this rank's observed and predicted time, per method */
-    } automodel;
+    ccl_tuning_t tuning;        /* the cost model, and what "auto" measured here */
 
     char last_error[CCL_ERRSTR_LEN];
 };

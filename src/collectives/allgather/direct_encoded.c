@@ -19,8 +19,11 @@ static ccl_result_t allgather_direct_encoded_run(ccl_coll_ctx_t *ctx)
     return ccl_step_finish(ctx, ccl_ef_recon(a->step->comp->ef), out, a->count);
 }
 
-const ccl_calgo_t ccl_allgather_direct_encoded = {
-    .base = {.name = "direct", .coll = CCL_COLL_ALLGATHER, .run = allgather_direct_encoded_run,
-             .desc = "every rank's encoding sent to every rank and decoded there"},
-    .kinds = CCL_CALGO_DENSE | CCL_CALGO_SPARSE | CCL_CALGO_SIGN,
+const ccl_algo_t ccl_allgather_direct_encoded = {
+    .name        = "direct",
+    .desc        = "every rank's encoding sent to every rank and decoded there",
+    .coll        = CCL_COLL_ALLGATHER,
+    .carries     = CCL_CARRY_DENSE | CCL_CARRY_SPARSE | CCL_CARRY_SIGN,
+    .default_for = CCL_CARRY_DENSE | CCL_CARRY_SPARSE | CCL_CARRY_SIGN,
+    .run         = allgather_direct_encoded_run,
 };

@@ -21,16 +21,18 @@ static ccl_result_t allgather_ring_run(ccl_coll_ctx_t *ctx)
     return ccl_ring_run(ctx, &d);
 }
 
-static double allgather_ring_estimate(const ccl_coll_args_t *a, int p)
+static double allgather_ring_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int p)
 {
     double n = (double)(a->count * a->dt_size);
-    return (p - 1) * (ccl_cost_model.alpha_us + n * ccl_cost_model.beta_us_per_byte);
+    return (p - 1) * (t->alpha_us + n * t->beta_us_per_byte);
 }
 
 const ccl_algo_t ccl_allgather_ring = {
     .name        = "ring",
     .desc        = "P-1 steps around a ring, chunked and pipelined",
     .coll        = CCL_COLL_ALLGATHER,
+    .carries     = CCL_CARRY_EXACT,
+    .default_for = CCL_CARRY_EXACT,
     .run         = allgather_ring_run,
     .estimate_us = allgather_ring_estimate,
 };

@@ -54,13 +54,13 @@ static ccl_result_t allreduce_direct_run(ccl_coll_ctx_t *ctx)
     return CCL_SUCCESS;
 }
 
-static double allreduce_direct_estimate(const ccl_coll_args_t *a, int p)
+static double allreduce_direct_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int p)
 {
     double n = (double)(a->count * a->dt_size);
     /* One latency, but P-1 messages leave each rank, each costing a fraction of it. */
-    return ccl_cost_model.alpha_us +
-           (p - 1) * (0.3 * ccl_cost_model.alpha_us + n * ccl_cost_model.beta_us_per_byte +
-                      n * ccl_cost_model.reduce_us_per_byte);
+    return t->alpha_us +
+           (p - 1) * (0.3 * t->alpha_us + n * t->beta_us_per_byte +
+                      n * t->reduce_us_per_byte);
 }
 
 const ccl_algo_t ccl_allreduce_direct = {
@@ -68,6 +68,8 @@ const ccl_algo_t ccl_allreduce_direct = {
     .desc        = "one shot: every rank sends its buffer to all, then sums the P buffers in "
                    "rank order; one round of latency, for tiny messages",
     .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_EXACT,
+    .default_for = CCL_CARRY_EXACT,
     .run         = allreduce_direct_run,
     .estimate_us = allreduce_direct_estimate,
 };

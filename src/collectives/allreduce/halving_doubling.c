@@ -79,6 +79,8 @@ const ccl_algo_t ccl_allreduce_halving_doubling = {
     .desc        = "Rabenseifner: reduce-scatter by recursive halving + allgather by recursive "
                    "doubling; ring bandwidth in 2*log2(P) steps",
     .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_EXACT,
+    .default_for = 0,
     .run         = allreduce_hd_run,
     /* No estimate: forced only. On shared memory and on emulated 1 Gbit/s links it tied or
      * lost to the ring at every size measured (perf/RESULTS.md), so the model leaves it be. */

@@ -6,7 +6,9 @@
  *   result = P Q^T,  error feedback: e = M - P (M^T P)^T, this rank's own share.
  * Both allreduces are exact and everything after them is computed from identical bits, so
  * every rank ends with the same result. A NaN or Inf anywhere rides on the first allreduce
- * as a flag, and every rank skips the step. The arithmetic is compress/powersgd.c. */
+ * as a flag, and every rank skips the step. The arithmetic is compress/powersgd.c. The two
+ * allreduces are whole calls of their own (CCL_ALGO_NESTED), with the compressor's spec in
+ * their signature. */
 #include "../compressed/step.h"
 #include "../../core/comm.h"
 
@@ -21,10 +23,12 @@ static ccl_result_t exact_sum(struct ccl_comm *comm, const struct ccl_compressor
     return ccl_coll_run(comm, &a);
 }
 
-ccl_result_t ccl_powersgd_allreduce(ccl_comp_step_t *st, struct ccl_comm *comm, float *out,
-                                    ccl_redop_t op)
+static ccl_result_t powersgd_run(ccl_coll_ctx_t *ctx)
 {
+    ccl_comp_step_t *st = ctx->args->step;
     struct ccl_compressor *c = st->comp;
+    struct ccl_comm *comm = ctx->comm;
+    float *out = ctx->args->recvbuf;
     ccl_powersgd_t *s = c->lowrank;
     const size_t np = s->p.rows * s->p.rank;
     ccl_powersgd_start(s, c->ef->steps);
@@ -39,6 +43,7 @@ ccl_result_t ccl_powersgd_allreduce(ccl_comp_step_t *st, struct ccl_comm *comm, 
     if (s->pm[np] != 0.0f) {
         if (!st->local_skip)
             c->ef->skipped++;
+        ctx->keep_comm = 1;
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
                              "allreduce: a gradient holds NaN or Inf%s; the step is skipped on "
                              "every rank and the error-feedback state kept",
@@ -53,7 +58,7 @@ ccl_result_t ccl_powersgd_allreduce(ccl_comp_step_t *st, struct ccl_comm *comm, 
     ccl_powersgd_expand(s, NULL, out);
     s->have_q = 1;
     ccl_ef_commit(c->ef, recon);
-    if (op == CCL_AVG) {
+    if (ctx->args->op == CCL_AVG) {
         float inv = 1.0f / (float)comm->nranks;
         for (size_t i = 0; i < c->count; i++)
             out[i] *= inv;
@@ -61,14 +66,13 @@ ccl_result_t ccl_powersgd_allreduce(ccl_comp_step_t *st, struct ccl_comm *comm, 
     return CCL_SUCCESS;
 }
 
-static ccl_result_t powersgd_not_streamed(ccl_coll_ctx_t *ctx)
-{
-    return ccl_set_error(ctx->comm, CCL_ERR_INTERNAL, "powersgd runs through its own entry");
-}
-
-const ccl_calgo_t ccl_allreduce_powersgd = {
-    .base = {.name = "powersgd", .coll = CCL_COLL_ALLREDUCE, .run = powersgd_not_streamed,
-             .desc = "PowerSGD rank-r approximation: two exact allreduces of P (rows x r) and Q "
-                     "(cols x r), warm start, error feedback; spec powersgd:rank=R,rows=N"},
-    .kinds = CCL_CALGO_LOWRANK,
+const ccl_algo_t ccl_allreduce_powersgd = {
+    .name        = "powersgd",
+    .desc        = "PowerSGD rank-r approximation: two exact allreduces of P (rows x r) and Q "
+                   "(cols x r), warm start, error feedback; spec powersgd:rank=R,rows=N",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_LOWRANK,
+    .default_for = CCL_CARRY_LOWRANK,
+    .flags       = CCL_ALGO_NESTED,
+    .run         = powersgd_run,
 };

@@ -176,9 +176,12 @@ out:
     return res;
 }
 
-const ccl_calgo_t ccl_allreduce_quant_ring = {
-    .base = {.name = "ring", .coll = CCL_COLL_ALLREDUCE, .run = qring_run,
-             .desc = "quantized ring, pipelined: partial sums decoded, added to and re-encoded at "
-                     "each hop, the final sum encoded once and passed around (P quantizations)"},
-    .kinds = CCL_CALGO_DENSE,
+const ccl_algo_t ccl_allreduce_quant_ring = {
+    .name        = "ring",
+    .desc        = "quantized ring, pipelined: partial sums decoded, added to and re-encoded at "
+                   "each hop, the final sum encoded once and passed around (P quantizations)",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_DENSE,
+    .default_for = 0,
+    .run         = qring_run,
 };

@@ -192,18 +192,22 @@ out:
 
 /* 2 (P - 1) messages a rank, concurrent within each phase; 2 (P - 1) / P of the encoded
  * buffer out of each rank. */
-static double sra_estimate(const ccl_coll_args_t *a, int P)
+static double sra_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P)
 {
     double wire = (double)ccl_codec_max_encoded_size(a->codec, a->count);
-    return 2.0 * (P - 1) * ccl_cost_model.alpha_us +
-           2.0 * (P - 1) / P * wire * ccl_cost_model.beta_us_per_byte;
+    return 2.0 * (P - 1) * t->alpha_us +
+           2.0 * (P - 1) / P * wire * t->beta_us_per_byte;
 }
 
-const ccl_calgo_t ccl_allreduce_quant_sra = {
-    .base = {.name = "sra", .coll = CCL_COLL_ALLREDUCE, .run = sra_run, .estimate_us = sra_estimate,
-             .desc = "quantized scatter-reduce-allgather, pipelined: each piece encoded once to "
-                     "its owner, summed in float32, the sum encoded once to all (two "
-                     "quantizations)"},
-    .kinds = CCL_CALGO_DENSE | CCL_CALGO_SPARSE,
-    .prepares_pieces = 1,
+const ccl_algo_t ccl_allreduce_quant_sra = {
+    .name        = "sra",
+    .desc        = "quantized scatter-reduce-allgather, pipelined: each piece encoded once to "
+                   "its owner, summed in float32, the sum encoded once to all (two "
+                   "quantizations)",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_DENSE | CCL_CARRY_SPARSE,
+    .default_for = CCL_CARRY_DENSE,
+    .flags       = CCL_ALGO_PREPARES_PIECES,
+    .run         = sra_run,
+    .estimate_us = sra_estimate,
 };

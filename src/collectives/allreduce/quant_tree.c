@@ -71,15 +71,19 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
 }
 
 /* ceil(log2 P) levels up and as many down, each one whole encoding after another. */
-static double qtree_estimate(const ccl_coll_args_t *a, int P)
+static double qtree_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P)
 {
     double wire = (double)ccl_codec_max_encoded_size(a->codec, a->count);
-    return 2.0 * ccl_log2_ceil(P) * (ccl_cost_model.alpha_us + wire * ccl_cost_model.beta_us_per_byte);
+    return 2.0 * ccl_log2_ceil(P) * (t->alpha_us + wire * t->beta_us_per_byte);
 }
 
-const ccl_calgo_t ccl_allreduce_quant_tree = {
-    .base = {.name = "tree", .coll = CCL_COLL_ALLREDUCE, .run = qtree_run, .estimate_us = qtree_estimate,
-             .desc = "quantized binomial tree for small messages: subtree sums re-encoded up to "
-                     "rank 0, its sum encoded once and passed down unchanged"},
-    .kinds = CCL_CALGO_DENSE,
+const ccl_algo_t ccl_allreduce_quant_tree = {
+    .name        = "tree",
+    .desc        = "quantized binomial tree for small messages: subtree sums re-encoded up to "
+                   "rank 0, its sum encoded once and passed down unchanged",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_DENSE,
+    .default_for = CCL_CARRY_DENSE,
+    .run         = qtree_run,
+    .estimate_us = qtree_estimate,
 };

@@ -43,12 +43,12 @@ static ccl_result_t allreduce_rd_run(ccl_coll_ctx_t *ctx)
     return CCL_SUCCESS;
 }
 
-static double allreduce_rd_estimate(const ccl_coll_args_t *a, int p)
+static double allreduce_rd_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int p)
 {
     double n = (double)(a->count * a->dt_size);
     int steps = ccl_log2_ceil(p) + (p != ccl_pow2_floor(p) ? 1 : 0);
-    return steps * (ccl_cost_model.alpha_us + n * ccl_cost_model.beta_us_per_byte +
-                    n * ccl_cost_model.reduce_us_per_byte);
+    return steps * (t->alpha_us + n * t->beta_us_per_byte +
+                    n * t->reduce_us_per_byte);
 }
 
 const ccl_algo_t ccl_allreduce_rec_doubling = {
@@ -56,6 +56,8 @@ const ccl_algo_t ccl_allreduce_rec_doubling = {
     .desc        = "recursive doubling, whole buffer each of log2(P) steps; latency-optimal "
                    "for small messages",
     .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_EXACT,
+    .default_for = CCL_CARRY_EXACT,
     .run         = allreduce_rd_run,
     .estimate_us = allreduce_rd_estimate,
 };

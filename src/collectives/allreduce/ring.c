@@ -19,14 +19,14 @@ static ccl_result_t allreduce_ring_run(ccl_coll_ctx_t *ctx)
     return ccl_ring_run(ctx, &d);
 }
 
-static double allreduce_ring_estimate(const ccl_coll_args_t *a, int p)
+static double allreduce_ring_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int p)
 {
     double n = (double)(a->count * a->dt_size), f = (double)(p - 1) / p;
     /* With c chunks per segment the reduction of one chunk overlaps the transfer of the
      * next, so only about 1/c of the reduction time adds to the transfers. */
     double chunks = CCL_MAX(1.0, n / p / (double)ccl_config_get()->chunk_size);
-    return 2.0 * (p - 1) * ccl_cost_model.alpha_us + 2.0 * f * n * ccl_cost_model.beta_us_per_byte +
-           f * n * ccl_cost_model.reduce_us_per_byte / chunks;
+    return 2.0 * (p - 1) * t->alpha_us + 2.0 * f * n * t->beta_us_per_byte +
+           f * n * t->reduce_us_per_byte / chunks;
 }
 
 const ccl_algo_t ccl_allreduce_ring = {
@@ -34,6 +34,8 @@ const ccl_algo_t ccl_allreduce_ring = {
     .desc        = "reduce-scatter + allgather around a ring, chunked and pipelined; "
                    "bandwidth-optimal for large messages",
     .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_EXACT,
+    .default_for = CCL_CARRY_EXACT,
     .run         = allreduce_ring_run,
     .estimate_us = allreduce_ring_estimate,
 };

@@ -19,9 +19,12 @@ static ccl_result_t sign_vote_run(ccl_coll_ctx_t *ctx)
     return ccl_step_commit(a->step, ccl_ef_recon(a->step->comp->ef), a->count);
 }
 
-const ccl_calgo_t ccl_allreduce_sign_vote = {
-    .base = {.name = "sign_vote", .coll = CCL_COLL_ALLREDUCE, .run = sign_vote_run,
-             .desc = "signSGD majority vote: 1 bit per element from every rank, result the "
-                     "sign of the votes (ties +1)"},
-    .kinds = CCL_CALGO_SIGN,
+const ccl_algo_t ccl_allreduce_sign_vote = {
+    .name        = "sign_vote",
+    .desc        = "signSGD majority vote: 1 bit per element from every rank, result the "
+                   "sign of the votes (ties +1)",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_SIGN,
+    .default_for = CCL_CARRY_SIGN,
+    .run         = sign_vote_run,
 };

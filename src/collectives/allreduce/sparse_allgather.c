@@ -18,9 +18,12 @@ static ccl_result_t sparse_allgather_run(ccl_coll_ctx_t *ctx)
     return ccl_step_finish(ctx, ccl_ef_recon(a->step->comp->ef), out, a->count);
 }
 
-const ccl_calgo_t ccl_allreduce_sparse_allgather = {
-    .base = {.name = "sparse_allgather", .coll = CCL_COLL_ALLREDUCE, .run = sparse_allgather_run,
-             .desc = "every rank's (index, value) payload to every rank, summed in rank order "
-                     "(DGC's exchange); also carries dense codecs"},
-    .kinds = CCL_CALGO_SPARSE | CCL_CALGO_DENSE,
+const ccl_algo_t ccl_allreduce_sparse_allgather = {
+    .name        = "sparse_allgather",
+    .desc        = "every rank's (index, value) payload to every rank, summed in rank order "
+                   "(DGC's exchange); also carries dense codecs",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_SPARSE | CCL_CARRY_DENSE,
+    .default_for = CCL_CARRY_SPARSE,
+    .run         = sparse_allgather_run,
 };

@@ -108,9 +108,12 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
     return res;
 }
 
-const ccl_calgo_t ccl_allreduce_sparse_rd = {
-    .base = {.name = "sparse_rd", .coll = CCL_COLL_ALLREDUCE, .run = sparse_rd_run,
-             .desc = "SparCML recursive doubling: log2 P rounds of merging (index, value) "
-                     "lists, dense once the merged support covers half the buffer"},
-    .kinds = CCL_CALGO_SPARSE,
+const ccl_algo_t ccl_allreduce_sparse_rd = {
+    .name        = "sparse_rd",
+    .desc        = "SparCML recursive doubling: log2 P rounds of merging (index, value) "
+                   "lists, dense once the merged support covers half the buffer",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_SPARSE,
+    .default_for = 0,
+    .run         = sparse_rd_run,
 };

@@ -168,9 +168,12 @@ out:
     return res;
 }
 
-const ccl_calgo_t ccl_allreduce_sparse_split = {
-    .base = {.name = "sparse_split", .coll = CCL_COLL_ALLREDUCE, .run = sparse_split_run,
-             .desc = "split and allgather: each rank's pairs in range j to rank j, summed there in "
-                     "rank order, each range's sum (sparse or dense) to every rank"},
-    .kinds = CCL_CALGO_SPARSE,
+const ccl_algo_t ccl_allreduce_sparse_split = {
+    .name        = "sparse_split",
+    .desc        = "split and allgather: each rank's pairs in range j to rank j, summed there in "
+                   "rank order, each range's sum (sparse or dense) to every rank",
+    .coll        = CCL_COLL_ALLREDUCE,
+    .carries     = CCL_CARRY_SPARSE,
+    .default_for = 0,
+    .run         = sparse_split_run,
 };

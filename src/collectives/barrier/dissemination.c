@@ -13,16 +13,18 @@ static ccl_result_t barrier_dissemination_run(ccl_coll_ctx_t *ctx)
     return CCL_SUCCESS;
 }
 
-static double barrier_dissemination_estimate(const ccl_coll_args_t *a, int p)
+static double barrier_dissemination_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int p)
 {
     (void)a;
-    return ccl_log2_ceil(p) * ccl_cost_model.alpha_us;
+    return ccl_log2_ceil(p) * t->alpha_us;
 }
 
 const ccl_algo_t ccl_barrier_dissemination = {
     .name        = "dissemination",
     .desc        = "ceil(log2 P) rounds; in round k each rank signals rank+2^k",
     .coll        = CCL_COLL_BARRIER,
+    .carries     = CCL_CARRY_EXACT,
+    .default_for = CCL_CARRY_EXACT,
     .run         = barrier_dissemination_run,
     .estimate_us = barrier_dissemination_estimate,
 };

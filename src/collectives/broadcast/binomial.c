@@ -48,19 +48,21 @@ static ccl_result_t broadcast_binomial_run(ccl_coll_ctx_t *ctx)
     return ccl_p2p_waitall(ctx, sreqs, (int)(nchunks * (size_t)nchild));
 }
 
-static double broadcast_binomial_estimate(const ccl_coll_args_t *a, int p)
+static double broadcast_binomial_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int p)
 {
     double n = (double)(a->count * a->dt_size);
     double chunk = (double)ccl_config_get()->chunk_size;
     double nchunks = n > chunk ? n / chunk : 1.0, piece = n / nchunks;
     return (ccl_log2_ceil(p) + nchunks - 1) *
-           (ccl_cost_model.alpha_us + piece * ccl_cost_model.beta_us_per_byte);
+           (t->alpha_us + piece * t->beta_us_per_byte);
 }
 
 const ccl_algo_t ccl_broadcast_binomial = {
     .name        = "binomial",
     .desc        = "binomial tree from the root, chunked and pipelined down the levels",
     .coll        = CCL_COLL_BROADCAST,
+    .carries     = CCL_CARRY_EXACT,
+    .default_for = CCL_CARRY_EXACT,
     .run         = broadcast_binomial_run,
     .estimate_us = broadcast_binomial_estimate,
 };

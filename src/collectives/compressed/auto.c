@@ -67,12 +67,12 @@ static ccl_result_t auto_calibrate(struct ccl_comm *comm)
     if ((res = ccl_allreduce(m, m, 2 * CCL_AUTO_POINTS, CCL_FLOAT64, CCL_MAX, comm)) != CCL_SUCCESS)
         goto out;
     for (int k = 0; k < CCL_AUTO_POINTS; k++) {
-        comm->automodel.bytes[k] = 4.0 * (double)counts[k];
-        comm->automodel.us[0][k] = m[k];
-        comm->automodel.us[1][k] = m[CCL_AUTO_POINTS + k];
+        comm->tuning.measured.bytes[k] = 4.0 * (double)counts[k];
+        comm->tuning.measured.us[0][k] = m[k];
+        comm->tuning.measured.us[1][k] = m[CCL_AUTO_POINTS + k];
     }
-    comm->automodel.exact_scale = comm->automodel.comp_scale = 1;
-    comm->automodel.done = 1;
+    comm->tuning.measured.exact_scale = comm->tuning.measured.comp_scale = 1;
+    comm->tuning.measured.done = 1;
     ccl_info("auto: exact allreduce %.0f/%.0f/%.0f us, compressed %.0f/%.0f/%.0f us at 1 KB/2 MB/16 MB",
              m[0], m[1], m[2], m[3], m[4], m[5]);
 out:
@@ -86,13 +86,13 @@ out:
 /* Piecewise-linear through the measured points, the last slope extended. */
 double ccl_auto_model_us(const struct ccl_comm *comm, int method, double b)
 {
-    const double *x = comm->automodel.bytes, *y = comm->automodel.us[method];
+    const double *x = comm->tuning.measured.bytes, *y = comm->tuning.measured.us[method];
     int k = 0;
     while (k < CCL_AUTO_POINTS - 2 && b > x[k + 1])
         k++;
     double slope = fmax(y[k + 1] - y[k], 0) / (x[k + 1] - x[k]);
     return fmax(y[k] + (b - x[k]) * slope, 0) *
-           (method ? comm->automodel.comp_scale : comm->automodel.exact_scale);
+           (method ? comm->tuning.measured.comp_scale : comm->tuning.measured.exact_scale);
 }
 
 /* Predicted microseconds of the exact (0) and compressed (1) allreduce of `bytes`. */
@@ -107,14 +107,14 @@ static ccl_result_t auto_refresh(struct ccl_comm *comm)
 {
     double f[2];
     for (int m = 0; m < 2; m++)
-        f[m] = comm->automodel.pred[m] > 0 ? comm->automodel.obs[m] / comm->automodel.pred[m] : 0;
+        f[m] = comm->tuning.measured.pred[m] > 0 ? comm->tuning.measured.obs[m] / comm->tuning.measured.pred[m] : 0;
     CCL_CHECK(ccl_allreduce(f, f, 2, CCL_FLOAT64, CCL_MAX, comm));
     if (f[0] > 0)
-        comm->automodel.exact_scale *= f[0];
+        comm->tuning.measured.exact_scale *= f[0];
     if (f[1] > 0)
-        comm->automodel.comp_scale *= f[1];
-    memset(comm->automodel.obs, 0, sizeof(comm->automodel.obs));
-    memset(comm->automodel.pred, 0, sizeof(comm->automodel.pred));
+        comm->tuning.measured.comp_scale *= f[1];
+    memset(comm->tuning.measured.obs, 0, sizeof(comm->tuning.measured.obs));
+    memset(comm->tuning.measured.pred, 0, sizeof(comm->tuning.measured.pred));
     return CCL_SUCCESS;
 }
 
@@ -126,6 +126,16 @@ static ccl_result_t auto_refresh(struct ccl_comm *comm)
  * is never to be slower than the exact path. */
 #define AUTO_TRIALS 3
 #define AUTO_RETRY  4096
+#define AUTO_LOG_EVERY     1024 /* calls between two info lines of one handle */
+#define AUTO_REFRESH_EVERY 32   /* calls between two corrections of the model */
+
+/* Following the model, compress only with a margin: 10% within the measured sizes; beyond,
+ * where the compressed path's memory traffic grows faster than linearly on a loaded host
+ * (perf/RESULTS.md), 40%. */
+double ccl_auto_margin(const struct ccl_comm *comm, double bytes)
+{
+    return bytes > comm->tuning.measured.bytes[CCL_AUTO_POINTS - 1] ? 0.6 : 0.9;
+}
 
 static int auto_choose(ccl_compressor_t c, struct ccl_comm *comm, size_t count, double pred[2])
 {
@@ -137,12 +147,9 @@ static int auto_choose(ccl_compressor_t c, struct ccl_comm *comm, size_t count, 
         return c->auto_decided;
     if (!c->auto_in_trial) {
         double r = ccl_config_get()->auto_trial_ratio;
-        int beyond = bytes > comm->automodel.bytes[CCL_AUTO_POINTS - 1];
-        /* Following the model, compress only with a margin: 10% within the measured sizes;
-         * beyond, where the compressed path's memory traffic grows faster than linearly on a
-         * loaded host (perf/RESULTS.md), 40%. */
+        int beyond = bytes > comm->tuning.measured.bytes[CCL_AUTO_POINTS - 1];
         if (r <= 1 || (!beyond && (pred[1] * r < pred[0] || pred[1] > r * pred[0])))
-            return pred[1] < (beyond ? 0.6 : 0.9) * pred[0];
+            return pred[1] < ccl_auto_margin(comm, bytes) * pred[0];
         c->auto_in_trial = 1;
         c->auto_trial_at = c->auto_calls;
         c->auto_best[0] = c->auto_best[1] = HUGE_VAL;
@@ -172,21 +179,21 @@ ccl_result_t ccl_auto_allreduce(ccl_compressor_t c, struct ccl_comm *comm,
     double pred[2], t0 = ccl_time_now(), us;
     int use = auto_choose(c, comm, count, pred);
     ccl_result_t res;
-    if (c->auto_calls == 0 || (c->auto_calls & 1023) == 0)
+    if (c->auto_calls == 0 || c->auto_calls % AUTO_LOG_EVERY == 0)
         ccl_info("auto: %zu elements -> %s (model: exact %.0f us, %s %.0f us)%s", count,
                  use ? c->auto_sub->spec : "exact", pred[0], c->auto_sub->spec, pred[1],
                  c->auto_in_trial ? "; trying both on this buffer" : "");
     res = use ? ccl_comp_run(c->auto_sub, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count,
-                               op, c->auto_sub->algo)
+                             op, c->auto_sub->algo)
               : ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
     if (res != CCL_SUCCESS)
         return res;
     us = (ccl_time_now() - t0) * 1e6;
-    comm->automodel.obs[use] += us;
-    comm->automodel.pred[use] += pred[use];
+    comm->tuning.measured.obs[use] += us;
+    comm->tuning.measured.pred[use] += pred[use];
     if (c->auto_in_trial)
         CCL_CHECK(auto_trial_done(c, comm, use, us));
-    if (++c->auto_calls % 32 == 0)
+    if (++c->auto_calls % AUTO_REFRESH_EVERY == 0)
         CCL_CHECK(auto_refresh(comm));
     return CCL_SUCCESS;
 }
@@ -194,7 +201,7 @@ ccl_result_t ccl_auto_allreduce(ccl_compressor_t c, struct ccl_comm *comm,
 ccl_result_t ccl_auto_init(ccl_compressor_t c, struct ccl_comm *comm)
 {
     ccl_result_t res = ccl_comp_create(comm, AUTO_SPEC, c->count, c->dtype, &c->auto_sub);
-    if (res == CCL_SUCCESS && comm->automodel.done == 0)
+    if (res == CCL_SUCCESS && comm->tuning.measured.done == 0)
         res = auto_calibrate(comm);
     return res;
 }

@@ -17,4 +17,8 @@ ccl_result_t ccl_auto_allreduce(ccl_compressor_t c, struct ccl_comm *comm, const
  * of `bytes` on comm (after calibration). */
 double ccl_auto_model_us(const struct ccl_comm *comm, int method, double bytes);
 
+/* The fraction of the exact path's predicted time that the compressed path must beat for
+ * auto to follow its model to compression, for a buffer of `bytes`. */
+double ccl_auto_margin(const struct ccl_comm *comm, double bytes);
+
 #endif

@@ -1,5 +1,5 @@
-/* compressor.c: the compressor handle: spec parsing (codec, ef=, weight=, algo=), the
- * compressed algorithms' registry and default choice, create, destroy and reset. */
+/* compressor.c: the compressor handle: spec parsing (codec, ef=, weight=, algo=, the
+ * algorithm resolved in the one registry), create, destroy and reset. */
 #include "compressor.h"
 #include "../../compress/wire.h"
 
@@ -7,28 +7,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-const ccl_calgo_t *const ccl_calgos[] = {
-    &ccl_allreduce_quant_sra, &ccl_allreduce_quant_ring, &ccl_allreduce_quant_tree,
-    &ccl_allreduce_sparse_allgather, &ccl_allreduce_sparse_rd,
-    &ccl_allreduce_sparse_split, &ccl_allreduce_sign_vote, &ccl_allreduce_powersgd,
-    &ccl_allgather_direct_encoded, NULL,
-};
+#define CARRY_STREAM (CCL_CARRY_DENSE | CCL_CARRY_SPARSE | CCL_CARRY_SIGN)
 
-static uint32_t codec_kind(const ccl_codec_t *c)
+uint32_t ccl_comp_carries(const ccl_codec_t *codec)
 {
-    if (c->ops->flags & CCL_CODEC_SPARSE)
-        return CCL_CALGO_SPARSE;
-    if (c->ops->id == CCL_CODEC_ID_SIGN && c->params.sign_scale == CCL_SIGN_SCALE_NONE)
-        return CCL_CALGO_SIGN | CCL_CALGO_DENSE;
-    return CCL_CALGO_DENSE;
+    if (codec->ops->flags & CCL_CODEC_SPARSE)
+        return CCL_CARRY_SPARSE;
+    if (codec->ops->id == CCL_CODEC_ID_SIGN && codec->params.sign_scale == CCL_SIGN_SCALE_NONE)
+        return CCL_CARRY_SIGN | CCL_CARRY_DENSE;
+    return CCL_CARRY_DENSE;
 }
 
-static const ccl_calgo_t *calgo_by_name(const char *name, ccl_coll_t coll)
+const ccl_algo_t *ccl_comp_default_algo(ccl_coll_t coll, const ccl_codec_t *codec, size_t count,
+                                        const ccl_tuning_t *t, int nranks, double *us_p)
 {
-    for (int i = 0; ccl_calgos[i] != NULL; i++)
-        if (ccl_calgos[i]->base.coll == coll && strcmp(ccl_calgos[i]->base.name, name) == 0)
-            return ccl_calgos[i];
-    return NULL;
+    uint32_t carries = ccl_comp_carries(codec);
+    ccl_coll_args_t a = {.coll = coll, .count = count, .dtype = CCL_FLOAT32,
+                         .dt_size = sizeof(float), .codec = codec};
+    /* The vote is what sign:scale=none is for, though a dense algorithm can carry it too. */
+    return ccl_algo_select(&a, (carries & CCL_CARRY_SIGN) ? CCL_CARRY_SIGN : carries, t, nranks,
+                           us_p);
+}
+
+/* "sra, ring, ...": the names of the compressed allreduces, for an error message. */
+static const char *stream_algo_names(char *buf, size_t cap)
+{
+    const ccl_algo_t *const *t = ccl_algo_table(CCL_COLL_ALLREDUCE);
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; t[i] != NULL && n < cap; i++)
+        if (t[i]->carries & CARRY_STREAM)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", t[i]->name);
+    return buf;
 }
 
 /* PowerSGD is no stream codec: its own parameters, error feedback none or classic. */
@@ -42,7 +52,7 @@ static ccl_result_t parse_powersgd(struct ccl_compressor *c, const char *codec_s
     if (algo[0] != '\0' && strcmp(algo, "powersgd") != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry powersgd", algo);
     c->ef_mode = strcmp(ef, "none") == 0 ? CCL_EF_NONE : CCL_EF_CLASSIC;
-    c->algo = &ccl_allreduce_powersgd;
+    c->algo = ccl_algo_find(CCL_COLL_ALLREDUCE, "powersgd", CCL_CARRY_LOWRANK);
     snprintf(c->spec, sizeof(c->spec), "powersgd:rank=%u,rows=%zu,warm=%d,seed=%llu,ef=%s,algo=powersgd",
              p.rank, p.rows, p.warm, (unsigned long long)p.seed, ccl_ef_mode_name(c->ef_mode));
     if (!ccl_powersgd_pays(&p)) {
@@ -55,39 +65,10 @@ static ccl_result_t parse_powersgd(struct ccl_compressor *c, const char *codec_s
     return ccl_powersgd_create(&p, &c->lowrank);
 }
 
-/* A spec without algo=: majority vote for sign:scale=none, the sparse allgather for sparse
- * codecs, and for dense ones the cheapest estimate among the algorithms that have one (sra,
- * or the tree for small, latency-bound buffers). The ring is never chosen this way: it
- * quantizes an element P - 1 times where sra does twice. The estimate depends on the codec,
- * count and rank count alone, so every rank chooses alike. */
-const ccl_calgo_t *ccl_comp_default_algo(struct ccl_compressor *c, double *us_p)
-{
-    const uint32_t kind = codec_kind(&c->codec);
-    *us_p = -1;
-    if (kind & CCL_CALGO_SIGN)
-        return &ccl_allreduce_sign_vote;
-    if (kind & CCL_CALGO_SPARSE)
-        return &ccl_allreduce_sparse_allgather;
-    const ccl_calgo_t *best = &ccl_allreduce_quant_sra;
-    ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .count = c->count, .dtype = CCL_FLOAT32,
-                         .dt_size = sizeof(float), .codec = &c->codec};
-    for (int i = 0; ccl_calgos[i] != NULL; i++) {
-        const ccl_calgo_t *al = ccl_calgos[i];
-        if (al->base.coll != CCL_COLL_ALLREDUCE || !(al->kinds & CCL_CALGO_DENSE) ||
-            al->base.estimate_us == NULL)
-            continue;
-        double us = al->base.estimate_us(&a, c->nranks);
-        if (*us_p < 0 || us < *us_p) { /* ties: the earlier in ccl_calgos */
-            *us_p = us;
-            best = al;
-        }
-    }
-    return best;
-}
-
 /* Splits the handle's keys (ef, weight, algo) off the codec spec, parses both, and writes
  * the normalised spec. */
-static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float *weight_p)
+static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, const ccl_tuning_t *t,
+                               float *weight_p)
 {
     char codec_spec[256], item[128], ef[128] = "", algo[128] = "";
     size_t n = strcspn(spec, ":"), clen;
@@ -123,10 +104,10 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
         return parse_powersgd(c, codec_spec, ef, algo);
     CCL_CHECK(ccl_codec_parse(codec_spec, &c->codec));
     c->kind = CCL_COMP_STREAM;
-    uint32_t kind = codec_kind(&c->codec);
+    uint32_t carries = ccl_comp_carries(&c->codec);
     if (ef[0] == '\0')
         c->ef_mode = c->codec.ops->id == CCL_CODEC_ID_DGC ? CCL_EF_DGC
-                   : (kind & CCL_CALGO_SIGN) ? CCL_EF_NONE : CCL_EF_CLASSIC;
+                   : (carries & CCL_CARRY_SIGN) ? CCL_EF_NONE : CCL_EF_CLASSIC;
     else if (ccl_ef_mode_parse(ef) < 0 || strcmp(ef, "dgc") == 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
                              "ef=%s: want none, classic, ef21 or ef21w (dgc's state comes with "
@@ -135,22 +116,25 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, float
         c->ef_mode = (ccl_ef_mode_t)ccl_ef_mode_parse(ef);
     if (algo[0] == '\0') {
         double us;
-        c->algo = ccl_comp_default_algo(c, &us);
+        c->algo = ccl_comp_default_algo(CCL_COLL_ALLREDUCE, &c->codec, c->count, t, c->nranks, &us);
         if (us >= 0)
             ccl_info("%s for %zu elements on %d ranks: algorithm %s (cost model: %.0f us)",
-                     c->codec.ops->name, c->count, c->nranks, c->algo->base.name, us);
-    } else if ((c->algo = calgo_by_name(algo, CCL_COLL_ALLREDUCE)) == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                             "algo=%s: no compressed allreduce of that name (sra, ring, tree, "
-                             "sparse_allgather, sparse_rd, sparse_split, sign_vote; powersgd "
-                             "comes with the powersgd spec)", algo);
-    if (!(c->algo->kinds & kind) || c->algo == &ccl_allreduce_powersgd)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry codec %s%s",
-                             algo, c->codec.ops->name,
-                             c->algo == &ccl_allreduce_sign_vote ? " (sign_vote needs sign:scale=none)" : "");
+                     c->codec.ops->name, c->count, c->nranks, c->algo->name, us);
+    } else if ((c->algo = ccl_algo_find(CCL_COLL_ALLREDUCE, algo, carries)) == NULL) {
+        char names[256];
+        const ccl_algo_t *named = ccl_algo_find(CCL_COLL_ALLREDUCE, algo, CARRY_STREAM);
+        if (named == NULL)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
+                                 "algo=%s: no compressed allreduce of that name (%s; powersgd "
+                                 "comes with the powersgd spec)", algo,
+                                 stream_algo_names(names, sizeof(names)));
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry codec %s%s", algo,
+                             c->codec.ops->name, named->carries == CCL_CARRY_SIGN
+                                 ? " (sign_vote needs sign:scale=none)" : "");
+    }
     snprintf(c->spec, sizeof(c->spec), "%s%sef=%s,algo=%s", codec_spec,
              strchr(codec_spec, ':') ? "," : ":",
-             c->ef_mode == CCL_EF_DGC ? "dgc" : ccl_ef_mode_name(c->ef_mode), c->algo->base.name);
+             c->ef_mode == CCL_EF_DGC ? "dgc" : ccl_ef_mode_name(c->ef_mode), c->algo->name);
     return CCL_SUCCESS;
 }
 
@@ -174,7 +158,7 @@ ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t cou
         c->auto_decided = -1;
         snprintf(c->spec, sizeof(c->spec), "auto"); /* auto.c adds its compressor */
     } else {
-        res = parse_spec(c, spec, &weight);
+        res = parse_spec(c, spec, &comm->tuning, &weight);
         if (res == CCL_SUCCESS && ccl_comp_is_float(dtype) && c->kind != CCL_COMP_NONE) {
             res = ccl_ef_create(count, c->ef_mode, &c->ef);
             if (res == CCL_SUCCESS)

@@ -1,40 +1,11 @@
 /* compressor.h: the compressor handle (one per gradient buffer, as long as the buffer
- * lives) and the compressed algorithms' descriptors. */
+ * lives). */
 #ifndef CCL_COMPRESSED_COMPRESSOR_H
 #define CCL_COMPRESSED_COMPRESSOR_H
 
 #include "../coll.h"
 #include "../../compress/ef.h"
 #include "../../compress/powersgd.h"
-
-/* Codec kinds an algorithm accepts. */
-#define CCL_CALGO_DENSE  (1u << 0) /* quantizers and casts */
-#define CCL_CALGO_SPARSE (1u << 1) /* (index, value) codecs */
-#define CCL_CALGO_SIGN   (1u << 2) /* sign:scale=none only */
-#define CCL_CALGO_LOWRANK (1u << 3) /* powersgd */
-
-typedef struct ccl_calgo {
-    /* name, desc, collective, run; estimate_us (args->comp and args->count set) for the
-     * algorithms a spec without algo= chooses among by the cost model, NULL for the rest */
-    ccl_algo_t base;
-    uint32_t   kinds;
-    /* The algorithm prepares error feedback piece by piece (ccl_step_prepare) just before it
-     * encodes each piece, so the pass overlaps the first messages; else all of it is
-     * prepared before the algorithm runs. */
-    int        prepares_pieces;
-} ccl_calgo_t;
-
-extern const ccl_calgo_t ccl_allreduce_quant_sra;
-extern const ccl_calgo_t ccl_allreduce_quant_ring;
-extern const ccl_calgo_t ccl_allreduce_quant_tree;
-extern const ccl_calgo_t ccl_allreduce_sparse_allgather;
-extern const ccl_calgo_t ccl_allreduce_sparse_rd;
-extern const ccl_calgo_t ccl_allreduce_sparse_split;
-extern const ccl_calgo_t ccl_allreduce_sign_vote;
-extern const ccl_calgo_t ccl_allreduce_powersgd;
-extern const ccl_calgo_t ccl_allgather_direct_encoded;
-/* NULL-terminated, for lookup by name and for the info tool. */
-extern const ccl_calgo_t *const ccl_calgos[];
 
 /* What a compressor does with a call. */
 typedef enum {
@@ -59,7 +30,7 @@ struct ccl_compressor {
     ccl_powersgd_t *lowrank;      /* powersgd's factors and warm start */
     ccl_ef_mode_t ef_mode;
     ccl_ef_t     *ef;             /* state for `count` float32 */
-    const ccl_calgo_t *algo;      /* allreduce algorithm */
+    const ccl_algo_t *algo;       /* allreduce algorithm */
     size_t        count;
     ccl_datatype_t dtype;
     int           rank, nranks;
@@ -68,9 +39,17 @@ struct ccl_compressor {
     size_t        f32_out_count;
 };
 
-/* The allreduce algorithm for a spec without algo= (codec, count and nranks set); *us_p: the
- * cost model's estimate where it chose, else -1. */
-const ccl_calgo_t *ccl_comp_default_algo(struct ccl_compressor *c, double *us_p);
+/* What an algorithm must carry for codec: CCL_CARRY_DENSE, _SPARSE, or _SIGN | _DENSE for
+ * sign:scale=none. */
+uint32_t ccl_comp_carries(const ccl_codec_t *codec);
+
+/* The algorithm for a call of coll with codec and no algo=, through the one selector:
+ * majority vote for sign:scale=none, the sparse allgather for sparse codecs, and for dense
+ * ones the cheapest estimate (sra, or the tree for small, latency-bound buffers; the ring,
+ * which quantizes an element P - 1 times, only when named). The estimate depends on the
+ * codec, count and rank count alone, so every rank chooses alike. *us_p: as the selector's. */
+const ccl_algo_t *ccl_comp_default_algo(ccl_coll_t coll, const ccl_codec_t *codec, size_t count,
+                                        const ccl_tuning_t *t, int nranks, double *us_p);
 
 /* Lossy compression applies to these types only. */
 static inline int ccl_comp_is_float(ccl_datatype_t dt)

@@ -43,19 +43,20 @@ static ccl_result_t agree_scale(ccl_comp_step_t *st, struct ccl_comm *comm, floa
 /* Error feedback's prepare of the step's input from the gradient g: whole, piece by piece
  * inside the algorithm (ccl_step_prepare), or left to a sparse encoder that checks its
  * input itself. Sets st->local_skip where g is not finite. */
-static ccl_result_t prepare(ccl_comp_step_t *st, const float *g, const ccl_calgo_t *algo)
+static ccl_result_t prepare(ccl_comp_step_t *st, const float *g, const ccl_algo_t *algo)
 {
     struct ccl_compressor *c = st->comp;
+    const int pieces = (algo->flags & CCL_ALGO_PREPARES_PIECES) != 0;
     ccl_result_t res = CCL_SUCCESS;
     st->encoder_checks_finite = c->ef_mode == CCL_EF_NONE && c->kind == CCL_COMP_STREAM &&
                                 (c->codec.ops->flags & CCL_CODEC_SPARSE) &&
                                 (c->codec.ops->flags & CCL_CODEC_CHECKS_FINITE) &&
-                                !algo->prepares_pieces;
+                                !pieces;
     if (st->encoder_checks_finite) {
         /* input is the gradient as it is; the sparse algorithms encode it whole, first. */
         float unused;
         ccl_ef_prepare_begin(c->ef, &c->codec, g, &st->input, &st->codec, &unused);
-    } else if (algo->prepares_pieces && !(c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)) {
+    } else if (pieces && !(c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)) {
         ccl_ef_prepare_begin(c->ef, &c->codec, g, &st->input, &st->codec, &st->clip_scale);
         st->pending_grad = g;
     } else {
@@ -66,7 +67,7 @@ static ccl_result_t prepare(ccl_comp_step_t *st, const float *g, const ccl_calgo
 }
 
 ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, const void *sendbuf,
-                          void *recvbuf, size_t out_count, ccl_redop_t op, const ccl_calgo_t *algo)
+                          void *recvbuf, size_t out_count, ccl_redop_t op, const ccl_algo_t *algo)
 {
     ccl_comp_step_t st = {.comp = c};
     const float *in = sendbuf;
@@ -87,18 +88,12 @@ ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, 
     res = prepare(&st, in, algo);
     if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
         return res;
-    if (c->kind == CCL_COMP_LOWRANK) {
-        res = ccl_powersgd_allreduce(&st, comm, out, op);
-        if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)
-            from_f32(out, recvbuf, out_count, c->dtype);
-        return res;
-    }
-    if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)
+    if (c->kind == CCL_COMP_STREAM && (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE))
         CCL_CHECK(agree_scale(&st, comm, st.local_skip ? 0.0f :
                               st.codec.ops->local_scale(&st.codec.params, st.input, c->count)));
     ccl_coll_args_t a = {.coll = coll, .sendbuf = in, .recvbuf = out, .count = c->count,
                          .dtype = c->dtype, .op = op, .dt_size = sizeof(float), .step = &st,
-                         .codec = &c->codec, .calgo = algo, .sig_extra = c->spec_hash};
+                         .codec = &c->codec, .algo = algo, .sig_extra = c->spec_hash};
     res = ccl_coll_run(comm, &a);
     if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)
         from_f32(out, recvbuf, out_count, c->dtype);

@@ -33,7 +33,7 @@ typedef struct ccl_comp_step {
      * feedback), and the sparse encoder, which checks its input in its candidate pass,
      * finds NaN and infinities instead (ccl_step_encode_own). */
     int           encoder_checks_finite;
-    /* The algorithm prepares input piece by piece (ccl_calgo_t.prepares_pieces): the
+    /* The algorithm prepares input piece by piece (CCL_ALGO_PREPARES_PIECES): the
      * gradient and DGC's clipping scale; pending_grad is NULL when input is already whole. */
     const float  *pending_grad;
     float         clip_scale;
@@ -112,16 +112,11 @@ ccl_result_t ccl_step_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_
 ccl_result_t ccl_step_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate);
 
-/* PowerSGD's allreduce of st->input into out (allreduce/powersgd.c): two exact allreduces of
- * the factors, not a stream of encoded chunks, so it runs outside ccl_coll_run. */
-ccl_result_t ccl_powersgd_allreduce(ccl_comp_step_t *st, struct ccl_comm *comm, float *out,
-                                    ccl_redop_t op);
-
 /* The call's message buffers: the communicator's scratch, reused across calls (no
  * allocation per call once it is large enough). One block per call. */
 void *ccl_step_alloc(ccl_coll_ctx_t *ctx, size_t bytes);
 
-/* For an algorithm with prepares_pieces: error feedback's prepare of p[off, off + len), once
+/* For an algorithm with CCL_ALGO_PREPARES_PIECES: error feedback's prepare of input[off, off + len), once
  * per element, before anything reads it there. A non-finite gradient there sets *skip (the
  * algorithm then sends skip tokens, and every rank skips the step) and counts the skipped
  * step once. Nothing to do where input was prepared whole (a GPU call, a shared scale). */

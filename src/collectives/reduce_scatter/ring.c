@@ -44,17 +44,19 @@ static ccl_result_t reduce_scatter_ring_run(ccl_coll_ctx_t *ctx)
     return res;
 }
 
-static double reduce_scatter_ring_estimate(const ccl_coll_args_t *a, int p)
+static double reduce_scatter_ring_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int p)
 {
     double n = (double)(a->count * a->dt_size);
-    return (p - 1) * (ccl_cost_model.alpha_us + n * ccl_cost_model.beta_us_per_byte +
-                      n * ccl_cost_model.reduce_us_per_byte);
+    return (p - 1) * (t->alpha_us + n * t->beta_us_per_byte +
+                      n * t->reduce_us_per_byte);
 }
 
 const ccl_algo_t ccl_reduce_scatter_ring = {
     .name        = "ring",
     .desc        = "P-1 steps around a ring, chunked and pipelined",
     .coll        = CCL_COLL_REDUCE_SCATTER,
+    .carries     = CCL_CARRY_EXACT,
+    .default_for = CCL_CARRY_EXACT,
     .run         = reduce_scatter_ring_run,
     .estimate_us = reduce_scatter_ring_estimate,
 };

@@ -1,0 +1,6 @@
+/* reduce_scatter.c: every reduce-scatter algorithm, one file each beside this one. */
+#include "../coll.h"
+
+extern const ccl_algo_t ccl_reduce_scatter_ring;
+
+const ccl_algo_t *const ccl_reduce_scatter_algos[] = {&ccl_reduce_scatter_ring, NULL};
