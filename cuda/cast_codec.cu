@@ -3,7 +3,7 @@
  * it, else one thread per element. */
 #include "cast_codec.h"
 #include "kernel_util.cuh"
-#include "../src/compress/elem.h"
+#include "compress/elem.h"
 
 #include <cuda_runtime.h>
 

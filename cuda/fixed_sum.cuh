@@ -5,7 +5,7 @@
 #ifndef CCL_CUDA_FIXED_SUM_CUH
 #define CCL_CUDA_FIXED_SUM_CUH
 
-#include "../src/compress/elem.h"
+#include "compress/elem.h"
 
 #include <cuda_runtime.h>
 

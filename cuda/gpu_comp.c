@@ -5,7 +5,7 @@
 #include "gpu_codec.h"
 #include "gpu_mem.h"
 #include "ef_kernels.h"
-#include "core/config.h"
+#include "base/env_config.h"
 
 #include <cuda_runtime.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  *   decode: one thread per element, grid-stride. */
 #include "int_codec.h"
 #include "kernel_util.cuh"
-#include "../src/compress/elem.h"
+#include "compress/elem.h"
 
 #include <cuda_runtime.h>
 

@@ -10,7 +10,7 @@
 #include "sparse_codec.h"
 #include "kernel_util.cuh"
 #include "gpu_mem.h"
-#include "../src/compress/elem.h"
+#include "compress/elem.h"
 
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_select.cuh>

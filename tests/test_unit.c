@@ -3,7 +3,7 @@
 #include "harness.h"
 #include "collectives/patterns/patterns.h"
 #include "collectives/compressed/compressor.h"
-#include "core/config.h"
+#include "base/env_config.h"
 #include "core/reduce.h"
 
 #include <math.h>

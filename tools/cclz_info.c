@@ -4,7 +4,7 @@
 #include "collectives/compressed/compressor.h"
 #include "collectives/compressed/auto.h"
 #include "core/comm.h"
-#include "core/config.h"
+#include "base/env_config.h"
 
 #include <stdio.h>
 #include <string.h>

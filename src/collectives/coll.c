@@ -1,6 +1,6 @@
 /* coll.c: the public collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
-#include "p2p.h"
+#include "collectives/p2p.h"
 
 #include <stdio.h>
 #include <string.h>

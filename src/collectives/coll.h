@@ -3,7 +3,7 @@
 #ifndef CCL_COLL_H
 #define CCL_COLL_H
 
-#include "../core/comm.h"
+#include "core/comm.h"
 
 typedef enum {
     CCL_COLL_ALLREDUCE = 0,

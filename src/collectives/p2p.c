@@ -1,6 +1,6 @@
 /* p2p.c: tagged, header-checked messages with timeout, abort and cancellation. */
-#include "p2p.h"
-#include "../core/config.h"
+#include "collectives/p2p.h"
+#include "base/env_config.h"
 
 #include <sched.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
 #ifndef CCL_P2P_H
 #define CCL_P2P_H
 
-#include "coll.h"
+#include "collectives/coll.h"
 
 /* Tag layout (bit 63 is CCL_TAG_CTRL, never set here):
  *   62..43 seq (20 bits) | 42 part (0 header, 1 payload) | 41..24 msg id (18 bits) | 23..0 src

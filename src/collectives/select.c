@@ -1,8 +1,8 @@
 /* select.c: the one registry and selector of exact and compressed algorithms: a table per
  * collective, lookup by name, and the choice for a call: CCLZ_ALGO if it names one (exact
  * calls), else the cheapest estimate of the communicator's cost model. */
-#include "coll.h"
-#include "../core/config.h"
+#include "collectives/coll.h"
+#include "base/env_config.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* stream.c: the *_stream entry points (cclz.h): the same calls on host or device buffers,
  * staged by core/device.c around the host collective. */
-#include "../core/comm.h"
-#include "../core/device.h"
+#include "core/comm.h"
+#include "core/device.h"
 #ifdef CCLZ_HAVE_CUDA
-#include "compressed/compressor.h"
+#include "collectives/compressed/compressor.h"
 #include "gpu_comp.h"
 #endif
 

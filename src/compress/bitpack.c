@@ -1,5 +1,5 @@
 /* bitpack.c: the packer's loop, compiled once for every quantizer. */
-#include "bitpack.h"
+#include "compress/bitpack.h"
 
 void pack_codes(packer_t *pk, const uint8_t *q, size_t n)
 {

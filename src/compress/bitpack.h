@@ -3,7 +3,7 @@
 #ifndef CCL_BITPACK_H
 #define CCL_BITPACK_H
 
-#include "wire.h"
+#include "compress/wire.h"
 
 #include <string.h>
 

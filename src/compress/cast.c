@@ -1,7 +1,7 @@
 /* cast.c: fp16 or bf16 values, rounded to nearest even; 2 bytes per element. Values beyond
  * the format's range saturate to its largest finite value (+-65504 for fp16, about
  * +-3.39e38 for bf16) rather than becoming infinities. */
-#include "wire.h"
+#include "compress/wire.h"
 
 #include <math.h>
 #include <string.h>

@@ -3,8 +3,8 @@
 #ifndef CCL_CODEC_H
 #define CCL_CODEC_H
 
-#include "../core/ccl_int.h"
-#include "elem.h"  /* ccl_rng64, ccl_rng_unit and the per-element steps */
+#include "base/base.h"
+#include "compress/elem.h"  /* ccl_rng64, ccl_rng_unit and the per-element steps */
 
 /* Flags a codec declares about itself. Lossy codecs are never applied to integer types or
  * to ops other than sum and avg. */

@@ -7,7 +7,7 @@
  * Without sampling (count <= 2/ratio) the result is exactly top-k (ties: the lower index).
  * The payload is the sparse one of topk. Momentum correction, masking, clipping and warm-up
  * live in the error-feedback state (ef.c); their options are parsed here. */
-#include "sparse.h"
+#include "compress/sparse.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* ef.c: error-feedback state (classic, EF21, EF21-W, DGC) with checkpoints and a
  * non-finite-input policy. The steps are documented in ef.h. */
-#include "ef.h"
-#include "sparse.h"
-#include "wire.h"
+#include "compress/ef.h"
+#include "compress/sparse.h"
+#include "compress/wire.h"
 
 #include <math.h>
 #include <stdlib.h>

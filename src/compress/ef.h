@@ -3,7 +3,7 @@
 #ifndef CCL_EF_H
 #define CCL_EF_H
 
-#include "codec.h"
+#include "compress/codec.h"
 
 typedef enum {
     CCL_EF_NONE    = 0, /* compress the gradient as it is */

@@ -3,7 +3,7 @@
  * gives each lane exactly the sequence of ccl_sum_lane_f32, in a loop the compiler
  * vectorises; the block sums feed the second level the same way, as they are made. The
  * largest |x| comes along (exact in any order), for codecs that need it too. */
-#include "codec.h"
+#include "compress/codec.h"
 
 #include <math.h>
 

@@ -1,8 +1,8 @@
 /* int.c: bucketed max-min quantization (as CGX does): per bucket of B elements a minimum and
  * a unit (max-min)/(2^b-1) as float32, then b-bit codes, bucket after bucket, packed LSB
  * first. Nearest rounding errs by at most unit/2; stochastic rounding is unbiased. */
-#include "bitpack.h"
-#include "simd.h"
+#include "compress/bitpack.h"
+#include "compress/simd.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* powersgd.c: PowerSGD's matrix steps and warm-start state (powersgd.h). The loops are laid
  * out for the vectoriser: P = M Q as r dot products per row over Q transposed, M^T P and
  * P Q^T as row-wise axpys. */
-#include "powersgd.h"
-#include "codec.h"
-#include "wire.h"
+#include "compress/powersgd.h"
+#include "compress/codec.h"
+#include "compress/wire.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #ifndef CCL_POWERSGD_H
 #define CCL_POWERSGD_H
 
-#include "../core/ccl_int.h"
+#include "base/base.h"
 
 typedef struct {
     uint32_t rank;   /* r, clamped to min(rows, cols) */

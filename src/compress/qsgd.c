@@ -1,8 +1,8 @@
 /* qsgd.c: QSGD (Alistarh et al.): per bucket a norm (L2, or max as in practical bucketed
  * versions), then per element a sign bit and a level l in 0..s, s = 2^(bits-1) - 1, value =
  * sign * norm * l / s. Stochastic rounding between levels makes it unbiased. */
-#include "bitpack.h"
-#include "simd.h"
+#include "compress/bitpack.h"
+#include "compress/simd.h"
 
 #include <float.h>
 #include <math.h>

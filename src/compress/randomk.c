@@ -1,5 +1,5 @@
 /* randomk.c: k elements chosen by a seed every rank shares, so only the values travel. */
-#include "sparse.h"
+#include "compress/sparse.h"
 
 #include <stdlib.h>
 

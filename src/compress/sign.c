@@ -2,7 +2,7 @@
  * (EF-signSGD, the default), ||x||_2/sqrt(d) (1-bit Adam), or 1 (plain signSGD; summing
  * such payloads gives the votes of majority vote). Payload: the magnitude as float32, then
  * ceil(d/8) bytes of bits, LSB first, padding bits zero. */
-#include "wire.h"
+#include "compress/wire.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* simd.c: whether the codecs run their vector loops or their scalar references. Each
  * vector loop writes the same bytes as its reference (tests/test_codec.c compares them); the
  * references are what other CPUs, and the tests' generic mode, run. */
-#include "codec.h"
+#include "compress/codec.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>

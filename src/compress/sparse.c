@@ -1,7 +1,7 @@
 /* sparse.c: the (index, value) payload of the sparse codecs, its hostile-input decoder, and
  * random-k's index generator. */
-#include "sparse.h"
-#include "../core/reduce.h"
+#include "compress/sparse.h"
+#include "core/reduce.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #ifndef CCL_SPARSE_H
 #define CCL_SPARSE_H
 
-#include "wire.h"
+#include "compress/wire.h"
 
 #include <string.h>
 

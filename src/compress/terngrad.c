@@ -3,8 +3,8 @@
  * clip * std(x) (clip = 2.5 by default; clip = 0 means max |x|) and all ranks use the largest
  * one (CCL_CODEC_SHARED_SCALE: the collective agrees on it before encoding). Payload: s as
  * float32, then 2-bit codes, four to a byte, LSB first: 0 zero, 1 +s, 2 -s (3 is refused). */
-#include "simd.h"
-#include "wire.h"
+#include "compress/simd.h"
+#include "compress/wire.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* threshold.c: every element with |x| >= t, as (index, value) pairs. */
-#include "sparse.h"
+#include "compress/sparse.h"
 
 #include <math.h>
 #include <stdlib.h>

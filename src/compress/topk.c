@@ -7,7 +7,7 @@
  * among them, so the result is exact whatever the sample; a sample that misses (fewer than
  * k reach t) only costs another pass with a lower t. Small buffers, and ratios above 1/8,
  * go straight to a quickselect on every key. */
-#include "sparse.h"
+#include "compress/sparse.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* wire.c: packing and checking the compressed-buffer header; codec lookup and the generic
  * encode/decode entry points. */
-#include "wire.h"
-#include "sparse.h"
+#include "compress/wire.h"
+#include "compress/sparse.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 #ifndef CCL_WIRE_H
 #define CCL_WIRE_H
 
-#include "codec.h"
+#include "compress/codec.h"
 
 #define CCL_WIRE_MAGIC   0x575a4343u /* "CCZW" little-endian */
 #define CCL_WIRE_VERSION 1u

@@ -1,7 +1,7 @@
 /* bootstrap.c: TCP rendezvous: ranks send their transport address to the root, which
  * answers with everyone's once all have joined. Connections without the secret are refused. */
-#include "bootstrap.h"
-#include "config.h"
+#include "core/bootstrap.h"
+#include "base/env_config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

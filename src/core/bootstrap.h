@@ -2,7 +2,7 @@
 #ifndef CCL_BOOTSTRAP_H
 #define CCL_BOOTSTRAP_H
 
-#include "ccl_int.h"
+#include "base/base.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -45,10 +45,5 @@ ccl_result_t ccl_bootstrap_parse_hostport(const char *s, ccl_sockaddr_t *out);
 /* Address of interface `ifname` ("" = first non-loopback interface that is up, else
  * loopback), port 0. */
 ccl_result_t ccl_bootstrap_local_addr(const char *ifname, ccl_sockaddr_t *out);
-
-/* Creates a communicator through the rendezvous that id describes. */
-struct ccl_comm;
-ccl_result_t ccl_comm_init_with_id(struct ccl_comm **comm_p, int nranks,
-                                   const ccl_bootstrap_id_t *id, int rank);
 
 #endif

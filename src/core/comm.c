@@ -1,8 +1,8 @@
-/* comm.c: communicator lifetime (unique id, init, destroy, abort) and its failure state. */
+/* comm.c: the unique id, the communicator (create, destroy, abort) and its failure state. */
 #define _GNU_SOURCE
-#include "comm.h"
-#include "bootstrap.h"
-#include "config.h"
+#include "core/comm.h"
+#include "core/bootstrap.h"
+#include "base/env_config.h"
 
 #include <sched.h>
 #include <stdio.h>
@@ -82,23 +82,6 @@ void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes)
 }
 
 /* Identifies this host and network namespace: ranks with equal ids can share memory. */
-static uint64_t comm_host_id(void)
-{
-    char buf[512] = "", ns[64] = "";
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-    size_t n = 0;
-    if (f != NULL) {
-        n = fread(buf, 1, 64, f);
-        fclose(f);
-    }
-    gethostname(buf + n, sizeof(buf) - n - 1);
-    ssize_t k = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
-    if (k > 0)
-        ns[k] = '\0';
-    uint64_t h = ccl_hash64(buf, strlen(buf), 3);
-    return ccl_hash64(ns, strlen(ns), h);
-}
-
 static ccl_result_t comm_post_ctrl_recv(struct ccl_comm *comm)
 {
     return comm->tl_ops->irecv(comm->tl, &comm->ctrl_in, sizeof(comm->ctrl_in), CCL_TAG_CTRL,
@@ -148,101 +131,6 @@ ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, voi
 err:
     free(comm->ctrl_sends);
     free(comm);
-    return res;
-}
-
-ccl_result_t ccl_comm_init_rank(ccl_comm_t *comm_p, int nranks, ccl_unique_id_t uid, int rank)
-{
-    ccl_bootstrap_id_t id;
-    memcpy(&id, uid.internal, sizeof(id));
-    return ccl_comm_init_with_id(comm_p, nranks, &id, rank);
-}
-
-ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_bootstrap_id_t *idp,
-                                   int rank)
-{
-    const ccl_config_t *cfg = ccl_config_get();
-    ccl_bootstrap_id_t id = *idp;
-    ccl_tl_params_t tl_params = {.ifname = cfg->ifname};
-    const void *my_addr;
-    size_t my_len, *lens = NULL, *offs = NULL;
-    uint8_t *blob = NULL;
-    const void **addrs = NULL;
-    uint8_t *card = NULL, *same_host = NULL;
-    uint64_t host;
-    void *tl = NULL;
-    ccl_result_t res;
-
-    if (comm_p == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm_p is NULL");
-    if (nranks <= 0 || nranks > (1 << 24) || rank < 0 || rank >= nranks)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                             "rank %d / nranks %d: need 0 <= rank < nranks <= 2^24", rank,
-                             nranks);
-    if (id.magic != CCL_BOOTSTRAP_MAGIC || id.version != CCL_BOOTSTRAP_VERSION)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                             "the unique id was not made by ccl_get_unique_id (or by another "
-                             "cclz version)");
-
-    CCL_CHECK(ccl_transport_ucx.create(&tl_params, &tl));
-    CCL_CHECK_GOTO(ccl_transport_ucx.get_address(tl, &my_addr, &my_len), res, err);
-    /* What each rank publishes: its host id, then its transport address. */
-    card = malloc(sizeof(uint64_t) + my_len);
-    if (card == NULL) {
-        res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address card");
-        goto err;
-    }
-    host = comm_host_id();
-    memcpy(card, &host, sizeof(host));
-    memcpy(card + sizeof(host), my_addr, my_len);
-    CCL_CHECK_GOTO(ccl_bootstrap_exchange(&id, rank, nranks, card, sizeof(host) + my_len,
-                                          cfg->timeout_s, &blob, &lens, &offs),
-                   res, err);
-    addrs = malloc((size_t)nranks * sizeof(*addrs));
-    same_host = malloc((size_t)nranks);
-    if (addrs == NULL || same_host == NULL) {
-        res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address table");
-        goto err;
-    }
-    for (int r = 0; r < nranks; r++) {
-        uint64_t peer_host;
-        if (lens[r] <= sizeof(peer_host)) {
-            res = ccl_set_error(NULL, CCL_ERR_BOOTSTRAP, "rank %d sent no address", r);
-            goto err;
-        }
-        memcpy(&peer_host, blob + offs[r], sizeof(peer_host));
-        same_host[r] = peer_host == host;
-        addrs[r] = blob + offs[r] + sizeof(peer_host);
-        lens[r] -= sizeof(peer_host);
-    }
-    CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens, same_host), res, err);
-    /* Return only once every rank has connected: a rank that returned earlier could finish
-     * and exit while a peer is still attaching to it (its shared memory gone with it). */
-    res = ccl_barrier(*comm_p);
-    if (res != CCL_SUCCESS) {
-        ccl_set_error(NULL, res, "rank %d: not every rank connected: %s", rank,
-                      ccl_get_last_error(*comm_p));
-        ccl_comm_abort(*comm_p);
-        *comm_p = NULL;
-        tl = NULL; /* freed with the communicator */
-        goto err;
-    }
-    ccl_info("rank %d of %d ready (transport %s)", rank, nranks, ccl_transport_ucx.name);
-    free(card);
-    free(same_host);
-    free(addrs);
-    free(blob);
-    free(lens);
-    free(offs);
-    return CCL_SUCCESS;
-err:
-    free(card);
-    free(same_host);
-    free(addrs);
-    free(blob);
-    free(lens);
-    free(offs);
-    ccl_transport_ucx.destroy(tl, 0, 1);
     return res;
 }
 

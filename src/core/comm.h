@@ -2,10 +2,10 @@
 #ifndef CCL_COMM_H
 #define CCL_COMM_H
 
-#include "ccl_int.h"
-#include "../transports/transport.h"
-#include "device.h"
-#include "tuning.h"
+#include "base/base.h"
+#include "transports/transport.h"
+#include "core/device.h"
+#include "core/tuning.h"
 
 #include <stdatomic.h>
 

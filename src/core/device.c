@@ -1,6 +1,6 @@
 /* device.c: staging of device buffers for the *_stream calls (device.h). */
-#include "device.h"
-#include "comm.h"
+#include "core/device.h"
+#include "core/comm.h"
 
 #include <string.h>
 

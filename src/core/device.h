@@ -6,7 +6,7 @@
 #ifndef CCL_DEVICE_H
 #define CCL_DEVICE_H
 
-#include "ccl_int.h"
+#include "base/base.h"
 
 /* Pinned host memory a communicator keeps across calls (one for the input, one for the
  * output). */

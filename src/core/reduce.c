@@ -1,6 +1,6 @@
 /* reduce.c: element-wise reduction kernels, vectorised by the compiler with AVX2 dispatch. */
-#include "reduce.h"
-#include "../compress/elem.h"
+#include "core/reduce.h"
+#include "compress/elem.h"
 
 #include <math.h>
 #include <string.h>

@@ -2,7 +2,7 @@
 #ifndef CCL_REDUCE_H
 #define CCL_REDUCE_H
 
-#include "ccl_int.h"
+#include "base/base.h"
 
 /* dst[i] = a[i] op b[i] for i < count. dst may alias a or b. AVG reduces as SUM; the caller
  * divides once at the end with ccl_reduce_scale_avg. Callers pass a and b in an order that

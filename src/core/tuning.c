@@ -1,5 +1,5 @@
 /* tuning.c: the cost model's defaults (tuning.h). */
-#include "tuning.h"
+#include "core/tuning.h"
 
 /* Fitted to UCX shared memory on one host; links across hosts are slower, which moves the
  * ring/recursive-doubling switch to smaller messages, never the other way. */

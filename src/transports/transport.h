@@ -2,7 +2,7 @@
 #ifndef CCL_TRANSPORT_H
 #define CCL_TRANSPORT_H
 
-#include "../core/ccl_int.h"
+#include "base/base.h"
 
 /* A request is owned by the transport; `h` is its handle and NULL when the operation
  * completed at once, in which case `len` already holds the received length. */

@@ -1,5 +1,5 @@
 /* allgather.c: every allgather algorithm, one file each beside this one. */
-#include "../coll.h"
+#include "collectives/coll.h"
 
 extern const ccl_algo_t ccl_allgather_ring, ccl_allgather_direct_encoded;
 

@@ -1,5 +1,5 @@
 /* ring.c: ring allgather: P-1 pipelined steps, each block forwarded as it arrives. */
-#include "../patterns/patterns.h"
+#include "collectives/patterns/patterns.h"
 
 #include <string.h>
 

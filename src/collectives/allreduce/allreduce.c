@@ -1,6 +1,6 @@
 /* allreduce.c: every allreduce algorithm, exact and compressed, one file each beside this
  * one. The order breaks the selector's ties. */
-#include "../coll.h"
+#include "collectives/coll.h"
 
 extern const ccl_algo_t ccl_allreduce_ring, ccl_allreduce_rec_doubling, ccl_allreduce_direct,
     ccl_allreduce_halving_doubling, ccl_allreduce_quant_sra, ccl_allreduce_quant_ring,

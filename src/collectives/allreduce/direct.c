@@ -1,8 +1,8 @@
 /* direct.c: one-shot allreduce for tiny messages: every rank sends its whole buffer to every
  * other rank at once, then sums all P buffers in rank order. One round of messages instead of
  * log2(P) dependent ones; the P-fold traffic only pays off while latency dominates. */
-#include "../patterns/patterns.h"
-#include "../../core/reduce.h"
+#include "collectives/patterns/patterns.h"
+#include "core/reduce.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
 /* halving_doubling.c: Rabenseifner's allreduce: reduce-scatter by recursive halving, then
  * allgather by recursive doubling. The ring's bandwidth in 2*log2(P) pairwise steps instead
  * of 2(P-1), for mid-size messages; other rank counts fold the extra ranks in first. */
-#include "../patterns/patterns.h"
-#include "../../core/reduce.h"
+#include "collectives/patterns/patterns.h"
+#include "core/reduce.h"
 
 #include <string.h>
 

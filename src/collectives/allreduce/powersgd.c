@@ -9,8 +9,8 @@
  * as a flag, and every rank skips the step. The arithmetic is compress/powersgd.c. The two
  * allreduces are whole calls of their own (CCL_ALGO_NESTED), with the compressor's spec in
  * their signature. */
-#include "../compressed/step.h"
-#include "../../core/comm.h"
+#include "collectives/compressed/step.h"
+#include "core/comm.h"
 
 #include <string.h>
 

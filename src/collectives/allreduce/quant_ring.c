@@ -10,9 +10,9 @@
  * grows with P (sra: twice whatever P). Error feedback sees this rank's first encoding (the
  * segment it starts) and counts its other parts as sent exactly: the re-encodings' errors
  * belong to sums, not to one rank. */
-#include "../compressed/step.h"
-#include "../patterns/patterns.h"
-#include "../../core/config.h"
+#include "collectives/compressed/step.h"
+#include "collectives/patterns/patterns.h"
+#include "base/env_config.h"
 
 #include <stdlib.h>
 #include <string.h>

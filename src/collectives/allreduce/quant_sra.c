@@ -11,9 +11,9 @@
  * segment, so the link carries one phase while the core works on another. Error feedback
  * prepares each piece just before its first use (ccl_step_prepare), so that pass overlaps
  * the first messages instead of delaying them. */
-#include "../compressed/step.h"
-#include "../patterns/patterns.h"
-#include "../../core/config.h"
+#include "collectives/compressed/step.h"
+#include "collectives/patterns/patterns.h"
+#include "base/env_config.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * (bit-identical results). 2 ceil(log2 P) message latencies; an element is quantized at most
  * ceil(log2 P) + 1 times. Error feedback sees a leaf's encoding of its own part; an inner
  * rank's part travels inside a sum and counts as sent exactly (as in the quantized ring). */
-#include "../compressed/step.h"
-#include "../patterns/patterns.h"
+#include "collectives/compressed/step.h"
+#include "collectives/patterns/patterns.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* rec_doubling.c: recursive-doubling allreduce: log2(P) exchanges of the whole buffer, for
  * latency-bound (small) messages; non-power-of-two counts fold the extra ranks in first. */
-#include "../patterns/patterns.h"
-#include "../../core/reduce.h"
+#include "collectives/patterns/patterns.h"
+#include "core/reduce.h"
 
 #include <string.h>
 

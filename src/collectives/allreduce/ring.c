@@ -1,7 +1,7 @@
 /* ring.c: ring allreduce: a pipelined reduce-scatter then allgather, 2(P-1) steps, for
  * bandwidth-bound messages. */
-#include "../patterns/patterns.h"
-#include "../../core/config.h"
+#include "collectives/patterns/patterns.h"
+#include "base/env_config.h"
 
 static ccl_result_t allreduce_ring_run(ccl_coll_ctx_t *ctx)
 {

@@ -2,7 +2,7 @@
  * its gradient (sign:scale=none, 1 bit each) to every rank; the result is the sign of the
  * votes' sum, +1 or -1, with ties (possible only for an even rank count) going to +1, as
  * the bit encoding maps 0 to +1. For op avg the result is the same vote. */
-#include "../compressed/step.h"
+#include "collectives/compressed/step.h"
 
 
 static ccl_result_t sign_vote_run(ccl_coll_ctx_t *ctx)

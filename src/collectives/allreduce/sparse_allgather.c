@@ -4,7 +4,7 @@
  * (P-1) payloads, so time grows linearly with P at a fixed ratio. Calls on device buffers
  * run it with the GPU's encode and decode (cuda/gpu_comp.c): one quantization per element,
  * and only encodings cross PCIe. */
-#include "../compressed/step.h"
+#include "collectives/compressed/step.h"
 
 
 static ccl_result_t sparse_allgather_run(ccl_coll_ctx_t *ctx)

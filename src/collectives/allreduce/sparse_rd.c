@@ -5,9 +5,9 @@
  * a non-power-of-two count hand their list to a partner first and get the result last.
  * Partners add the same two operands (in either order, which IEEE addition does not
  * notice), so every rank ends with the same bits. */
-#include "../compressed/step.h"
-#include "../patterns/patterns.h"
-#include "../patterns/sparse_vec.h"
+#include "collectives/compressed/step.h"
+#include "collectives/patterns/patterns.h"
+#include "collectives/patterns/sparse_vec.h"
 
 #include <string.h>
 

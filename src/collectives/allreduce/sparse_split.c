@@ -4,9 +4,9 @@
  * sparse_allgather does, so the sums have the same bits) and sends its range's sum, sparse
  * or dense whichever is smaller, to every rank. A rank sends about 2k(P-1)/P pairs where
  * sparse_allgather sends k(P-1), at the price of one more step. */
-#include "../compressed/step.h"
-#include "../patterns/patterns.h"
-#include "../patterns/sparse_vec.h"
+#include "collectives/compressed/step.h"
+#include "collectives/patterns/patterns.h"
+#include "collectives/patterns/sparse_vec.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* dissemination.c: dissemination barrier: ceil(log2 P) rounds of empty messages, any P. */
-#include "../patterns/patterns.h"
+#include "collectives/patterns/patterns.h"
 
 static ccl_result_t barrier_dissemination_run(ccl_coll_ctx_t *ctx)
 {

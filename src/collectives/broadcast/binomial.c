@@ -1,6 +1,6 @@
 /* binomial.c: binomial-tree broadcast, chunked so that the tree's levels work at once. */
-#include "../patterns/patterns.h"
-#include "../../core/config.h"
+#include "collectives/patterns/patterns.h"
+#include "base/env_config.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* broadcast.c: every broadcast algorithm, one file each beside this one. */
-#include "../coll.h"
+#include "collectives/coll.h"
 
 extern const ccl_algo_t ccl_broadcast_binomial;
 

@@ -1,10 +1,10 @@
 /* auto.c: the "auto" compressor: a cost model measured once per communicator, and trials
  * on the buffer where the model is unsure, choose per call between the exact allreduce and
  * 8-bit compression, which must win outright. */
-#include "compressor.h"
-#include "auto.h"
-#include "run.h"
-#include "../../core/config.h"
+#include "collectives/compressed/compressor.h"
+#include "collectives/compressed/auto.h"
+#include "collectives/compressed/run.h"
+#include "base/env_config.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 #ifndef CCL_COMPRESSED_AUTO_H
 #define CCL_COMPRESSED_AUTO_H
 
-#include "compressor.h"
+#include "collectives/compressed/compressor.h"
 
 /* Completes a handle made from the spec "auto": its 8-bit compressor, and the
  * communicator's measured model on first use (about ten calls of 16 MB, collective). */

@@ -1,7 +1,7 @@
 /* checkpoint.c: a compressor's state saved and restored (ccl_compressor_state_size, _save,
  * _restore). */
-#include "compressor.h"
-#include "../../compress/wire.h"
+#include "collectives/compressed/compressor.h"
+#include "compress/wire.h"
 
 #include <string.h>
 

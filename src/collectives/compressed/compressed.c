@@ -1,10 +1,10 @@
 /* compressed.c: the public compressed calls: ccl_compressor_create, ccl_allreduce_compressed
  * and ccl_allgather_compressed, their argument checks, and the choice of exact, auto or
  * compressed path. */
-#include "compressor.h"
-#include "auto.h"
-#include "run.h"
-#include "../../core/config.h"
+#include "collectives/compressed/compressor.h"
+#include "collectives/compressed/auto.h"
+#include "collectives/compressed/run.h"
+#include "base/env_config.h"
 
 #include <string.h>
 

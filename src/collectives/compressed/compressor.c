@@ -1,7 +1,7 @@
 /* compressor.c: the compressor handle: spec parsing (codec, ef=, weight=, algo=, the
  * algorithm resolved in the one registry), create, destroy and reset. */
-#include "compressor.h"
-#include "../../compress/wire.h"
+#include "collectives/compressed/compressor.h"
+#include "compress/wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,9 +3,9 @@
 #ifndef CCL_COMPRESSED_COMPRESSOR_H
 #define CCL_COMPRESSED_COMPRESSOR_H
 
-#include "../coll.h"
-#include "../../compress/ef.h"
-#include "../../compress/powersgd.h"
+#include "collectives/coll.h"
+#include "compress/ef.h"
+#include "compress/powersgd.h"
 
 /* What a compressor does with a call. */
 typedef enum {

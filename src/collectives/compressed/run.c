@@ -1,9 +1,9 @@
 /* run.c: one compressed call: fp16/bf16 staging through float32, error feedback's prepare,
  * a shared scale where the codec needs one, then the algorithm. */
-#include "run.h"
-#include "step.h"
-#include "../../core/reduce.h"
-#include "../../compress/wire.h"
+#include "collectives/compressed/run.h"
+#include "collectives/compressed/step.h"
+#include "core/reduce.h"
+#include "compress/wire.h"
 
 #include <stdlib.h>
 #include <string.h>

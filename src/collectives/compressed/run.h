@@ -2,7 +2,7 @@
 #ifndef CCL_COMPRESSED_RUN_H
 #define CCL_COMPRESSED_RUN_H
 
-#include "compressor.h"
+#include "collectives/compressed/compressor.h"
 
 /* Runs one compressed collective with compressor c: prepare (error feedback), agree on a
  * shared scale where the codec needs one, then algo. out_count: elements in the output. */

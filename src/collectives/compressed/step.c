@@ -1,8 +1,8 @@
 /* step.c: the helpers compressed algorithms call during one call: seeds, encoding this
  * rank's vector and sums, skip tokens, the exchange of every rank's encoding, decoding,
  * and the commit and finish of error feedback. */
-#include "step.h"
-#include "../../compress/wire.h"
+#include "collectives/compressed/step.h"
+#include "compress/wire.h"
 
 #include <stdlib.h>
 #include <string.h>

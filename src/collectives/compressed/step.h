@@ -3,8 +3,8 @@
 #ifndef CCL_COMPRESSED_STEP_H
 #define CCL_COMPRESSED_STEP_H
 
-#include "compressor.h"
-#include "../p2p.h"
+#include "collectives/compressed/compressor.h"
+#include "collectives/p2p.h"
 
 struct ccl_comp_step;
 

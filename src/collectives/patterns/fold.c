@@ -1,8 +1,8 @@
 /* fold.c: the pre- and post-steps that let power-of-two algorithms (recursive doubling,
  * halving-doubling) run on any rank count: the first 2*rem ranks pair up, the even rank of
  * each pair hands its data to the odd one, sits out, and gets the result back at the end. */
-#include "patterns.h"
-#include "../../core/reduce.h"
+#include "collectives/patterns/patterns.h"
+#include "core/reduce.h"
 
 #define FOLD_ID   0
 #define UNFOLD_ID 1

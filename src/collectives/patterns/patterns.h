@@ -3,7 +3,7 @@
 #ifndef CCL_PATTERNS_H
 #define CCL_PATTERNS_H
 
-#include "../p2p.h"
+#include "collectives/p2p.h"
 
 static inline int ccl_mod(int a, int n)
 {

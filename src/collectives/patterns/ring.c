@@ -1,8 +1,8 @@
 /* ring.c: the pipelined ring engine (reduce-scatter and allgather steps, chunk by chunk) and
  * the binomial tree arithmetic. */
-#include "patterns.h"
-#include "../../core/config.h"
-#include "../../core/reduce.h"
+#include "collectives/patterns/patterns.h"
+#include "base/env_config.h"
+#include "core/reduce.h"
 
 #include <string.h>
 

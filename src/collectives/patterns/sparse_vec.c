@@ -3,8 +3,8 @@
  * Message: u32 kind, then for kind 1 (sparse) u32 k, u32 index-coding flags and the sparse
  * codecs' payload with float32 values (docs/wire-format.md); for kind 2 (dense) count
  * float32. Little-endian. */
-#include "sparse_vec.h"
-#include "../../compress/sparse.h"
+#include "collectives/patterns/sparse_vec.h"
+#include "compress/sparse.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #ifndef CCL_SPARSE_VEC_H
 #define CCL_SPARSE_VEC_H
 
-#include "../p2p.h"
+#include "collectives/p2p.h"
 
 typedef struct {
     size_t    count;     /* elements in the vector */

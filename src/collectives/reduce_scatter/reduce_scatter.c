@@ -1,5 +1,5 @@
 /* reduce_scatter.c: every reduce-scatter algorithm, one file each beside this one. */
-#include "../coll.h"
+#include "collectives/coll.h"
 
 extern const ccl_algo_t ccl_reduce_scatter_ring;
 

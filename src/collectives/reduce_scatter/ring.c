@@ -1,5 +1,5 @@
 /* ring.c: ring reduce-scatter: P-1 pipelined steps; rank r ends with block r reduced. */
-#include "../patterns/patterns.h"
+#include "collectives/patterns/patterns.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* ucx.c: the UCX (ucp tag-matching) transport: shared memory on a host, TCP or RDMA across. */
-#include "../transport.h"
+#include "transports/transport.h"
 
 #include <stdlib.h>
 #include <string.h>

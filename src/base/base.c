@@ -1,6 +1,6 @@
 /* util.c: logging, error strings and last-error records, clocks, hashing, randomness. */
-#include "ccl_int.h"
-#include "comm.h"
+#include "base/base.h"
+#include "core/comm.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* config.c: CCLZ_* settings: one table row per setting, parsed once from the environment. */
-#include "config.h"
-#include "ccl_int.h"
+#include "base/env_config.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <pthread.h>

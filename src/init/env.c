@@ -1,8 +1,8 @@
 /* env.c: ccl_comm_init_from_env: rank, size, rendezvous address and secret from what
  * cclz_run, torchrun, mpirun or srun put in the environment. */
-#include "bootstrap.h"
-#include "comm.h"
-#include "config.h"
+#include "init/init.h"
+#include "core/comm.h"
+#include "base/env_config.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
