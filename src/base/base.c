@@ -1,6 +1,5 @@
 /* util.c: logging, error strings and last-error records, clocks, hashing, randomness. */
 #include "base/base.h"
-#include "core/comm.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,7 +10,13 @@
 
 int ccl_log_level = CCL_LOG_WARN;
 
-static __thread char tls_last_error[CCL_ERRSTR_LEN];
+static __thread ccl_errbuf_t tls_last_error;
+
+/* Where comm's errors go: the record struct ccl_comm begins with (core/comm.h). */
+static ccl_errbuf_t *errbuf_of(struct ccl_comm *comm)
+{
+    return comm != NULL ? (ccl_errbuf_t *)(void *)comm : &tls_last_error;
+}
 
 void ccl_log_write(ccl_log_level_t level, const char *file, int line, const char *fmt, ...)
 {
@@ -32,7 +37,7 @@ void ccl_log_write(ccl_log_level_t level, const char *file, int line, const char
 
 ccl_result_t ccl_set_error(struct ccl_comm *comm, ccl_result_t res, const char *fmt, ...)
 {
-    char *dst = comm != NULL ? comm->last_error : tls_last_error;
+    char *dst = errbuf_of(comm)->text;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(dst, CCL_ERRSTR_LEN, fmt, ap);
@@ -63,7 +68,7 @@ const char *ccl_get_error_string(ccl_result_t result)
 
 const char *ccl_get_last_error(ccl_comm_t comm)
 {
-    return comm != NULL ? comm->last_error : tls_last_error;
+    return errbuf_of(comm)->text;
 }
 
 ccl_result_t ccl_get_version(int *version_p)

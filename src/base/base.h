@@ -30,6 +30,14 @@ void ccl_log_write(ccl_log_level_t level, const char *file, int line, const char
 #define ccl_debug(...) ccl_log(CCL_LOG_DEBUG, __VA_ARGS__)
 #define ccl_trace(...) ccl_log(CCL_LOG_TRACE, __VA_ARGS__)
 
+#define CCL_ERRSTR_LEN 512
+
+/* A last-error record. struct ccl_comm begins with one, so that this layer can record an
+ * error on a communicator while knowing nothing else of it. */
+typedef struct {
+    char text[CCL_ERRSTR_LEN];
+} ccl_errbuf_t;
+
 /* Records the cause of an error where it is first detected: into comm's last-error string
  * (or the thread's, for comm NULL), and into the debug log. Returns `res` so a caller can
  * write `return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "count overflows")`. */

@@ -345,16 +345,6 @@ ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *
     return CCL_SUCCESS;
 }
 
-static void put_u64(uint8_t *b, uint64_t v)
-{
-    ccl_put_u32(b, (uint32_t)v);
-    ccl_put_u32(b + 4, (uint32_t)(v >> 32));
-}
-static uint64_t get_u64(const uint8_t *b)
-{
-    return (uint64_t)ccl_get_u32(b) | (uint64_t)ccl_get_u32(b + 4) << 32;
-}
-
 /* The state's vectors in checkpoint order. */
 static int state_vectors(const ccl_ef_t *ef, float *v[3])
 {
@@ -386,9 +376,9 @@ ccl_result_t ccl_ef_save(const ccl_ef_t *ef, void *buf, size_t cap, size_t *len_
     ccl_put_u32(b, EF_MAGIC);
     ccl_put_u32(b + 4, EF_VERSION);
     ccl_put_u32(b + 8, (uint32_t)ef->mode);
-    put_u64(b + 16, ef->count);
-    put_u64(b + 24, ef->steps);
-    put_u64(b + 32, ef->skipped);
+    ccl_put_u64(b + 16, ef->count);
+    ccl_put_u64(b + 24, ef->steps);
+    ccl_put_u64(b + 32, ef->skipped);
     ccl_put_u32(b + 40, (uint32_t)ef->nranks);
     ccl_put_f32(b + 44, ef->weight);
     at = b + EF_HDR_LEN;
@@ -414,10 +404,10 @@ ccl_result_t ccl_ef_restore(ccl_ef_t *ef, const void *buf, size_t len)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint is for error feedback '%s', "
                              "this buffer uses '%s'", ccl_ef_mode_name(ccl_get_u32(b + 8)),
                              ccl_ef_mode_name(ef->mode));
-    if (get_u64(b + 16) != ef->count || len != ccl_ef_saved_size(ef))
+    if (ccl_get_u64(b + 16) != ef->count || len != ccl_ef_saved_size(ef))
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
                              "checkpoint is for %llu elements, this buffer has %zu",
-                             (unsigned long long)get_u64(b + 16), ef->count);
+                             (unsigned long long)ccl_get_u64(b + 16), ef->count);
     w = ccl_get_f32(b + 44);
     if (ccl_get_u32(b + 40) < 1 || ccl_get_u32(b + 40) > (1u << 24) || !(w > 0 && w <= 1))
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "checkpoint has a bad group");
@@ -428,8 +418,8 @@ ccl_result_t ccl_ef_restore(ccl_ef_t *ef, const void *buf, size_t len)
     for (int k = 0; k < nv; k++)
         for (size_t i = 0; i < ef->count; i++, at += 4)
             v[k][i] = ccl_get_f32(at);
-    ef->steps = get_u64(b + 24);
-    ef->skipped = get_u64(b + 32);
+    ef->steps = ccl_get_u64(b + 24);
+    ef->skipped = ccl_get_u64(b + 32);
     ef->nranks = (int)ccl_get_u32(b + 40);
     ef->weight = w;
     return CCL_SUCCESS;

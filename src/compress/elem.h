@@ -9,11 +9,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#ifdef __CUDACC__
-#define CCL_HD static __host__ __device__ __forceinline__
-#else
-#define CCL_HD static inline
-#endif
+#include "base/half.h"
 
 /* Counter-based random numbers (splitmix64 of seed + counter): the same (seed, counter)
  * always gives the same value, on any device, in any order. */
@@ -30,24 +26,6 @@ CCL_HD float ccl_rng_unit(uint64_t seed, uint64_t counter)
 {
     return (float)(ccl_rng64(seed, counter) >> 40) * (1.0f / 16777216.0f);
 }
-
-/* IEEE single operations, each rounded on its own: a GPU compiler would otherwise fuse a
- * multiply and an add (one rounding), and the GPU's bytes would differ from the CPU's. */
-#ifdef __CUDA_ARCH__
-#define CCL_FMUL(a, b) __fmul_rn((a), (b))
-#define CCL_FADD(a, b) __fadd_rn((a), (b))
-#define CCL_FSUB(a, b) __fsub_rn((a), (b))
-#define CCL_FDIV(a, b) __fdiv_rn((a), (b))
-#define CCL_DMUL(a, b) __dmul_rn((a), (b))
-#define CCL_DADD(a, b) __dadd_rn((a), (b))
-#else
-#define CCL_FMUL(a, b) ((a) * (b))
-#define CCL_FADD(a, b) ((a) + (b))
-#define CCL_FSUB(a, b) ((a) - (b))
-#define CCL_FDIV(a, b) ((a) / (b))
-#define CCL_DMUL(a, b) ((a) * (b))
-#define CCL_DADD(a, b) ((a) + (b))
-#endif
 
 /* The inverse step the encoder used for a bucket whose step on the wire is `unit` (as
  * ccl_int_scale made it: 0, or a step whose inverse is finite). */
@@ -87,73 +65,6 @@ CCL_HD void ccl_put_f32(uint8_t *p, float f)
     p[1] = (uint8_t)(v.u >> 8);
     p[2] = (uint8_t)(v.u >> 16);
     p[3] = (uint8_t)(v.u >> 24);
-}
-
-/* A float's bits and back, without memcpy (nvcc's device code has none). */
-CCL_HD uint32_t ccl_f32_bits(float f)
-{
-    union { uint32_t u; float f; } v;
-    v.f = f;
-    return v.u;
-}
-
-CCL_HD float ccl_bits_f32(uint32_t u)
-{
-    union { uint32_t u; float f; } v;
-    v.u = u;
-    return v.f;
-}
-
-/* IEEE half to float, exactly (subnormals, infinities and NaNs included). */
-CCL_HD float ccl_h2f(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    if (exp == 0) {
-        if (mant == 0)
-            return ccl_bits_f32(sign);
-        exp = 127 - 15 + 1; /* subnormal half: normalise */
-        while (!(mant & 0x400u)) {
-            mant <<= 1;
-            exp--;
-        }
-        return ccl_bits_f32(sign | (exp << 23) | ((mant & 0x3ffu) << 13));
-    }
-    if (exp == 31)
-        return ccl_bits_f32(sign | 0x7f800000u | (mant << 13));
-    return ccl_bits_f32(sign | ((exp + 112) << 23) | (mant << 13));
-}
-
-/* Float to IEEE half, round to nearest even; beyond 65504 an infinity, a NaN stays quiet. */
-CCL_HD uint16_t ccl_f2h(float ff)
-{
-    uint32_t f = ccl_f32_bits(ff), sign = (f >> 16) & 0x8000u, absf = f & 0x7fffffffu;
-    if (absf >= 0x7f800000u)
-        return (uint16_t)(sign | (absf > 0x7f800000u ? 0x7e00u : 0x7c00u));
-    if (absf >= 0x477ff000u) /* rounds past the largest half */
-        return (uint16_t)(sign | 0x7c00u);
-    if (absf < 0x38800000u) {
-        /* A half subnormal or zero: in units of 2^-24, rounded to nearest even. The scaling
-         * is exact and the value below 2^11, so adding and removing 2^23 rounds it. */
-        float v = CCL_FMUL(ccl_bits_f32(absf), 16777216.0f);
-        return (uint16_t)(sign | (uint32_t)CCL_FSUB(CCL_FADD(v, 8388608.0f), 8388608.0f));
-    }
-    absf += 0xc8000fffu + ((absf >> 13) & 1u); /* rebias, round on the 13 dropped bits */
-    return (uint16_t)(sign | (absf >> 13));
-}
-
-CCL_HD float ccl_bf2f(uint16_t h)
-{
-    return ccl_bits_f32((uint32_t)h << 16);
-}
-
-/* Float to bfloat16, round to nearest even; a NaN stays quiet. */
-CCL_HD uint16_t ccl_f2bf(float ff)
-{
-    uint32_t f = ccl_f32_bits(ff);
-    if ((f & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((f >> 16) | 0x40u);
-    f += 0x7fffu + ((f >> 16) & 1u);
-    return (uint16_t)(f >> 16);
 }
 
 /* The code of x: (x - mn) / unit plus `offset` (0.5 rounds to nearest; a uniform in [0, 1)

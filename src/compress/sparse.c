@@ -1,7 +1,6 @@
 /* sparse.c: the (index, value) payload of the sparse codecs, its hostile-input decoder, and
  * random-k's index generator. */
 #include "compress/sparse.h"
-#include "core/reduce.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -286,7 +285,7 @@ ccl_result_t ccl_sparse_read(const uint8_t *in, size_t len, const uint32_t hp[2]
     }
     pos = voff;
     for (size_t j = 0; j < k; j++, pos += vbytes) {
-        float v = fp16 ? ccl_half_to_float((uint16_t)(in[pos] | in[pos + 1] << 8))
+        float v = fp16 ? ccl_h2f((uint16_t)(in[pos] | in[pos + 1] << 8))
                        : ccl_get_f32(in + pos);
         if (!isfinite(v))
             return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: non-finite value at %zu", j);

@@ -7,16 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    ccl_put_u32(p, (uint32_t)v);
-    ccl_put_u32(p + 4, (uint32_t)(v >> 32));
-}
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)ccl_get_u32(p) | (uint64_t)ccl_get_u32(p + 4) << 32;
-}
-
 void ccl_wire_put(uint8_t *dst, const ccl_wire_hdr_t *h)
 {
     ccl_put_u32(dst, CCL_WIRE_MAGIC);
@@ -24,8 +14,8 @@ void ccl_wire_put(uint8_t *dst, const ccl_wire_hdr_t *h)
     dst[5] = h->codec_id;
     dst[6] = 0;
     dst[7] = 0;
-    put_u64(dst + 8, h->count);
-    put_u64(dst + 16, h->seed);
+    ccl_put_u64(dst + 8, h->count);
+    ccl_put_u64(dst + 16, h->seed);
     ccl_put_u32(dst + 24, h->params[0]);
     ccl_put_u32(dst + 28, h->params[1]);
     ccl_put_u32(dst + 32, h->payload_len);
@@ -45,8 +35,8 @@ ccl_result_t ccl_wire_get(const uint8_t *src, size_t len, ccl_wire_hdr_t *h)
     if (src[6] != 0 || src[7] != 0 || ccl_get_u32(src + 36) != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "reserved header bytes are not zero");
     h->codec_id = src[5];
-    h->count = get_u64(src + 8);
-    h->seed = get_u64(src + 16);
+    h->count = ccl_get_u64(src + 8);
+    h->seed = ccl_get_u64(src + 16);
     h->params[0] = ccl_get_u32(src + 24);
     h->params[1] = ccl_get_u32(src + 28);
     h->payload_len = ccl_get_u32(src + 32);

@@ -3,6 +3,7 @@
 #define CCL_WIRE_H
 
 #include "compress/codec.h"
+#include "base/bytes.h"
 
 #define CCL_WIRE_MAGIC   0x575a4343u /* "CCZW" little-endian */
 #define CCL_WIRE_VERSION 1u
@@ -23,15 +24,6 @@ void ccl_wire_put(uint8_t *dst, const ccl_wire_hdr_t *h);
  * payload length equal to what follows. Returns CCL_ERR_INVALID_PAYLOAD with the reason. */
 ccl_result_t ccl_wire_get(const uint8_t *src, size_t len, ccl_wire_hdr_t *h);
 
-/* Little-endian loads and stores that never assume alignment. */
-static inline void ccl_put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-static inline uint32_t ccl_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 /* float32: ccl_get_f32 and ccl_put_f32 (elem.h, shared with the GPU kernels). */
 
 #endif

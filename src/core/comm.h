@@ -9,7 +9,6 @@
 
 #include <stdatomic.h>
 
-#define CCL_ERRSTR_LEN 512
 
 /* Tag bit of failure notices; data messages never set it (see collectives/p2p.h). */
 #define CCL_TAG_CTRL (1ULL << 63)
@@ -22,6 +21,7 @@ typedef struct {
 } ccl_ctrl_msg_t;
 
 struct ccl_comm {
+    ccl_errbuf_t last_error;    /* first: base/base.c writes it (ccl_set_error) */
     int   rank;
     int   nranks;
     const ccl_transport_ops_t *tl_ops;
@@ -50,7 +50,6 @@ struct ccl_comm {
 
     ccl_tuning_t tuning;        /* the cost model, and what "auto" measured here */
 
-    char last_error[CCL_ERRSTR_LEN];
 };
 
 /* Marks comm failed (first cause wins) and tells every peer, once. */
@@ -67,5 +66,8 @@ void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes);
 ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
                              const void *const *addrs, const size_t *lens,
                              const uint8_t *same_host);
+
+_Static_assert(offsetof(struct ccl_comm, last_error) == 0,
+               "base/base.c reaches a communicator's last error through its first member");
 
 #endif

@@ -1,11 +1,11 @@
 /* reduce.c: element-wise reduction kernels, vectorised by the compiler with AVX2 dispatch. */
 #include "core/reduce.h"
-#include "compress/elem.h"
+#include "base/half.h"
 
 #include <math.h>
 #include <string.h>
 
-/* The conversions live in compress/elem.h, shared with the GPU kernels. */
+/* The conversions live in base/half.h, shared with the GPU kernels. */
 float ccl_half_to_float(uint16_t h) { return ccl_h2f(h); }
 uint16_t ccl_float_to_half(float f) { return ccl_f2h(f); }
 float ccl_bf16_to_float(uint16_t h) { return ccl_bf2f(h); }
