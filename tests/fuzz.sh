@@ -12,9 +12,9 @@ if ! command -v clang >/dev/null; then
     exit 0
 fi
 if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$src/include" -I"$src/src" \
-        "$src/tests/fuzz_decode.c" "$src"/src/compress/*.c \
+        "$src/tests/fuzz_decode.c" "$src"/src/base/*.c "$src"/src/compress/*.c \
         "$src/src/collectives/patterns/sparse_vec.c" \
-        "$src/src/base/base.c" "$src/src/core/reduce.c" -lm -o "$out" 2>"$build/tests/fuzz_build.log"; then
+        "$src/src/core/reduce.c" -lm -o "$out" 2>"$build/tests/fuzz_build.log"; then
     # Tell a missing fuzzer runtime (skip) from our code failing to build (failure).
     probe=$(mktemp -d)
     echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' >"$probe/p.c"

@@ -2,6 +2,7 @@
  * and error feedback (telescoping identity, non-finite policy, checkpoints). */
 #include "harness.h"
 #include "compress/ef.h"
+#include "compress/powersgd.h"
 #include "compress/sparse.h"
 #include "compress/wire.h"
 #include "core/reduce.h"
@@ -74,6 +75,58 @@ static int test_spec_parse(void)
         }
     ccl_codec_parse("int:bits=3,bucket=7", &c);
     return c.params.bits == 3 && c.params.bucket == 7 && c.params.rounding == CCL_ROUND_NEAREST;
+}
+
+/* A table's rows each have a name and a doc, and a default that parses through the row. */
+static int rows_sound(const char *what, const ccl_param_field_t *rows, void *scratch)
+{
+    for (const ccl_param_field_t *r = rows; r->name != NULL; r++)
+        if (r->name[0] == '\0' || r->doc == NULL || r->doc[0] == '\0' ||
+            (r->dflt != NULL && ccl_param_parse(r, scratch, r->dflt) != 0)) {
+            fprintf(stderr, "%s: row '%s' lacks a doc or its default '%s' does not parse\n", what,
+                    r->name, r->dflt ? r->dflt : "(none)");
+            return 0;
+        }
+    return ccl_param_defaults(rows, scratch) == 0;
+}
+
+static int test_param_rows(void)
+{
+    ccl_codec_params_t p;
+    ccl_powersgd_params_t ps;
+    ccl_codec_t c;
+    char want[64];
+    int ok = 1;
+    for (int i = 0; ccl_codecs[i] != NULL && ok; i++) {
+        memset(&p, 0, sizeof(p));
+        ok = ccl_codecs[i]->params != NULL &&
+             rows_sound(ccl_codecs[i]->name, ccl_codecs[i]->params, &p) &&
+             ccl_codec_parse(ccl_codecs[i]->name, &c) == CCL_SUCCESS &&
+             memcmp(&c.params, &p, sizeof(p)) == 0; /* the spec's defaults are the rows' */
+        /* The unknown-codec message lists every registered codec. */
+        ccl_codec_parse("nope", &c);
+        snprintf(want, sizeof(want), "%s", ccl_codecs[i]->name);
+        ok = ok && strstr(ccl_get_last_error(NULL), want) != NULL;
+    }
+    memset(&ps, 0, sizeof(ps));
+    ok = ok && rows_sound("powersgd", ccl_powersgd_param_table(), &ps);
+    /* Rows store at the field's own width and map names to the enum's values. */
+    ok = ok && ccl_codec_parse("dgc:warmup_steps=4294967295,momentum=0.5,sample=0.25", &c) == 0 &&
+         c.params.dgc.warmup_steps == UINT32_MAX && c.params.dgc.momentum == 0.5f &&
+         c.params.sample == 0.25 && c.params.dgc.warmup_stages == 4 && c.params.dgc.masking == 1;
+    ok = ok && ccl_codec_parse("qsgd:norm=l2,round=nearest", &c) == 0 &&
+         c.params.norm == CCL_NORM_L2 && c.params.rounding == CCL_ROUND_NEAREST &&
+         ccl_codec_parse("sign:scale=none", &c) == 0 &&
+         c.params.sign_scale == CCL_SIGN_SCALE_NONE &&
+         ccl_codec_parse("cast:type=bf16", &c) == 0 && c.params.half_bf16 == 1;
+    /* ratio= clears k=, so the later of the two wins. */
+    ok = ok && ccl_codec_parse("topk:k=5,ratio=0.5", &c) == 0 && c.params.k == 0 &&
+         ccl_codec_parse("topk:ratio=0.5,k=5", &c) == 0 && c.params.k == 5;
+    /* A float row refuses what a float cannot hold; the message lists the keys. */
+    ok = ok && ccl_codec_parse("threshold:t=1e39", &c) == CCL_ERR_INVALID_ARG &&
+         ccl_codec_parse("int:colour=red", &c) == CCL_ERR_INVALID_ARG &&
+         strstr(ccl_get_last_error(NULL), "round=nearest|stochastic") != NULL;
+    return ok;
 }
 
 static int test_int_nearest_bound(void)
@@ -1693,6 +1746,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
         return write_corpus(argv[2]);
     h_report(test_spec_parse(), "codec specs: valid ones parse, bad ones are refused with a reason");
+    h_report(test_param_rows(), "parameter rows: each has a doc and a default that parses");
     h_report(test_int_nearest_bound(), "int 1-8 bits, nearest: |error| <= unit/2, counts 0/1/odd");
     h_report(test_int_edges(), "int: constant buckets exact; NaN/Inf input refused; small buffer refused");
     h_report(test_int_stochastic_unbiased(), "int stochastic rounding is unbiased (5 sigma)");

@@ -74,9 +74,14 @@ int main(int argc, char **argv)
         }
     }
     printf("\nCodecs (spec \"name:key=value,...\"; see docs/wire-format.md):\n");
-    for (int i = 0; ccl_codecs[i] != NULL; i++)
-        printf("  %-10s %s\n  %-10s   %s\n", ccl_codecs[i]->name, ccl_codecs[i]->desc, "",
-               ccl_codecs[i]->params_doc);
+    for (int i = 0; ccl_codecs[i] != NULL; i++) {
+        printf("  %-10s %s\n", ccl_codecs[i]->name, ccl_codecs[i]->desc);
+        for (const ccl_param_field_t *r = ccl_codecs[i]->params; r->name != NULL; r++) {
+            char values[128];
+            printf("  %-10s   %s=%s (default %s): %s\n", "", r->name,
+                   ccl_param_values(r, values, sizeof(values)), r->dflt ? r->dflt : "none", r->doc);
+        }
+    }
     printf("\nSpec keys of every compressor: ef=none|classic|ef21|ef21w (default classic; dgc "
            "brings its own), weight=W (EF21-W), algo=NAME (default: sign_vote for "
            "sign:scale=none, sparse_allgather for sparse codecs, and for dense ones sra or tree "

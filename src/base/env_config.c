@@ -1,8 +1,7 @@
-/* config.c: CCLZ_* settings: one table row per setting, parsed once from the environment. */
+/* env_config.c: CCLZ_* settings: one table row per setting, parsed once from the environment. */
 #include "base/env_config.h"
 #include "base/base.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,30 +50,6 @@ static const ccl_cfg_entry_t cfg_table[] = {
 
 static ccl_config_t cfg;
 static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
-
-int ccl_parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v;
-    errno = 0;
-    if (s == NULL || *s == '\0' || *s == '-')
-        return -1;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s)
-        return -1;
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-    }
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end != '\0')
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
 
 static const char *cfg_raw(const ccl_cfg_entry_t *e)
 {

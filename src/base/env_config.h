@@ -1,6 +1,8 @@
-/* config.h: the table of CCLZ_* settings; each setting is one row with its default and doc. */
-#ifndef CCL_CONFIG_H
-#define CCL_CONFIG_H
+/* env_config.h: the table of CCLZ_* settings; each setting is one row with its default and doc. */
+#ifndef CCL_ENV_CONFIG_H
+#define CCL_ENV_CONFIG_H
+
+#include "base/params.h" /* ccl_parse_size */
 
 #include <stddef.h>
 #include <stdio.h>
@@ -37,8 +39,5 @@ const ccl_cfg_entry_t *ccl_config_table(size_t *n_p);
 
 /* Prints every setting with its current value and doc. */
 void ccl_config_print(FILE *out);
-
-/* Parses "123", "64K", "1M", "2G" (powers of 1024). Returns 0 on success. */
-int ccl_parse_size(const char *s, size_t *out);
 
 #endif

@@ -6,20 +6,13 @@
 #include <math.h>
 #include <string.h>
 
-static void cast_defaults(ccl_codec_params_t *p) { p->half_bf16 = 0; }
+static const char *const cast_types[] = {"fp16", "bf16", NULL}; /* half_bf16 = index */
 
-static int cast_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    if (strcmp(k, "type") != 0)
-        return -1;
-    if (strcmp(v, "fp16") == 0)
-        p->half_bf16 = 0;
-    else if (strcmp(v, "bf16") == 0)
-        p->half_bf16 = 1;
-    else
-        return -1;
-    return 0;
-}
+static const ccl_param_field_t cast_params[] = {
+    {"type", "fp16", "fp16 (more precision) or bf16 (float32's range)", CCL_PARAM_ENUM,
+     CCL_CODEC_PARAM(half_bf16), .names = cast_types},
+    CCL_PARAM_END,
+};
 
 static size_t cast_max_payload(const ccl_codec_params_t *p, size_t count) { return 2 * count; }
 
@@ -180,7 +173,6 @@ const ccl_codec_ops_t ccl_codec_cast = {
     .size = sizeof(ccl_codec_ops_t), .name = "cast", .id = CCL_CODEC_ID_CAST,
     .flags = CCL_CODEC_CHECKS_FINITE,
     .desc = "fp16 or bf16 values (round to nearest even), 2 bytes per element",
-    .params_doc = "type=fp16|bf16",
-    .defaults = cast_defaults, .set_param = cast_set, .max_payload = cast_max_payload,
+    .params = cast_params, .max_payload = cast_max_payload,
     .encode = cast_encode, .decode = cast_decode, .check = cast_check,
 };

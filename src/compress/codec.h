@@ -3,6 +3,7 @@
 #ifndef CCL_CODEC_H
 #define CCL_CODEC_H
 
+#include "base/params.h"
 #include "base/base.h"
 #include "compress/elem.h"  /* ccl_rng64, ccl_rng_unit and the per-element steps */
 
@@ -28,6 +29,8 @@ typedef enum {
 } ccl_codec_id_t;
 
 typedef enum { CCL_ROUND_NEAREST = 0, CCL_ROUND_STOCHASTIC = 1 } ccl_rounding_t;
+/* The spec's names of ccl_rounding_t, in enum order (a table row stores the index). */
+extern const char *const ccl_rounding_names[];
 
 typedef enum { CCL_NORM_L2 = 0, CCL_NORM_MAX = 1 } ccl_norm_t;
 typedef enum { CCL_SIGN_SCALE_L1 = 0, CCL_SIGN_SCALE_L2 = 1, CCL_SIGN_SCALE_NONE = 2 } ccl_sign_scale_t;
@@ -44,7 +47,8 @@ typedef struct {
     uint32_t warmup_stages; /* stages in the ramp (the paper's 4 epochs) */
 } ccl_dgc_params_t;
 
-/* Every parameter any codec takes; each codec reads its own. */
+/* Every parameter any codec takes; each codec reads its own, and its rows (ops->params)
+ * fill them. */
 typedef struct {
     int            half_bf16;   /* cast: 0 = fp16, 1 = bf16 */
     int            bits;        /* int, qsgd: 1..8 (qsgd 2..8: a sign bit and bits-1 for the level) */
@@ -65,6 +69,9 @@ typedef struct {
                                  * residual) instead of the decoded value */
 } ccl_codec_params_t;
 
+/* A codec row's field: CCL_PARAM_AT for ccl_codec_params_t. */
+#define CCL_CODEC_PARAM(member) CCL_PARAM_AT(ccl_codec_params_t, member)
+
 /* What an encoder writes to `recon` for an element: the decoded value, or with
  * fb_residual the input minus it. */
 /* The sum over x[0, n) of x, |x|, x^2 or (x - mean)^2 (kind: CCL_SUM_*), in double, in the
@@ -83,10 +90,10 @@ typedef struct ccl_codec_ops {
     ccl_codec_id_t id;
     uint32_t    flags;
     const char *desc;
-    const char *params_doc;     /* "bits=1..8 bucket=N round=nearest|stochastic" */
-    /* Sets defaults, then accepts one key=value; returns 0 or -1 (unknown key, bad value). */
-    void (*defaults)(ccl_codec_params_t *p);
-    int (*set_param)(ccl_codec_params_t *p, const char *key, const char *val);
+    /* The spec's keys: one row each, filling ccl_codec_params_t (CCL_CODEC_PARAM), ended by
+     * CCL_PARAM_END. ccl_codec_parse zeroes the params, applies every row's default, then
+     * the spec's key=value items; cclz_info prints the rows. */
+    const ccl_param_field_t *params;
     /* Largest payload (without the wire header) for count elements. */
     size_t (*max_payload)(const ccl_codec_params_t *p, size_t count);
     /* Encodes count float32 values; `seed` drives every random choice, so the same seed
@@ -131,12 +138,6 @@ typedef struct ccl_codec {
 /* DGC's warm-up: the ratio in force at step `step` (over warmup_steps split in warmup_stages
  * stages, ratio^((e+1)/(stages+1)) in stage e, then ratio; algorithms.md section 1). */
 double ccl_dgc_ratio(const ccl_dgc_params_t *d, double ratio, uint64_t step);
-
-/* Parameter values for set_param: an integer or a number within [lo, hi], or 0/1. Return 0,
- * or -1 if v is not entirely such a value. */
-int ccl_param_long(const char *v, long lo, long hi, long *out);
-int ccl_param_double(const char *v, double lo, double hi, double *out);
-int ccl_param_bool(const char *v, int *out);
 
 /* Parses a spec; on error returns CCL_ERR_INVALID_ARG with the reason in the last error. */
 ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec);

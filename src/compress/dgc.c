@@ -13,37 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void dgc_defaults(ccl_codec_params_t *p)
-{
-    p->ratio = 0.001;
-    p->sample = 0.01;
-    p->dgc.momentum = 0.9f;
-    p->dgc.masking = 1;
-    p->dgc.warmup_stages = 4;
-}
-
-static int dgc_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    double x;
-    long n;
-    if (strcmp(k, "sample") == 0 && ccl_param_double(v, 1e-6, 1, &x) == 0)
-        p->sample = x;
-    else if (strcmp(k, "momentum") == 0 && ccl_param_double(v, 0, 0.999999, &x) == 0)
-        p->dgc.momentum = (float)x;
-    else if (strcmp(k, "nesterov") == 0)
-        return ccl_param_bool(v, &p->dgc.nesterov);
-    else if (strcmp(k, "masking") == 0)
-        return ccl_param_bool(v, &p->dgc.masking);
-    else if (strcmp(k, "clip") == 0 && ccl_param_double(v, 0, 1e30, &x) == 0)
-        p->dgc.clip = (float)x;
-    else if (strcmp(k, "warmup_steps") == 0 && ccl_param_long(v, 0, UINT32_MAX, &n) == 0)
-        p->dgc.warmup_steps = (uint32_t)n;
-    else if (strcmp(k, "warmup_stages") == 0 && ccl_param_long(v, 1, 64, &n) == 0)
-        p->dgc.warmup_stages = (uint32_t)n;
-    else
-        return ccl_sparse_set_param(p, k, v);
-    return 0;
-}
+/* The rows after sample are the error-feedback state's (ef.c). nesterov and masking are
+ * integers 0..1 rather than BOOL rows: they have always taken what strtol reads as 0 or 1. */
+static const ccl_param_field_t dgc_params[] = {
+    CCL_SPARSE_PARAMS("0.001"),
+    {"sample", "0.01", "fraction of the elements sampled for the threshold", CCL_PARAM_REAL,
+     CCL_CODEC_PARAM(sample), .lo = 1e-6, .hi = 1},
+    {"momentum", "0.9", "momentum correction's m; 0 turns it off", CCL_PARAM_REAL,
+     CCL_CODEC_PARAM(dgc.momentum), .lo = 0, .hi = 0.999999},
+    {"nesterov", "0", "Nesterov momentum", CCL_PARAM_INT, CCL_CODEC_PARAM(dgc.nesterov),
+     .lo = 0, .hi = 1},
+    {"masking", "1", "momentum factor masking: the sent elements' momentum restarts",
+     CCL_PARAM_INT, CCL_CODEC_PARAM(dgc.masking), .lo = 0, .hi = 1},
+    {"clip", "0", "global gradient-norm threshold; each rank clips to clip/sqrt(P); 0: off",
+     CCL_PARAM_REAL, CCL_CODEC_PARAM(dgc.clip), .lo = 0, .hi = 1e30},
+    {"warmup_steps", "0", "length of the sparsity warm-up in steps; 0: none", CCL_PARAM_INT,
+     CCL_CODEC_PARAM(dgc.warmup_steps), .lo = 0, .hi = UINT32_MAX},
+    {"warmup_stages", "4", "stages of the warm-up, each with a sparser ratio", CCL_PARAM_INT,
+     CCL_CODEC_PARAM(dgc.warmup_stages), .lo = 1, .hi = 64},
+    CCL_PARAM_END,
+};
 
 double ccl_dgc_ratio(const ccl_dgc_params_t *d, double ratio, uint64_t step)
 {
@@ -180,8 +169,6 @@ const ccl_codec_ops_t ccl_codec_dgc = {
     .size = sizeof(ccl_codec_ops_t), .name = "dgc", .id = CCL_CODEC_ID_DGC,
     .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE,
     .desc = "DGC: top-k by a threshold from a strided sample, refined; (index, value) pairs",
-    .params_doc = "ratio=(0,1] sample=(0,1] fp16_values=0|1; for the state: momentum=[0,1) "
-                  "nesterov=0|1 masking=0|1 clip=C warmup_steps=N warmup_stages=N",
-    .defaults = dgc_defaults, .set_param = dgc_set, .max_payload = dgc_max_payload,
+    .params = dgc_params, .max_payload = dgc_max_payload,
     .encode = dgc_encode, .decode = ccl_sparse_decode,
 };

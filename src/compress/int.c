@@ -8,37 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void int_defaults(ccl_codec_params_t *p)
-{
-    p->bits = 8;
-    p->bucket = 512;
-    p->rounding = CCL_ROUND_NEAREST;
-}
-
-static int int_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (strcmp(k, "bits") == 0) {
-        if (*end != '\0' || x < 1 || x > 8)
-            return -1;
-        p->bits = (int)x;
-    } else if (strcmp(k, "bucket") == 0) {
-        if (*end != '\0' || x < 1 || x > (1L << 30))
-            return -1;
-        p->bucket = (uint32_t)x;
-    } else if (strcmp(k, "round") == 0) {
-        if (strcmp(v, "nearest") == 0)
-            p->rounding = CCL_ROUND_NEAREST;
-        else if (strcmp(v, "stochastic") == 0)
-            p->rounding = CCL_ROUND_STOCHASTIC;
-        else
-            return -1;
-    } else {
-        return -1;
-    }
-    return 0;
-}
+static const ccl_param_field_t int_params[] = {
+    {"bits", "8", "bits per code", CCL_PARAM_INT, CCL_CODEC_PARAM(bits), .lo = 1, .hi = 8},
+    {"bucket", "512", "elements per bucket, each with its own minimum and unit", CCL_PARAM_INT,
+     CCL_CODEC_PARAM(bucket), .lo = 1, .hi = 1 << 30},
+    {"round", "nearest", "nearest errs by at most unit/2; stochastic is unbiased",
+     CCL_PARAM_ENUM, CCL_CODEC_PARAM(rounding), .names = ccl_rounding_names},
+    CCL_PARAM_END,
+};
 
 static size_t nbuckets(size_t count, size_t b) { return (count + b - 1) / b; }
 
@@ -343,7 +320,6 @@ const ccl_codec_ops_t ccl_codec_int = {
     .size = sizeof(ccl_codec_ops_t), .name = "int", .id = CCL_CODEC_ID_INT,
     .flags = CCL_CODEC_CHECKS_FINITE,
     .desc = "bucketed max-min quantization to 1-8 bits, nearest or stochastic rounding",
-    .params_doc = "bits=1..8 bucket=N round=nearest|stochastic",
-    .defaults = int_defaults, .set_param = int_set, .max_payload = int_max_payload,
+    .params = int_params, .max_payload = int_max_payload,
     .encode = int_encode, .decode = int_decode, .check = int_check,
 };

@@ -10,42 +10,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* warm is an integer 0..1 rather than a BOOL row: it has always taken what strtol reads as
+ * 0 or 1. rows has no default: the caller must give the shape. */
+static const ccl_param_field_t powersgd_params[] = {
+    {"rank", "4", "r, the columns of P and Q (clamped to the matrix's smaller side)",
+     CCL_PARAM_INT, CCL_PARAM_AT(ccl_powersgd_params_t, rank), .lo = 1, .hi = 1024},
+    {"rows", NULL, "rows of the buffer's matrix (required; columns are count / rows)",
+     CCL_PARAM_INT, CCL_PARAM_AT(ccl_powersgd_params_t, rows), .lo = 1, .hi = UINT32_MAX},
+    {"warm", "1", "start each step's power iteration from the last step's Q", CCL_PARAM_INT,
+     CCL_PARAM_AT(ccl_powersgd_params_t, warm), .lo = 0, .hi = 1},
+    {"seed", "0", "the random start, the same on every rank", CCL_PARAM_INT,
+     CCL_PARAM_AT(ccl_powersgd_params_t, seed), .lo = 0, .hi = INT32_MAX},
+    CCL_PARAM_END,
+};
+
+const ccl_param_field_t *ccl_powersgd_param_table(void)
+{
+    return powersgd_params;
+}
+
 ccl_result_t ccl_powersgd_parse(const char *spec, size_t count, ccl_powersgd_params_t *p)
 {
-    char item[128];
-    long v;
+    char err[512], list[512];
+    size_t n;
     memset(p, 0, sizeof(*p));
-    p->rank = 4;
-    p->warm = 1;
     if (strncmp(spec, "powersgd", 8) != 0 || (spec[8] != '\0' && spec[8] != ':'))
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "not a powersgd spec: '%s'", spec);
-    for (const char *s = spec[8] ? spec + 9 : spec + 8; *s != '\0';) {
-        size_t len = strcspn(s, ",");
-        snprintf(item, sizeof(item), "%.*s", (int)CCL_MIN(len, sizeof(item) - 1), s);
-        s += len + (s[len] == ',');
-        char *eq = strchr(item, '=');
-        if (eq == NULL)
-            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "powersgd: '%s' is not key=value", item);
-        *eq = '\0';
-        const char *val = eq + 1;
-        int ok = 0;
-        if (strcmp(item, "rank") == 0 && ccl_param_long(val, 1, 1024, &v) == 0) {
-            p->rank = (uint32_t)v;
-            ok = 1;
-        } else if (strcmp(item, "rows") == 0 && ccl_param_long(val, 1, (long)UINT32_MAX, &v) == 0) {
-            p->rows = (size_t)v;
-            ok = 1;
-        } else if (strcmp(item, "warm") == 0 && ccl_param_bool(val, &p->warm) == 0) {
-            ok = 1;
-        } else if (strcmp(item, "seed") == 0 && ccl_param_long(val, 0, (long)INT32_MAX, &v) == 0) {
-            p->seed = (uint64_t)v;
-            ok = 1;
-        }
-        if (!ok)
-            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                                 "powersgd: bad parameter %s=%s (rank=1..1024 rows=N warm=0|1 "
-                                 "seed=N)", item, val);
-    }
+    if ((n = (size_t)snprintf(list, sizeof(list), "%s", spec[8] ? spec + 9 : "")) >= sizeof(list))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "powersgd spec too long: '%s'", spec);
+    /* One trailing ',' has always been let through here (ccl_codec_parse refuses it). */
+    if (n > 0 && list[n - 1] == ',')
+        list[n - 1] = '\0';
+    if (ccl_param_defaults(powersgd_params, p) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INTERNAL, "powersgd: a default does not parse");
+    if (ccl_param_apply(powersgd_params, p, list, err, sizeof(err)) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "powersgd: %s", err);
     if (p->rows == 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
                              "powersgd needs the buffer's matrix shape: rows=N (columns are "

@@ -7,6 +7,7 @@
 #ifndef CCL_POWERSGD_H
 #define CCL_POWERSGD_H
 
+#include "base/params.h"
 #include "base/base.h"
 
 typedef struct {
@@ -27,6 +28,9 @@ typedef struct {
  * count elements. CCL_ERR_INVALID_ARG with the reason on a bad spec or a shape that does not
  * divide count. */
 ccl_result_t ccl_powersgd_parse(const char *spec, size_t count, ccl_powersgd_params_t *p);
+
+/* The rows ccl_powersgd_parse reads, for the info tool and the tests. */
+const ccl_param_field_t *ccl_powersgd_param_table(void);
 
 /* Whether P and Q together are smaller than the matrix (else the exact path is cheaper). */
 int ccl_powersgd_pays(const ccl_powersgd_params_t *p);

@@ -8,29 +8,19 @@
 #include <math.h>
 #include <string.h>
 
-static void qsgd_defaults(ccl_codec_params_t *p)
-{
-    p->bits = 4;
-    p->bucket = 512;
-    p->rounding = CCL_ROUND_STOCHASTIC;
-    p->norm = CCL_NORM_MAX;
-}
+static const char *const qsgd_norms[] = {"l2", "max", NULL}; /* ccl_norm_t order */
 
-static int qsgd_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    long x;
-    if (strcmp(k, "bits") == 0 && ccl_param_long(v, 2, 8, &x) == 0)
-        p->bits = (int)x;
-    else if (strcmp(k, "bucket") == 0 && ccl_param_long(v, 1, 1L << 30, &x) == 0)
-        p->bucket = (uint32_t)x;
-    else if (strcmp(k, "norm") == 0 && (strcmp(v, "l2") == 0 || strcmp(v, "max") == 0))
-        p->norm = v[0] == 'l' ? CCL_NORM_L2 : CCL_NORM_MAX;
-    else if (strcmp(k, "round") == 0 && (strcmp(v, "stochastic") == 0 || strcmp(v, "nearest") == 0))
-        p->rounding = v[0] == 's' ? CCL_ROUND_STOCHASTIC : CCL_ROUND_NEAREST;
-    else
-        return -1;
-    return 0;
-}
+static const ccl_param_field_t qsgd_params[] = {
+    {"bits", "4", "bits per element: a sign bit and bits-1 for the level", CCL_PARAM_INT,
+     CCL_CODEC_PARAM(bits), .lo = 2, .hi = 8},
+    {"bucket", "512", "elements per bucket, each with its own norm", CCL_PARAM_INT,
+     CCL_CODEC_PARAM(bucket), .lo = 1, .hi = 1 << 30},
+    {"norm", "max", "the bucket's norm: L2 (the paper's) or max |x|", CCL_PARAM_ENUM,
+     CCL_CODEC_PARAM(norm), .names = qsgd_norms},
+    {"round", "stochastic", "stochastic between levels (unbiased) or nearest", CCL_PARAM_ENUM,
+     CCL_CODEC_PARAM(rounding), .names = ccl_rounding_names},
+    CCL_PARAM_END,
+};
 
 static size_t qsgd_payload(unsigned bits, size_t bucket, size_t count)
 {
@@ -257,7 +247,6 @@ const ccl_codec_ops_t ccl_codec_qsgd = {
     .size = sizeof(ccl_codec_ops_t), .name = "qsgd", .id = CCL_CODEC_ID_QSGD,
     .flags = CCL_CODEC_CHECKS_FINITE,
     .desc = "QSGD: per-bucket norm, sign and 2^(bits-1)-1 levels, unbiased stochastic rounding",
-    .params_doc = "bits=2..8 bucket=N norm=max|l2 round=stochastic|nearest",
-    .defaults = qsgd_defaults, .set_param = qsgd_set, .max_payload = qsgd_max_payload,
+    .params = qsgd_params, .max_payload = qsgd_max_payload,
     .encode = qsgd_encode, .decode = qsgd_decode, .check = qsgd_check,
 };

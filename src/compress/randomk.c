@@ -3,12 +3,7 @@
 
 #include <stdlib.h>
 
-static void randomk_defaults(ccl_codec_params_t *p) { p->ratio = 0.01; }
-
-static int randomk_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    return ccl_sparse_set_param(p, k, v);
-}
+static const ccl_param_field_t randomk_params[] = {CCL_SPARSE_PARAMS("0.01"), CCL_PARAM_END};
 
 static size_t randomk_max_payload(const ccl_codec_params_t *p, size_t count)
 {
@@ -34,8 +29,7 @@ const ccl_codec_ops_t ccl_codec_randomk = {
     .size = sizeof(ccl_codec_ops_t), .name = "randomk", .id = CCL_CODEC_ID_RANDOMK,
     .flags = CCL_CODEC_SPARSE | CCL_CODEC_NEEDS_SHARED_SEED,
     .desc = "k elements drawn from a seed shared by all ranks; only values travel",
-    .params_doc = "ratio=(0,1] | k=N, fp16_values=0|1",
-    .defaults = randomk_defaults, .set_param = randomk_set,
+    .params = randomk_params,
     .max_payload = randomk_max_payload, .encode = randomk_encode,
     .decode = ccl_sparse_decode,
 };

@@ -8,22 +8,13 @@
 #include <math.h>
 #include <string.h>
 
-static void sign_defaults(ccl_codec_params_t *p) { p->sign_scale = CCL_SIGN_SCALE_L1; }
+static const char *const sign_scales[] = {"l1", "l2", "none", NULL}; /* ccl_sign_scale_t order */
 
-static int sign_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    if (strcmp(k, "scale") != 0)
-        return -1;
-    if (strcmp(v, "l1") == 0)
-        p->sign_scale = CCL_SIGN_SCALE_L1;
-    else if (strcmp(v, "l2") == 0)
-        p->sign_scale = CCL_SIGN_SCALE_L2;
-    else if (strcmp(v, "none") == 0)
-        p->sign_scale = CCL_SIGN_SCALE_NONE;
-    else
-        return -1;
-    return 0;
-}
+static const ccl_param_field_t sign_params[] = {
+    {"scale", "l1", "the magnitude: ||x||_1/d, ||x||_2/sqrt(d), or 1 for majority vote",
+     CCL_PARAM_ENUM, CCL_CODEC_PARAM(sign_scale), .names = sign_scales},
+    CCL_PARAM_END,
+};
 
 static size_t sign_max_payload(const ccl_codec_params_t *p, size_t count)
 {
@@ -149,7 +140,6 @@ const ccl_codec_ops_t ccl_codec_sign = {
     .size = sizeof(ccl_codec_ops_t), .name = "sign", .id = CCL_CODEC_ID_SIGN,
     .flags = CCL_CODEC_CHECKS_FINITE,
     .desc = "1 bit per element (sign, 0 counts as +) and one magnitude",
-    .params_doc = "scale=l1|l2|none (||x||_1/d, ||x||_2/sqrt(d), or 1 for majority vote)",
-    .defaults = sign_defaults, .set_param = sign_set, .max_payload = sign_max_payload,
+    .params = sign_params, .max_payload = sign_max_payload,
     .encode = sign_encode, .decode = sign_decode, .check = sign_check,
 };

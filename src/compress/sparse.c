@@ -25,28 +25,9 @@ size_t ccl_sparse_k(const ccl_codec_params_t *p, size_t count)
     return CCL_MAX((size_t)1, CCL_MIN(k, count));
 }
 
-int ccl_sparse_set_param(ccl_codec_params_t *p, const char *k, const char *v)
+void ccl_sparse_ratio_set(void *p)
 {
-    char *end;
-    if (strcmp(k, "ratio") == 0) {
-        double r = strtod(v, &end);
-        if (*end != '\0' || !(r > 0 && r <= 1))
-            return -1;
-        p->ratio = r;
-        p->k = 0;
-    } else if (strcmp(k, "k") == 0) {
-        long x = strtol(v, &end, 10);
-        if (*end != '\0' || x < 1 || x > UINT32_MAX)
-            return -1;
-        p->k = (uint32_t)x;
-    } else if (strcmp(k, "fp16_values") == 0) {
-        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-            return -1;
-        p->fp16_values = v[0] == '1';
-    } else {
-        return -1;
-    }
-    return 0;
+    ((ccl_codec_params_t *)p)->k = 0;
 }
 
 /* Bytes of the LEB128 encoding of the gaps idx[j] - idx[j-1] - 1 (idx[-1] = base - 1). */

@@ -51,8 +51,20 @@ size_t ccl_sparse_k(const ccl_codec_params_t *p, size_t count);
 /* The k indices random-k keeps for this seed, ascending. Returns 0, or -1 without memory. */
 int ccl_randomk_indices(uint64_t seed, size_t count, size_t k, uint32_t *idx);
 
-/* Shared parameter parsing: ratio=, k=, fp16_values=. */
-int ccl_sparse_set_param(ccl_codec_params_t *p, const char *k, const char *v);
+/* The rows the sparse codecs share (ratio=, k=, fp16_values=), for their parameter tables;
+ * ratio is the codec's default ratio, as text. A ratio= clears k (ccl_sparse_ratio_set), so
+ * whichever of the two comes later in a spec wins; k has no default (0: ratio decides). */
+#define CCL_SPARSE_FP16_ROW                                                                    \
+    {"fp16_values", "0", "values travel as fp16 (half the bytes)", CCL_PARAM_BOOL,             \
+     CCL_CODEC_PARAM(fp16_values), .lo = 0, .hi = 1}
+#define CCL_SPARSE_PARAMS(dflt_ratio)                                                          \
+    {"ratio", dflt_ratio, "k = ceil(ratio * count), at least 1", CCL_PARAM_REAL,               \
+     CCL_CODEC_PARAM(ratio), .lo = 0, .hi = 1, .flags = CCL_PARAM_OPEN_LO,                     \
+     .then = ccl_sparse_ratio_set},                                                            \
+    {"k", NULL, "a fixed k instead of ratio", CCL_PARAM_INT, CCL_CODEC_PARAM(k), .lo = 1,     \
+     .hi = UINT32_MAX},                                                                        \
+    CCL_SPARSE_FP16_ROW
+void ccl_sparse_ratio_set(void *p);
 
 /* DGC's sampling stride for count elements (1: no sampling; see dgc.c). */
 size_t ccl_dgc_stride(const ccl_codec_params_t *p, size_t count);

@@ -10,19 +10,13 @@
 #include <math.h>
 #include <string.h>
 
-static void terngrad_defaults(ccl_codec_params_t *p) { p->clip = 2.5f; }
-
-static int terngrad_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    double x;
-    if (strcmp(k, "clip") == 0 && ccl_param_double(v, 0, 1e6, &x) == 0)
-        p->clip = (float)x;
-    else if (strcmp(k, "scale") == 0 && ccl_param_double(v, 0, FLT_MAX, &x) == 0)
-        p->scale = (float)x;
-    else
-        return -1;
-    return 0;
-}
+static const ccl_param_field_t terngrad_params[] = {
+    {"clip", "2.5", "the scaler is clip * std(x); 0: max |x|", CCL_PARAM_REAL,
+     CCL_CODEC_PARAM(clip), .lo = 0, .hi = 1e6},
+    {"scale", "0", "a fixed scaler for every rank; 0: agreed per call from clip", CCL_PARAM_REAL,
+     CCL_CODEC_PARAM(scale), .lo = 0, .hi = FLT_MAX},
+    CCL_PARAM_END,
+};
 
 static size_t terngrad_max_payload(const ccl_codec_params_t *p, size_t count)
 {
@@ -196,8 +190,7 @@ const ccl_codec_ops_t ccl_codec_terngrad = {
     .size = sizeof(ccl_codec_ops_t), .name = "terngrad", .id = CCL_CODEC_ID_TERNGRAD,
     .flags = CCL_CODEC_SHARED_SCALE | CCL_CODEC_CHECKS_FINITE,
     .desc = "TernGrad: -s, 0 or +s per element (2 bits), s shared across ranks (their max)",
-    .params_doc = "clip=C (scaler C*std; 0 = max|x|), scale=S (fixed scaler)",
-    .defaults = terngrad_defaults, .set_param = terngrad_set,
+    .params = terngrad_params,
     .max_payload = terngrad_max_payload, .encode = terngrad_encode,
     .decode = terngrad_decode, .check = terngrad_check, .local_scale = terngrad_local_scale,
 };

@@ -5,20 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void threshold_defaults(ccl_codec_params_t *p) { p->threshold = 0; }
-
-static int threshold_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    char *end;
-    if (strcmp(k, "t") == 0 || strcmp(k, "threshold") == 0) {
-        float t = strtof(v, &end);
-        if (*end != '\0' || !(t >= 0) || !isfinite(t))
-            return -1;
-        p->threshold = t;
-        return 0;
-    }
-    return strcmp(k, "fp16_values") == 0 ? ccl_sparse_set_param(p, k, v) : -1;
-}
+/* No upper bound but float's own: the row refuses what overflows a float. */
+static const ccl_param_field_t threshold_params[] = {
+    {"t", "0", "keep every element with |x| >= t", CCL_PARAM_REAL,
+     CCL_CODEC_PARAM(threshold), .lo = 0, .hi = INFINITY},
+    {"threshold", "0", "the same as t", CCL_PARAM_REAL, CCL_CODEC_PARAM(threshold), .lo = 0,
+     .hi = INFINITY},
+    CCL_SPARSE_FP16_ROW,
+    CCL_PARAM_END,
+};
 
 static size_t threshold_max_payload(const ccl_codec_params_t *p, size_t count)
 {
@@ -45,8 +40,7 @@ const ccl_codec_ops_t ccl_codec_threshold = {
     .size = sizeof(ccl_codec_ops_t), .name = "threshold", .id = CCL_CODEC_ID_THRESHOLD,
     .flags = CCL_CODEC_SPARSE,
     .desc = "every element with |x| >= t, (index, value) pairs",
-    .params_doc = "t=T (>= 0), fp16_values=0|1",
-    .defaults = threshold_defaults, .set_param = threshold_set,
+    .params = threshold_params,
     .max_payload = threshold_max_payload, .encode = threshold_encode,
     .decode = ccl_sparse_decode,
 };

@@ -16,7 +16,7 @@
 
 #define TOPK_SAMPLES 65536 /* sampled magnitudes, when the buffer is large enough */
 
-static void topk_defaults(ccl_codec_params_t *p) { p->ratio = 0.001; }
+static const ccl_param_field_t topk_params[] = {CCL_SPARSE_PARAMS("0.001"), CCL_PARAM_END};
 
 static size_t topk_max_payload(const ccl_codec_params_t *p, size_t count)
 {
@@ -128,16 +128,10 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
     free(idx);
     return CCL_SUCCESS;
 }
-static int topk_set(ccl_codec_params_t *p, const char *k, const char *v)
-{
-    return ccl_sparse_set_param(p, k, v);
-}
-
 const ccl_codec_ops_t ccl_codec_topk = {
     .size = sizeof(ccl_codec_ops_t), .name = "topk", .id = CCL_CODEC_ID_TOPK,
     .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE,
     .desc = "exact top-k by magnitude, (index, value) pairs",
-    .params_doc = "ratio=(0,1] | k=N, fp16_values=0|1",
-    .defaults = topk_defaults, .set_param = topk_set, .max_payload = topk_max_payload,
+    .params = topk_params, .max_payload = topk_max_payload,
     .encode = topk_encode, .decode = ccl_sparse_decode,
 };

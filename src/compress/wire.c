@@ -4,6 +4,7 @@
 #include "compress/sparse.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,39 +61,11 @@ static const ccl_codec_ops_t *codec_by_id(unsigned id)
     return NULL;
 }
 
-int ccl_param_long(const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end != '\0' || x < lo || x > hi)
-        return -1;
-    *out = x;
-    return 0;
-}
-
-int ccl_param_double(const char *v, double lo, double hi, double *out)
-{
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end != '\0' || !(x >= lo && x <= hi))
-        return -1;
-    *out = x;
-    return 0;
-}
-
-int ccl_param_bool(const char *v, int *out)
-{
-    long x;
-    if (ccl_param_long(v, 0, 1, &x) != 0)
-        return -1;
-    *out = (int)x;
-    return 0;
-}
+const char *const ccl_rounding_names[] = {"nearest", "stochastic", NULL};
 
 ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
 {
-    char name[32], key[64], val[64];
-    const char *p;
+    char name[32], err[640], names[128] = "";
     size_t n;
     if (spec == NULL || codec == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL spec");
@@ -105,32 +78,19 @@ ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
     for (int i = 0; ccl_codecs[i] != NULL; i++)
         if (strcmp(ccl_codecs[i]->name, name) == 0)
             codec->ops = ccl_codecs[i];
-    if (codec->ops == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                             "unknown codec '%s' (cast, int, qsgd, terngrad, sign, topk, dgc, "
-                             "randomk, threshold)", name);
-    memset(&codec->params, 0, sizeof(codec->params));
-    codec->ops->defaults(&codec->params);
-    p = spec + n;
-    if (*p == ':')
-        p++;
-    while (*p != '\0') {
-        size_t item = strcspn(p, ","), eq = strcspn(p, "=");
-        if (eq >= item || eq == 0 || eq >= sizeof(key) || item - eq - 1 >= sizeof(val) ||
-            item - eq - 1 == 0)
-            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: expected key=value in '%.*s'",
-                                 name, (int)item, p);
-        memcpy(key, p, eq);
-        key[eq] = '\0';
-        memcpy(val, p + eq + 1, item - eq - 1);
-        val[item - eq - 1] = '\0';
-        if (codec->ops->set_param(&codec->params, key, val) != 0)
-            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: bad parameter %s=%s (takes %s)",
-                                 name, key, val, codec->ops->params_doc);
-        p += item;
-        if (*p == ',' && *++p == '\0')
-            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: empty parameter after ','", name);
+    if (codec->ops == NULL) {
+        /* The names from the registry, so that a new codec is listed without more typing. */
+        for (int i = 0; ccl_codecs[i] != NULL; i++)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+                     ccl_codecs[i]->name);
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "unknown codec '%s' (%s)", name, names);
     }
+    memset(&codec->params, 0, sizeof(codec->params));
+    if (ccl_param_defaults(codec->ops->params, &codec->params) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: a default does not parse", name);
+    if (ccl_param_apply(codec->ops->params, &codec->params, spec[n] == ':' ? spec + n + 1 : "",
+                        err, sizeof(err)) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: %s", name, err);
     return CCL_SUCCESS;
 }
 
