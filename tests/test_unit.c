@@ -321,6 +321,22 @@ static int test_registry(void)
 #undef DFLT
 }
 
+static int test_setting_rows(void)
+{
+    ccl_config_t scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    for (const ccl_param_field_t *r = ccl_config_table(); r->name != NULL; r++)
+        if (r->doc == NULL || r->doc[0] == '\0' || r->dflt == NULL ||
+            ccl_param_parse(r, &scratch, r->dflt) != 0) {
+            fprintf(stderr, "CCLZ_%s: no doc, or its default does not parse\n", r->name);
+            return 0;
+        }
+    /* The defaults land in their fields. */
+    return scratch.timeout_s == 30 && scratch.chunk_size == 512 * 1024 &&
+           scratch.small_msg_size == 8192 && scratch.gpu_encode == 1 &&
+           strcmp(scratch.log_level, "warn") == 0;
+}
+
 int main(void)
 {
     h_report(test_half_roundtrip(), "fp16 round trip of every half value");
@@ -331,6 +347,8 @@ int main(void)
     h_report(test_half_sum(), "fp16 sum and average");
     h_report(test_avg_int(), "integer average truncates toward zero");
     h_report(test_parse_size(), "size settings parse with suffixes and reject junk");
+    h_report(test_setting_rows(),
+             "CCLZ_* rows: each has a doc and a default that parses into its field");
     h_report(test_segments(), "ring segments tile the buffer");
     h_report(test_binomial(), "binomial tree: one parent each, children agree");
     h_report(test_rd_ranks(), "recursive doubling folds any rank count onto a power of two");

@@ -1,20 +1,12 @@
-/* env_config.h: the table of CCLZ_* settings; each setting is one row with its default and doc. */
+/* env_config.h: the table of CCLZ_* settings; each setting is one row (base/params.h) with its
+ * default, doc, parser and field in ccl_config_t. */
 #ifndef CCL_ENV_CONFIG_H
 #define CCL_ENV_CONFIG_H
 
-#include "base/params.h" /* ccl_parse_size */
+#include "base/params.h"
 
 #include <stddef.h>
 #include <stdio.h>
-
-typedef enum { CCL_CFG_INT, CCL_CFG_DOUBLE, CCL_CFG_SIZE, CCL_CFG_STRING } ccl_cfg_type_t;
-
-typedef struct {
-    const char    *name;      /* without the CCLZ_ prefix */
-    const char    *dflt;      /* default, in the same syntax as the environment value */
-    ccl_cfg_type_t type;
-    const char    *doc;
-} ccl_cfg_entry_t;
 
 /* Values after parsing the environment; read once per process on first use. */
 typedef struct {
@@ -34,8 +26,10 @@ typedef struct {
  * warning and the default is used. */
 const ccl_config_t *ccl_config_get(void);
 
-/* All rows, for the info tool. */
-const ccl_cfg_entry_t *ccl_config_table(size_t *n_p);
+/* All rows (names without the CCLZ_ prefix; defaults in the environment's syntax), ended by
+ * CCL_PARAM_END, for the info tool and the tests. A row of size 0 documents a setting that
+ * is read elsewhere (ccl_comm_init_from_env). */
+const ccl_param_field_t *ccl_config_table(void);
 
 /* Prints every setting with its current value and doc. */
 void ccl_config_print(FILE *out);
