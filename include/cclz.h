@@ -9,6 +9,12 @@
 extern "C" {
 #endif
 
+/* Everything declared below is libcclz's ABI. The library builds with hidden visibility,
+ * so nothing else leaves it. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define CCLZ_VERSION_MAJOR 0
 #define CCLZ_VERSION_MINOR 1
 #define CCLZ_VERSION_PATCH 0
@@ -252,6 +258,10 @@ ccl_result_t ccl_allgather_compressed_stream(const void *sendbuf, void *recvbuf,
                                              size_t sendcount, ccl_datatype_t dtype,
                                              ccl_compressor_t comp, ccl_comm_t comm,
                                              ccl_stream_t stream);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

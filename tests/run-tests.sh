@@ -36,6 +36,8 @@ run() {
 # Fault tests kill ranks on purpose; keep UCX's own warnings about them out of the logs.
 export UCX_LOG_LEVEL=error
 
+run layers          "$src/tests/check_layers.sh" "$build" base transports core compress collectives init
+run exports         "$src/tests/check_exports.sh" "$src" "$build"
 run unit            "$build/tests/test_unit"
 run codec           "$build/tests/test_codec"
 run compressed      "$build/tests/test_compressed"
