@@ -202,7 +202,10 @@ int main(int argc, char **argv)
     }
     b.count = tk;
     ccl_codec_t dgc;
-    ccl_codec_parse("dgc:ratio=0.001", &dgc);
+    if (ccl_codec_parse("dgc:ratio=0.001", &dgc) != CCL_SUCCESS) {
+        fprintf(stderr, "dgc: %s\n", ccl_get_last_error(NULL));
+        return 1;
+    }
     ccl_dgc_plan(&dgc.params, tk, 7, &dgc_stride, &dgc_ks, &dgc_off);
     double t = best_ms(K_TOPK, &b, iters), g = best_ms(K_DGC, &b, iters), c = best_ms(K_COPY, &b, iters);
     if (t < 0 || g < 0 || c < 0) {

@@ -65,6 +65,9 @@ ccl_result_t ccl_set_error(struct ccl_comm *comm, ccl_result_t res, const char *
         }                                                                           \
     } while (0)
 
+/* On internal functions whose result must be looked at. */
+#define CCL_NODISCARD __attribute__((warn_unused_result))
+
 #define CCL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CCL_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define CCL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -78,6 +78,7 @@ typedef struct ccl_algo {
 const char *ccl_coll_name(ccl_coll_t coll);
 
 /* Runs one call on comm (checks done): sequence number, signature, algorithm, cleanup. */
+CCL_NODISCARD
 ccl_result_t ccl_coll_run(struct ccl_comm *comm, ccl_coll_args_t *a);
 
 /* ---- select.c: every algorithm, one table per collective (<coll>/<coll>.c) ---- */

@@ -40,28 +40,36 @@ typedef struct ccl_p2p_req {
 } ccl_p2p_req_t;
 
 /* Gives the call n request slots (idle), released by ccl_coll_ctx_finish. */
+CCL_NODISCARD
 ccl_result_t ccl_ctx_reqs(ccl_coll_ctx_t *ctx, int n, ccl_p2p_req_t **reqs_p);
 
+CCL_NODISCARD
 ccl_result_t ccl_p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
                            size_t len, ccl_p2p_req_t *req);
 /* Expects exactly len bytes; a longer or shorter message, or a header of another call,
  * fails with CCL_ERR_MISMATCH without writing past buf. */
+CCL_NODISCARD
 ccl_result_t ccl_p2p_irecv(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t len,
                            ccl_p2p_req_t *req);
 
 /* Variable-length messages (compressed payloads): the receiver allows up to cap bytes and
  * finds the size in req->len once the request completed; the sender passes the same cap. */
+CCL_NODISCARD
 ccl_result_t ccl_p2p_isend_v(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
                              size_t len, size_t cap, ccl_p2p_req_t *req);
+CCL_NODISCARD
 ccl_result_t ccl_p2p_irecv_v(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *buf, size_t cap,
                              ccl_p2p_req_t *req);
 
 /* Blocks until req completes, progressing everything. On an error (mismatch, timeout, peer
  * failure, abort) it fails the communicator and tells the peers. An idle req is a no-op. */
+CCL_NODISCARD
 ccl_result_t ccl_p2p_wait(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req);
+CCL_NODISCARD
 ccl_result_t ccl_p2p_waitall(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *reqs, int n);
 
 /* Blocking conveniences for the small-message algorithms. */
+CCL_NODISCARD
 ccl_result_t ccl_p2p_sendrecv(ccl_coll_ctx_t *ctx, int to, const void *sbuf, size_t slen,
                               int from, void *rbuf, size_t rlen, uint32_t id);
 

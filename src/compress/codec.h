@@ -140,40 +140,47 @@ typedef struct ccl_codec {
 double ccl_dgc_ratio(const ccl_dgc_params_t *d, double ratio, uint64_t step);
 
 /* Parses a spec; on error returns CCL_ERR_INVALID_ARG with the reason in the last error. */
+CCL_NODISCARD
 ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec);
 
 /* Bytes needed for the encoding of count elements, header included. */
 size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count);
 
 /* Header + payload. `seed` must be the same on every rank for codecs that need it. */
+CCL_NODISCARD
 ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
                               uint64_t seed, void *dst, size_t cap, size_t *len_p,
                               float *recon);
 
 /* A dense codec's two header parameter words (they do not depend on the data), for an
  * encoder elsewhere (cuda/); CCL_ERR_UNSUPPORTED for a sparse codec. */
+CCL_NODISCARD
 ccl_result_t ccl_codec_header_params(const ccl_codec_t *codec, uint32_t hp[2]);
 
 /* Decodes bytes from the network: the header names the codec; any inconsistency (magic,
  * version, codec, count, lengths, indices, scales) gives CCL_ERR_INVALID_PAYLOAD with the
  * reason,
  * and never touches memory outside src[0..len) and out[0..count). */
+CCL_NODISCARD
 ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
                               int accumulate);
 
 /* The checks of ccl_codec_decode without the decoding, for a payload a GPU kernel will
  * decode (cuda/). CCL_ERR_UNSUPPORTED for a codec that has no such check. */
+CCL_NODISCARD
 ccl_result_t ccl_codec_check(const void *src, size_t len, size_t count);
 
 /* A sparse codec's encoding as its (index, value) list: the same checks as
  * ccl_codec_decode; on success *idx_p and *val_p (ascending indices, k_p of them) are
  * malloc'd and the caller frees them. */
+CCL_NODISCARD
 ccl_result_t ccl_codec_read_sparse(const void *src, size_t len, size_t count, uint32_t **idx_p,
                                    float **val_p, size_t *k_p);
 
 /* The index of the first NaN or infinity in x[0, n), or n. */
 size_t ccl_first_nonfinite(const float *x, size_t n);
 /* CCL_ERR_INVALID_ARG for input refused for the NaN or infinity at index `at`. */
+CCL_NODISCARD
 ccl_result_t ccl_nonfinite_error(const char *codec, size_t at);
 
 /* Nonzero if no x[i] is a NaN or an infinity (a branch-free, vectorised pass). */

@@ -43,11 +43,13 @@ typedef struct ccl_ef {
 int ccl_ef_mode_parse(const char *name);
 const char *ccl_ef_mode_name(ccl_ef_mode_t mode);
 
+CCL_NODISCARD
 ccl_result_t ccl_ef_create(size_t count, ccl_ef_mode_t mode, ccl_ef_t **ef_p);
 void ccl_ef_destroy(ccl_ef_t *ef);
 /* Back to the state of a new buffer (zeros, step 0). */
 void ccl_ef_reset(ccl_ef_t *ef);
 /* Tells the state the job size and this rank's EF21-W weight (<= 0: 1/nranks). */
+CCL_NODISCARD
 ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight);
 
 /* One step is prepare, then encode `p` (in one piece or in chunks), then commit with what the
@@ -65,6 +67,7 @@ ccl_result_t ccl_ef_set_group(ccl_ef_t *ef, int nranks, float weight);
  * counts the step, and CCL_ERR_INVALID_ARG names the first bad index; the caller skips the
  * step (as mixed-precision training does on overflow) and the next finite gradient proceeds
  * normally. So one bad step never poisons the state. */
+CCL_NODISCARD
 ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                             const float **p_p, ccl_codec_t *eff);
 /* ccl_ef_prepare in parts, for an algorithm that prepares each piece just before it encodes
@@ -73,6 +76,7 @@ ccl_result_t ccl_ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const float 
  * skipped step once). Every element must be prepared once before the step commits. */
 void ccl_ef_prepare_begin(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                           const float **p_p, ccl_codec_t *eff, float *clip_scale);
+CCL_NODISCARD
 ccl_result_t ccl_ef_prepare_range(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                                   float clip_scale, size_t off, size_t len);
 /* The codec of this step (what prepare returns in *eff): DGC's warm-up ratio, and
@@ -107,6 +111,7 @@ void ccl_ef_aggregate(ccl_ef_t *ef, float *sum);
 float *ccl_ef_recon(ccl_ef_t *ef);
 
 /* prepare + ccl_codec_encode of the whole p + commit. */
+CCL_NODISCARD
 ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *g,
                            uint64_t seed, void *dst, size_t cap, size_t *len_p);
 
@@ -114,7 +119,9 @@ ccl_result_t ccl_ef_encode(ccl_ef_t *ef, const ccl_codec_t *codec, const float *
  * weight, then its vectors) and back. restore checks every byte (mode and count must match
  * this buffer's, values finite) and changes nothing unless all is well. */
 size_t ccl_ef_saved_size(const ccl_ef_t *ef);
+CCL_NODISCARD
 ccl_result_t ccl_ef_save(const ccl_ef_t *ef, void *buf, size_t cap, size_t *len_p);
+CCL_NODISCARD
 ccl_result_t ccl_ef_restore(ccl_ef_t *ef, const void *buf, size_t len);
 
 #endif

@@ -57,12 +57,14 @@ void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason);
 
 /* Checks for an abort request, a peer's failure notice or a broken connection. Returns
  * CCL_SUCCESS or the error that ends the call. */
+CCL_NODISCARD
 ccl_result_t ccl_comm_check_health(struct ccl_comm *comm);
 
 /* Returns a scratch buffer of at least `bytes`, owned by comm. */
 void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes);
 
 /* Creates the communicator once the bootstrap produced every rank's transport address. */
+CCL_NODISCARD
 ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
                              const void *const *addrs, const size_t *lens,
                              const uint8_t *same_host);

@@ -74,8 +74,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
             return ccl_step_skip_result(ctx);
         CCL_CHECK(ccl_codec_encode(eff, st->input, q.n, ccl_step_seed(st, r, 0), buf, cap, &len, recon));
         CCL_CHECK(ccl_codec_decode(buf, len, out, q.n, 0));
-        ccl_step_finish(ctx, recon, out, q.n);
-        return CCL_SUCCESS;
+        return ccl_step_finish(ctx, recon, out, q.n);
     }
     CCL_CHECK(ccl_ctx_reqs(ctx, 2 * nmsg, &reqs));
     /* Slots: message m received (m < nmsg), then the sends of the reduce-scatter and the
@@ -165,12 +164,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         goto out;
 #undef SLOT
 #undef CAP
-    if (skip) {
-        res = ccl_step_skip_result(ctx);
-    } else {
-        ccl_step_finish(ctx, recon, out, q.n);
-        res = CCL_SUCCESS;
-    }
+    res = ccl_step_end(ctx, skip, recon, out, q.n);
 out:
     free(off);
     return res;

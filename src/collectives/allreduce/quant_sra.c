@@ -174,12 +174,7 @@ static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
             if ((res = ccl_p2p_wait(ctx, SCATTER_SEND_REQ(i, pc))) != CCL_SUCCESS ||
                 (res = ccl_p2p_wait(ctx, GATHER_SEND_REQ(i, pc))) != CCL_SUCCESS)
                 goto out;
-    if (skip) {
-        res = ccl_step_skip_result(ctx);
-        goto out;
-    }
-    ccl_step_finish(ctx, recon, out, s.n);
-    res = CCL_SUCCESS;
+    res = ccl_step_end(ctx, skip, recon, out, s.n);
 #undef SLOT
 #undef SLOT_CAP
 #undef REQ

@@ -64,10 +64,7 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
         CCL_CHECK(ccl_p2p_isend_v(ctx, children[i], TREE_ID_DOWN, down, len, cap,
                                   &reqs[nchild + 2 + i]));
     CCL_CHECK(ccl_p2p_waitall(ctx, reqs + nchild + 1, nchild + 1));
-    if (skip)
-        return ccl_step_skip_result(ctx);
-    ccl_step_finish(ctx, recon, out, n);
-    return CCL_SUCCESS;
+    return ccl_step_end(ctx, skip, recon, out, n);
 }
 
 /* ceil(log2 P) levels up and as many down, each one whole encoding after another. */

@@ -13,9 +13,7 @@ static ccl_result_t sparse_allgather_run(ccl_coll_ctx_t *ctx)
     float *out = a->recvbuf;
     int skip;
     CCL_CHECK(ccl_step_exchange_sum(ctx, out, &skip));
-    if (skip)
-        return ccl_step_skip_result(ctx);
-    return ccl_step_finish(ctx, ccl_ef_recon(a->step->comp->ef), out, a->count);
+    return ccl_step_end(ctx, skip, ccl_ef_recon(a->step->comp->ef), out, a->count);
 }
 
 const ccl_algo_t ccl_allreduce_sparse_allgather = {

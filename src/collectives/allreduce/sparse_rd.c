@@ -98,13 +98,11 @@ static ccl_result_t sparse_rd_run(ccl_coll_ctx_t *ctx)
     /* Every rank holds the same sum now: where it overflowed, every rank sees it. */
     if (res == CCL_SUCCESS && !skip && !ccl_svec_finite(&v))
         skip = 1;
-    if (res == CCL_SUCCESS && !skip) {
+    if (res == CCL_SUCCESS && !skip)
         ccl_svec_densify(&v);
-        ccl_step_finish(ctx, recon, out, n);
-    }
+    if (res == CCL_SUCCESS)
+        res = ccl_step_end(ctx, skip, recon, out, n);
     ccl_svec_free(&v);
-    if (res == CCL_SUCCESS && skip)
-        res = ccl_step_skip_result(ctx);
     return res;
 }
 

@@ -152,12 +152,7 @@ static ccl_result_t sparse_split_run(ccl_coll_ctx_t *ctx)
                        (res = ccl_p2p_wait(ctx, &reqs[3 * P + i])) != CCL_SUCCESS))
             goto out;
 #undef SLOT
-    if (skip) {
-        res = ccl_step_skip_result(ctx);
-    } else {
-        ccl_step_finish(ctx, recon, out, n);
-        res = CCL_SUCCESS;
-    }
+    res = ccl_step_end(ctx, skip, recon, out, n);
 out:
     ccl_svec_free(&sum);
     free(enc);

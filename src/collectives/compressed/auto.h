@@ -6,9 +6,11 @@
 
 /* Completes a handle made from the spec "auto": its 8-bit compressor, and the
  * communicator's measured model on first use (about ten calls of 16 MB, collective). */
+CCL_NODISCARD
 ccl_result_t ccl_auto_init(ccl_compressor_t c, struct ccl_comm *comm);
 
 /* One allreduce through auto: exact or compressed, as the model or a trial decides. */
+CCL_NODISCARD
 ccl_result_t ccl_auto_allreduce(ccl_compressor_t c, struct ccl_comm *comm, const void *sendbuf,
                                 void *recvbuf, size_t count, ccl_datatype_t dtype,
                                 ccl_redop_t op);

@@ -58,6 +58,7 @@ static inline int ccl_comp_is_float(ccl_datatype_t dt)
 }
 
 /* A handle for spec ("none", "auto" without its sub-compressor, or a codec spec) on comm. */
+CCL_NODISCARD
 ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t count,
                              ccl_datatype_t dtype, struct ccl_compressor **comp_p);
 

@@ -96,6 +96,11 @@ ccl_result_t ccl_step_commit(ccl_comp_step_t *st, float *recon, size_t count)
     return CCL_SUCCESS;
 }
 
+ccl_result_t ccl_step_end(ccl_coll_ctx_t *ctx, int skip, float *recon, float *out, size_t count)
+{
+    return skip ? ccl_step_skip_result(ctx) : ccl_step_finish(ctx, recon, out, count);
+}
+
 ccl_result_t ccl_step_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
 {
     ccl_comp_step_t *st = ctx->args->step;

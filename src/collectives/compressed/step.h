@@ -58,21 +58,30 @@ int ccl_step_is_skip(const void *buf, size_t len);
 /* Encodes this rank's whole input (rank: this rank, for the seed) into dst. Where the encoder
  * refuses a non-finite gradient that the prepare left to it (encoder_checks_finite), this rank's
  * step is skipped as if the prepare had found it: local_skip and *skip set, CCL_SUCCESS. */
+CCL_NODISCARD
 ccl_result_t ccl_step_encode_own(ccl_comp_step_t *st, int rank, uint8_t *dst, size_t cap,
                                  size_t *len_p, float *recon, int *skip);
 
 /* Ends a call whose step some rank skipped: the state is kept, the comm stays usable. */
+CCL_NODISCARD
 ccl_result_t ccl_step_skip_result(ccl_coll_ctx_t *ctx);
 
 /* Commits this rank's error feedback for the step: from its own message where
  * ccl_step_exchange kept it (st->own_msg), else from recon (ccl_ef_recon, filled by the
  * encoder and ccl_step_sent_exact). count: the elements of the compressor. */
+CCL_NODISCARD
 ccl_result_t ccl_step_commit(ccl_comp_step_t *st, float *recon, size_t count);
 
 /* After the sum is in out (count floats, identical on every rank): commit the error
  * feedback (recon: ccl_ef_recon, filled by the encoder and ccl_step_sent_exact), aggregate
  * (EF21), divide for avg. On device buffers, st->dev's finish does it. */
+CCL_NODISCARD
 ccl_result_t ccl_step_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count);
+
+/* How every compressed algorithm ends: ccl_step_skip_result where some rank skipped the
+ * step, else ccl_step_finish. */
+CCL_NODISCARD
+ccl_result_t ccl_step_end(ccl_coll_ctx_t *ctx, int skip, float *recon, float *out, size_t count);
 
 /* Elements [off, off + len) of st->input went to the sum unencoded: their entry in recon (the
  * error feedback's buffer, NULL without error feedback) says so, whichever form it takes
@@ -89,26 +98,31 @@ static inline float *ccl_step_recon_at(float *recon, size_t off)
  * sends it to every other rank. On return slot[i], len[i] hold rank i's encoding (the own
  * one included) and *skip_p tells whether some rank skipped the step. slot and len have
  * nranks entries, in the communicator's scratch (ccl_step_alloc). */
+CCL_NODISCARD
 ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
                                int *skip_p);
 
 /* ccl_step_exchange, then out = the sum of every rank's decoded payload, added in rank
  * order so that every rank computes the same bits. Nothing is written if a rank skipped. */
+CCL_NODISCARD
 ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
 
 /* Encodes n floats of src (this rank's p, or a sum made in this call) with the step's codec
  * into dst, or the skip token if *skip is set. A sum of finite values can overflow float32,
  * and no lossy encoding of an infinity exists: then the skip token goes instead and *skip
  * is set, so that every rank skips the step (the state kept, the communicator usable). */
+CCL_NODISCARD
 ccl_result_t ccl_step_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
                              uint8_t *dst, size_t cap, size_t *len_p, float *recon, int *skip);
 
 /* Waits for a message (req, received into msg), then: a skip token sets *skip; otherwise,
  * unless *skip is already set, decodes it into out (accumulating or not). */
+CCL_NODISCARD
 ccl_result_t ccl_step_take(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const uint8_t *msg, float *out,
                            size_t count, int accumulate, int *skip);
 
 /* Decodes what peer sent; a payload that fails its checks fails the call (hostile bytes). */
+CCL_NODISCARD
 ccl_result_t ccl_step_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *buf, size_t len,
                                   float *out, size_t count, int accumulate);
 
