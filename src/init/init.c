@@ -62,37 +62,37 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
                              "cclz version)");
 
     CCL_CHECK(ccl_transport_ucx.create(&tl_params, &tl));
-    CCL_CHECK_GOTO(ccl_transport_ucx.get_address(tl, &my_addr, &my_len), res, err);
+    CCL_CHECK_GOTO(ccl_transport_ucx.get_address(tl, &my_addr, &my_len), res, out);
     /* What each rank publishes: its host id, then its transport address. */
     card = malloc(sizeof(uint64_t) + my_len);
     if (card == NULL) {
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address card");
-        goto err;
+        goto out;
     }
     host = comm_host_id();
     memcpy(card, &host, sizeof(host));
     memcpy(card + sizeof(host), my_addr, my_len);
     CCL_CHECK_GOTO(ccl_bootstrap_exchange(&id, rank, nranks, card, sizeof(host) + my_len,
                                           cfg->timeout_s, &blob, &lens, &offs),
-                   res, err);
+                   res, out);
     addrs = malloc((size_t)nranks * sizeof(*addrs));
     same_host = malloc((size_t)nranks);
     if (addrs == NULL || same_host == NULL) {
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address table");
-        goto err;
+        goto out;
     }
     for (int r = 0; r < nranks; r++) {
         uint64_t peer_host;
         if (lens[r] <= sizeof(peer_host)) {
             res = ccl_set_error(NULL, CCL_ERR_BOOTSTRAP, "rank %d sent no address", r);
-            goto err;
+            goto out;
         }
         memcpy(&peer_host, blob + offs[r], sizeof(peer_host));
         same_host[r] = peer_host == host;
         addrs[r] = blob + offs[r] + sizeof(peer_host);
         lens[r] -= sizeof(peer_host);
     }
-    CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens, same_host), res, err);
+    CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens, same_host), res, out);
     /* Return only once every rank has connected: a rank that returned earlier could finish
      * and exit while a peer is still attaching to it (its shared memory gone with it). */
     res = ccl_barrier(*comm_p);
@@ -102,24 +102,19 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
         ccl_comm_abort(*comm_p);
         *comm_p = NULL;
         tl = NULL; /* freed with the communicator */
-        goto err;
+        goto out;
     }
     ccl_info("rank %d of %d ready (transport %s)", rank, nranks, ccl_transport_ucx.name);
+    tl = NULL; /* the communicator's now */
+out:
     free(card);
     free(same_host);
     free(addrs);
     free(blob);
     free(lens);
     free(offs);
-    return CCL_SUCCESS;
-err:
-    free(card);
-    free(same_host);
-    free(addrs);
-    free(blob);
-    free(lens);
-    free(offs);
-    ccl_transport_ucx.destroy(tl, 0, 1);
+    if (tl != NULL)
+        ccl_transport_ucx.destroy(tl, 0, 1);
     return res;
 }
 
