@@ -2,6 +2,7 @@
  * another thread, bad arguments, and strangers at the rendezvous port. Every rank must get
  * an error (never hang), and no buffer may be written past its end. */
 #include "harness.h"
+#include "base/base.h"
 #include "core/bootstrap.h"
 
 #include <arpa/inet.h>
@@ -154,6 +155,30 @@ static int sc_badargs(int rank, int p, ccl_comm_t comm)
     return 0;
 }
 
+/* Rank 0's message memory for a sparse_split allreduce cannot be had (its encoding
+ * succeeded just before): it must return CCL_ERR_NO_MEMORY, not success, and its peer an
+ * error, not a hang. */
+static int sc_split_nomem(int rank, int p, ccl_comm_t comm)
+{
+    enum { N = 4096 };
+    static float g[N], out[N];
+    ccl_compressor_t c;
+    for (int i = 0; i < N; i++)
+        g[i] = (float)((i * 7 + rank) % 13) - 6.0f;
+    if (ccl_compressor_create(comm, "topk:ratio=0.05,algo=sparse_split", N, CCL_FLOAT32, &c) !=
+        CCL_SUCCESS)
+        return 2;
+    if (rank == 0)
+        ccl_test_fail_alloc(1); /* the call's first scratch allocation: its message memory */
+    ccl_result_t r = ccl_allreduce_compressed(g, out, N, CCL_FLOAT32, CCL_SUM, c, comm);
+    ccl_test_fail_alloc(0);
+    fprintf(stderr, "rank %d: sparse_split without message memory: %d (%s)\n", rank, (int)r,
+            ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    ccl_comm_destroy(comm);
+    return rank == 0 ? r != CCL_ERR_NO_MEMORY : !is_fault_error(r);
+}
+
 static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
 {
     if (strcmp(arg, "init-mismatch") == 0) {
@@ -184,6 +209,8 @@ static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
         return sc_abort(rank, p, comm);
     if (strcmp(arg, "badargs") == 0)
         return sc_badargs(rank, p, comm);
+    if (strcmp(arg, "split-nomem") == 0)
+        return sc_split_nomem(rank, p, comm);
     if (strncmp(arg, "mismatch", 8) == 0)
         return sc_mismatch(rank, p, comm, arg);
     if (strcmp(arg, "plain") == 0) {
@@ -268,6 +295,10 @@ int main(int argc, char **argv)
 
     bad = h_spawn(2, "badargs", 60, codes);
     h_report(!bad, "invalid arguments give CCL_ERR_INVALID_ARG with a message");
+
+    bad = h_spawn(2, "split-nomem", 60, codes);
+    h_report(!bad, "sparse_split without memory for its messages: CCL_ERR_NO_MEMORY there, an "
+                   "error on the peer");
 
     bad = h_spawn(3, "init-mismatch", 60, codes);
     h_report(!bad, "a rank with the wrong job size is refused at the rendezvous");

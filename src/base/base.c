@@ -79,6 +79,18 @@ ccl_result_t ccl_get_version(int *version_p)
     return CCL_SUCCESS;
 }
 
+static __thread int fail_alloc_in; /* 0: no fail point armed */
+
+void ccl_test_fail_alloc(int nth)
+{
+    fail_alloc_in = nth > 0 ? nth : 0;
+}
+
+int ccl_alloc_fails(void)
+{
+    return fail_alloc_in > 0 && --fail_alloc_in == 0;
+}
+
 double ccl_time_now(void)
 {
     struct timespec ts;

@@ -72,6 +72,12 @@ ccl_result_t ccl_set_error(struct ccl_comm *comm, ccl_result_t res, const char *
 #define CCL_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define CCL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A fail point for tests: after ccl_test_fail_alloc(n), the n-th call of ccl_alloc_fails
+ * on this thread returns 1, once; every other call returns 0. Allocations that a test must be
+ * able to refuse ask it first (the communicator's scratch, say). */
+void ccl_test_fail_alloc(int nth);
+int ccl_alloc_fails(void);
+
 double ccl_time_now(void);           /* monotonic seconds */
 uint64_t ccl_hash64(const void *buf, size_t len, uint64_t seed);
 int ccl_random_bytes(void *buf, size_t len); /* 0 on success */

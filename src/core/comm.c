@@ -72,7 +72,7 @@ void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes)
 {
     if (bytes > comm->scratch_size) {
         void *p = NULL;
-        if (posix_memalign(&p, 64, bytes) != 0)
+        if (ccl_alloc_fails() || posix_memalign(&p, 64, bytes) != 0)
             return NULL;
         free(comm->scratch);
         comm->scratch = p;
