@@ -138,36 +138,41 @@ static ccl_result_t ef_prepare(ccl_ef_t *ef, const ccl_codec_t *codec, const flo
     return CCL_SUCCESS;
 }
 
-/* ---- the step's device operations (step.h's ccl_step_dev_t) ---- */
+/* ---- the step's GPU executor (step.h's ccl_step_exec_t) ---- */
 
-static ccl_result_t dev_encode(ccl_comp_step_t *st, uint64_t seed, void *dst, size_t cap,
-                               size_t *len_p)
+static ccl_result_t dev_encode_own(ccl_comp_step_t *st, int rank, uint8_t *dst, size_t cap,
+                                   size_t *len_p, int *skip)
 {
     ccl_ef_t *ef = st->comp->ef;
     gpu_ef_t *g = ef->gpu;
-    return ccl_gpu_codec_encode(&st->codec, st->input, st->comp->count, seed, dst, cap, len_p,
-                                ef->mode == CCL_EF_NONE ? NULL : g->recon, st->dev_stream);
+    (void)skip; /* the GPU's prepare has checked the input */
+    return ccl_gpu_codec_encode(&st->codec, st->input, st->comp->count,
+                                ccl_step_seed(st, rank, 0), dst, cap, len_p,
+                                ef->mode == CCL_EF_NONE ? NULL : g->recon, st->stream);
 }
 
 static ccl_result_t dev_decode(ccl_comp_step_t *st, const void *src, size_t len, float *out,
                                size_t count, int accumulate)
 {
-    return ccl_gpu_codec_decode(src, len, out, count, accumulate, st->dev_stream);
+    return ccl_gpu_codec_decode(src, len, out, count, accumulate, st->stream);
 }
 
 static ccl_result_t dev_zero(ccl_comp_step_t *st, float *out, size_t count)
 {
-    int e = (int)cudaMemsetAsync(out, 0, count * sizeof(float), (cudaStream_t)st->dev_stream);
+    int e = (int)cudaMemsetAsync(out, 0, count * sizeof(float), (cudaStream_t)st->stream);
     return e ? ccl_gpu_fail(e, "gpu zero") : CCL_SUCCESS;
 }
 
 /* ccl_ef_commit, ccl_ef_aggregate and the average, on the GPU. */
-static ccl_result_t dev_finish(ccl_comp_step_t *st, float *out, size_t count, ccl_redop_t op,
-                               int nranks)
+static ccl_result_t dev_finish(ccl_comp_step_t *st, float *recon, float *out, size_t count,
+                               int reduced, ccl_redop_t op, int nranks)
 {
     ccl_ef_t *ef = st->comp->ef;
     gpu_ef_t *g = ef->gpu;
-    cudaStream_t s = st->dev_stream;
+    cudaStream_t s = st->stream;
+    (void)recon; /* the device's own, g->recon */
+    if (!reduced)
+        op = CCL_SUM;
     int e = 0;
     switch (ef->mode) {
     case CCL_EF_CLASSIC: /* recon holds p - decoded: the new residual */
@@ -196,7 +201,13 @@ static ccl_result_t dev_finish(ccl_comp_step_t *st, float *out, size_t count, cc
     return e ? ccl_gpu_fail(e, "gpu finish") : CCL_SUCCESS;
 }
 
-static const ccl_step_dev_t gpu_steps = {dev_encode, dev_decode, dev_zero, dev_finish};
+static const ccl_step_exec_t gpu_exec = {
+    .name       = "cuda",
+    .encode_own = dev_encode_own,
+    .decode     = dev_decode,
+    .zero       = dev_zero,
+    .finish     = dev_finish,
+};
 
 int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_coll_t coll, ccl_datatype_t dtype,
                         ccl_redop_t op)
@@ -218,7 +229,7 @@ static ccl_result_t gpu_run(ccl_coll_t coll, const ccl_algo_t *algo, const float
                             float *recvbuf, size_t count, ccl_redop_t op, struct ccl_compressor *c,
                             struct ccl_comm *comm, void *stream)
 {
-    ccl_comp_step_t st = {.comp = c, .dev = &gpu_steps, .dev_stream = stream};
+    ccl_comp_step_t st = {.comp = c, .exec = &gpu_exec, .stream = stream};
     /* The input is prepared whole, and checked, here: no pending_grad, no check left to
      * the encoder. */
     ccl_result_t res = ef_prepare(c->ef, &c->codec, sendbuf, &st.input, &st.codec,

@@ -69,7 +69,7 @@ static ccl_result_t prepare(ccl_comp_step_t *st, const float *g, const ccl_algo_
 ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, const void *sendbuf,
                           void *recvbuf, size_t out_count, ccl_redop_t op, const ccl_algo_t *algo)
 {
-    ccl_comp_step_t st = {.comp = c};
+    ccl_comp_step_t st = {.comp = c, .exec = &ccl_step_exec_host};
     const float *in = sendbuf;
     float *out = recvbuf;
     ccl_result_t res;

@@ -104,21 +104,9 @@ ccl_result_t ccl_step_end(ccl_coll_ctx_t *ctx, int skip, float *recon, float *ou
 ccl_result_t ccl_step_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count)
 {
     ccl_comp_step_t *st = ctx->args->step;
-    struct ccl_compressor *c = st->comp;
-    if (st->dev != NULL) /* an allgather only commits: EF21 is refused there, op is a sum */
-        return st->dev->finish(st, out, count,
-                               ctx->args->coll == CCL_COLL_ALLREDUCE ? ctx->args->op : CCL_SUM,
-                               ctx->comm->nranks);
-    CCL_CHECK(ccl_step_commit(st, recon, count));
-    if (ctx->args->coll != CCL_COLL_ALLREDUCE)
-        return CCL_SUCCESS;
-    ccl_ef_aggregate(c->ef, out);
-    if (ctx->args->op == CCL_AVG) {
-        float inv = 1.0f / (float)ctx->comm->nranks;
-        for (size_t i = 0; i < count; i++)
-            out[i] *= inv;
-    }
-    return CCL_SUCCESS;
+    /* An allgather only commits: EF21 is refused there. */
+    return st->exec->finish(st, recon, out, count, ctx->args->coll == CCL_COLL_ALLREDUCE,
+                            ctx->args->op, ctx->comm->nranks);
 }
 
 void *ccl_step_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
@@ -155,17 +143,8 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     for (int i = 0; i < P; i++)
         if (i != r)
             CCL_CHECK(ccl_p2p_irecv_v(ctx, i, 0, slot[i], cap, &reqs[i]));
-    if (!st->local_skip && st->dev != NULL) {
-        CCL_CHECK(st->dev->encode(st, ccl_step_seed(st, r, 0), slot[r], cap, &len[r]));
-    } else if (!st->local_skip) {
-        /* Where the state can commit from this message, no reconstruction is written. */
-        const int list = ccl_ef_commits_list(c->ef);
-        CCL_CHECK(ccl_step_encode_own(st, r, slot[r], cap, &len[r],
-                                      list ? NULL : ccl_ef_recon(c->ef),
-                                      skip_p));
-        st->own_msg = list ? slot[r] : NULL;
-        st->own_len = len[r];
-    }
+    if (!st->local_skip)
+        CCL_CHECK(st->exec->encode_own(st, r, slot[r], cap, &len[r], skip_p));
     *skip_p = st->local_skip;
     if (st->local_skip) {
         memcpy(slot[r], CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
@@ -197,10 +176,7 @@ ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
     CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, skip_p));
     if (*skip_p)
         return CCL_SUCCESS;
-    if (ctx->args->step->dev != NULL)
-        CCL_CHECK(ctx->args->step->dev->zero(ctx->args->step, out, count));
-    else
-        memset(out, 0, count * sizeof(float));
+    CCL_CHECK(ctx->args->step->exec->zero(ctx->args->step, out, count));
     for (int i = 0; i < ctx->comm->nranks; i++)
         CCL_CHECK(ccl_step_decode_from(ctx, i, slot[i], len[i], out, count, 1));
     return CCL_SUCCESS;
@@ -221,8 +197,7 @@ ccl_result_t ccl_step_decode_from(ccl_coll_ctx_t *ctx, int peer, const uint8_t *
                                   float *out, size_t count, int accumulate)
 {
     ccl_comp_step_t *st = ctx->args->step;
-    ccl_result_t res = st->dev != NULL ? st->dev->decode(st, buf, len, out, count, accumulate)
-                                       : ccl_codec_decode(buf, len, out, count, accumulate);
+    ccl_result_t res = st->exec->decode(st, buf, len, out, count, accumulate);
     if (res == CCL_SUCCESS)
         return CCL_SUCCESS;
     if (res != CCL_ERR_INVALID_PAYLOAD)

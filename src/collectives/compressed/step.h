@@ -8,19 +8,26 @@
 
 struct ccl_comp_step;
 
-/* The steps of a compressed call that touch its vectors, for a call on device buffers
- * (cuda/gpu_comp.c): encode the step's input into host bytes (error feedback's recon kept
- * on the device), decode host bytes into out, zero out, and finish (commit, aggregate,
- * average). A step's `dev` is NULL on the host. */
-typedef struct {
-    ccl_result_t (*encode)(struct ccl_comp_step *st, uint64_t seed, void *dst, size_t cap,
-                           size_t *len_p);
+/* Where a step's vectors live and its vector work runs: the host (exec_host.c) or a GPU
+ * (cuda/gpu_comp.c). The helpers below call these, never ask which it is. */
+typedef struct ccl_step_exec {
+    const char *name;
+    /* This rank's whole input encoded into dst (bytes in host memory) with the seed of
+     * `rank`, its reconstruction kept for error feedback; a non-finite input the encoder
+     * was left to check sets *skip instead. */
+    ccl_result_t (*encode_own)(struct ccl_comp_step *st, int rank, uint8_t *dst, size_t cap,
+                               size_t *len_p, int *skip);
+    /* Host bytes decoded into out (count floats), added to it where accumulate is set. */
     ccl_result_t (*decode)(struct ccl_comp_step *st, const void *src, size_t len, float *out,
                            size_t count, int accumulate);
     ccl_result_t (*zero)(struct ccl_comp_step *st, float *out, size_t count);
-    ccl_result_t (*finish)(struct ccl_comp_step *st, float *out, size_t count, ccl_redop_t op,
-                           int nranks);
-} ccl_step_dev_t;
+    /* The step's end once out holds the result: commit error feedback (from recon or the own
+     * message); where `reduced` (an allreduce), aggregate (EF21) and divide for avg. */
+    ccl_result_t (*finish)(struct ccl_comp_step *st, float *recon, float *out, size_t count,
+                           int reduced, ccl_redop_t op, int nranks);
+} ccl_step_exec_t;
+
+extern const ccl_step_exec_t ccl_step_exec_host;
 
 /* One call, prepared before the collective starts (run.c), read and updated by the
  * algorithm; ccl_coll_args_t.step points here. */
@@ -41,8 +48,8 @@ typedef struct ccl_comp_step {
      * reconstruction (ccl_ef_commits_list): ccl_step_commit commits from it. NULL otherwise. */
     const uint8_t *own_msg;
     size_t        own_len;
-    const ccl_step_dev_t *dev;    /* this call's buffers are on a GPU (NULL: host) */
-    void         *dev_stream;
+    const ccl_step_exec_t *exec;  /* where its vectors are: the host or a GPU */
+    void         *stream;         /* the GPU's stream (NULL on the host) */
 } ccl_comp_step_t;
 
 /* The seed of one encoding: the same on every rank for codecs that need a shared seed,
@@ -74,7 +81,7 @@ ccl_result_t ccl_step_commit(ccl_comp_step_t *st, float *recon, size_t count);
 
 /* After the sum is in out (count floats, identical on every rank): commit the error
  * feedback (recon: ccl_ef_recon, filled by the encoder and ccl_step_sent_exact), aggregate
- * (EF21), divide for avg. On device buffers, st->dev's finish does it. */
+ * (EF21), divide for avg, through the step's executor. */
 CCL_NODISCARD
 ccl_result_t ccl_step_finish(ccl_coll_ctx_t *ctx, float *recon, float *out, size_t count);
 
