@@ -1,4 +1,5 @@
-/* util.c: logging, error strings and last-error records, clocks, hashing, randomness. */
+/* base.c: logging, error strings and last-error records, the allocation fail point, clocks,
+ * hashing, randomness. */
 #include "base/base.h"
 
 #include <fcntl.h>

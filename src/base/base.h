@@ -1,6 +1,7 @@
-/* ccl_int.h: conventions shared by every source file: error checks, logging, small helpers. */
-#ifndef CCL_INT_H
-#define CCL_INT_H
+/* base.h: the conventions every layer shares: error checks and records, logging, small
+ * helpers. The lowest layer: it includes nothing of the project but the public header. */
+#ifndef CCL_BASE_H
+#define CCL_BASE_H
 
 #include "cclz.h"
 
@@ -82,4 +83,4 @@ double ccl_time_now(void);           /* monotonic seconds */
 uint64_t ccl_hash64(const void *buf, size_t len, uint64_t seed);
 int ccl_random_bytes(void *buf, size_t len); /* 0 on success */
 
-#endif /* CCL_INT_H */
+#endif /* CCL_BASE_H */

@@ -115,17 +115,7 @@ typedef struct ccl_codec_ops {
     float (*local_scale)(const ccl_codec_params_t *p, const float *src, size_t count);
 } ccl_codec_ops_t;
 
-extern const ccl_codec_ops_t ccl_codec_cast;
-extern const ccl_codec_ops_t ccl_codec_int;
-extern const ccl_codec_ops_t ccl_codec_topk;
-extern const ccl_codec_ops_t ccl_codec_threshold;
-extern const ccl_codec_ops_t ccl_codec_randomk;
-extern const ccl_codec_ops_t ccl_codec_qsgd;
-extern const ccl_codec_ops_t ccl_codec_terngrad;
-extern const ccl_codec_ops_t ccl_codec_sign;
-extern const ccl_codec_ops_t ccl_codec_dgc;
-
-/* NULL-terminated list, for lookup by name or id and for the info tool. */
+/* Every codec, NULL-terminated (codecs.c), for lookup by name or id and for the info tool. */
 extern const ccl_codec_ops_t *const ccl_codecs[];
 
 /* A codec with its parameters, made from a spec string such as
@@ -136,7 +126,7 @@ typedef struct ccl_codec {
 } ccl_codec_t;
 
 /* DGC's warm-up: the ratio in force at step `step` (over warmup_steps split in warmup_stages
- * stages, ratio^((e+1)/(stages+1)) in stage e, then ratio; algorithms.md section 1). */
+ * stages, ratio^((e+1)/(stages+1)) in stage e, then ratio; docs/algorithms.md section 1). */
 double ccl_dgc_ratio(const ccl_dgc_params_t *d, double ratio, uint64_t step);
 
 /* Parses a spec; on error returns CCL_ERR_INVALID_ARG with the reason in the last error. */

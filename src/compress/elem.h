@@ -193,7 +193,7 @@ CCL_HD double ccl_sum_combine(double acc[CCL_SUM_LANES])
     return acc[0];
 }
 
-/* ---- error feedback (compress/ef.c, cuda/gpu_ef.cu): the vector p compressed this step,
+/* ---- error feedback (compress/ef.c, cuda/ef_kernels.cu): the vector p compressed this step,
  * from the gradient g and the state e (ef.h gives the rules) ---- */
 
 CCL_HD float ccl_ef21w_p(float g, float e, float inv_n, float w)

@@ -1,0 +1,165 @@
+/* codec.c: a codec from its spec (lookup by name and by wire id, parameters from its rows),
+ * and the entry points every codec is called through: encode, decode, check. */
+#include "compress/wire.h"
+#include "compress/sparse.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ccl_codec_ops_t *codec_by_id(unsigned id)
+{
+    for (int i = 0; ccl_codecs[i] != NULL; i++)
+        if ((unsigned)ccl_codecs[i]->id == id)
+            return ccl_codecs[i];
+    return NULL;
+}
+
+const char *const ccl_rounding_names[] = {"nearest", "stochastic", NULL};
+
+ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
+{
+    char name[32], err[640], names[128] = "";
+    size_t n;
+    if (spec == NULL || codec == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL spec");
+    n = strcspn(spec, ":");
+    if (n == 0 || n >= sizeof(name))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "spec '%s' does not start with a codec name", spec);
+    memcpy(name, spec, n);
+    name[n] = '\0';
+    codec->ops = NULL;
+    for (int i = 0; ccl_codecs[i] != NULL; i++)
+        if (strcmp(ccl_codecs[i]->name, name) == 0)
+            codec->ops = ccl_codecs[i];
+    if (codec->ops == NULL) {
+        /* The names from the registry, so that a new codec is listed without more typing. */
+        for (int i = 0; ccl_codecs[i] != NULL; i++)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+                     ccl_codecs[i]->name);
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "unknown codec '%s' (%s)", name, names);
+    }
+    memset(&codec->params, 0, sizeof(codec->params));
+    if (ccl_param_defaults(codec->ops->params, &codec->params) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: a default does not parse", name);
+    if (ccl_param_apply(codec->ops->params, &codec->params, spec[n] == ':' ? spec + n + 1 : "",
+                        err, sizeof(err)) != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: %s", name, err);
+    return CCL_SUCCESS;
+}
+
+size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count)
+{
+    return CCL_WIRE_HDR_LEN + codec->ops->max_payload(&codec->params, count);
+}
+
+ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
+                              uint64_t seed, void *dst, size_t cap, size_t *len_p, float *recon)
+{
+    ccl_wire_hdr_t h = {.codec_id = (uint8_t)codec->ops->id, .count = count, .seed = seed};
+    size_t plen = 0;
+    if (dst == NULL || len_p == NULL || (count > 0 && src == NULL))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL buffer");
+    if (cap < ccl_codec_max_encoded_size(codec, count))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu-byte buffer; %s needs %zu", cap,
+                             codec->ops->name, ccl_codec_max_encoded_size(codec, count));
+    /* Non-finite input has no faithful encoding in most codecs, and the decoder refuses
+     * non-finite scales and values: refuse it here, where the caller can act on it. */
+    if (!(codec->ops->flags & CCL_CODEC_CHECKS_FINITE)) {
+        size_t bad = ccl_first_nonfinite(src, count);
+        if (bad < count)
+            return ccl_nonfinite_error(codec->ops->name, bad);
+    }
+    if (codec->ops->max_payload(&codec->params, count) > UINT32_MAX)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu elements do not fit one payload", count);
+    CCL_CHECK(codec->ops->encode(&codec->params, src, count, seed,
+                                 (uint8_t *)dst + CCL_WIRE_HDR_LEN, cap - CCL_WIRE_HDR_LEN,
+                                 &plen, h.params, recon));
+    h.payload_len = (uint32_t)plen;
+    ccl_wire_put(dst, &h);
+    *len_p = CCL_WIRE_HDR_LEN + plen;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_codec_header_params(const ccl_codec_t *codec, uint32_t hp[2])
+{
+    uint8_t scratch[16];
+    float none = 0;
+    size_t len;
+    if (codec->ops->flags & CCL_CODEC_SPARSE)
+        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "%s: header words depend on the data",
+                             codec->ops->name);
+    /* A dense codec's words depend on its parameters only: encode nothing. */
+    return codec->ops->encode(&codec->params, &none, 0, 0, scratch, sizeof(scratch), &len, hp, NULL);
+}
+
+/* The header of an encoding of count elements, checked, and the codec it names. */
+static ccl_result_t wire_open(const void *src, size_t len, size_t count, ccl_wire_hdr_t *h,
+                              const ccl_codec_ops_t **ops_p)
+{
+    CCL_CHECK(ccl_wire_get(src, len, h));
+    if (h->count != (uint64_t)count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "payload holds %llu elements, %zu expected",
+                             (unsigned long long)h->count, count);
+    if ((*ops_p = codec_by_id(h->codec_id)) == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "unknown codec id %u", h->codec_id);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t count,
+                              int accumulate)
+{
+    ccl_wire_hdr_t h;
+    const ccl_codec_ops_t *ops;
+    CCL_CHECK(wire_open(src, len, count, &h, &ops));
+    if (count > 0 && out == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL output");
+    return ops->decode((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, h.seed,
+                       out, count, accumulate);
+}
+
+ccl_result_t ccl_codec_check(const void *src, size_t len, size_t count)
+{
+    ccl_wire_hdr_t h;
+    const ccl_codec_ops_t *ops;
+    CCL_CHECK(wire_open(src, len, count, &h, &ops));
+    if (ops->check == NULL)
+        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "codec %s has no check without decoding",
+                             ops->name);
+    return ops->check((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, count);
+}
+
+ccl_result_t ccl_codec_read_sparse(const void *src, size_t len, size_t count, uint32_t **idx_p,
+                                   float **val_p, size_t *k_p)
+{
+    ccl_wire_hdr_t h;
+    const ccl_codec_ops_t *ops;
+    uint32_t *idx = NULL;
+    float *val = NULL;
+    ccl_result_t res;
+    CCL_CHECK(wire_open(src, len, count, &h, &ops));
+    if (!(ops->flags & CCL_CODEC_SPARSE))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "codec id %u is not a sparse codec",
+                             h.codec_id);
+    if (h.params[0] > count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "sparse: k=%u of %zu elements",
+                             h.params[0], count);
+    size_t k = h.params[0];
+    if ((idx = malloc(CCL_MAX(k, (size_t)1) * sizeof(uint32_t))) == NULL ||
+        (val = malloc(CCL_MAX(k, (size_t)1) * sizeof(float))) == NULL) {
+        free(idx);
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for %zu pairs", k);
+    }
+    res = ccl_sparse_read((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, h.seed,
+                          count, idx, val);
+    if (res != CCL_SUCCESS) {
+        free(idx);
+        free(val);
+        return res;
+    }
+    *idx_p = idx;
+    *val_p = val;
+    *k_p = k;
+    return CCL_SUCCESS;
+}
