@@ -165,19 +165,18 @@ ccl_result_t ccl_barrier(ccl_comm_t comm);
  *   "int:bits=4,bucket=512,ef=classic"
  *   "dgc:ratio=0.001,momentum=0.9"   DGC top-k (sparse allgather) with its momentum state
  *   "topk:ratio=0.01,ef=ef21"        EF21 instead of classic error feedback
- *   "sign:scale=none,algo=vote"      signSGD with majority vote
+ *   "sign:scale=none"                signSGD with majority vote
  *   "auto"                           a measured cost model picks, per call, 8-bit
  *                                    scatter-reduce-allgather or the exact collective
  *   "none"                           always the exact collective
  *
  * Handle keys: ef=none|classic|ef21|ef21w (error feedback; default classic, and dgc's own
- * state for dgc), weight=W (EF21-W: this rank's weight, default 1/nranks), algo=NAME (see
- * cclz_info; default: sign_vote for sign:scale=none, sparse_allgather for sparse codecs, and
- * for dense codecs the cheaper of sra and tree by the cost model for this buffer's size and
- * the rank count: the tree for small, latency-bound buffers from 4 ranks; ccl_compressor_spec
- * names the choice). Codecs and their parameters:
- * cclz_info, and docs/wire-format.md for what travels. The environment variable
- * CCLZ_COMPRESS, when set, replaces every spec ("auto", "none" or a spec string).
+ * state for dgc), weight=W (EF21-W: this rank's weight, default 1/nranks), algo=NAME (one of
+ * the compressed algorithms that cclz_info lists; without it the cost model chooses for this
+ * buffer's size and the rank count, and ccl_compressor_spec names the choice). cclz_info
+ * lists the codecs with their parameters; docs/wire-format.md says what travels. The
+ * environment variable CCLZ_COMPRESS, when set, replaces every spec ("auto", "none" or a
+ * spec string).
  *
  * Every rank must create its compressor with the same spec (weight aside); a mismatch makes
  * the first call fail on every rank with CCL_ERR_MISMATCH. */

@@ -1,4 +1,4 @@
-/* test_codec.c: the codecs' stated properties (algorithms.md), edge cases, hostile payloads,
+/* test_codec.c: the codecs' stated properties (docs/algorithms.md), edge cases, hostile payloads,
  * and error feedback (telescoping identity, non-finite policy, checkpoints). */
 #include "harness.h"
 #include "compress/ef.h"
