@@ -172,11 +172,12 @@ ccl_result_t ccl_barrier(ccl_comm_t comm);
  *
  * Handle keys: ef=none|classic|ef21|ef21w (error feedback; default classic, and dgc's own
  * state for dgc), weight=W (EF21-W: this rank's weight, default 1/nranks), algo=NAME (one of
- * the compressed algorithms that cclz_info lists; without it the cost model chooses for this
- * buffer's size and the rank count, and ccl_compressor_spec names the choice). cclz_info
- * lists the codecs with their parameters; docs/wire-format.md says what travels. The
- * environment variable CCLZ_COMPRESS, when set, replaces every spec ("auto", "none" or a
- * spec string).
+ * the compressed allreduces that cclz_info lists; without it sign:scale=none gets the
+ * majority vote, sparse codecs the sparse allgather, and dense codecs whichever of sra and
+ * tree the cost model finds cheaper for the buffer's size and the rank count;
+ * ccl_compressor_spec names the choice). cclz_info lists the codecs with their parameters;
+ * docs/wire-format.md says what travels. The environment variable CCLZ_COMPRESS, when set,
+ * replaces every spec ("auto", "none" or a spec string).
  *
  * Every rank must create its compressor with the same spec (weight aside); a mismatch makes
  * the first call fail on every rank with CCL_ERR_MISMATCH. */

@@ -4,6 +4,7 @@
 # symbol that only a layer above it defines: calls go down, never up. `make` runs it after
 # building the layers; the suite runs it too.
 set -u
+nm=${NM:-nm}
 build=$1
 shift
 layers=("$@")
@@ -15,8 +16,8 @@ for l in "${layers[@]}"; do
         echo "FAIL layers: $a is missing (build first)"
         exit 1
     fi
-    nm -g --defined-only "$a" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u >"$tmp/def.$l"
-    nm -g --undefined-only "$a" 2>/dev/null | awk '$1 == "U" { print $2 }' | sort -u >"$tmp/use.$l"
+    $nm -g --defined-only "$a" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u >"$tmp/def.$l"
+    $nm -g --undefined-only "$a" 2>/dev/null | awk '$1 == "U" { print $2 }' | sort -u >"$tmp/use.$l"
 done
 bad=0
 for ((i = 0; i < ${#layers[@]}; i++)); do

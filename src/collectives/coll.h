@@ -70,8 +70,9 @@ typedef struct ccl_algo {
     uint32_t    default_for; /* CCL_CARRY_*: what the selector may choose it for unnamed */
     uint32_t    flags;       /* CCL_ALGO_* */
     ccl_result_t (*run)(ccl_coll_ctx_t *ctx);
-    /* Cost model: estimated microseconds for this call on nranks ranks. NULL: the only
-     * algorithm in its default_for, or one that runs only when named. */
+    /* Cost model: estimated microseconds for this call on nranks ranks. NULL: chosen
+     * unnamed only where no candidate has an estimate (the one default for its kind), or
+     * named only. */
     double (*estimate_us)(const ccl_coll_args_t *args, const ccl_tuning_t *t, int nranks);
 } ccl_algo_t;
 

@@ -94,16 +94,24 @@ const ccl_algo_t *ccl_algo_select(const ccl_coll_args_t *args, uint32_t want,
             *us_p = -1;
         return best;
     }
+    /* The lowest estimate; a candidate without one only where no candidate has one. */
+    const ccl_algo_t *unestimated = NULL;
     for (int i = 0; table != NULL && table[i] != NULL; i++) {
         const ccl_algo_t *al = table[i];
         if (!(al->default_for & want))
             continue;
-        double us = al->estimate_us != NULL ? al->estimate_us(args, t, nranks) : -1;
-        if (best == NULL || (us >= 0 && us < best_us)) {
+        if (al->estimate_us == NULL) {
+            unestimated = unestimated != NULL ? unestimated : al;
+            continue;
+        }
+        double us = al->estimate_us(args, t, nranks);
+        if (best == NULL || us < best_us) {
             best = al;
             best_us = us;
         }
     }
+    if (best == NULL)
+        best = unestimated;
     ccl_debug("%s of %zu x %zu B on %d ranks: %s (cost model: %.1f us)%s",
               ccl_coll_name(args->coll), args->count, args->dt_size, nranks,
               best != NULL ? best->name : "none", best_us,

@@ -92,7 +92,7 @@ ccl_result_t ccl_step_end(ccl_coll_ctx_t *ctx, int skip, float *recon, float *ou
 
 /* Elements [off, off + len) of st->input went to the sum unencoded: their entry in recon (the
  * error feedback's buffer, NULL without error feedback) says so, whichever form it takes
- * (decoded values: p; residuals: zero). */
+ * (decoded values: input; residuals: zero). */
 void ccl_step_sent_exact(const ccl_comp_step_t *st, float *recon, size_t off, size_t len);
 
 /* recon's entries from off (NULL stays NULL: no error feedback). */
@@ -101,7 +101,7 @@ static inline float *ccl_step_recon_at(float *recon, size_t off)
     return recon != NULL ? recon + off : NULL;
 }
 
-/* Every rank encodes its whole p (error feedback's reconstruction into its state) and
+/* Every rank encodes its whole input (error feedback's reconstruction into its state) and
  * sends it to every other rank. On return slot[i], len[i] hold rank i's encoding (the own
  * one included) and *skip_p tells whether some rank skipped the step. slot and len have
  * nranks entries, in the communicator's scratch (ccl_step_alloc). */
@@ -114,7 +114,7 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
 CCL_NODISCARD
 ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
 
-/* Encodes n floats of src (this rank's p, or a sum made in this call) with the step's codec
+/* Encodes n floats of src (this rank's input, or a sum made in this call) with the step's codec
  * into dst, or the skip token if *skip is set. A sum of finite values can overflow float32,
  * and no lossy encoding of an infinity exists: then the skip token goes instead and *skip
  * is set, so that every rank skips the step (the state kept, the communicator usable). */
