@@ -652,6 +652,30 @@ static int t_default_algo(ccl_comm_t comm, int rank, int p)
     return ok;
 }
 
+/* The handle's own keys (ef=, weight=, algo=) among the codec's: the last of each wins, the
+ * codec's keys pass through, bad values are refused, and the spec comes out normalised. */
+static int t_spec_keys(ccl_comm_t comm)
+{
+    static const char *const bad[] = {"int:bits=8,weight=0", "int:bits=8,weight=2",
+                                      "int:bits=8,weight=x", "int:bits=8,ef=dgc",
+                                      "int:bits=8,ef=bogus", "int:bits=8,algo=nope",
+                                      "int:bits=8,algo=sign_vote", "topk:ratio=0.1,algo=ring"};
+    ccl_compressor_t c;
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (ccl_compressor_create(comm, bad[i], 100, CCL_FLOAT32, &c) != CCL_ERR_INVALID_ARG) {
+            fprintf(stderr, "'%s' was not refused\n", bad[i]);
+            ok = 0;
+        }
+    c = mk(comm, "int:ef=none,algo=tree,bits=4,ef=ef21w,weight=0.5,algo=ring", 100, CCL_FLOAT32);
+    ok = ok && c != NULL &&
+         strcmp(ccl_compressor_spec(c), "int:bits=4,ef=ef21w,algo=ring") == 0;
+    if (c != NULL && !ok)
+        fprintf(stderr, "normalised spec: %s\n", ccl_compressor_spec(c));
+    ccl_compressor_destroy(c);
+    return ok;
+}
+
 static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
@@ -666,6 +690,7 @@ static const char *const names[] = {
     "in place = out of place (through the stream entry point), bit for bit, every algorithm; sra in pipelined pieces within bound",
     "a sum that overflows float32: skipped everywhere (sra, ring, tree, sparse_rd, sparse_split), inf everywhere (sparse_allgather)",
     "spec without algo=: tree for a small buffer from 4 ranks, sra otherwise, the named algorithm's bits; sparse_allgather, sign_vote",
+    "the handle's keys (ef=, weight=, algo=): the last of each wins, bad values refused, the spec normalised",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -748,6 +773,8 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
                t_overflow(comm, rank, p, "topk:ratio=0.01,algo=sparse_allgather", 0);
     case 20:
         return t_default_algo(comm, rank, p);
+    case 21:
+        return t_spec_keys(comm);
     }
     return 0;
 }

@@ -82,12 +82,13 @@ int main(int argc, char **argv)
                    ccl_param_values(r, values, sizeof(values)), r->dflt ? r->dflt : "none", r->doc);
         }
     }
-    printf("\nSpec keys of every compressor: ef=none|classic|ef21|ef21w (default classic; dgc "
-           "brings its own), weight=W (EF21-W), algo=NAME (default: sign_vote for "
-           "sign:scale=none, sparse_allgather for sparse codecs, and for dense ones sra or tree "
-           "by the cost model below); or the whole spec \"auto\" or "
-           "\"none\".\n\"auto\" measures its model per communicator: cclz_info --measure under "
-           "a launcher prints it.\n");
+    printf("\nSpec keys of every compressor, beside its codec's:\n");
+    for (const ccl_param_field_t *r = ccl_comp_spec_keys; r->name != NULL; r++) {
+        char values[128];
+        printf("  %s=%s: %s\n", r->name, ccl_param_values(r, values, sizeof(values)), r->doc);
+    }
+    printf("Or the whole spec \"auto\" or \"none\". \"auto\" measures its model per "
+           "communicator: cclz_info --measure under a launcher prints it.\n");
 
     const ccl_tuning_t *tun = &ccl_tuning_default;
     printf("\nCost model (a new communicator's): alpha %.1f us, %.2f GB/s link, %.2f GB/s "

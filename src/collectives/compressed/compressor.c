@@ -65,41 +65,58 @@ static ccl_result_t parse_powersgd(struct ccl_compressor *c, const char *codec_s
     return ccl_powersgd_create(&p, &c->lowrank);
 }
 
-/* Splits the handle's keys (ef, weight, algo) off the codec spec, parses both, and writes
+/* The handle's own keys in a spec, as written ("" or NULL: the default). */
+typedef struct {
+    const char *ef, *algo;
+    double      weight; /* 0: 1/nranks */
+} spec_keys_t;
+
+const ccl_param_field_t ccl_comp_spec_keys[] = {
+    {"ef", NULL, "error feedback: none, classic, ef21 or ef21w (default classic; dgc brings its "
+     "own state, sign:scale=none none)", CCL_PARAM_STRING, CCL_PARAM_AT(spec_keys_t, ef)},
+    {"weight", NULL, "EF21-W: this rank's weight (default 1/nranks)", CCL_PARAM_REAL,
+     CCL_PARAM_AT(spec_keys_t, weight), .lo = 1e-9, .hi = 1},
+    {"algo", NULL, "the compressed allreduce to run (default: the selector's choice, as the "
+     "table below shows for dense codecs)", CCL_PARAM_STRING, CCL_PARAM_AT(spec_keys_t, algo)},
+    CCL_PARAM_END,
+};
+
+/* Splits the handle's keys (ccl_comp_spec_keys) off the codec spec, parses both, and writes
  * the normalised spec. */
 static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, const ccl_tuning_t *t,
                                float *weight_p)
 {
-    char codec_spec[256], item[128], ef[128] = "", algo[128] = "";
+    char codec_spec[256], buf[256];
+    spec_keys_t keys = {0};
     size_t n = strcspn(spec, ":"), clen;
-    const char *p = spec + n;
     if (n >= sizeof(codec_spec) || strlen(spec) >= sizeof(codec_spec))
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "compression spec too long: '%s'", spec);
     memcpy(codec_spec, spec, n);
     clen = n;
     codec_spec[clen] = '\0';
-    *weight_p = 0;
-    if (*p == ':')
-        p++;
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-        snprintf(item, sizeof(item), "%.*s", (int)CCL_MIN(len, sizeof(item) - 1), p);
-        p += len + (p[len] == ',');
-        if (strncmp(item, "ef=", 3) == 0) {
-            snprintf(ef, sizeof(ef), "%s", item + 3);
-        } else if (strncmp(item, "algo=", 5) == 0) {
-            snprintf(algo, sizeof(algo), "%s", item + 5);
-        } else if (strncmp(item, "weight=", 7) == 0) {
-            double w;
-            if (ccl_param_double(item + 7, 1e-9, 1, &w) != 0)
-                return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "weight=%s: want a number in (0, 1]",
-                                     item + 7);
-            *weight_p = (float)w;
-        } else {
+    /* The items after the codec's name, split in place (the keys point into buf). */
+    snprintf(buf, sizeof(buf), "%s", spec[n] == ':' ? spec + n + 1 : "");
+    for (char *item = buf, *next; *buf != '\0' && item != NULL; item = next) {
+        char *eq = strchr(item, '=');
+        const ccl_param_field_t *row = NULL;
+        if ((next = strchr(item, ',')) != NULL)
+            *next++ = '\0';
+        if (eq != NULL) {
+            *eq = '\0';
+            row = ccl_param_find(ccl_comp_spec_keys, item);
+            *eq = '=';
+        }
+        if (row == NULL) {
             clen += (size_t)snprintf(codec_spec + clen, sizeof(codec_spec) - clen, "%s%s",
                                      strchr(codec_spec, ':') ? "," : ":", item);
+        } else if (ccl_param_parse(row, &keys, eq + 1) != 0) {
+            char values[64];
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s: want %s", item,
+                                 ccl_param_values(row, values, sizeof(values)));
         }
     }
+    const char *ef = keys.ef != NULL ? keys.ef : "", *algo = keys.algo != NULL ? keys.algo : "";
+    *weight_p = (float)keys.weight;
     if (strcmp(codec_spec, "powersgd") == 0 || strncmp(codec_spec, "powersgd:", 9) == 0)
         return parse_powersgd(c, codec_spec, ef, algo);
     CCL_CHECK(ccl_codec_parse(codec_spec, &c->codec));

@@ -39,6 +39,9 @@ struct ccl_compressor {
     size_t        f32_out_count;
 };
 
+/* The keys a spec gives the handle itself (ef=, weight=, algo=), beside the codec's. */
+extern const ccl_param_field_t ccl_comp_spec_keys[];
+
 /* What an algorithm must carry for codec: CCL_CARRY_DENSE, _SPARSE, or _SIGN | _DENSE for
  * sign:scale=none. */
 uint32_t ccl_comp_carries(const ccl_codec_t *codec);
@@ -47,7 +50,8 @@ uint32_t ccl_comp_carries(const ccl_codec_t *codec);
  * majority vote for sign:scale=none, the sparse allgather for sparse codecs, and for dense
  * ones the cheapest estimate (sra, or the tree for small, latency-bound buffers; the ring,
  * which quantizes an element P - 1 times, only when named). The estimate depends on the
- * codec, count and rank count alone, so every rank chooses alike. *us_p: as the selector's. */
+ * codec, count, rank count and the cost model's constants (the same on every rank: nothing
+ * measures them per rank), so every rank chooses alike. *us_p: as the selector's. */
 const ccl_algo_t *ccl_comp_default_algo(ccl_coll_t coll, const ccl_codec_t *codec, size_t count,
                                         const ccl_tuning_t *t, int nranks, double *us_p);
 
