@@ -24,9 +24,7 @@ typedef struct {
 
 static void piece(const qring_t *q, int seg, int c, size_t *off, size_t *len)
 {
-    size_t so = ccl_seg_off(q->n, q->P, seg), sl = ccl_seg_len(q->n, q->P, seg);
-    *off = so + ccl_seg_off(sl, q->nchunks, c);
-    *len = ccl_seg_len(sl, q->nchunks, c);
+    ccl_seg_piece(q->n, q->P, seg, q->nchunks, c, off, len);
 }
 
 static size_t piece_cap(const qring_t *q, const ccl_codec_t *eff, int seg, int c)

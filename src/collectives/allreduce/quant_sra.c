@@ -27,9 +27,7 @@ typedef struct {
 /* Piece c of segment j. */
 static void piece(const sra_t *s, int j, int c, size_t *off, size_t *len)
 {
-    size_t so = ccl_seg_off(s->n, s->P, j), sl = ccl_seg_len(s->n, s->P, j);
-    *off = so + ccl_seg_off(sl, s->C, c);
-    *len = ccl_seg_len(sl, s->C, c);
+    ccl_seg_piece(s->n, s->P, j, s->C, c, off, len);
 }
 
 /* Slots, P * C each: what this rank sends in the scatter (slot of segment j, piece c; its

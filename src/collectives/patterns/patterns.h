@@ -23,6 +23,16 @@ static inline size_t ccl_seg_len(size_t count, int n, int s)
     return count / (size_t)n + ((size_t)s < count % (size_t)n ? 1 : 0);
 }
 
+/* Piece c of segment s, with `count` elements cut into n segments and each segment into
+ * `pieces` pieces, both as ccl_seg_off cuts. */
+static inline void ccl_seg_piece(size_t count, int n, int s, int pieces, int c, size_t *off_p,
+                                 size_t *len_p)
+{
+    size_t so = ccl_seg_off(count, n, s), sl = ccl_seg_len(count, n, s);
+    *off_p = so + ccl_seg_off(sl, pieces, c);
+    *len_p = ccl_seg_len(sl, pieces, c);
+}
+
 /* Largest power of two <= n, and ceil(log2(n)). */
 static inline int ccl_pow2_floor(int n)
 {
