@@ -309,14 +309,14 @@ static int test_registry(void)
     const ccl_algo_t *exact_ring = ccl_algo_find(CCL_COLL_ALLREDUCE, "ring", CCL_CARRY_EXACT),
                      *quant_ring = ccl_algo_find(CCL_COLL_ALLREDUCE, "ring", CCL_CARRY_DENSE);
 #define DFLT(codec, n, P) \
-    ccl_comp_default_algo(CCL_COLL_ALLREDUCE, &(codec), n, t, P, NULL)->name
+    ccl_comp_select_algo(CCL_COLL_ALLREDUCE, &(codec), n, t, P, NULL)->name
     return ok && exact_ring != NULL && quant_ring != NULL && exact_ring != quant_ring &&
            ccl_algo_find(CCL_COLL_ALLREDUCE, "sign_vote", CCL_CARRY_DENSE) == NULL &&
            ccl_algo_find(CCL_COLL_ALLREDUCE, "powersgd", CCL_CARRY_DENSE) == NULL &&
            strcmp(DFLT(int8, 256, 4), "tree") == 0 && strcmp(DFLT(int8, 1 << 24, 4), "sra") == 0 &&
            strcmp(DFLT(topk, 1 << 24, 4), "sparse_allgather") == 0 &&
            strcmp(DFLT(vote, 1 << 24, 4), "sign_vote") == 0 &&
-           strcmp(ccl_comp_default_algo(CCL_COLL_ALLGATHER, &topk, 100, t, 4, NULL)->name,
+           strcmp(ccl_comp_select_algo(CCL_COLL_ALLGATHER, &topk, 100, t, 4, NULL)->name,
                   "direct") == 0;
 #undef DFLT
 }

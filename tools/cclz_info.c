@@ -119,8 +119,8 @@ int main(int argc, char **argv)
     for (size_t bytes = 1024; bytes <= (256u << 20); bytes *= 4) {
         printf("%12zu", bytes);
         for (size_t j = 0; j < sizeof(ranks) / sizeof(ranks[0]); j++)
-            printf(" %13s", ccl_comp_default_algo(CCL_COLL_ALLREDUCE, &int8, bytes / 4, tun,
-                                                  ranks[j], NULL)->name);
+            printf(" %13s", ccl_comp_select_algo(CCL_COLL_ALLREDUCE, &int8, bytes / 4, tun,
+                                                 ranks[j], NULL)->name);
         printf("\n");
     }
     printf("\nSettings (environment):\n");

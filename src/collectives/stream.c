@@ -4,7 +4,7 @@
 #include "core/device.h"
 #ifdef CCLZ_HAVE_CUDA
 #include "collectives/compressed/compressor.h"
-#include "gpu_comp.h"
+#include "exec_cuda.h"
 #endif
 
 #include <stdint.h>

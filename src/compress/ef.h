@@ -29,10 +29,10 @@ typedef struct ccl_ef {
     uint64_t skipped;    /* steps refused for a non-finite gradient */
     float   *p, *recon;  /* per-call buffers, kept across calls: p, its reconstruction */
     float   *u;          /* DGC: the new velocity, until commit */
-    /* Calls on device buffers keep the vectors on the GPU (cuda/gpu_comp.c): `gpu` holds the
+    /* Calls on device buffers keep the vectors on the GPU (cuda/exec_cuda.c): `gpu` holds the
      * device copies, `on_gpu` says that they, not the host vectors, are current. Every
      * function here first brings the state back (to_host) and ccl_ef_destroy frees the
-     * device copies (gpu_free); both are set by gpu_comp.c. */
+     * device copies (gpu_free); both are set by exec_cuda.c. */
     void    *gpu;
     int      on_gpu;
     void   (*to_host)(struct ccl_ef *ef);

@@ -1,6 +1,6 @@
 /* direct_encoded.c: compressed allgather: every rank's encoding to every rank, decoded into its
  * block of the output (the own block too, so every rank holds the same values). On device
- * buffers the GPU encodes and decodes (cuda/gpu_comp.c). */
+ * buffers the GPU encodes and decodes (cuda/exec_cuda.c). */
 #include "collectives/compressed/step.h"
 
 static ccl_result_t allgather_direct_encoded_run(ccl_coll_ctx_t *ctx)

@@ -2,7 +2,7 @@
  * payload to every other rank, and each rank adds all P payloads into zeros in rank order,
  * so every rank computes the same sum in the same order (bit-identical). Each rank moves
  * (P-1) payloads, so time grows linearly with P at a fixed ratio. Calls on device buffers
- * run it with the GPU's encode and decode (cuda/gpu_comp.c): one quantization per element,
+ * run it with the GPU's encode and decode (cuda/exec_cuda.c): one quantization per element,
  * and only encodings cross PCIe. */
 #include "collectives/compressed/step.h"
 

@@ -80,6 +80,6 @@ ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "count %zu overflows", sendcount);
     return ccl_comp_run(c, comm, CCL_COLL_ALLGATHER, sendbuf, recvbuf,
                         sendcount * (size_t)comm->nranks, CCL_SUM,
-                        ccl_comp_default_algo(CCL_COLL_ALLGATHER, &c->codec, sendcount,
-                                              &comm->tuning, comm->nranks, NULL));
+                        ccl_comp_select_algo(CCL_COLL_ALLGATHER, &c->codec, sendcount,
+                                             &comm->tuning, comm->nranks, NULL));
 }

@@ -18,8 +18,8 @@ uint32_t ccl_comp_carries(const ccl_codec_t *codec)
     return CCL_CARRY_DENSE;
 }
 
-const ccl_algo_t *ccl_comp_default_algo(ccl_coll_t coll, const ccl_codec_t *codec, size_t count,
-                                        const ccl_tuning_t *t, int nranks, double *us_p)
+const ccl_algo_t *ccl_comp_select_algo(ccl_coll_t coll, const ccl_codec_t *codec, size_t count,
+                                       const ccl_tuning_t *t, int nranks, double *us_p)
 {
     uint32_t carries = ccl_comp_carries(codec);
     ccl_coll_args_t a = {.coll = coll, .count = count, .dtype = CCL_FLOAT32,
@@ -133,7 +133,7 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, const
         c->ef_mode = (ccl_ef_mode_t)ccl_ef_mode_parse(ef);
     if (algo[0] == '\0') {
         double us;
-        c->algo = ccl_comp_default_algo(CCL_COLL_ALLREDUCE, &c->codec, c->count, t, c->nranks, &us);
+        c->algo = ccl_comp_select_algo(CCL_COLL_ALLREDUCE, &c->codec, c->count, t, c->nranks, &us);
         if (us >= 0)
             ccl_info("%s for %zu elements on %d ranks: algorithm %s (cost model: %.0f us)",
                      c->codec.ops->name, c->count, c->nranks, c->algo->name, us);

@@ -52,8 +52,8 @@ uint32_t ccl_comp_carries(const ccl_codec_t *codec);
  * which quantizes an element P - 1 times, only when named). The estimate depends on the
  * codec, count, rank count and the cost model's constants (the same on every rank: nothing
  * measures them per rank), so every rank chooses alike. *us_p: as the selector's. */
-const ccl_algo_t *ccl_comp_default_algo(ccl_coll_t coll, const ccl_codec_t *codec, size_t count,
-                                        const ccl_tuning_t *t, int nranks, double *us_p);
+const ccl_algo_t *ccl_comp_select_algo(ccl_coll_t coll, const ccl_codec_t *codec, size_t count,
+                                       const ccl_tuning_t *t, int nranks, double *us_p);
 
 /* Lossy compression applies to these types only. */
 static inline int ccl_comp_is_float(ccl_datatype_t dt)

@@ -9,7 +9,7 @@
 struct ccl_comp_step;
 
 /* Where a step's vectors live and its vector work runs: the host (exec_host.c) or a GPU
- * (cuda/gpu_comp.c). The helpers below call these, never ask which it is. */
+ * (cuda/exec_cuda.c). The helpers below call these, never ask which it is. */
 typedef struct ccl_step_exec {
     const char *name;
     /* This rank's whole input encoded into dst (bytes in host memory) with the seed of

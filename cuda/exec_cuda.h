@@ -1,7 +1,7 @@
-/* gpu_comp.h: the compressed allreduce on device buffers with encoding, decoding and error
- * feedback on the GPU (cuda/gpu_comp.c). Built into libcclz with CUDA only. */
-#ifndef CCL_CUDA_GPU_COMP_H
-#define CCL_CUDA_GPU_COMP_H
+/* exec_cuda.h: the compressed allreduce on device buffers with encoding, decoding and error
+ * feedback on the GPU (cuda/exec_cuda.c). Built into libcclz with CUDA only. */
+#ifndef CCL_CUDA_EXEC_CUDA_H
+#define CCL_CUDA_EXEC_CUDA_H
 
 #include "collectives/compressed/step.h"
 

@@ -1,7 +1,7 @@
-/* gpu_comp.c: compressed allreduce and allgather on device buffers (gpu_comp.h). The error-feedback state
+/* exec_cuda.c: compressed allreduce and allgather on device buffers (exec_cuda.h). The error-feedback state
  * moves to the GPU on the first such call and stays there; any host function that reads it
  * (a checkpoint, a host call) brings it back first (compress/ef.h's hooks). */
-#include "gpu_comp.h"
+#include "exec_cuda.h"
 #include "gpu_codec.h"
 #include "gpu_mem.h"
 #include "ef_kernels.h"
