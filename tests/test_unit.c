@@ -2,6 +2,8 @@
  * parsing, segment and tree arithmetic, unique ids, argument checks before a communicator. */
 #include "harness.h"
 #include "collectives/patterns/patterns.h"
+#include "collectives/patterns/sparse_vec.h"
+#include "compress/wire.h"
 #include "collectives/compressed/compressor.h"
 #include "base/env_config.h"
 #include "core/reduce.h"
@@ -337,6 +339,93 @@ static int test_setting_rows(void)
            strcmp(scratch.log_level, "warn") == 0;
 }
 
+/* The sparse reductions' messages (patterns/sparse_vec.c): a sum of two vectors is exact and
+ * the same in either order and form; hostile messages are refused and change nothing. */
+static int test_sparse_vec(void)
+{
+    enum { C = 40 };
+    float da[C], db[C], ref[C];
+    uint8_t msg[12 + 4 * C];
+    int ok = 1;
+    for (int form = 0; form < 4; form++) {
+        /* a: even indices, b: multiples of 3, either sparse or dense */
+        ccl_svec_t a, b;
+        ccl_svec_init(&a, C, da);
+        ccl_svec_init(&b, C, db);
+        uint32_t *ai = malloc(C * 4), *bi = malloc(C * 4);
+        float *av = malloc(C * 4), *bv = malloc(C * 4);
+        size_t an = 0, bn = 0;
+        for (uint32_t i = 0; i < C; i++) {
+            if (i % 2 == 0) { ai[an] = i; av[an++] = (float)i * 0.25f - 3; }
+            if (i % 3 == 0) { bi[bn] = i; bv[bn++] = i == 0 ? -0.0f : (float)i * -0.5f + 1; }
+        }
+        ccl_svec_adopt(&a, ai, av, an);
+        ccl_svec_adopt(&b, bi, bv, bn);
+        if (form & 1)
+            ccl_svec_densify(&a);
+        if (form & 2)
+            ccl_svec_densify(&b);
+        size_t alen = ccl_svec_write(&a, msg);
+        uint8_t amsg[sizeof(msg)];
+        memcpy(amsg, msg, alen);
+        size_t blen = ccl_svec_write(&b, msg);
+        ok &= ccl_svec_add_msg(NULL, 0, &a, msg, blen) == CCL_SUCCESS;   /* a + b */
+        ok &= ccl_svec_add_msg(NULL, 0, &b, amsg, alen) == CCL_SUCCESS;  /* b + a */
+        ccl_svec_densify(&a);
+        ccl_svec_densify(&b);
+        for (int i = 0; i < C; i++) {
+            float want = (i % 2 == 0 ? (float)i * 0.25f - 3 : 0) + (i % 3 == 0 ? (i == 0 ? 0.0f : (float)i * -0.5f + 1) : 0);
+            ok &= da[i] == want && memcmp(&da[i], &db[i], 4) == 0 && !signbit(da[i] == 0 ? da[i] : 1);
+        }
+        if (form == 0)
+            memcpy(ref, da, sizeof(ref));
+        ok &= memcmp(ref, da, sizeof(ref)) == 0;
+        ccl_svec_free(&a);
+        ccl_svec_free(&b);
+    }
+    /* Hostile: each refused, the running sum unchanged. */
+    uint32_t idx[3] = {1, 7, 9};
+    float val[3] = {1, 2, 3};
+    size_t good = ccl_svec_write_range(idx, val, 3, 0, C, msg), dlen;
+    struct { size_t off; uint32_t v; size_t len; } bad[] = {
+        {0, 3, 0}, {0, 0, 0}, {4, C + 1, 0}, {4, 4, 0}, {8, 1, 0}, {8, 16, 0},
+        /* delta coding: three values from byte 12, then the gaps 1, 5, 1 */
+        {12, 0x7fc00000u, 0}, {16, 0x7f800000u, 0}, {24, 0x7f, 0}, {24, 0x80808080u, 0},
+        {0, 1, 5}, {0, 1, 11}, {0, 1, 26}, {0, 1, 28},
+    };
+    for (size_t t = 0; t < sizeof(bad) / sizeof(bad[0]); t++) {
+        uint8_t m[sizeof(msg)];
+        memcpy(m, msg, good);
+        ccl_put_u32(m + bad[t].off, bad[t].v);
+        ccl_svec_t v;
+        ccl_svec_init(&v, C, da);
+        uint32_t *vi = malloc(4);
+        float *vv = malloc(4);
+        vi[0] = 2;
+        vv[0] = 5;
+        ccl_svec_adopt(&v, vi, vv, 1);
+        int r = ccl_svec_add_msg(NULL, 3, &v, m, bad[t].len ? bad[t].len : good);
+        if (r != CCL_ERR_INVALID_PAYLOAD || v.is_dense || v.n != 1 || v.idx[0] != 2 || v.val[0] != 5) {
+            fprintf(stderr, "sparse message case %zu: %d\n", t, r);
+            ok = 0;
+        }
+        ccl_svec_free(&v);
+    }
+    /* A dense message with a NaN, and one of the wrong length. */
+    float x[C] = {0};
+    x[5] = NAN;
+    ccl_svec_t d;
+    ccl_svec_init(&d, C, x);
+    d.is_dense = 1;
+    dlen = ccl_svec_write(&d, msg);
+    ccl_svec_init(&d, C, da);
+    memset(da, 0, sizeof(da));
+    d.is_dense = 1;
+    ok &= ccl_svec_add_msg(NULL, 3, &d, msg, dlen) == CCL_ERR_INVALID_PAYLOAD && da[0] == 0;
+    ok &= ccl_svec_add_msg(NULL, 3, &d, msg, dlen - 4) == CCL_ERR_INVALID_PAYLOAD;
+    return ok;
+}
+
 int main(void)
 {
     h_report(test_half_roundtrip(), "fp16 round trip of every half value");
@@ -358,5 +447,7 @@ int main(void)
     h_report(test_error_strings(), "every result code has a message; version; dtype sizes");
     h_report(test_selection(), "cost model: tiny allreduce one-shot (few ranks), small by recursive doubling, large by ring");
     h_report(test_registry(), "one algorithm registry: each found by name and carries; compressed defaults from the one selector");
+    h_report(test_sparse_vec(), "sparse sums: exact, same bits in either order and form, no -0; "
+             "hostile messages refused, sum unchanged");
     return h_failed ? 1 : 0;
 }
