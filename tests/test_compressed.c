@@ -203,8 +203,8 @@ static int t_telescoping(ccl_comm_t comm, int rank, int p)
     uint8_t *st = malloc(sz);
     ok = ok && ccl_compressor_save(c, st, sz, &len) == CCL_SUCCESS && len == sz;
     for (int i = 0; i < M && ok; i++) {
-        /* layout: 16-byte compressor header, 48-byte state header, then the residual */
-        memcpy(&res[i], st + 16 + 48 + 4 * i, 4);
+        /* layout: 48-byte compressor header (checkpoint.c), 48-byte state header, then the residual */
+        memcpy(&res[i], st + 48 + 48 + 4 * i, 4);
     }
     ok = ok && ccl_allreduce(res, res, M, CCL_FLOAT32, CCL_SUM, comm) == CCL_SUCCESS;
     for (int i = 0; i < M && ok; i++)
@@ -264,6 +264,67 @@ static int t_checkpoint_n(ccl_comm_t comm, int rank, const char *spec, size_t n)
 static int t_checkpoint(ccl_comm_t comm, int rank, const char *spec)
 {
     return t_checkpoint_n(comm, rank, spec, N);
+}
+
+/* A checkpoint changed in any way (a bit flipped, a run overwritten or zeroed, cut short or
+ * lengthened, halves swapped) is refused, 2000 times, and the state stays as it was; so is
+ * the intact checkpoint of another rank. */
+static int t_checkpoint_corrupt(ccl_comm_t comm, int rank, int p, const char *spec)
+{
+    enum { M = 2000, TRIALS = 2000 };
+    float x[M], out[M];
+    ccl_compressor_t c = mk(comm, spec, M, CCL_FLOAT32);
+    size_t sz = c ? ccl_compressor_state_size(c) : 0, len = 0, len2 = 0;
+    uint8_t *st = malloc(sz + 64), *m = malloc(sz + 64), *again = malloc(sz + 64);
+    uint8_t *all = malloc((sz + 64) * (size_t)p);
+    uint64_t rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(rank + 1);
+    int ok = c != NULL && st && m && again && all, accepted = 0;
+    for (int t = 0; t < 5 && ok; t++) {
+        for (size_t i = 0; i < M; i++)
+            x[i] = uval(rank, i, t);
+        ok = ccl_allreduce_compressed(x, out, M, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    }
+    ok = ok && ccl_compressor_save(c, st, sz, &len) == CCL_SUCCESS;
+    for (int t = 0; t < TRIALS && ok; t++) {
+#define NEXT() (rng = rng * 6364136223846793005ULL + 1442695040888963407ULL, rng >> 33)
+        size_t mlen = len, at = (size_t)NEXT() % len, run = 1 + (size_t)NEXT() % 16;
+        memcpy(m, st, len);
+        switch (t % 6) {
+        case 0: m[at] ^= (uint8_t)(1u << (NEXT() % 8)); break;
+        case 1: for (size_t i = at; i < at + run && i < len; i++) m[i] = (uint8_t)NEXT(); break;
+        case 2: for (size_t i = at; i < at + run && i < len; i++) m[i] = 0; break;
+        case 3: mlen = at; break;
+        case 4: mlen = len + run; memset(m + len, 0, run); break;
+        default: /* the second half first */
+            memcpy(m, st + len / 2, len - len / 2);
+            memcpy(m + (len - len / 2), st, len / 2);
+            break;
+        }
+#undef NEXT
+        if (mlen == len && memcmp(m, st, len) == 0)
+            continue; /* the change changed nothing */
+        if (ccl_compressor_restore(c, m, mlen) == CCL_SUCCESS)
+            accepted++;
+    }
+    /* Nothing changed the state. */
+    ok = ok && ccl_compressor_save(c, again, sz, &len2) == CCL_SUCCESS && len2 == len &&
+         memcmp(again, st, len) == 0 && accepted == 0;
+    if (accepted)
+        fprintf(stderr, "%s: %d of %d corrupt checkpoints accepted\n", spec, accepted, TRIALS);
+    /* Every rank's checkpoint to every rank: only its own is taken. */
+    memset(st + len, 0, 64);
+    ok = ok && ccl_allgather(st, all, sz + 64, CCL_UINT8, comm) == CCL_SUCCESS;
+    for (int r = 0; r < p && ok; r++)
+        ok = (ccl_compressor_restore(c, all + (size_t)r * (sz + 64), len) == CCL_SUCCESS) ==
+             (r == rank);
+    if (!ok)
+        fprintf(stderr, "checkpoint integrity %s: %s\n", spec, ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    free(st);
+    free(m);
+    free(again);
+    free(all);
+    return ok;
 }
 
 /* EF21 with constant gradients and top-k: after ceil(d/k) calls the output is the exact sum. */
@@ -532,7 +593,7 @@ static int t_powersgd(ccl_comm_t comm, int rank, int p)
     uint8_t *st = malloc(sz + 1);
     ok = ok && ccl_compressor_save(c, st, sz, &len) == CCL_SUCCESS && len == sz;
     for (int i = 0; i < M && ok; i++)
-        memcpy(&res[i], st + 16 + 48 + 4 * i, 4);
+        memcpy(&res[i], st + 48 + 48 + 4 * i, 4);
     ok = ok && ccl_allreduce(res, res, M, CCL_FLOAT32, CCL_SUM, comm) == CCL_SUCCESS;
     double worst = 0, scale = 0;
     for (int i = 0; i < M && ok; i++) {
@@ -679,7 +740,7 @@ static int t_spec_keys(ccl_comm_t comm)
 static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
-    "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc; topk and dgc on 2^18 elements)", "EF21 and EF21-W fixed point",
+    "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc; topk and dgc on 2^18 elements); corrupt and other ranks' checkpoints refused (int4, dgc, powersgd)", "EF21 and EF21-W fixed point",
     "sign majority vote", "terngrad shared scale", "fp16, int32, max fallbacks; allgather",
     "NaN on one rank skips the step everywhere (also found by the sparse encoders without error feedback)", "auto within int8 bound",
     "topk sparse_rd exact (overlap, disjoint, going dense)",
@@ -719,7 +780,10 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
         return (t_checkpoint(comm, rank, "int:bits=4,round=stochastic") &&
                t_checkpoint(comm, rank, "dgc:ratio=0.01,warmup_steps=15") &&
                t_checkpoint_n(comm, rank, "topk:ratio=0.001", (size_t)1 << 18) &&
-               t_checkpoint_n(comm, rank, "dgc:ratio=0.001", (size_t)1 << 18));
+               t_checkpoint_n(comm, rank, "dgc:ratio=0.001", (size_t)1 << 18) &&
+               t_checkpoint_corrupt(comm, rank, p, "int:bits=4") &&
+               t_checkpoint_corrupt(comm, rank, p, "dgc:ratio=0.05") &&
+               t_checkpoint_corrupt(comm, rank, p, "powersgd:rank=2,rows=40"));
     case 7:
         return (t_ef21(comm, rank, p, "ef21") && t_ef21(comm, rank, p, "ef21w"));
     case 8:
