@@ -728,6 +728,17 @@ static int t_spec_keys(ccl_comm_t comm)
             fprintf(stderr, "'%s' was not refused\n", bad[i]);
             ok = 0;
         }
+    /* Counts whose byte sizes overflow are invalid arguments, not a lack of memory. */
+    static const char *const specs[] = {"int:bits=8", "topk:ratio=0.01", "none", "auto"};
+    static const size_t huge[] = {SIZE_MAX, SIZE_MAX / 2, SIZE_MAX / 4 + 1, SIZE_MAX / 16};
+    for (size_t s = 0; s < 4; s++)
+        for (size_t h = 0; h < 4; h++)
+            if (ccl_compressor_create(comm, specs[s], huge[h], CCL_FLOAT32, &c) !=
+                CCL_ERR_INVALID_ARG) {
+                fprintf(stderr, "'%s' for %zu elements was not refused as invalid\n", specs[s],
+                        huge[h]);
+                ok = 0;
+            }
     c = mk(comm, "int:ef=none,algo=tree,bits=4,ef=ef21w,weight=0.5,algo=ring", 100, CCL_FLOAT32);
     ok = ok && c != NULL &&
          strcmp(ccl_compressor_spec(c), "int:bits=4,ef=ef21w,algo=ring") == 0;
@@ -751,7 +762,7 @@ static const char *const names[] = {
     "in place = out of place (through the stream entry point), bit for bit, every algorithm; sra in pipelined pieces within bound",
     "a sum that overflows float32: skipped everywhere (sra, ring, tree, sparse_rd, sparse_split), inf everywhere (sparse_allgather)",
     "spec without algo=: tree for a small buffer from 4 ranks, sra otherwise, the named algorithm's bits; sparse_allgather, sign_vote",
-    "the handle's keys (ef=, weight=, algo=): the last of each wins, bad values refused, the spec normalised",
+    "the handle's keys (ef=, weight=, algo=): the last of each wins, bad values refused, the spec normalised; counts that overflow refused as invalid",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))

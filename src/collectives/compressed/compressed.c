@@ -32,6 +32,12 @@ ccl_result_t ccl_compressor_create(ccl_comm_t comm, const char *spec, size_t cou
                              comm == NULL ? "comm" : comp_p == NULL ? "comp_p" : "spec");
     if ((unsigned)dtype >= CCL_NUM_DATATYPES)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown datatype %d", (int)dtype);
+    /* Its state and messages hold a few float32 (or index and value) vectors of count
+     * elements: their byte sizes must not overflow. */
+    if (count > SIZE_MAX / 64)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
+                             "count %zu overflows the byte size of the compressor's vectors",
+                             count);
     if (env != NULL && env[0] != '\0') {
         ccl_info("CCLZ_COMPRESS=%s replaces the spec '%s'", env, spec);
         spec = env;
