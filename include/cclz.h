@@ -125,11 +125,15 @@ ccl_result_t ccl_comm_rank(ccl_comm_t comm, int *rank_p);
 ccl_result_t ccl_comm_size(ccl_comm_t comm, int *size_p);
 
 /* Collectives. All are blocking and must be called by every rank of comm in the same order
- * with matching arguments; a mismatch (collective, count, dtype, op, root) is detected and
- * every rank that takes part in a message with a mismatched peer returns CCL_ERR_MISMATCH.
- * After any error the communicator is failed: later calls return CCL_ERR_REMOTE or the first
- * error; destroy or abort it. Every rank ends with bit-identical results. A count of 0 is
- * valid and moves nothing. */
+ * with matching arguments. A mismatch (collective, count, dtype, op, root) is detected where
+ * a message travels between ranks that disagree: every rank that takes part in such a
+ * message returns CCL_ERR_MISMATCH, others may wait for the timeout, and ranks that exchange
+ * no message (two that each take themselves for the root) may return success with different
+ * data. With CCLZ_CHECK_CALLS=1 every call is compared across ranks before it starts: every
+ * rank then returns CCL_ERR_MISMATCH and the communicator stays usable. After any other
+ * error the communicator is failed: later calls return CCL_ERR_REMOTE or the first error;
+ * destroy or abort it. Every rank ends with bit-identical results. A count of 0 is valid and
+ * moves nothing. */
 
 /* recvbuf[i] = op over ranks of sendbuf[i], for i < count. sendbuf == recvbuf is in place. */
 ccl_result_t ccl_allreduce(const void *sendbuf, void *recvbuf, size_t count,

@@ -46,6 +46,8 @@ run coll-ring       env CCLZ_ALGO=ring "$build/tests/test_coll" 2 3 4 5 8
 run coll-recdbl     env CCLZ_ALGO=rec_doubling "$build/tests/test_coll" 2 3 4 5 8
 run coll-halvdbl    env CCLZ_ALGO=halving_doubling "$build/tests/test_coll" 2 3 4 5 8
 run coll-direct    env CCLZ_ALGO=direct "$build/tests/test_coll" 2 3 4 5 8
+run coll-checked    env CCLZ_CHECK_CALLS=1 "$build/tests/test_coll" 2 3 5
+run compr-checked   env CCLZ_CHECK_CALLS=1 "$build/tests/test_compressed"
 run coll-chunked    env CCLZ_CHUNK_SIZE=4K CCLZ_SMALL_MSG_SIZE=256 "$build/tests/test_coll" 3 4 5
 run faults          "$build/tests/test_faults"
 run fuzz            "$src/tests/fuzz.sh" "$build"

@@ -155,6 +155,51 @@ static int sc_badargs(int rank, int p, ccl_comm_t comm)
     return 0;
 }
 
+/* Under CCLZ_CHECK_CALLS=1, rank 0 makes one call and the others another: every rank gets
+ * CCL_ERR_MISMATCH at once (not after the timeout), and the communicator still works. */
+static int sc_checked(int rank, int p, ccl_comm_t comm, const char *kind)
+{
+    enum { N = 64 };
+    static float a[N * 8], b[N * 8];
+    const int other = rank != 0;
+    ccl_compressor_t c = NULL;
+    ccl_result_t r;
+    if (strcmp(kind, "compressed") == 0 &&
+        ccl_compressor_create(comm, "int:bits=8", N, CCL_FLOAT32, &c) != CCL_SUCCESS)
+        return 2;
+    double t0 = h_now();
+    if (strcmp(kind, "bcast-root") == 0) /* rank 0 its own root, the others rank 1 */
+        r = ccl_broadcast(a, a, N, CCL_FLOAT32, other ? 1 : 0, comm);
+    else if (strcmp(kind, "bcast-self") == 0) /* every rank its own root */
+        r = ccl_broadcast(a, a, N, CCL_FLOAT32, rank, comm);
+    else if (strcmp(kind, "bcast-count") == 0)
+        r = ccl_broadcast(a, a, other ? N / 2 : N, CCL_FLOAT32, 0, comm);
+    else if (strcmp(kind, "allgather") == 0)
+        r = other ? ccl_allreduce(a, b, N, CCL_FLOAT32, CCL_SUM, comm)
+                  : ccl_allgather(a, b, N, CCL_FLOAT32, comm);
+    else if (strcmp(kind, "barrier") == 0)
+        r = other ? ccl_allreduce(a, b, N, CCL_FLOAT32, CCL_SUM, comm) : ccl_barrier(comm);
+    else if (strcmp(kind, "reduce-scatter") == 0)
+        r = other ? ccl_allreduce(a, b, N, CCL_FLOAT32, CCL_SUM, comm)
+                  : ccl_reduce_scatter(a, b, N / 8, CCL_FLOAT32, CCL_SUM, comm);
+    else if (strcmp(kind, "compressed") == 0)
+        r = other ? ccl_allreduce(a, b, N, CCL_FLOAT32, CCL_SUM, comm)
+                  : ccl_allreduce_compressed(a, b, N, CCL_FLOAT32, CCL_SUM, c, comm);
+    else if (strcmp(kind, "op") == 0)
+        r = ccl_allreduce(a, b, N, CCL_FLOAT32, other ? CCL_MAX : CCL_SUM, comm);
+    else
+        return 99;
+    double took = h_now() - t0;
+    float x = 1, y = 0;
+    ccl_result_t after = ccl_allreduce(&x, &y, 1, CCL_FLOAT32, CCL_SUM, comm);
+    fprintf(stderr, "rank %d: checked %s: %d in %.3f s (%s); then %d\n", rank, kind, (int)r, took,
+            ccl_get_last_error(comm), (int)after);
+    ccl_compressor_destroy(c);
+    ccl_comm_destroy(comm);
+    return r == CCL_ERR_MISMATCH && took < TIMEOUT_S / 2 && after == CCL_SUCCESS &&
+                   y == (float)p ? 0 : 1;
+}
+
 /* Rank 0's message memory for a sparse_split allreduce cannot be had (its encoding
  * succeeded just before): it must return CCL_ERR_NO_MEMORY, not success, and its peer an
  * error, not a hang. */
@@ -211,6 +256,8 @@ static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
         return sc_badargs(rank, p, comm);
     if (strcmp(arg, "split-nomem") == 0)
         return sc_split_nomem(rank, p, comm);
+    if (strncmp(arg, "checked-", 8) == 0)
+        return sc_checked(rank, p, comm, arg + 8);
     if (strncmp(arg, "mismatch", 8) == 0)
         return sc_mismatch(rank, p, comm, arg);
     if (strcmp(arg, "plain") == 0) {
@@ -299,6 +346,17 @@ int main(int argc, char **argv)
     bad = h_spawn(2, "split-nomem", 60, codes);
     h_report(!bad, "sparse_split without memory for its messages: CCL_ERR_NO_MEMORY there, an "
                    "error on the peer");
+
+    static const char *checked[] = {"checked-bcast-root", "checked-bcast-self",
+                                    "checked-bcast-count", "checked-allgather", "checked-barrier",
+                                    "checked-reduce-scatter", "checked-compressed", "checked-op"};
+    setenv("CCLZ_CHECK_CALLS", "1", 1);
+    for (size_t k = 0; k < sizeof(checked) / sizeof(checked[0]); k++) {
+        bad = h_spawn(3, checked[k], 60, codes);
+        h_report(!bad, "CCLZ_CHECK_CALLS=1, %s: CCL_ERR_MISMATCH on every rank at once, the "
+                       "communicator still usable", checked[k] + 8);
+    }
+    unsetenv("CCLZ_CHECK_CALLS");
 
     bad = h_spawn(3, "init-mismatch", 60, codes);
     h_report(!bad, "a rank with the wrong job size is refused at the rendezvous");

@@ -70,6 +70,13 @@ static const ccl_param_field_t cfg_table[] = {
      "encode, decode and keep error feedback on the GPU, so only encodings cross PCIe (builds with CUDA). 0: device buffers "
      "are staged through pinned host memory and the host codecs run.",
      CCL_PARAM_INT, CFG(gpu_encode), .lo = 0, .hi = 65535, .then = gpu_encode_flag},
+    {"CHECK_CALLS", "0",
+     "1: before every collective the ranks compare what they were called with (collective, "
+     "count, type, op, root, algorithm, compressor) in one small exact allreduce, so every "
+     "mismatch gives CCL_ERR_MISMATCH on every rank at once and the communicator stays "
+     "usable; also those where no message would travel between the disagreeing ranks. 0: "
+     "only the signature each message carries is checked (README, Failures).",
+     CCL_PARAM_BOOL, CFG(check_calls)},
     {"LOG", "warn", "Log level: error, warn, info, debug or trace (stderr).", CCL_PARAM_STRING,
      CFG(log_level), .then = log_level_set},
     {"PORT_RANGE", "0",

@@ -20,6 +20,7 @@ typedef struct {
     const char *log_level;
     int    port_range_lo;
     int    gpu_encode;       /* see CCLZ_GPU_ENCODE */
+    int    check_calls;      /* see CCLZ_CHECK_CALLS */
 } ccl_config_t;
 
 /* Parses the environment (once) and returns the values. Invalid values are reported with a

@@ -1,6 +1,7 @@
 /* coll.c: the public collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
 #include "collectives/p2p.h"
+#include "base/env_config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,26 @@ static void coll_run_single(const ccl_coll_args_t *a)
         memmove(a->recvbuf, a->sendbuf, bytes);
 }
 
+/* CCLZ_CHECK_CALLS: every rank's signature for this call, compared in one small exact
+ * allreduce (the maxima of sig and of ~sig) before anything of the call moves. Where they
+ * differ every rank learns it from the same bytes, and no message of the call was sent,
+ * so the communicator stays usable. */
+static ccl_result_t check_call(struct ccl_comm *comm, const ccl_coll_args_t *a, uint64_t sig)
+{
+    int64_t v[2] = {(int64_t)sig, (int64_t)~sig};
+    ccl_coll_args_t c = {.coll = CCL_COLL_ALLREDUCE, .sendbuf = v, .recvbuf = v, .count = 2,
+                         .dtype = CCL_INT64, .op = CCL_MAX, .dt_size = sizeof(v[0]),
+                         .unchecked = 1};
+    CCL_CHECK(ccl_coll_run(comm, &c));
+    if ((uint64_t)v[0] == sig && ~(uint64_t)v[1] == sig)
+        return CCL_SUCCESS;
+    return ccl_set_error(comm, CCL_ERR_MISMATCH,
+                         "%s call #%u: the ranks called different collectives, or with other "
+                         "counts, types, ops, roots, algorithms or compressors (found by "
+                         "CCLZ_CHECK_CALLS before anything moved)",
+                         ccl_coll_name(a->coll), comm->seq);
+}
+
 ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
 {
     ccl_coll_ctx_t ctx = {0};
@@ -77,8 +98,6 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
 
     algo = a->algo != NULL ? a->algo
                            : ccl_algo_select(a, CCL_CARRY_EXACT, &comm->tuning, comm->nranks, NULL);
-    /* A nested algorithm's calls take their own numbers, the same on every rank. */
-    ctx.seq = (algo->flags & CCL_ALGO_NESTED) ? comm->seq : comm->seq++;
     /* Everything that must agree across ranks, the algorithm included: a rank that picked
      * another algorithm (a different CCLZ_ALGO, say) would otherwise wait forever. */
     ctx.sig = sig_mix(sig_mix(sig_mix(sig_mix(ccl_hash64(algo->name, strlen(algo->name), 0),
@@ -86,6 +105,13 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
                                       (uint64_t)a->op << 32 | (uint32_t)a->root),
                               a->count),
                       a->sig_extra);
+    if (ccl_config_get()->check_calls && !a->unchecked &&
+        (res = check_call(comm, a, ctx.sig)) != CCL_SUCCESS) {
+        atomic_fetch_sub(&comm->in_flight, 1);
+        return res;
+    }
+    /* A nested algorithm's calls take their own numbers, the same on every rank. */
+    ctx.seq = (algo->flags & CCL_ALGO_NESTED) ? comm->seq : comm->seq++;
     ccl_trace("rank %d: %s #%u count %zu via %s", comm->rank, ccl_coll_name(a->coll), ctx.seq,
               a->count, algo->name);
 

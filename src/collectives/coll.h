@@ -30,6 +30,7 @@ typedef struct {
     const struct ccl_codec *codec;
     const struct ccl_algo *algo;
     uint64_t       sig_extra;
+    int            unchecked; /* CCLZ_CHECK_CALLS's own comparison: not compared itself */
 } ccl_coll_args_t;
 
 struct ccl_p2p_req;
