@@ -753,7 +753,7 @@ static const char *const names[] = {
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
     "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc; topk and dgc on 2^18 elements); corrupt and other ranks' checkpoints refused (int4, dgc, powersgd)", "EF21 and EF21-W fixed point",
     "sign majority vote", "terngrad shared scale", "fp16, int32, max fallbacks; allgather",
-    "NaN on one rank skips the step everywhere (also found by the sparse encoders without error feedback)", "auto within int8 bound",
+    "NaN on one rank skips the step everywhere (also found by the sparse encoders without error feedback)", "auto within int8 bound; NaN or Inf skips the step everywhere on its exact path too",
     "topk sparse_rd exact (overlap, disjoint, going dense)",
     "topk sparse_split exact (overlap, disjoint, going dense; bits of sparse_allgather)",
     "powersgd: rank-2 sum exact, telescoping, checkpoint, NaN, bad specs",
@@ -809,8 +809,10 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
                t_nan_first(comm, rank, p, "dgc:ratio=0.01,warmup_steps=4,algo=sparse_allgather") &&
                t_nan_first(comm, rank, p, "topk:ratio=0.01,algo=sparse_rd") &&
                t_nan_first(comm, rank, p, "terngrad") && t_nan_no_ef(comm, rank, p));
-    case 12:
-        return t_quantized(comm, rank, p, "auto", 2.0 / 255);
+    case 12: /* NaN and -inf on one rank, on a buffer auto sends exact (1 KB) and on one it may compress */
+        return t_quantized(comm, rank, p, "auto", 2.0 / 255) && t_nan_n(comm, rank, p, "auto", 256) &&
+               t_bad_step(comm, rank, p, "auto", 256, -INFINITY, 0, 1, 0) &&
+               t_nan(comm, rank, p, "auto");
     case 13:
         return (t_sparse(comm, rank, p, "sparse_rd", 2) && t_sparse_dense(comm, rank, p, "sparse_rd") &&
                t_nan(comm, rank, p, "dgc:ratio=0.01,algo=sparse_rd"));

@@ -172,6 +172,20 @@ static ccl_result_t auto_trial_done(ccl_compressor_t c, struct ccl_comm *comm, i
     return CCL_SUCCESS;
 }
 
+/* Whether an exact sum holds no NaN or infinity. A NaN or infinity on any rank, or a sum that
+ * overflowed, leaves one in the same place on every rank, so every rank decides alike. */
+static int sum_finite(const void *buf, size_t count, ccl_datatype_t dtype)
+{
+    const uint16_t *h = buf;
+    const uint16_t exp = dtype == CCL_FLOAT16 ? 0x7c00u : 0x7f80u;
+    if (dtype == CCL_FLOAT32)
+        return ccl_all_finite(buf, count);
+    for (size_t i = 0; i < count; i++)
+        if ((h[i] & exp) == exp)
+            return 0;
+    return 1;
+}
+
 ccl_result_t ccl_auto_allreduce(ccl_compressor_t c, struct ccl_comm *comm,
                                 const void *sendbuf, void *recvbuf, size_t count,
                                 ccl_datatype_t dtype, ccl_redop_t op)
@@ -188,6 +202,12 @@ ccl_result_t ccl_auto_allreduce(ccl_compressor_t c, struct ccl_comm *comm,
               : ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
     if (res != CCL_SUCCESS)
         return res;
+    /* The exact path keeps the compressed path's promise: a step with NaN or Inf is refused
+     * on every rank (the error-feedback state is not touched on this path). */
+    if (!use && !sum_finite(recvbuf, count, dtype))
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
+                             "allreduce: a gradient holds NaN or Inf on some rank, or the sum "
+                             "overflowed; the step is skipped on every rank (auto, exact path)");
     us = (ccl_time_now() - t0) * 1e6;
     comm->tuning.measured.obs[use] += us;
     comm->tuning.measured.pred[use] += pred[use];
