@@ -155,6 +155,31 @@ static int sc_badargs(int rank, int p, ccl_comm_t comm)
     return 0;
 }
 
+/* Counts whose byte size no buffer can have (2^61 float32, and more): an invalid argument
+ * before anything moves, on every rank that passes one, the communicator still usable; where
+ * rank 0 alone passes one, the others get an error too, never success. */
+static int sc_huge_count(int rank, int p, ccl_comm_t comm, int alone)
+{
+    float x[4] = {1, 2, 3, 4}, y = 0, one = 1;
+    static const size_t huge[] = {(size_t)1 << 61, SIZE_MAX / 4, SIZE_MAX / 2};
+    int ok = 1;
+    if (!alone) {
+        for (int k = 0; k < 3; k++) {
+            ok &= ccl_allreduce(x, x, huge[k], CCL_FLOAT32, CCL_SUM, comm) == CCL_ERR_INVALID_ARG;
+            ok &= ccl_allgather(x, x, huge[k], CCL_FLOAT32, comm) == CCL_ERR_INVALID_ARG;
+            ok &= ccl_broadcast(x, x, huge[k], CCL_FLOAT32, 0, comm) == CCL_ERR_INVALID_ARG;
+        }
+        ok &= ccl_allreduce(&one, &y, 1, CCL_FLOAT32, CCL_SUM, comm) == CCL_SUCCESS && y == p;
+    } else {
+        ccl_result_t r = ccl_allreduce(x, x, rank == 0 ? huge[0] : 4, CCL_FLOAT32, CCL_SUM, comm);
+        fprintf(stderr, "rank %d: %s count: %d (%s)\n", rank, rank == 0 ? "huge" : "plain",
+                (int)r, ccl_get_last_error(comm));
+        ok = rank == 0 ? r == CCL_ERR_INVALID_ARG : r != CCL_SUCCESS;
+    }
+    ccl_comm_destroy(comm);
+    return !ok;
+}
+
 /* Under CCLZ_CHECK_CALLS=1, rank 0 makes one call and the others another: every rank gets
  * CCL_ERR_MISMATCH at once (not after the timeout), and the communicator still works. */
 static int sc_checked(int rank, int p, ccl_comm_t comm, const char *kind)
@@ -256,6 +281,8 @@ static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
         return sc_badargs(rank, p, comm);
     if (strcmp(arg, "split-nomem") == 0)
         return sc_split_nomem(rank, p, comm);
+    if (strncmp(arg, "huge-count", 10) == 0)
+        return sc_huge_count(rank, p, comm, strcmp(arg, "huge-count-alone") == 0);
     if (strncmp(arg, "checked-", 8) == 0)
         return sc_checked(rank, p, comm, arg + 8);
     if (strncmp(arg, "mismatch", 8) == 0)
@@ -346,6 +373,13 @@ int main(int argc, char **argv)
     bad = h_spawn(2, "split-nomem", 60, codes);
     h_report(!bad, "sparse_split without memory for its messages: CCL_ERR_NO_MEMORY there, an "
                    "error on the peer");
+
+    bad = h_spawn(3, "huge-count", 60, codes);
+    h_report(!bad, "counts no buffer can hold (2^61 float32 and up): CCL_ERR_INVALID_ARG on "
+                   "every rank, the communicator still usable");
+    bad = h_spawn(3, "huge-count-alone", 60, codes);
+    h_report(!bad, "one rank alone passes a count no buffer can hold: it gets "
+                   "CCL_ERR_INVALID_ARG, the others an error, never success");
 
     static const char *checked[] = {"checked-bcast-root", "checked-bcast-self",
                                     "checked-bcast-count", "checked-allgather", "checked-barrier",

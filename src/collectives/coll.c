@@ -13,8 +13,9 @@ static ccl_result_t coll_check_common(ccl_comm_t comm, ccl_datatype_t dtype, siz
     if ((unsigned)dtype >= CCL_NUM_DATATYPES)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown datatype %d", (int)dtype);
     dts = ccl_datatype_size(dtype);
-    /* The largest buffer touched is count * mult elements. */
-    if (count > SIZE_MAX / dts / mult)
+    /* The largest buffer touched is count * mult elements; no buffer can hold more bytes
+     * than a pointer difference can count. */
+    if (count > (size_t)PTRDIFF_MAX / dts / mult)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
                              "count %zu overflows the buffer size for %zu ranks", count, mult);
     *dt_size_p = dts;

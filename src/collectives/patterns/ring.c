@@ -100,11 +100,15 @@ ccl_result_t ccl_ring_run(ccl_coll_ctx_t *ctx, const ccl_ring_desc_t *d)
 
     /* Chunks of whole elements; enough of them to pipeline, few enough for the tag's id. */
     g.chunk_elems = CCL_MAX((size_t)1, chunk_bytes / g.dts);
-    g.nchunks = (int)CCL_MAX((size_t)1, (max_seg + g.chunk_elems - 1) / g.chunk_elems);
-    if ((size_t)g.nchunks * (size_t)d->nsteps > CCL_TAG_MAX_ID) {
-        g.nchunks = (int)(CCL_TAG_MAX_ID / (unsigned)d->nsteps);
-        g.chunk_elems = (max_seg + (size_t)g.nchunks - 1) / (size_t)g.nchunks;
+    size_t nchunks = CCL_MAX((size_t)1, (max_seg + g.chunk_elems - 1) / g.chunk_elems);
+    if (nchunks > CCL_TAG_MAX_ID / (unsigned)d->nsteps) { /* counted in size_t: no wrap */
+        nchunks = CCL_TAG_MAX_ID / (unsigned)d->nsteps;
+        g.chunk_elems = (max_seg + nchunks - 1) / nchunks;
     }
+    g.nchunks = (int)nchunks;
+    if (g.chunk_elems > SIZE_MAX / g.dts / RING_RECV_WINDOW)
+        return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for ring buffers of %zu "
+                             "elements", g.chunk_elems);
     nrecv = d->nsteps * g.nchunks;
 
     if (d->nreduce_steps > 0) {
