@@ -341,6 +341,35 @@ static void test_strangers(void)
     h_report(!bad && fds[0] >= 0, "strangers (wrong secret, garbage, silent) cannot disturb the rendezvous");
 }
 
+/* More silent connections than the rendezvous has room for, then a real job on the same
+ * id: the silent ones give way, and the job forms. */
+static void test_flood(void)
+{
+    enum { FLOOD = 1200 };
+    int codes[8], *fds = malloc(FLOOD * sizeof(int)), opened = 0;
+    ccl_unique_id_t id;
+    char idstr[CCL_UNIQUE_ID_STRLEN];
+    if (fds == NULL || ccl_get_unique_id(&id) != CCL_SUCCESS) {
+        h_report(0, "a flood of silent connections at the rendezvous");
+        free(fds);
+        return;
+    }
+    for (int i = 0; i < FLOOD; i++)
+        if ((fds[i] = stranger(&id, 2)) >= 0)
+            opened++;
+    usleep(500000);
+    ccl_unique_id_to_string(&id, idstr, sizeof(idstr));
+    setenv("H_FIXED_ID", idstr, 1);
+    int bad = h_spawn(3, "plain", 60, codes);
+    unsetenv("H_FIXED_ID");
+    for (int i = 0; i < FLOOD; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+    h_report(!bad && opened == FLOOD, "%d silent connections (more than the rendezvous holds) "
+             "cannot keep the job from forming", opened);
+}
+
 int main(int argc, char **argv)
 {
     char t[16];
@@ -401,5 +430,6 @@ int main(int argc, char **argv)
     h_report(!init_bad, "init returns only when every rank is connected (rank 0 exits at once, x20)");
 
     test_strangers();
+    test_flood();
     return h_failed ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* bootstrap.c: TCP rendezvous: ranks send their transport address to the root, which
  * answers with everyone's once all have joined. Connections without the secret are refused. */
+#define _GNU_SOURCE /* accept4 */
 #include "core/bootstrap.h"
 #include "base/env_config.h"
 
@@ -239,13 +240,30 @@ static int root_read(root_conn_t *c, const root_args_t *args)
     return c->got == need ? 1 : 0;
 }
 
+/* The connection to give way when the table is full: of those that have not completed a
+ * hello, one that sent nothing, else any, the longest waiting first. -1 if every one is a
+ * rank that has joined. */
+static int root_victim(const root_conn_t *conns)
+{
+    int victim = -1;
+    for (int i = 0; i < ROOT_MAX_CONNS; i++) {
+        const root_conn_t *c = &conns[i];
+        if (c->fd < 0 || c->authed)
+            continue;
+        if (victim < 0 || (c->got == 0) > (conns[victim].got == 0) ||
+            ((c->got == 0) == (conns[victim].got == 0) && c->since < conns[victim].since))
+            victim = i;
+    }
+    return victim;
+}
+
 static void *root_thread(void *arg)
 {
     root_args_t *args = arg;
     root_conn_t *conns = calloc(ROOT_MAX_CONNS, sizeof(*conns));
     root_conn_t **by_rank = NULL;
     struct pollfd *pfds = calloc(ROOT_MAX_CONNS + 1, sizeof(*pfds));
-    int nranks = -1, joined = 0;
+    int nranks = -1, joined = 0, evicted = 0;
     double deadline = ccl_time_now() + args->timeout_s;
 
     if (conns == NULL || pfds == NULL)
@@ -276,13 +294,29 @@ static void *root_thread(void *arg)
         }
         if (poll(pfds, (nfds_t)np, 100) <= 0)
             continue;
-        if (pfds[0].revents & POLLIN) {
-            int fd = accept(args->listen_fd, NULL, NULL);
-            if (fd >= 0) {
+        /* Every connection waiting, not one a round: a flood must not starve the ranks. */
+        for (int k = 0; k < ROOT_MAX_CONNS && (pfds[0].revents & POLLIN); k++) {
+            int fd = accept4(args->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                break;
+            if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+                /* Out of descriptors: a stranger's makes room, the next round accepts. */
+                int victim = root_victim(conns);
+                if (victim >= 0)
+                    conn_close(&conns[victim]);
+            } else if (fd >= 0) {
                 int slot = -1;
                 for (int i = 0; i < ROOT_MAX_CONNS && slot < 0; i++)
                     if (conns[i].fd < 0)
                         slot = i;
+                /* The table full of connections that have not said who they are (a flood):
+                 * the one waiting longest gives way, so a rank is never turned away by them. */
+                if (slot < 0 && (slot = root_victim(conns)) >= 0) {
+                    if (evicted++ == 0)
+                        ccl_warn("rendezvous: connection table full (%d): dropping the "
+                                 "longest-silent connections to make room", ROOT_MAX_CONNS);
+                    conn_close(&conns[slot]);
+                }
                 if (slot < 0) {
                     ccl_warn("rendezvous: too many connections, refusing one");
                     close(fd);
@@ -388,7 +422,7 @@ out:
 
 static int listen_on(ccl_sockaddr_t *ss, int lo_port)
 {
-    int fd = socket(ss->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(ss->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (fd < 0)
         return -1;
