@@ -31,3 +31,11 @@ timeout 120 env CCLZ_TIMEOUT=5 "$cluster" -n 4 -- sh -c \
     'if [ "$CCLZ_RANK" = 3 ]; then timeout -s KILL 1 "$0" -b 64M -e 64M -n 1000 -w 0; exit 0; fi
      "$0" -b 64M -e 64M -n 1000 -w 0 -c 0; test $? -ne 0' "$build/perf/cclz_perf"
 result $? "4 hosts: a rank killed mid-allreduce makes the others return an error"
+
+# The last host loses its link mid-run (it brings its own interface down): every rank's call
+# fails, and ccl_comm_destroy must then return on every rank (it used to abort the process
+# inside UCX, flushing to a peer it could no longer reach).
+timeout 120 env CCLZ_TIMEOUT=5 "$cluster" -n 3 -- sh -c \
+    'if [ "$CCLZ_RANK" = 2 ]; then (sleep 2; ip link set eth0 down) & fi; exec "$0"' \
+    "$build/tests/test_linkdown"
+result $? "3 hosts: a host loses its link mid-allreduce; every rank gets an error, destroy returns"

@@ -192,7 +192,9 @@ ccl_result_t ccl_comm_destroy(ccl_comm_t comm)
 {
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
-    comm_free(comm, 0);
+    /* After a failure a peer or a link may be gone, and UCX cannot flush to it: tear down as
+     * abort does (flushing there left requests behind that ucp_worker_destroy aborts on). */
+    comm_free(comm, comm->failed != CCL_SUCCESS);
     return CCL_SUCCESS;
 }
 
