@@ -53,6 +53,34 @@ static int sc_kill(int rank, int p, ccl_comm_t comm)
     return is_fault_error(r) ? 0 : 1;
 }
 
+/* Rank 2 dies 150 ms into a stream of compressed allreduces (spec): the others return an
+ * error well before the timeout, though on one host no send to the dead rank may fail. */
+static int sc_kill_compressed(int rank, int p, ccl_comm_t comm, const char *spec)
+{
+    size_t n = 1u << 22;
+    float *x = calloc(n, sizeof(float)), *y = calloc(n, sizeof(float));
+    ccl_compressor_t c;
+    pthread_t th;
+    ccl_result_t r = CCL_SUCCESS;
+    double last = h_now();
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(i % 97) - 48.0f;
+    if (ccl_compressor_create(comm, spec, n, CCL_FLOAT32, &c) != CCL_SUCCESS)
+        return 2;
+    if (rank == 2)
+        pthread_create(&th, NULL, killer, (void *)(intptr_t)150000);
+    for (int it = 0; it < 100000 && r == CCL_SUCCESS; it++) {
+        last = h_now();
+        r = ccl_allreduce_compressed(x, y, n, CCL_FLOAT32, CCL_SUM, c, comm);
+    }
+    double took = h_now() - last;
+    fprintf(stderr, "rank %d: %s after the kill: %d in %.3f s (%s)\n", rank, spec, r, took,
+            ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    ccl_comm_destroy(comm);
+    return is_fault_error(r) && took < TIMEOUT_S / 2 ? 0 : 1;
+}
+
 /* Rank p-1 never calls; the others must time out (or hear of the timeout). */
 static int sc_silent(int rank, int p, ccl_comm_t comm)
 {
@@ -273,6 +301,8 @@ static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
     ccl_comm_t comm = init_or_die(rank, p, id);
     if (strcmp(arg, "kill") == 0)
         return sc_kill(rank, p, comm);
+    if (strncmp(arg, "kill:", 5) == 0)
+        return sc_kill_compressed(rank, p, comm, arg + 5);
     if (strcmp(arg, "silent") == 0)
         return sc_silent(rank, p, comm);
     if (strcmp(arg, "abort") == 0)
@@ -382,6 +412,15 @@ int main(int argc, char **argv)
     h_report(codes[2] == 128 + SIGKILL && !codes[0] && !codes[1] && !codes[3],
              "rank killed mid-allreduce: the others return an error");
     (void)bad;
+
+    static const char *killed[] = {"kill:dgc:ratio=0.001", "kill:topk:ratio=0.001,ef=none",
+                                   "kill:int:bits=8"};
+    for (size_t k = 0; k < sizeof(killed) / sizeof(killed[0]); k++) {
+        h_spawn(4, killed[k], 60, codes);
+        h_report(codes[2] == 128 + SIGKILL && !codes[0] && !codes[1] && !codes[3],
+                 "rank killed mid-%s: the others return an error within half the timeout",
+                 killed[k] + 5);
+    }
 
     bad = h_spawn(3, "silent", 60, codes);
     h_report(!bad, "silent rank: the others time out with an error");

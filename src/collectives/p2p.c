@@ -225,7 +225,11 @@ static ccl_result_t p2p_test(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
     return res;
 }
 
-/* Abort, a peer's failure notice, a broken connection or silence past the timeout. */
+/* Seconds without progress before a wait looks at a local peer's process. */
+#define CCL_PEER_PROBE_S 0.05
+
+/* Abort, a peer's failure notice, a broken connection, a local peer's process gone, or
+ * silence past the timeout. */
 static ccl_result_t p2p_check(ccl_coll_ctx_t *ctx, const ccl_p2p_req_t *req)
 {
     struct ccl_comm *comm = ctx->comm;
@@ -240,6 +244,11 @@ static ccl_result_t p2p_check(ccl_coll_ctx_t *ctx, const ccl_p2p_req_t *req)
         ctx->progress_seen = ctx->progress;
         ctx->last_progress = now;
     }
+    /* A peer on this host killed while we only wait on it: shared memory tells no one, so
+     * look at its process once nothing has moved for a moment. */
+    if (now - ctx->last_progress > CCL_PEER_PROBE_S && ccl_comm_peer_gone(comm, req->peer))
+        return p2p_fail(ctx, CCL_ERR_TRANSPORT, "rank %d's process (pid %d, this host) is gone",
+                        req->peer, (int)comm->peer_pid[req->peer]);
     if (now - ctx->last_progress > comm->timeout_s)
         return p2p_fail(ctx, CCL_ERR_TIMEOUT,
                         "%s call #%u: no message from or to rank %d completed in %.1f s "

@@ -4,7 +4,9 @@
 #include "core/bootstrap.h"
 #include "base/env_config.h"
 
+#include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +108,7 @@ static int comm_oversubscribed(int nranks, const uint8_t *same_host)
 
 ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
                              const void *const *addrs, const size_t *lens,
-                             const uint8_t *same_host)
+                             const uint8_t *same_host, const int32_t *peer_pids)
 {
     struct ccl_comm *comm = calloc(1, sizeof(*comm));
     ccl_result_t res;
@@ -119,10 +121,12 @@ ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, voi
     comm->tl = tl;
     comm->timeout_s = ccl_config_get()->timeout_s;
     comm->ctrl_sends = calloc((size_t)nranks, sizeof(*comm->ctrl_sends));
-    if (comm->ctrl_sends == NULL) {
+    comm->peer_pid = malloc((size_t)nranks * sizeof(*comm->peer_pid));
+    if (comm->ctrl_sends == NULL || comm->peer_pid == NULL) {
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for a communicator");
         goto err;
     }
+    memcpy(comm->peer_pid, peer_pids, (size_t)nranks * sizeof(*comm->peer_pid));
     comm->oversubscribed = comm_oversubscribed(nranks, same_host);
     CCL_CHECK_GOTO(comm->tl_ops->connect(tl, nranks, rank, addrs, lens, same_host), res, err);
     CCL_CHECK_GOTO(comm_post_ctrl_recv(comm), res, err);
@@ -130,8 +134,15 @@ ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, voi
     return CCL_SUCCESS;
 err:
     free(comm->ctrl_sends);
+    free(comm->peer_pid);
     free(comm);
     return res;
+}
+
+int ccl_comm_peer_gone(const struct ccl_comm *comm, int peer)
+{
+    pid_t pid = comm->peer_pid[peer];
+    return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason)
@@ -183,6 +194,7 @@ static void comm_free(struct ccl_comm *comm, int force)
     comm->tl_ops->cancel(comm->tl, &comm->ctrl_req);
     comm->tl_ops->destroy(comm->tl, force ? 0.0 : comm->timeout_s, force);
     free(comm->ctrl_sends);
+    free(comm->peer_pid);
     free(comm->scratch);
     ccl_dev_free(comm);
     free(comm);

@@ -44,6 +44,8 @@ struct ccl_comm {
     ccl_ctrl_msg_t ctrl_out;    /* our own notice; must outlive its sends */
     ccl_tl_req_t  *ctrl_sends;  /* nranks */
 
+    int32_t *peer_pid;          /* nranks: a peer's pid where it can be watched, else 0 */
+
     void  *scratch;             /* grows on demand; reused across calls */
     size_t scratch_size;
     ccl_pinned_t pinned[2];     /* staging of device buffers (device.h) */
@@ -67,7 +69,11 @@ void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes);
 CCL_NODISCARD
 ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, void *tl,
                              const void *const *addrs, const size_t *lens,
-                             const uint8_t *same_host);
+                             const uint8_t *same_host, const int32_t *peer_pids);
+
+/* Whether peer's process, on this host and in this pid namespace, is gone (it died without
+ * a word, as a SIGKILL does). 0 where it cannot be told: another host or namespace. */
+int ccl_comm_peer_gone(const struct ccl_comm *comm, int peer);
 
 _Static_assert(offsetof(struct ccl_comm, last_error) == 0,
                "base/base.c reaches a communicator's last error through its first member");

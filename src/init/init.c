@@ -11,6 +11,24 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Which pid namespace this process is in: pids mean the same only within one. */
+static uint64_t comm_pidns_id(void)
+{
+    char ns[64] = "";
+    ssize_t k = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+    if (k > 0)
+        ns[k] = '\0';
+    return ccl_hash64(ns, strlen(ns), 5);
+}
+
+/* What each rank publishes before its transport address. */
+typedef struct {
+    uint64_t host;  /* comm_host_id */
+    uint64_t pidns; /* comm_pidns_id */
+    int32_t  pid;
+    uint32_t zero;
+} card_t;
+
 static uint64_t comm_host_id(void)
 {
     char buf[512] = "", ns[64] = "";
@@ -46,6 +64,7 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
     uint8_t *blob = NULL;
     const void **addrs = NULL;
     uint8_t *card = NULL, *same_host = NULL;
+    int32_t *pids = NULL;
     uint64_t host;
     void *tl = NULL;
     ccl_result_t res;
@@ -63,36 +82,41 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
 
     CCL_CHECK(ccl_transport_ucx.create(&tl_params, &tl));
     CCL_CHECK_GOTO(ccl_transport_ucx.get_address(tl, &my_addr, &my_len), res, out);
-    /* What each rank publishes: its host id, then its transport address. */
-    card = malloc(sizeof(uint64_t) + my_len);
+    /* What each rank publishes: its card (host, pid namespace, pid), then its address. */
+    card_t mine = {.host = comm_host_id(), .pidns = comm_pidns_id(), .pid = (int32_t)getpid()};
+    card = malloc(sizeof(mine) + my_len);
     if (card == NULL) {
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address card");
         goto out;
     }
-    host = comm_host_id();
-    memcpy(card, &host, sizeof(host));
-    memcpy(card + sizeof(host), my_addr, my_len);
-    CCL_CHECK_GOTO(ccl_bootstrap_exchange(&id, rank, nranks, card, sizeof(host) + my_len,
+    host = mine.host;
+    memcpy(card, &mine, sizeof(mine));
+    memcpy(card + sizeof(mine), my_addr, my_len);
+    CCL_CHECK_GOTO(ccl_bootstrap_exchange(&id, rank, nranks, card, sizeof(mine) + my_len,
                                           cfg->timeout_s, &blob, &lens, &offs),
                    res, out);
     addrs = malloc((size_t)nranks * sizeof(*addrs));
     same_host = malloc((size_t)nranks);
-    if (addrs == NULL || same_host == NULL) {
+    pids = calloc((size_t)nranks, sizeof(*pids));
+    if (addrs == NULL || same_host == NULL || pids == NULL) {
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address table");
         goto out;
     }
     for (int r = 0; r < nranks; r++) {
-        uint64_t peer_host;
-        if (lens[r] <= sizeof(peer_host)) {
+        card_t peer;
+        if (lens[r] <= sizeof(peer)) {
             res = ccl_set_error(NULL, CCL_ERR_BOOTSTRAP, "rank %d sent no address", r);
             goto out;
         }
-        memcpy(&peer_host, blob + offs[r], sizeof(peer_host));
-        same_host[r] = peer_host == host;
-        addrs[r] = blob + offs[r] + sizeof(peer_host);
-        lens[r] -= sizeof(peer_host);
+        memcpy(&peer, blob + offs[r], sizeof(peer));
+        same_host[r] = peer.host == host;
+        /* A peer's pid can be watched only from the same host and pid namespace. */
+        pids[r] = r != rank && same_host[r] && peer.pidns == mine.pidns ? peer.pid : 0;
+        addrs[r] = blob + offs[r] + sizeof(peer);
+        lens[r] -= sizeof(peer);
     }
-    CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens, same_host), res, out);
+    CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens, same_host, pids), res,
+                   out);
     /* Return only once every rank has connected: a rank that returned earlier could finish
      * and exit while a peer is still attaching to it (its shared memory gone with it). */
     res = ccl_barrier(*comm_p);
@@ -108,6 +132,7 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
     tl = NULL; /* the communicator's now */
 out:
     free(card);
+    free(pids);
     free(same_host);
     free(addrs);
     free(blob);
