@@ -1,7 +1,6 @@
 /* coll.c: the public collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
 #include "collectives/p2p.h"
-#include "base/env_config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -106,7 +105,7 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
                                       (uint64_t)a->op << 32 | (uint32_t)a->root),
                               a->count),
                       a->sig_extra);
-    if (ccl_config_get()->check_calls && !a->unchecked &&
+    if (comm->check_calls && !a->unchecked &&
         (res = check_call(comm, a, ctx.sig)) != CCL_SUCCESS) {
         atomic_fetch_sub(&comm->in_flight, 1);
         return res;

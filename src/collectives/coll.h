@@ -44,6 +44,7 @@ typedef struct {
     double                 last_progress; /* when progress_seen last changed */
     unsigned               progress;      /* messages completed so far */
     unsigned               progress_seen; /* progress at the last health check */
+    double                 last_probe;    /* when a local peer's process was last looked at */
     struct ccl_p2p_req    *reqs;      /* requests the algorithm asked for */
     int                    nreqs;
     void                  *owned_buf; /* freed after the requests, in ccl_coll_ctx_finish */

@@ -225,7 +225,8 @@ static ccl_result_t p2p_test(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
     return res;
 }
 
-/* Seconds without progress before a wait looks at a local peer's process. */
+/* Seconds without progress before a wait looks at a local peer's process, and between two
+ * looks. */
 #define CCL_PEER_PROBE_S 0.05
 
 /* Abort, a peer's failure notice, a broken connection, a local peer's process gone, or
@@ -246,9 +247,12 @@ static ccl_result_t p2p_check(ccl_coll_ctx_t *ctx, const ccl_p2p_req_t *req)
     }
     /* A peer on this host killed while we only wait on it: shared memory tells no one, so
      * look at its process once nothing has moved for a moment. */
-    if (now - ctx->last_progress > CCL_PEER_PROBE_S && ccl_comm_peer_gone(comm, req->peer))
-        return p2p_fail(ctx, CCL_ERR_TRANSPORT, "rank %d's process (pid %d, this host) is gone",
-                        req->peer, (int)comm->peer_pid[req->peer]);
+    if (now - ctx->last_progress > CCL_PEER_PROBE_S && now - ctx->last_probe > CCL_PEER_PROBE_S) {
+        ctx->last_probe = now; /* a system call: at most one a period, however long the wait */
+        if (ccl_comm_peer_gone(comm, req->peer))
+            return p2p_fail(ctx, CCL_ERR_TRANSPORT, "rank %d's process (pid %d, this host) is gone",
+                            req->peer, (int)comm->peer_pid[req->peer]);
+    }
     if (now - ctx->last_progress > comm->timeout_s)
         return p2p_fail(ctx, CCL_ERR_TIMEOUT,
                         "%s call #%u: no message from or to rank %d completed in %.1f s "

@@ -120,6 +120,7 @@ ccl_result_t ccl_comm_create(struct ccl_comm **comm_p, int nranks, int rank, voi
     comm->tl_ops = &ccl_transport_ucx;
     comm->tl = tl;
     comm->timeout_s = ccl_config_get()->timeout_s;
+    comm->check_calls = ccl_config_get()->check_calls;
     comm->ctrl_sends = calloc((size_t)nranks, sizeof(*comm->ctrl_sends));
     comm->peer_pid = malloc((size_t)nranks * sizeof(*comm->peer_pid));
     if (comm->ctrl_sends == NULL || comm->peer_pid == NULL) {

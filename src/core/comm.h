@@ -30,6 +30,7 @@ struct ccl_comm {
     uint32_t seq;               /* collective sequence number, same on every rank */
     int      oversubscribed;    /* more ranks on this host than cores this process may use */
     double   timeout_s;
+    int      check_calls;       /* CCLZ_CHECK_CALLS, read once like timeout_s */
 
     /* The first error of this communicator: every later call returns it. */
     ccl_result_t failed;
