@@ -1,9 +1,11 @@
 /* ucx.c: the UCX (ucp tag-matching) transport: shared memory on a host, TCP or RDMA across. */
 #include "transports/transport.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ucp/api/ucp.h>
+#include <ucs/debug/log_def.h>
 
 typedef struct {
     ucp_context_h  context;
@@ -253,6 +255,46 @@ static ccl_result_t ucx_peer_status(void *tl_, int peer)
     return CCL_ERR_TRANSPORT;
 }
 
+/* Tearing down a failed communicator strands what was in flight: messages peers sent for
+ * calls this rank will never make, and (on shared memory, where UCX tracks no requests per
+ * connection) our rendezvous sends that a peer will never answer. UCX frees them with the
+ * worker but warns about each one on stdout, hundreds after a large ring. While such a
+ * worker is destroyed those two warnings are counted instead; the handler stays pushed
+ * while any thread needs it. */
+static pthread_mutex_t ucx_quiet_lock = PTHREAD_MUTEX_INITIALIZER;
+static int ucx_quiet_users;
+static _Thread_local unsigned ucx_quieted;
+
+static ucs_log_func_rc_t ucx_quiet_unmatched(const char *file, unsigned line,
+                                             const char *function, ucs_log_level_t level,
+                                             const ucs_log_component_config_t *comp,
+                                             const char *format, va_list ap)
+{
+    (void)file, (void)line, (void)function, (void)comp, (void)ap;
+    if (level == UCS_LOG_LEVEL_WARN && (strstr(format, "was not matched") != NULL ||
+                                        strstr(format, "was not returned to mpool") != NULL)) {
+        ucx_quieted++;
+        return UCS_LOG_FUNC_RC_STOP;
+    }
+    return UCS_LOG_FUNC_RC_CONTINUE;
+}
+
+static void ucx_worker_destroy_quietly(ucp_worker_h worker)
+{
+    pthread_mutex_lock(&ucx_quiet_lock);
+    if (ucx_quiet_users++ == 0)
+        ucs_log_push_handler(ucx_quiet_unmatched);
+    pthread_mutex_unlock(&ucx_quiet_lock);
+    ucx_quieted = 0;
+    ucp_worker_destroy(worker);
+    pthread_mutex_lock(&ucx_quiet_lock);
+    if (--ucx_quiet_users == 0)
+        ucs_log_pop_handler();
+    pthread_mutex_unlock(&ucx_quiet_lock);
+    if (ucx_quieted > 0)
+        ccl_info("dropped %u messages and requests of calls that will not finish", ucx_quieted);
+}
+
 static void ucx_destroy(void *tl_, double timeout_s, int force)
 {
     ucx_tl_t *tl = tl_;
@@ -297,8 +339,10 @@ static void ucx_destroy(void *tl_, double timeout_s, int force)
     free(tl->ep_err_arg);
     if (tl->address != NULL)
         ucp_worker_release_address(tl->worker, tl->address);
-    if (tl->worker != NULL)
-        ucp_worker_destroy(tl->worker);
+    if (tl->worker != NULL && force)
+        ucx_worker_destroy_quietly(tl->worker);
+    else if (tl->worker != NULL)
+        ucp_worker_destroy(tl->worker); /* healthy: a stranded message would be a bug to see */
     if (tl->context != NULL)
         ucp_cleanup(tl->context);
     free(tl);
