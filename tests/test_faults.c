@@ -319,6 +319,17 @@ static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
             _exit(0);
         return r == CCL_SUCCESS ? 0 : 1;
     }
+    if (strncmp(arg, "zombie:", 7) == 0) {
+        /* Rank 2 is a child that its parent reaps only long after the kill: a zombie. */
+        pid_t child = rank == 2 ? fork() : 0;
+        if (child > 0) {
+            int st;
+            sleep((unsigned)(2 * TIMEOUT_S));
+            waitpid(child, &st, 0);
+            return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : 1;
+        }
+        return sc_kill_compressed(rank, p, init_or_die(rank, p, id), arg + 7);
+    }
     ccl_comm_t comm = init_or_die(rank, p, id);
     if (strcmp(arg, "kill") == 0)
         return sc_kill(rank, p, comm);
@@ -443,6 +454,11 @@ int main(int argc, char **argv)
                  "rank killed mid-%s: the others return an error within half the timeout",
                  killed[k] + 5);
     }
+
+    h_spawn(4, "zombie:dgc:ratio=0.001", 60, codes);
+    h_report(!codes[0] && !codes[1] && !codes[2] && !codes[3],
+             "rank killed and left a zombie by its parent: the others return an error within "
+             "half the timeout");
 
     bad = h_spawn(3, "silent", 60, codes);
     h_report(!bad, "silent rank: the others time out with an error");

@@ -140,10 +140,31 @@ err:
     return res;
 }
 
+/* A killed process stays a zombie until its parent reaps it, which a launcher busy elsewhere
+ * (or a parent that is itself a rank, stuck in a call) may not do for long: its state in
+ * /proc/PID/stat, the letter after the parenthesised name, is then Z (or X, being reaped). */
+static int pid_is_zombie(pid_t pid)
+{
+    char path[32], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close = strrchr(buf, ')'); /* the name may itself hold ") " */
+    return close != NULL && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+}
+
 int ccl_comm_peer_gone(const struct ccl_comm *comm, int peer)
 {
     pid_t pid = comm->peer_pid[peer];
-    return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+    if (pid <= 0)
+        return 0;
+    if (kill(pid, 0) != 0)
+        return errno == ESRCH;
+    return pid_is_zombie(pid);
 }
 
 void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason)
