@@ -1,6 +1,7 @@
-/* coll.c: the public collective calls: argument checks, the call's sequence number and
+/* coll.c: the exact collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
 #include "collectives/p2p.h"
+#include "collectives/call.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -126,67 +127,106 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
     return res;
 }
 
+/* Allreduce, allgather and reduce-scatter: buffers of count and count * mult elements, and
+ * (where the collective reduces) an op. */
+static ccl_result_t run_vector(const ccl_call_t *c, int check_only, ccl_coll_t coll,
+                               size_t mult, int reduces)
+{
+    ccl_comm_t comm = c->comm;
+    ccl_coll_args_t a = {.coll = coll, .sendbuf = c->sendbuf, .recvbuf = c->recvbuf,
+                         .count = c->count, .dtype = c->dtype, .op = reduces ? c->op : CCL_SUM};
+    CCL_CHECK(coll_check_common(comm, c->dtype, c->count, mult, &a.dt_size));
+    if (reduces)
+        CCL_CHECK(coll_check_op(comm, c->op));
+    CCL_CHECK(coll_check_bufs(comm, c->sendbuf, c->recvbuf, c->count));
+    return check_only ? CCL_SUCCESS : ccl_coll_run(comm, &a);
+}
+
+ccl_result_t ccl_run_allreduce(const ccl_call_t *c, int check_only)
+{
+    if (c->comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    return run_vector(c, check_only, CCL_COLL_ALLREDUCE, 1, 1);
+}
+
+ccl_result_t ccl_run_allgather(const ccl_call_t *c, int check_only)
+{
+    if (c->comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    return run_vector(c, check_only, CCL_COLL_ALLGATHER, (size_t)c->comm->nranks, 0);
+}
+
+ccl_result_t ccl_run_reduce_scatter(const ccl_call_t *c, int check_only)
+{
+    if (c->comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    return run_vector(c, check_only, CCL_COLL_REDUCE_SCATTER, (size_t)c->comm->nranks, 1);
+}
+
+ccl_result_t ccl_run_broadcast(const ccl_call_t *c, int check_only)
+{
+    ccl_comm_t comm = c->comm;
+    ccl_coll_args_t a = {.coll = CCL_COLL_BROADCAST, .sendbuf = c->sendbuf,
+                         .recvbuf = c->recvbuf, .count = c->count, .dtype = c->dtype,
+                         .op = CCL_SUM, .root = c->root};
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    CCL_CHECK(coll_check_common(comm, c->dtype, c->count, 1, &a.dt_size));
+    if (c->root < 0 || c->root >= comm->nranks)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "root %d is not a rank of [0, %d)",
+                             c->root, comm->nranks);
+    if (c->count > 0 &&
+        (c->recvbuf == NULL || (comm->rank == c->root && c->sendbuf == NULL)))
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL with count %zu",
+                             c->recvbuf == NULL ? "recvbuf" : "sendbuf (on the root)", c->count);
+    if (comm->rank != c->root)
+        a.sendbuf = c->recvbuf; /* only the root's sendbuf means anything */
+    return check_only ? CCL_SUCCESS : ccl_coll_run(comm, &a);
+}
+
+ccl_result_t ccl_run_barrier(const ccl_call_t *c, int check_only)
+{
+    ccl_coll_args_t a = {.coll = CCL_COLL_BARRIER, .dtype = CCL_UINT8, .op = CCL_SUM, .dt_size = 1};
+    if (c->comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    return check_only ? CCL_SUCCESS : ccl_coll_run(c->comm, &a);
+}
+
 ccl_result_t ccl_allreduce(const void *sendbuf, void *recvbuf, size_t count,
                            ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {.coll = CCL_COLL_ALLREDUCE, .sendbuf = sendbuf, .recvbuf = recvbuf,
-                         .count = count, .dtype = dtype, .op = op};
-    if (comm == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
-    CCL_CHECK(coll_check_common(comm, dtype, count, 1, &a.dt_size));
-    CCL_CHECK(coll_check_op(comm, op));
-    CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, count));
-    return ccl_coll_run(comm, &a);
+    ccl_call_t c = {.kind = CCL_CALL_ALLREDUCE, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .op = op};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_allgather(const void *sendbuf, void *recvbuf, size_t sendcount,
                            ccl_datatype_t dtype, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {.coll = CCL_COLL_ALLGATHER, .sendbuf = sendbuf, .recvbuf = recvbuf,
-                         .count = sendcount, .dtype = dtype, .op = CCL_SUM};
-    if (comm == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
-    CCL_CHECK(coll_check_common(comm, dtype, sendcount, (size_t)comm->nranks, &a.dt_size));
-    CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, sendcount));
-    return ccl_coll_run(comm, &a);
+    ccl_call_t c = {.kind = CCL_CALL_ALLGATHER, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = sendcount, .dtype = dtype};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_reduce_scatter(const void *sendbuf, void *recvbuf, size_t recvcount,
                                 ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {.coll = CCL_COLL_REDUCE_SCATTER, .sendbuf = sendbuf, .recvbuf = recvbuf,
-                         .count = recvcount, .dtype = dtype, .op = op};
-    if (comm == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
-    CCL_CHECK(coll_check_common(comm, dtype, recvcount, (size_t)comm->nranks, &a.dt_size));
-    CCL_CHECK(coll_check_op(comm, op));
-    CCL_CHECK(coll_check_bufs(comm, sendbuf, recvbuf, recvcount));
-    return ccl_coll_run(comm, &a);
+    ccl_call_t c = {.kind = CCL_CALL_REDUCE_SCATTER, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = recvcount, .dtype = dtype, .op = op};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_broadcast(const void *sendbuf, void *recvbuf, size_t count,
                            ccl_datatype_t dtype, int root, ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {.coll = CCL_COLL_BROADCAST, .sendbuf = sendbuf, .recvbuf = recvbuf,
-                         .count = count, .dtype = dtype, .op = CCL_SUM, .root = root};
-    if (comm == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
-    CCL_CHECK(coll_check_common(comm, dtype, count, 1, &a.dt_size));
-    if (root < 0 || root >= comm->nranks)
-        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "root %d is not a rank of [0, %d)",
-                             root, comm->nranks);
-    if (count > 0 && (recvbuf == NULL || (comm->rank == root && sendbuf == NULL)))
-        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL with count %zu",
-                             recvbuf == NULL ? "recvbuf" : "sendbuf (on the root)", count);
-    if (comm->rank != root)
-        a.sendbuf = recvbuf; /* only the root's sendbuf means anything */
-    return ccl_coll_run(comm, &a);
+    ccl_call_t c = {.kind = CCL_CALL_BROADCAST, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .root = root};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_barrier(ccl_comm_t comm)
 {
-    ccl_coll_args_t a = {.coll = CCL_COLL_BARRIER, .dtype = CCL_UINT8, .op = CCL_SUM, .dt_size = 1};
-    if (comm == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
-    return ccl_coll_run(comm, &a);
+    ccl_call_t c = {.kind = CCL_CALL_BARRIER, .comm = comm};
+    return ccl_call_blocking(&c);
 }
+

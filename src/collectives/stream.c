@@ -1,6 +1,6 @@
 /* stream.c: the *_stream entry points (cclz.h): the same calls on host or device buffers,
  * staged by core/device.c around the host collective. */
-#include "core/comm.h"
+#include "collectives/call.h"
 #include "core/device.h"
 #ifdef CCLZ_HAVE_CUDA
 #include "collectives/compressed/compressor.h"
@@ -34,39 +34,101 @@ static size_t bytes_of(ccl_datatype_t dt, size_t n, size_t mult)
 
 static size_t ranks(ccl_comm_t comm) { return comm != NULL ? (size_t)comm->nranks : 1; }
 
+/* The host call's checks first (a nonblocking call makes them when it is issued); the
+ * device buffers are staged only when the call runs. */
+ccl_result_t ccl_run_staged(const ccl_call_t *c, int check_only)
+{
+    ccl_comm_t comm = c->comm;
+    const void *sendbuf = c->sendbuf;
+    void *recvbuf = c->recvbuf;
+    size_t n = c->count, b = bytes_of(c->dtype, n, 1);
+    ccl_datatype_t dtype = c->dtype;
+    if (check_only) {
+        ccl_call_t host = *c;
+        host.on_stream = 0;
+        return ccl_call_run(&host, 1);
+    }
+    switch (c->kind) {
+    case CCL_CALL_ALLREDUCE:
+        STAGED(comm, sendbuf, b, recvbuf, b, c->stream,
+               ccl_allreduce(hs, hr, n, dtype, c->op, comm));
+    case CCL_CALL_ALLGATHER:
+        STAGED(comm, sendbuf, b, recvbuf, bytes_of(dtype, n, ranks(comm)), c->stream,
+               ccl_allgather(hs, hr, n, dtype, comm));
+    case CCL_CALL_REDUCE_SCATTER:
+        STAGED(comm, sendbuf, bytes_of(dtype, n, ranks(comm)), recvbuf, b, c->stream,
+               ccl_reduce_scatter(hs, hr, n, dtype, c->op, comm));
+    case CCL_CALL_BROADCAST: {
+        /* Only the root's sendbuf is read. */
+        const void *send = comm != NULL && comm->rank == c->root ? sendbuf : NULL;
+        STAGED(comm, send, b, recvbuf, b, c->stream,
+               ccl_broadcast(hs, hr, n, dtype, c->root, comm));
+    }
+    case CCL_CALL_ALLREDUCE_COMPRESSED:
+#ifdef CCLZ_HAVE_CUDA
+        /* Both buffers on the GPU and a codec it encodes: only encodings cross PCIe. */
+        if (comm != NULL && c->comp != NULL && n > 0 && n == c->comp->count &&
+            dtype == c->comp->dtype &&
+            ccl_gpu_comp_serves(c->comp, CCL_COLL_ALLREDUCE, dtype, c->op) &&
+            ccl_dev_is_device(sendbuf) && ccl_dev_is_device(recvbuf))
+            return ccl_gpu_allreduce_compressed(sendbuf, recvbuf, n, c->op, c->comp, comm,
+                                                c->stream);
+#endif
+        STAGED(comm, sendbuf, b, recvbuf, b, c->stream,
+               ccl_allreduce_compressed(hs, hr, n, dtype, c->op, c->comp, comm));
+    case CCL_CALL_ALLGATHER_COMPRESSED:
+#ifdef CCLZ_HAVE_CUDA
+        if (comm != NULL && c->comp != NULL && n > 0 && n == c->comp->count &&
+            dtype == c->comp->dtype && n <= SIZE_MAX / 4 / ranks(comm) &&
+            ccl_gpu_comp_serves(c->comp, CCL_COLL_ALLGATHER, dtype, CCL_SUM) &&
+            ccl_dev_is_device(sendbuf) && ccl_dev_is_device(recvbuf))
+            return ccl_gpu_allgather_compressed(sendbuf, recvbuf, n, c->comp, comm, c->stream);
+#endif
+        STAGED(comm, sendbuf, b, recvbuf, bytes_of(dtype, n, ranks(comm)), c->stream,
+               ccl_allgather_compressed(hs, hr, n, dtype, c->comp, comm));
+    case CCL_CALL_BARRIER:
+        break;
+    }
+    return ccl_set_error(comm, CCL_ERR_INTERNAL, "no staged form of call kind %d", (int)c->kind);
+}
+
 ccl_result_t ccl_allreduce_stream(const void *sendbuf, void *recvbuf, size_t count,
                                   ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm,
                                   ccl_stream_t stream)
 {
-    size_t b = bytes_of(dtype, count, 1);
-    STAGED(comm, sendbuf, b, recvbuf, b, stream, ccl_allreduce(hs, hr, count, dtype, op, comm));
+    ccl_call_t c = {.kind = CCL_CALL_ALLREDUCE, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .op = op,
+                    .on_stream = 1, .stream = stream};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_allgather_stream(const void *sendbuf, void *recvbuf, size_t sendcount,
                                   ccl_datatype_t dtype, ccl_comm_t comm, ccl_stream_t stream)
 {
-    STAGED(comm, sendbuf, bytes_of(dtype, sendcount, 1), recvbuf,
-           bytes_of(dtype, sendcount, ranks(comm)), stream,
-           ccl_allgather(hs, hr, sendcount, dtype, comm));
+    ccl_call_t c = {.kind = CCL_CALL_ALLGATHER, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = sendcount, .dtype = dtype,
+                    .on_stream = 1, .stream = stream};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_reduce_scatter_stream(const void *sendbuf, void *recvbuf, size_t recvcount,
                                        ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm,
                                        ccl_stream_t stream)
 {
-    STAGED(comm, sendbuf, bytes_of(dtype, recvcount, ranks(comm)), recvbuf,
-           bytes_of(dtype, recvcount, 1), stream,
-           ccl_reduce_scatter(hs, hr, recvcount, dtype, op, comm));
+    ccl_call_t c = {.kind = CCL_CALL_REDUCE_SCATTER, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = recvcount, .dtype = dtype, .op = op,
+                    .on_stream = 1, .stream = stream};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_broadcast_stream(const void *sendbuf, void *recvbuf, size_t count,
                                   ccl_datatype_t dtype, int root, ccl_comm_t comm,
                                   ccl_stream_t stream)
 {
-    size_t b = bytes_of(dtype, count, 1);
-    /* Only the root's sendbuf is read. */
-    const void *send = comm != NULL && comm->rank == root ? sendbuf : NULL;
-    STAGED(comm, send, b, recvbuf, b, stream, ccl_broadcast(hs, hr, count, dtype, root, comm));
+    ccl_call_t c = {.kind = CCL_CALL_BROADCAST, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .root = root,
+                    .on_stream = 1, .stream = stream};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_allreduce_compressed_stream(const void *sendbuf, void *recvbuf, size_t count,
@@ -74,16 +136,10 @@ ccl_result_t ccl_allreduce_compressed_stream(const void *sendbuf, void *recvbuf,
                                              ccl_compressor_t comp, ccl_comm_t comm,
                                              ccl_stream_t stream)
 {
-    size_t b = bytes_of(dtype, count, 1);
-#ifdef CCLZ_HAVE_CUDA
-    /* Both buffers on the GPU and a codec it encodes: only encodings cross PCIe. */
-    if (comm != NULL && comp != NULL && count > 0 && count == comp->count &&
-        dtype == comp->dtype && ccl_gpu_comp_serves(comp, CCL_COLL_ALLREDUCE, dtype, op) &&
-        ccl_dev_is_device(sendbuf) && ccl_dev_is_device(recvbuf))
-        return ccl_gpu_allreduce_compressed(sendbuf, recvbuf, count, op, comp, comm, stream);
-#endif
-    STAGED(comm, sendbuf, b, recvbuf, b, stream,
-           ccl_allreduce_compressed(hs, hr, count, dtype, op, comp, comm));
+    ccl_call_t c = {.kind = CCL_CALL_ALLREDUCE_COMPRESSED, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .op = op,
+                    .comp = comp, .on_stream = 1, .stream = stream};
+    return ccl_call_blocking(&c);
 }
 
 ccl_result_t ccl_allgather_compressed_stream(const void *sendbuf, void *recvbuf,
@@ -91,14 +147,8 @@ ccl_result_t ccl_allgather_compressed_stream(const void *sendbuf, void *recvbuf,
                                              ccl_compressor_t comp, ccl_comm_t comm,
                                              ccl_stream_t stream)
 {
-#ifdef CCLZ_HAVE_CUDA
-    if (comm != NULL && comp != NULL && sendcount > 0 && sendcount == comp->count &&
-        dtype == comp->dtype && sendcount <= SIZE_MAX / 4 / ranks(comm) &&
-        ccl_gpu_comp_serves(comp, CCL_COLL_ALLGATHER, dtype, CCL_SUM) &&
-        ccl_dev_is_device(sendbuf) && ccl_dev_is_device(recvbuf))
-        return ccl_gpu_allgather_compressed(sendbuf, recvbuf, sendcount, comp, comm, stream);
-#endif
-    STAGED(comm, sendbuf, bytes_of(dtype, sendcount, 1), recvbuf,
-           bytes_of(dtype, sendcount, ranks(comm)), stream,
-           ccl_allgather_compressed(hs, hr, sendcount, dtype, comp, comm));
+    ccl_call_t c = {.kind = CCL_CALL_ALLGATHER_COMPRESSED, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = sendcount, .dtype = dtype, .comp = comp,
+                    .on_stream = 1, .stream = stream};
+    return ccl_call_blocking(&c);
 }

@@ -5,6 +5,7 @@
 #include "collectives/compressed/auto.h"
 #include "collectives/compressed/run.h"
 #include "base/env_config.h"
+#include "collectives/call.h"
 
 #include <string.h>
 
@@ -55,37 +56,68 @@ ccl_result_t ccl_compressor_create(ccl_comm_t comm, const char *spec, size_t cou
     return CCL_SUCCESS;
 }
 
-ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
-                                      ccl_datatype_t dtype, ccl_redop_t op,
-                                      ccl_compressor_t c, ccl_comm_t comm)
+ccl_result_t ccl_run_allreduce_compressed(const ccl_call_t *call, int check_only)
 {
-    CCL_CHECK(check_call(c, comm, sendbuf, recvbuf, count, dtype));
-    if ((unsigned)op >= CCL_NUM_OPS)
-        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)op);
+    ccl_comm_t comm = call->comm;
+    ccl_compressor_t c = call->comp;
+    CCL_CHECK(check_call(c, comm, call->sendbuf, call->recvbuf, call->count, call->dtype));
+    if ((unsigned)call->op >= CCL_NUM_OPS)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)call->op);
+    if (check_only)
+        return CCL_SUCCESS;
     /* Lossy compression only for floating-point sums and averages. */
-    if (c->kind == CCL_COMP_NONE || !ccl_comp_is_float(dtype) || (op != CCL_SUM && op != CCL_AVG))
-        return ccl_allreduce(sendbuf, recvbuf, count, dtype, op, comm);
+    if (c->kind == CCL_COMP_NONE || !ccl_comp_is_float(call->dtype) ||
+        (call->op != CCL_SUM && call->op != CCL_AVG))
+        return ccl_allreduce(call->sendbuf, call->recvbuf, call->count, call->dtype, call->op,
+                             comm);
     if (c->kind == CCL_COMP_AUTO)
-        return ccl_auto_allreduce(c, comm, sendbuf, recvbuf, count, dtype, op);
-    return ccl_comp_run(c, comm, CCL_COLL_ALLREDUCE, sendbuf, recvbuf, count, op, c->algo);
+        return ccl_auto_allreduce(c, comm, call->sendbuf, call->recvbuf, call->count,
+                                  call->dtype, call->op);
+    return ccl_comp_run(c, comm, CCL_COLL_ALLREDUCE, call->sendbuf, call->recvbuf, call->count,
+                        call->op, c->algo);
 }
 
-ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
-                                      ccl_datatype_t dtype, ccl_compressor_t c, ccl_comm_t comm)
+ccl_result_t ccl_run_allgather_compressed(const ccl_call_t *call, int check_only)
 {
-    CCL_CHECK(check_call(c, comm, sendbuf, recvbuf, sendcount, dtype));
-    if (c->kind == CCL_COMP_AUTO || c->kind == CCL_COMP_NONE || !ccl_comp_is_float(dtype))
-        return ccl_allgather(sendbuf, recvbuf, sendcount, dtype, comm);
+    ccl_comm_t comm = call->comm;
+    ccl_compressor_t c = call->comp;
+    size_t n = call->count;
+    CCL_CHECK(check_call(c, comm, call->sendbuf, call->recvbuf, n, call->dtype));
+    if (c->kind == CCL_COMP_AUTO || c->kind == CCL_COMP_NONE || !ccl_comp_is_float(call->dtype))
+        return check_only ? CCL_SUCCESS
+                          : ccl_allgather(call->sendbuf, call->recvbuf, n, call->dtype, comm);
     if (c->kind == CCL_COMP_LOWRANK)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "powersgd approximates a sum; an "
                              "allgather takes a quantizer or a sparse codec");
     if (c->ef_mode == CCL_EF_EF21 || c->ef_mode == CCL_EF_EF21W)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "EF21 aggregates a sum; an allgather "
                              "takes ef=none or ef=classic");
-    if (sendcount > SIZE_MAX / (size_t)comm->nranks)
-        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "count %zu overflows", sendcount);
-    return ccl_comp_run(c, comm, CCL_COLL_ALLGATHER, sendbuf, recvbuf,
-                        sendcount * (size_t)comm->nranks, CCL_SUM,
-                        ccl_comp_select_algo(CCL_COLL_ALLGATHER, &c->codec, sendcount,
-                                             &comm->tuning, comm->nranks, NULL));
+    if (n > SIZE_MAX / (size_t)comm->nranks)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "count %zu overflows", n);
+    if (check_only)
+        return CCL_SUCCESS;
+    return ccl_comp_run(c, comm, CCL_COLL_ALLGATHER, call->sendbuf, call->recvbuf,
+                        n * (size_t)comm->nranks, CCL_SUM,
+                        ccl_comp_select_algo(CCL_COLL_ALLGATHER, &c->codec, n, &comm->tuning,
+                                             comm->nranks, NULL));
 }
+
+ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
+                                      ccl_datatype_t dtype, ccl_redop_t op,
+                                      ccl_compressor_t comp, ccl_comm_t comm)
+{
+    ccl_call_t c = {.kind = CCL_CALL_ALLREDUCE_COMPRESSED, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .op = op,
+                    .comp = comp};
+    return ccl_call_blocking(&c);
+}
+
+ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
+                                      ccl_datatype_t dtype, ccl_compressor_t comp,
+                                      ccl_comm_t comm)
+{
+    ccl_call_t c = {.kind = CCL_CALL_ALLGATHER_COMPRESSED, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = sendcount, .dtype = dtype, .comp = comp};
+    return ccl_call_blocking(&c);
+}
+
