@@ -112,28 +112,30 @@ ccl_result_t ccl_comm_init_rank(ccl_comm_t *comm_p, int nranks, ccl_unique_id_t 
  * derived from the job id. Rank 0 serves the rendezvous. */
 ccl_result_t ccl_comm_init_from_env(ccl_comm_t *comm_p);
 
-/* Frees the communicator once its outstanding messages are delivered (bounded by
- * CCLZ_TIMEOUT). Local: does not wait for other ranks. */
+/* Frees the communicator once its issued nonblocking calls have run and its outstanding
+ * messages are delivered (bounded by CCLZ_TIMEOUT), with every request not waited on. Local:
+ * does not wait for other ranks. */
 ccl_result_t ccl_comm_destroy(ccl_comm_t comm);
 
-/* Makes any collective in flight on comm, in any thread, return CCL_ERR_ABORTED, waits for
- * it to return, then frees comm without waiting for peers. Safe to call from a thread other
- * than the one running the collective. */
+/* Makes any call in flight on comm, in any thread, return CCL_ERR_ABORTED (and every queued
+ * nonblocking call complete with it), waits for it to return, then frees comm without
+ * waiting for peers. Safe to call from a thread other than the one running the call. Its
+ * nonblocking requests stay valid until waited on (see "Nonblocking calls"). */
 ccl_result_t ccl_comm_abort(ccl_comm_t comm);
 
 ccl_result_t ccl_comm_rank(ccl_comm_t comm, int *rank_p);
 ccl_result_t ccl_comm_size(ccl_comm_t comm, int *size_p);
 
-/* Collectives. All are blocking and must be called by every rank of comm in the same order
- * with matching arguments. A mismatch (collective, count, dtype, op, root) is detected where
- * a message travels between ranks that disagree: every rank that takes part in such a
- * message returns CCL_ERR_MISMATCH, others may wait for the timeout, and ranks that exchange
- * no message (two that each take themselves for the root) may return success with different
- * data. With CCLZ_CHECK_CALLS=1 every call is compared across ranks before it starts: every
- * rank then returns CCL_ERR_MISMATCH and the communicator stays usable. After any other
- * error the communicator is failed: later calls return CCL_ERR_REMOTE or the first error;
- * destroy or abort it. Every rank ends with bit-identical results. A count of 0 is valid and
- * moves nothing. */
+/* Collectives. These block (each has a nonblocking form, below) and must be called by every
+ * rank of comm in the same order with matching arguments. A mismatch (collective, count,
+ * dtype, op, root) is detected where a message travels between ranks that disagree: every
+ * rank that takes part in such a message returns CCL_ERR_MISMATCH, others may wait for the
+ * timeout, and ranks that exchange no message (two that each take themselves for the root)
+ * may return success with different data. With CCLZ_CHECK_CALLS=1 every call is compared
+ * across ranks before it starts: every rank then returns CCL_ERR_MISMATCH and the
+ * communicator stays usable. After any other error the communicator is failed: later calls
+ * return CCL_ERR_REMOTE or the first error; destroy or abort it. Every rank ends with
+ * bit-identical results. A count of 0 is valid and moves nothing. */
 
 /* recvbuf[i] = op over ranks of sendbuf[i], for i < count. sendbuf == recvbuf is in place. */
 ccl_result_t ccl_allreduce(const void *sendbuf, void *recvbuf, size_t count,
@@ -224,6 +226,70 @@ ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t
 ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
                                       ccl_datatype_t dtype, ccl_compressor_t comp,
                                       ccl_comm_t comm);
+
+/* ---- Nonblocking calls ---------------------------------------------------------------
+ *
+ * ccl_iX(..., &req) is ccl_X(...) that returns as soon as its arguments are checked (a bad
+ * one gives the blocking call's error and no request); the collective itself runs later and
+ * its result is the return value of the ccl_test that reports it done, or of ccl_wait.
+ *  - Order: the calls on one communicator, blocking and nonblocking, run one at a time in
+ *    the order they were made, and every rank must make the same sequence (as MPI
+ *    requires). A blocking call made while requests are pending runs after them.
+ *  - Progress: the communicator's first nonblocking call starts a progress thread that runs
+ *    the queued calls while the caller computes; it sleeps on the transport's events while
+ *    it waits for messages and on a condition variable when idle. With
+ *    CCLZ_PROGRESS_THREAD=0 there is no thread: queued calls run inside ccl_test and
+ *    ccl_wait (ccl_test then runs the queue up to its request and reports it done).
+ *  - Buffers belong to the library from the call until the request is reported done. A
+ *    compressor takes one call at a time: a second call on it, blocking or not, while one
+ *    is pending gives CCL_ERR_INVALID_ARG (so does ccl_compressor_destroy).
+ *  - Errors: each request returns its own call's result. An error that fails the
+ *    communicator (a dead peer, a timeout, a mismatch, a hostile payload) is returned by
+ *    every later request too; a compressed step refused for NaN or Inf fails its own request
+ *    on every rank and the following ones run.
+ *  - Threads: calls on one communicator may come from different threads: one may issue
+ *    while another waits or tests, and several may wait on different requests. Each request
+ *    is waited on (or tested to completion) once, by one thread. ccl_get_last_error(comm)
+ *    then holds the message of the request that failed unless another thread's call on comm
+ *    failed since. ccl_comm_abort from any thread makes the running call and every queued
+ *    one complete with CCL_ERR_ABORTED, releases threads blocked in ccl_wait, and returns.
+ *  - Destroy: ccl_comm_destroy lets every issued call run first, then frees the requests
+ *    never waited on; a handle must not be used after it. After ccl_comm_abort every
+ *    request stays valid and done: ccl_test or ccl_wait on it returns its result
+ *    (CCL_ERR_ABORTED for the calls the abort cut short) and frees it; wait on each.
+ *  - The _stream calls have no nonblocking form yet. */
+typedef struct ccl_request *ccl_request_t;
+
+ccl_result_t ccl_iallreduce(const void *sendbuf, void *recvbuf, size_t count,
+                            ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm,
+                            ccl_request_t *req_p);
+ccl_result_t ccl_iallgather(const void *sendbuf, void *recvbuf, size_t sendcount,
+                            ccl_datatype_t dtype, ccl_comm_t comm, ccl_request_t *req_p);
+ccl_result_t ccl_ireduce_scatter(const void *sendbuf, void *recvbuf, size_t recvcount,
+                                 ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm,
+                                 ccl_request_t *req_p);
+ccl_result_t ccl_ibroadcast(const void *sendbuf, void *recvbuf, size_t count,
+                            ccl_datatype_t dtype, int root, ccl_comm_t comm,
+                            ccl_request_t *req_p);
+ccl_result_t ccl_ibarrier(ccl_comm_t comm, ccl_request_t *req_p);
+ccl_result_t ccl_iallreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
+                                       ccl_datatype_t dtype, ccl_redop_t op,
+                                       ccl_compressor_t comp, ccl_comm_t comm,
+                                       ccl_request_t *req_p);
+ccl_result_t ccl_iallgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
+                                       ccl_datatype_t dtype, ccl_compressor_t comp,
+                                       ccl_comm_t comm, ccl_request_t *req_p);
+
+/* *done_p = 1 and the call's result when *req_p is done (the request is then freed and
+ * *req_p set to NULL); else *done_p = 0 and CCL_SUCCESS. A NULL *req_p is done, with
+ * CCL_SUCCESS. */
+ccl_result_t ccl_test(ccl_request_t *req_p, int *done_p);
+/* Blocks until *req_p is done; returns the call's result, frees the request and sets
+ * *req_p to NULL. A NULL *req_p returns CCL_SUCCESS at once. */
+ccl_result_t ccl_wait(ccl_request_t *req_p);
+/* ccl_wait on each of reqs[0..n-1], in that order; every one is freed and set to NULL.
+ * Returns the first error among them, in array order, or CCL_SUCCESS. */
+ccl_result_t ccl_waitall(int n, ccl_request_t *reqs);
 
 /* Size in bytes of one element of dtype, or 0 for an unknown dtype. */
 size_t ccl_datatype_size(ccl_datatype_t dtype);

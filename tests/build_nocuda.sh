@@ -10,10 +10,8 @@ if [ ! -x "$build/tests/test_cuda" ]; then
 fi
 tmp=$(mktemp -d /tmp/cclz_nocuda.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$src" && git ls-files -z 2>/dev/null | xargs -0 cp --parents -t "$tmp") 2>/dev/null ||
-    cp -r "$src"/. "$tmp"
+"$src/tests/copy_sources.sh" "$src" "$tmp"
 cd "$tmp" || exit 1
-make distclean >/dev/null 2>&1
 log=$tmp/build.log
 if ./autogen.sh >"$log" 2>&1 && ./configure -q --with-cuda=no >>"$log" 2>&1 &&
     make -j"$(nproc)" >>"$log" 2>&1; then

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,25 @@ static double h_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A rank's communicator, or exit 90 with the reason. */
+__attribute__((unused)) static ccl_comm_t h_init_comm(int rank, int nranks, ccl_unique_id_t id)
+{
+    ccl_comm_t comm;
+    if (ccl_comm_init_rank(&comm, nranks, id, rank) != CCL_SUCCESS) {
+        fprintf(stderr, "rank %d: init: %s\n", rank, ccl_get_last_error(NULL));
+        exit(90);
+    }
+    return comm;
+}
+
+/* A thread body that kills this process after arg microseconds (an intptr_t). */
+__attribute__((unused)) static void *h_killer(void *arg)
+{
+    usleep((useconds_t)(intptr_t)arg);
+    raise(SIGKILL);
+    return NULL;
 }
 
 typedef int (*h_rank_fn)(int rank, int nranks, ccl_unique_id_t id, const char *arg);

@@ -50,6 +50,9 @@ run coll-checked    env CCLZ_CHECK_CALLS=1 "$build/tests/test_coll" 2 3 5
 run compr-checked   env CCLZ_CHECK_CALLS=1 "$build/tests/test_compressed"
 run coll-chunked    env CCLZ_CHUNK_SIZE=4K CCLZ_SMALL_MSG_SIZE=256 "$build/tests/test_coll" 3 4 5
 run faults          "$build/tests/test_faults"
+run nb              "$build/tests/test_nb"
+run nb-nothread     env CCLZ_PROGRESS_THREAD=0 "$build/tests/test_nb"
+run asan            "$src/tests/asan.sh" "$src"
 run fuzz            "$src/tests/fuzz.sh" "$build"
 run launchers       "$src/tests/launchers.sh" "$build"
 run netns           "$src/tests/netns.sh" "$build"

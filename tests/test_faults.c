@@ -17,23 +17,6 @@ static int is_fault_error(ccl_result_t r)
            r == CCL_ERR_MISMATCH;
 }
 
-static ccl_comm_t init_or_die(int rank, int p, ccl_unique_id_t id)
-{
-    ccl_comm_t comm;
-    if (ccl_comm_init_rank(&comm, p, id, rank) != CCL_SUCCESS) {
-        fprintf(stderr, "rank %d: init: %s\n", rank, ccl_get_last_error(NULL));
-        exit(90);
-    }
-    return comm;
-}
-
-static void *killer(void *arg)
-{
-    usleep((useconds_t)(intptr_t)arg);
-    raise(SIGKILL);
-    return NULL;
-}
-
 /* Destroys a failed communicator with stdout caught in a file: the peers' messages of calls
  * that will never be made are dropped without a warning apiece (UCX logs to stdout). */
 static int destroy_quietly(ccl_comm_t comm)
@@ -64,7 +47,7 @@ static int sc_kill(int rank, int p, ccl_comm_t comm)
     pthread_t th;
     ccl_result_t r = CCL_SUCCESS;
     if (rank == 2)
-        pthread_create(&th, NULL, killer, (void *)(intptr_t)150000);
+        pthread_create(&th, NULL, h_killer, (void *)(intptr_t)150000);
     for (int it = 0; it < 1000 && r == CCL_SUCCESS; it++)
         r = ccl_allreduce(buf, buf, n, CCL_FLOAT32, CCL_SUM, comm);
     fprintf(stderr, "rank %d: after the kill: %d (%s)\n", rank, r, ccl_get_last_error(comm));
@@ -89,7 +72,7 @@ static int sc_kill_compressed(int rank, int p, ccl_comm_t comm, const char *spec
     if (ccl_compressor_create(comm, spec, n, CCL_FLOAT32, &c) != CCL_SUCCESS)
         return 2;
     if (rank == 2)
-        pthread_create(&th, NULL, killer, (void *)(intptr_t)150000);
+        pthread_create(&th, NULL, h_killer, (void *)(intptr_t)150000);
     for (int it = 0; it < 100000 && r == CCL_SUCCESS; it++) {
         last = h_now();
         r = ccl_allreduce_compressed(x, y, n, CCL_FLOAT32, CCL_SUM, c, comm);
@@ -328,9 +311,9 @@ static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
             waitpid(child, &st, 0);
             return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : 1;
         }
-        return sc_kill_compressed(rank, p, init_or_die(rank, p, id), arg + 7);
+        return sc_kill_compressed(rank, p, h_init_comm(rank, p, id), arg + 7);
     }
-    ccl_comm_t comm = init_or_die(rank, p, id);
+    ccl_comm_t comm = h_init_comm(rank, p, id);
     if (strcmp(arg, "kill") == 0)
         return sc_kill(rank, p, comm);
     if (strncmp(arg, "kill:", 5) == 0)

@@ -77,6 +77,15 @@ static const ccl_param_field_t cfg_table[] = {
      "usable; also those where no message would travel between the disagreeing ranks. 0: "
      "only the signature each message carries is checked (README, Failures).",
      CCL_PARAM_BOOL, CFG(check_calls)},
+    {"PROGRESS_THREAD", "1",
+     "1: a communicator's first nonblocking call (ccl_iallreduce, ...) starts a progress "
+     "thread that runs its queued calls in issue order while the caller computes; it sleeps "
+     "on the transport's events when it waits and on a condition variable when idle. 0: no "
+     "thread; queued calls run inside ccl_test and ccl_wait, on the caller's thread.",
+     CCL_PARAM_BOOL, CFG(progress_thread)},
+    {"PROGRESS_CPU", "-1",
+     "CPU the progress thread is bound to; -1: the CPUs the process may use.",
+     CCL_PARAM_INT, CFG(progress_cpu), .lo = -1, .hi = 65535},
     {"LOG", "warn", "Log level: error, warn, info, debug or trace (stderr).", CCL_PARAM_STRING,
      CFG(log_level), .then = log_level_set},
     {"PORT_RANGE", "0",

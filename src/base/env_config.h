@@ -21,6 +21,8 @@ typedef struct {
     int    port_range_lo;
     int    gpu_encode;       /* see CCLZ_GPU_ENCODE */
     int    check_calls;      /* see CCLZ_CHECK_CALLS */
+    int    progress_thread;  /* see CCLZ_PROGRESS_THREAD */
+    int    progress_cpu;     /* see CCLZ_PROGRESS_CPU; -1: unbound */
 } ccl_config_t;
 
 /* Parses the environment (once) and returns the values. Invalid values are reported with a

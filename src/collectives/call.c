@@ -17,8 +17,3 @@ ccl_result_t ccl_call_run(const ccl_call_t *c, int check_only)
     }
     return ccl_set_error(c->comm, CCL_ERR_INTERNAL, "unknown call kind %d", (int)c->kind);
 }
-
-ccl_result_t ccl_call_blocking(const ccl_call_t *c)
-{
-    return ccl_call_run(c, 0);
-}

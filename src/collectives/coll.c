@@ -1,7 +1,7 @@
 /* coll.c: the exact collective calls: argument checks, the call's sequence number and
  * signature, algorithm selection, and the failure state afterwards. */
 #include "collectives/p2p.h"
-#include "collectives/call.h"
+#include "collectives/request.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -230,3 +230,43 @@ ccl_result_t ccl_barrier(ccl_comm_t comm)
     return ccl_call_blocking(&c);
 }
 
+ccl_result_t ccl_iallreduce(const void *sendbuf, void *recvbuf, size_t count,
+                            ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm,
+                            ccl_request_t *req_p)
+{
+    ccl_call_t c = {.kind = CCL_CALL_ALLREDUCE, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .op = op};
+    return ccl_call_issue(&c, req_p);
+}
+
+ccl_result_t ccl_iallgather(const void *sendbuf, void *recvbuf, size_t sendcount,
+                            ccl_datatype_t dtype, ccl_comm_t comm, ccl_request_t *req_p)
+{
+    ccl_call_t c = {.kind = CCL_CALL_ALLGATHER, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = sendcount, .dtype = dtype};
+    return ccl_call_issue(&c, req_p);
+}
+
+ccl_result_t ccl_ireduce_scatter(const void *sendbuf, void *recvbuf, size_t recvcount,
+                                 ccl_datatype_t dtype, ccl_redop_t op, ccl_comm_t comm,
+                                 ccl_request_t *req_p)
+{
+    ccl_call_t c = {.kind = CCL_CALL_REDUCE_SCATTER, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = recvcount, .dtype = dtype, .op = op};
+    return ccl_call_issue(&c, req_p);
+}
+
+ccl_result_t ccl_ibroadcast(const void *sendbuf, void *recvbuf, size_t count,
+                            ccl_datatype_t dtype, int root, ccl_comm_t comm,
+                            ccl_request_t *req_p)
+{
+    ccl_call_t c = {.kind = CCL_CALL_BROADCAST, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .root = root};
+    return ccl_call_issue(&c, req_p);
+}
+
+ccl_result_t ccl_ibarrier(ccl_comm_t comm, ccl_request_t *req_p)
+{
+    ccl_call_t c = {.kind = CCL_CALL_BARRIER, .comm = comm};
+    return ccl_call_issue(&c, req_p);
+}

@@ -225,6 +225,9 @@ static ccl_result_t p2p_test(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
     return res;
 }
 
+/* The longest the progress thread sleeps on the transport in one go. */
+#define CCL_PROGRESS_NAP_US 200
+
 /* Seconds without progress before a wait looks at a local peer's process, and between two
  * looks. */
 #define CCL_PEER_PROBE_S 0.05
@@ -271,11 +274,22 @@ ccl_result_t ccl_p2p_wait(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
             return res;
         /* When ranks outnumber cores, a spinning waiter steals the time its peer needs to
          * send: give the core away at the first idle poll then, after a stretch otherwise. */
-        if (comm->tl_ops->progress(comm->tl) != 0)
+        int slept = 0;
+        if (comm->tl_ops->progress(comm->tl) != 0) {
             idle = 0;
-        else if (++idle >= patience)
+        } else if (++idle >= patience && comm->progress_sleeps) {
+            /* The progress thread shares its core with the caller's computation: sleep
+             * until the transport has news. UCX's event fd does not signal everything a
+             * call waits for (over TCP, a send that was waiting for room can go on without
+             * a wake-up), so the sleep is short: with 1 ms, an 8-bit compressed 100 MB
+             * allreduce at 1 Gbit/s overlapped with computation took 1.47x the longer of
+             * the two instead of 1.05x (perf/results/nonblocking). */
+            comm->tl_ops->sleep(comm->tl, CCL_PROGRESS_NAP_US);
+            slept = 1;
+        } else if (idle >= patience) {
             sched_yield();
-        if ((spin & 255) == 255) {
+        }
+        if (slept || (spin & 255) == 255) {
             res = p2p_check(ctx, req);
             if (res < 0)
                 return res;

@@ -222,26 +222,18 @@ static void comm_free(struct ccl_comm *comm, int force)
     free(comm);
 }
 
-ccl_result_t ccl_comm_destroy(ccl_comm_t comm)
+void ccl_comm_release(struct ccl_comm *comm, int abort)
 {
-    if (comm == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    if (abort) {
+        atomic_store(&comm->abort_flag, 1);
+        /* A collective running in another thread sees the flag at its next progress check
+         * and returns. */
+        while (atomic_load(&comm->in_flight) > 0)
+            sched_yield();
+    }
     /* After a failure a peer or a link may be gone, and UCX cannot flush to it: tear down as
      * abort does (flushing there left requests behind that ucp_worker_destroy aborts on). */
-    comm_free(comm, comm->failed != CCL_SUCCESS);
-    return CCL_SUCCESS;
-}
-
-ccl_result_t ccl_comm_abort(ccl_comm_t comm)
-{
-    if (comm == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
-    atomic_store(&comm->abort_flag, 1);
-    /* The collective sees the flag at its next progress check and returns. */
-    while (atomic_load(&comm->in_flight) > 0)
-        sched_yield();
-    comm_free(comm, 1);
-    return CCL_SUCCESS;
+    comm_free(comm, abort || comm->failed != CCL_SUCCESS);
 }
 
 ccl_result_t ccl_comm_rank(ccl_comm_t comm, int *rank_p)

@@ -53,7 +53,15 @@ struct ccl_comm {
 
     ccl_tuning_t tuning;        /* the cost model, and what "auto" measured here */
 
+    struct ccl_reqq *reqq;      /* nonblocking calls (collectives/request.c) */
+    int progress_sleeps;        /* the call running now runs on the progress thread: its
+                                 * waits sleep on the transport instead of spinning */
+
 };
+
+/* Frees comm: after flushing to its peers (bounded by the timeout) unless it failed, or at
+ * once with abort, which first makes a collective running in another thread return. */
+void ccl_comm_release(struct ccl_comm *comm, int abort);
 
 /* Marks comm failed (first cause wins) and tells every peer, once. */
 void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason);

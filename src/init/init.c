@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "core/comm.h"
 #include "init/init.h"
+#include "collectives/request.h"
 #include "base/env_config.h"
 
 #include <stdio.h>
@@ -123,9 +124,16 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
     if (res != CCL_SUCCESS) {
         ccl_set_error(NULL, res, "rank %d: not every rank connected: %s", rank,
                       ccl_get_last_error(*comm_p));
-        ccl_comm_abort(*comm_p);
+        ccl_comm_release(*comm_p, 1);
         *comm_p = NULL;
         tl = NULL; /* freed with the communicator */
+        goto out;
+    }
+    res = ccl_reqq_create(*comm_p);
+    if (res != CCL_SUCCESS) {
+        ccl_comm_release(*comm_p, 1);
+        *comm_p = NULL;
+        tl = NULL;
         goto out;
     }
     ccl_info("rank %d of %d ready (transport %s)", rank, nranks, ccl_transport_ucx.name);
@@ -143,3 +151,22 @@ out:
     return res;
 }
 
+
+ccl_result_t ccl_comm_destroy(ccl_comm_t comm)
+{
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    ccl_reqq_shutdown(comm, 0);
+    ccl_comm_release(comm, 0);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comm_abort(ccl_comm_t comm)
+{
+    if (comm == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
+    atomic_store(&comm->abort_flag, 1);
+    ccl_reqq_shutdown(comm, 1);
+    ccl_comm_release(comm, 1);
+    return CCL_SUCCESS;
+}

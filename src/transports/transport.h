@@ -40,6 +40,9 @@ typedef struct ccl_transport_ops {
     void (*cancel)(void *tl, ccl_tl_req_t *req);
     /* Advances communication; returns nonzero if anything happened. */
     unsigned (*progress)(void *tl);
+    /* Blocks until the transport has something to progress or timeout_us passes, without
+     * spinning a core (the progress thread waits so while the caller computes). */
+    void (*sleep)(void *tl, unsigned timeout_us);
     /* CCL_SUCCESS, or the error the transport saw on the connection to peer. */
     ccl_result_t (*peer_status)(void *tl, int peer);
     /* Flushes (up to timeout_s, unless force) and frees everything. */

@@ -5,7 +5,7 @@
 #include "collectives/compressed/auto.h"
 #include "collectives/compressed/run.h"
 #include "base/env_config.h"
-#include "collectives/call.h"
+#include "collectives/request.h"
 
 #include <string.h>
 
@@ -121,3 +121,22 @@ ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t
     return ccl_call_blocking(&c);
 }
 
+ccl_result_t ccl_iallreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
+                                       ccl_datatype_t dtype, ccl_redop_t op,
+                                       ccl_compressor_t comp, ccl_comm_t comm,
+                                       ccl_request_t *req_p)
+{
+    ccl_call_t c = {.kind = CCL_CALL_ALLREDUCE_COMPRESSED, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = count, .dtype = dtype, .op = op,
+                    .comp = comp};
+    return ccl_call_issue(&c, req_p);
+}
+
+ccl_result_t ccl_iallgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
+                                       ccl_datatype_t dtype, ccl_compressor_t comp,
+                                       ccl_comm_t comm, ccl_request_t *req_p)
+{
+    ccl_call_t c = {.kind = CCL_CALL_ALLGATHER_COMPRESSED, .comm = comm, .sendbuf = sendbuf,
+                    .recvbuf = recvbuf, .count = sendcount, .dtype = dtype, .comp = comp};
+    return ccl_call_issue(&c, req_p);
+}

@@ -199,6 +199,9 @@ ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
 {
     if (c == NULL)
         return CCL_SUCCESS;
+    if (atomic_load(&c->busy))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "compressor '%s' has a call in flight; "
+                             "wait for it before destroying it", c->spec);
     if (c->auto_sub)
         ccl_compressor_destroy(c->auto_sub);
     ccl_ef_destroy(c->ef);

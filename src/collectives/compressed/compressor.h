@@ -7,6 +7,8 @@
 #include "compress/ef.h"
 #include "compress/powersgd.h"
 
+#include <stdatomic.h>
+
 /* What a compressor does with a call. */
 typedef enum {
     CCL_COMP_NONE = 0, /* the exact collectives ("none", or PowerSGD where it would not pay) */
@@ -37,6 +39,7 @@ struct ccl_compressor {
     uint64_t      spec_hash;      /* joins every call's signature */
     float        *f32_in, *f32_out; /* float16/bfloat16 calls go through float32 */
     size_t        f32_out_count;
+    atomic_int    busy;           /* a nonblocking call on it is issued and not yet done */
 };
 
 /* The keys a spec gives the handle itself (ef=, weight=, algo=), beside the codec's. */

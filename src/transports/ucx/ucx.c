@@ -1,9 +1,12 @@
 /* ucx.c: the UCX (ucp tag-matching) transport: shared memory on a host, TCP or RDMA across. */
+#define _GNU_SOURCE /* ppoll */
 #include "transports/transport.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <ucp/api/ucp.h>
 #include <ucs/debug/log_def.h>
 
@@ -14,6 +17,7 @@ typedef struct {
     size_t         address_len;
     int            nranks;
     int            self;
+    int            efd;         /* the worker's event fd, -1 where UCX gives none */
     ucp_ep_h      *eps;
     ucs_status_t  *ep_status;   /* UCS_OK until the error handler fires for that peer */
     void         **ep_err_arg;  /* per-peer index passed to the error handler */
@@ -60,7 +64,7 @@ static ccl_result_t ucx_create(const ccl_tl_params_t *params, void **tl_p)
     }
 
     ucp_params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
-    ucp_params.features = UCP_FEATURE_TAG;
+    ucp_params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
     ucp_params.mt_workers_shared = 0;
     st = ucp_init(&ucp_params, config, &tl->context);
     ucp_config_release(config);
@@ -74,6 +78,8 @@ static ccl_result_t ucx_create(const ccl_tl_params_t *params, void **tl_p)
     st = ucp_worker_create(tl->context, &wparams, &tl->worker);
     if (st != UCS_OK)
         goto err_context;
+    if (ucp_worker_get_efd(tl->worker, &tl->efd) != UCS_OK)
+        tl->efd = -1;
     st = ucp_worker_get_address(tl->worker, &tl->address, &tl->address_len);
     if (st != UCS_OK)
         goto err_worker;
@@ -247,6 +253,20 @@ static unsigned ucx_progress(void *tl_)
     return ucp_worker_progress(tl->worker);
 }
 
+static void ucx_sleep(void *tl_, unsigned timeout_us)
+{
+    ucx_tl_t *tl = tl_;
+    struct pollfd pfd = {.fd = tl->efd, .events = POLLIN};
+    struct timespec ts = {(time_t)(timeout_us / 1000000u), (long)(timeout_us % 1000000u) * 1000};
+    if (tl->efd < 0) {
+        nanosleep(&ts, NULL); /* no events to wait on: a nap still leaves the core free */
+        return;
+    }
+    /* Arming fails with BUSY when events are already waiting: then progress at once. */
+    if (ucp_worker_arm(tl->worker) == UCS_OK)
+        (void)ppoll(&pfd, 1, &ts, NULL);
+}
+
 static ccl_result_t ucx_peer_status(void *tl_, int peer)
 {
     ucx_tl_t *tl = tl_;
@@ -359,6 +379,7 @@ const ccl_transport_ops_t ccl_transport_ucx = {
     .test        = ucx_test,
     .cancel      = ucx_cancel,
     .progress    = ucx_progress,
+    .sleep       = ucx_sleep,
     .peer_status = ucx_peer_status,
     .destroy     = ucx_destroy,
 };

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# asan.sh: the nonblocking tests (test_nb), with and without the progress thread, on a build
+# with AddressSanitizer and LeakSanitizer, from a copy of the sources: no request, queue or
+# thread leaks, no use after free on any path (abort, kill, destroy with requests pending).
+set -u
+src=$1
+tmp=$(mktemp -d /tmp/cclz_asan.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+"$src/tests/copy_sources.sh" "$src" "$tmp"
+cd "$tmp" || exit 1
+log=$tmp/build.log
+if ! { ./autogen.sh && ./configure -q --with-cuda=no CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer" &&
+       make -j"$(nproc)" libcclz.la && make -j"$(nproc)" tests/test_nb; } >"$log" 2>&1; then
+    tail -20 "$log"
+    echo "FAIL asan: the AddressSanitizer build failed"
+    exit 1
+fi
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UCX_LOG_LEVEL=error
+for mode in 1 0; do
+    CCLZ_PROGRESS_THREAD=$mode tests/test_nb >"$tmp/run$mode.log" 2>&1
+    rc=$?
+    grep -E '^(PASS|FAIL)' "$tmp/run$mode.log" | sed 's/^PASS /PASS asan: /; s/^FAIL /FAIL asan: /'
+    if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)' "$tmp/run$mode.log"; then
+        grep -A12 'ERROR: ' "$tmp/run$mode.log" | head -40
+        echo "FAIL asan: AddressSanitizer or LeakSanitizer reported an error (CCLZ_PROGRESS_THREAD=$mode)"
+    elif [ "$rc" -ne 0 ]; then
+        echo "FAIL asan: test_nb exited with $rc (CCLZ_PROGRESS_THREAD=$mode)"
+    fi
+done
