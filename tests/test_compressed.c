@@ -748,6 +748,32 @@ static int t_spec_keys(ccl_comm_t comm)
     return ok;
 }
 
+/* A count of 0 is valid for every codec and moves nothing; a count of 1 works too. */
+static int t_empty(ccl_comm_t comm, int rank, int p)
+{
+    static const char *specs[] = {"int:bits=8", "qsgd:bits=4", "terngrad", "sign",
+                                  "sign:scale=none", "topk:ratio=0.5", "dgc:ratio=0.5",
+                                  "randomk:ratio=0.5", "threshold:t=0.5", "cast:type=bf16",
+                                  "powersgd:rank=1,rows=1", "auto", "none"};
+    float x[1] = {(float)rank + 1}, y[8] = {0};
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
+        for (size_t n = 0; n < 2; n++) {
+            ccl_compressor_t c = mk(comm, specs[i], n, CCL_FLOAT32);
+            ok &= c != NULL;
+            for (int it = 0; c != NULL && it < 3; it++) {
+                ccl_result_t r = ccl_allreduce_compressed(x, y, n, CCL_FLOAT32, CCL_SUM, c, comm);
+                if (r != CCL_SUCCESS) {
+                    fprintf(stderr, "%s, count %zu: %s\n", specs[i], n, ccl_get_last_error(comm));
+                    ok = 0;
+                }
+            }
+            ccl_compressor_destroy(c);
+        }
+    (void)p;
+    return ok;
+}
+
 static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
@@ -763,6 +789,7 @@ static const char *const names[] = {
     "a sum that overflows float32: skipped everywhere (sra, ring, tree, sparse_rd, sparse_split), inf everywhere (sparse_allgather)",
     "spec without algo=: tree for a small buffer from 4 ranks, sra otherwise, the named algorithm's bits; sparse_allgather, sign_vote",
     "the handle's keys (ef=, weight=, algo=): the last of each wins, bad values refused, the spec normalised; counts that overflow refused as invalid",
+    "counts 0 and 1 with every codec (powersgd too), auto and none",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -852,6 +879,8 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
         return t_default_algo(comm, rank, p);
     case 21:
         return t_spec_keys(comm);
+    case 22:
+        return t_empty(comm, rank, p);
     }
     return 0;
 }

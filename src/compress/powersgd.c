@@ -49,7 +49,7 @@ ccl_result_t ccl_powersgd_parse(const char *spec, size_t count, ccl_powersgd_par
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
                              "powersgd needs the buffer's matrix shape: rows=N (columns are "
                              "count / rows)");
-    if (count == 0 || count % p->rows != 0)
+    if (count % p->rows != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
                              "powersgd: rows=%zu does not divide the buffer's %zu elements",
                              p->rows, count);
@@ -69,7 +69,7 @@ ccl_result_t ccl_powersgd_create(const ccl_powersgd_params_t *p, ccl_powersgd_t 
     if (s == NULL)
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for powersgd");
     s->p = *p;
-    s->qt = malloc(p->cols * p->rank * sizeof(float));
+    s->qt = malloc((p->cols * p->rank + 1) * sizeof(float)); /* + 1: count 0 has none */
     s->pm = malloc((p->rows * p->rank + 1) * sizeof(float));
     if (s->qt == NULL || s->pm == NULL) {
         ccl_powersgd_destroy(s);
