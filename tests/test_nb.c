@@ -332,6 +332,25 @@ static int sc_abort(int rank, int p, ccl_comm_t comm)
     return r != CCL_SUCCESS && took < 2 * TIMEOUT_S ? 0 : 1;
 }
 
+/* Rank 0 makes an "auto" compressor (a collective) that rank 1 never joins; another thread
+ * aborts meanwhile: create returns an error, and abort waits for it (under AddressSanitizer:
+ * nothing read after the free). */
+static int sc_abort_create(int rank, int p, ccl_comm_t comm)
+{
+    ccl_compressor_t c = NULL;
+    pthread_t th;
+    (void)p;
+    if (rank == 1) {
+        usleep(1500000);
+        ccl_comm_destroy(comm);
+        return 0;
+    }
+    pthread_create(&th, NULL, aborter, comm);
+    ccl_result_t r = ccl_compressor_create(comm, "auto", 1000, CCL_FLOAT32, &c);
+    pthread_join(th, NULL);
+    return r != CCL_SUCCESS && c == NULL ? 0 : 1;
+}
+
 /* The same with a waitall in progress: abort waits for it to end, then frees the rest. */
 static int sc_abort_waitall(int rank, int p, ccl_comm_t comm)
 {
@@ -492,7 +511,7 @@ static const struct {
     {"mixed", sc_mixed_waited}, {"polled", sc_mixed_polled}, {"relay", sc_relay},
     {"abort", sc_abort},        {"abort-waitall", sc_abort_waitall},
     {"kill", sc_kill},          {"nan", sc_nan},           {"misuse", sc_misuse},
-    {"unwaited", sc_unwaited},
+    {"unwaited", sc_unwaited},  {"abort-create", sc_abort_create},
 };
 
 static int rank_entry(int rank, int p, ccl_unique_id_t id, const char *arg)
@@ -529,6 +548,9 @@ int main(int argc, char **argv)
     h_report(!codes[0] && !codes[1] && !codes[2],
              "%s: abort during a ccl_waitall: it returns CCL_ERR_ABORTED with every handle "
              "cleared", how);
+    h_report(!h_spawn(2, "abort-create", 60, codes),
+             "%s: abort from another thread during ccl_compressor_create(\"auto\"), a "
+             "collective: create fails, abort waits for it", how);
     h_spawn(4, "kill", 60, codes);
     h_report(codes[2] == 128 + SIGKILL && !codes[0] && !codes[1] && !codes[3],
              "%s: a rank killed with 32 requests pending: the others' requests end in an "

@@ -45,7 +45,10 @@ ccl_result_t ccl_compressor_create(ccl_comm_t comm, const char *spec, size_t cou
     }
     CCL_CHECK(ccl_comp_create(comm, spec, count, dtype, comp_p));
     if ((*comp_p)->kind == CCL_COMP_AUTO) {
+        /* Collective: an abort from another thread must wait for it to return. */
+        atomic_fetch_add(&comm->in_flight, 1);
         ccl_result_t res = ccl_auto_init(*comp_p, comm);
+        atomic_fetch_sub(&comm->in_flight, 1);
         if (res != CCL_SUCCESS) {
             ccl_compressor_destroy(*comp_p);
             *comp_p = NULL;
