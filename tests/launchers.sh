@@ -39,6 +39,14 @@ else
     echo "SKIP mpirun: not installed (apt-get install openmpi-bin)"
 fi
 
+# A CCLZ_ALGO item that names no algorithm: the job runs (the cost model chooses) and says
+# what it ignored.
+msg=$(CCLZ_ALGO=nonsense,allreduce:ring timeout 120 "$run" -np 2 "$env_test" 2>&1)
+rc=$?
+[ "$rc" -eq 0 ] && [[ $msg == *"ignoring CCLZ_ALGO item 'nonsense'"* ]] &&
+    [[ $msg != *"allreduce:ring'"* ]]
+result $? "CCLZ_ALGO=nonsense,allreduce:ring: runs, warns about 'nonsense' alone"
+
 # A failing rank ends the job with its status; the others are stopped, not waited for.
 start=$SECONDS
 "$run" -np 3 sh -c 'if [ "$CCLZ_RANK" = 1 ]; then exit 3; fi; sleep 60'

@@ -70,10 +70,37 @@ static void forced_name(ccl_coll_t coll, char *out, size_t outlen)
 static char forced[CCL_NUM_COLLS][64];
 static pthread_once_t forced_once = PTHREAD_ONCE_INIT;
 
+/* Whether CCLZ_ALGO's item names an exact algorithm: "name" of some collective, or
+ * "coll:name" of that one. */
+static int forced_item_known(const char *item)
+{
+    const char *colon = strchr(item, ':');
+    for (int c = 0; c < CCL_NUM_COLLS; c++) {
+        const char *cname = ccl_coll_name((ccl_coll_t)c);
+        if (colon == NULL && ccl_algo_find((ccl_coll_t)c, item, CCL_CARRY_EXACT) != NULL)
+            return 1;
+        if (colon != NULL && (size_t)(colon - item) == strlen(cname) &&
+            strncmp(item, cname, strlen(cname)) == 0)
+            return ccl_algo_find((ccl_coll_t)c, colon + 1, CCL_CARRY_EXACT) != NULL;
+    }
+    return 0;
+}
+
 static void forced_parse(void)
 {
+    const char *spec = ccl_config_get()->algo;
+    char item[64];
     for (int c = 0; c < CCL_NUM_COLLS; c++)
         forced_name((ccl_coll_t)c, forced[c], sizeof(forced[c]));
+    /* An item that names nothing would be ignored without a word: say so, once. */
+    while (*spec != '\0') {
+        size_t n = strcspn(spec, ",");
+        snprintf(item, sizeof(item), "%.*s", (int)CCL_MIN(n, sizeof(item) - 1), spec);
+        spec += n + (spec[n] == ',' ? 1 : 0);
+        if (item[0] != '\0' && !forced_item_known(item))
+            ccl_warn("ignoring CCLZ_ALGO item '%s': no exact algorithm of that name (cclz_info "
+                     "lists them)", item);
+    }
 }
 
 const ccl_algo_t *ccl_algo_select(const ccl_coll_args_t *args, uint32_t want,
