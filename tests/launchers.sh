@@ -47,6 +47,12 @@ rc=$?
     [[ $msg != *"allreduce:ring'"* ]]
 result $? "CCLZ_ALGO=nonsense,allreduce:ring: runs, warns about 'nonsense' alone"
 
+# A rendezvous that no rank reaches in time says so (no '-1 ranks').
+msg=$(CCLZ_TIMEOUT=1e-6 timeout 60 "$run" -np 2 "$env_test" 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && [[ $msg != *"of -1 ranks"* ]]
+result $? "CCLZ_TIMEOUT=1e-6: init fails, and its message counts no ranks that never came"
+
 # A failing rank ends the job with its status; the others are stopped, not waited for.
 start=$SECONDS
 "$run" -np 3 sh -c 'if [ "$CCLZ_RANK" = 1 ]; then exit 3; fi; sleep 60'

@@ -275,8 +275,11 @@ static void *root_thread(void *arg)
         int np = 0;
         double now = ccl_time_now();
         if (now > deadline) {
-            ccl_warn("rendezvous: only %d of %d ranks joined within %.0f s", joined, nranks,
-                     args->timeout_s);
+            if (nranks < 0)
+                ccl_warn("rendezvous: no rank joined within %g s", args->timeout_s);
+            else
+                ccl_warn("rendezvous: only %d of %d ranks joined within %g s", joined, nranks,
+                         args->timeout_s);
             goto out;
         }
         pfds[np++] = (struct pollfd){.fd = args->listen_fd, .events = POLLIN};
