@@ -165,9 +165,20 @@ static int sc_abort(int rank, int p, ccl_comm_t comm)
         }                                                                              \
     } while (0)
 
+/* The same, and the last error names the argument (not an earlier call's cause). */
+#define EXPECT_INVALID_SAYS(call, word)                                                \
+    do {                                                                               \
+        EXPECT_INVALID(call);                                                          \
+        if (strstr(ccl_get_last_error(comm), word) == NULL) {                          \
+            fprintf(stderr, "%s: last error '%s'\n", #call, ccl_get_last_error(comm));  \
+            return 1;                                                                  \
+        }                                                                              \
+    } while (0)
+
 static int sc_badargs(int rank, int p, ccl_comm_t comm)
 {
     float x[4] = {1, 2, 3, 4}, y[16];
+    ccl_compressor_t c;
     EXPECT_INVALID(ccl_allreduce(NULL, y, 4, CCL_FLOAT32, CCL_SUM, comm));
     EXPECT_INVALID(ccl_allreduce(x, NULL, 4, CCL_FLOAT32, CCL_SUM, comm));
     EXPECT_INVALID(ccl_allreduce(x, y, 4, (ccl_datatype_t)99, CCL_SUM, comm));
@@ -178,6 +189,10 @@ static int sc_badargs(int rank, int p, ccl_comm_t comm)
     EXPECT_INVALID(ccl_broadcast(x, y, 4, CCL_FLOAT32, p, comm));
     EXPECT_INVALID(ccl_broadcast(x, y, 4, CCL_FLOAT32, -1, comm));
     EXPECT_INVALID(ccl_broadcast(x, NULL, 4, CCL_FLOAT32, 0, comm));
+    EXPECT_INVALID_SAYS(ccl_compressor_create(comm, NULL, 4, CCL_FLOAT32, &c), "spec");
+    EXPECT_INVALID_SAYS(ccl_compressor_create(comm, "int:bits=8", 4, CCL_FLOAT32, NULL), "comp_p");
+    EXPECT_INVALID_SAYS(ccl_compressor_create(comm, "int:bits=8", 4, (ccl_datatype_t)99, &c),
+                        "datatype");
     if (ccl_allreduce(x, y, 4, CCL_FLOAT32, CCL_SUM, NULL) != CCL_ERR_INVALID_ARG)
         return 1;
     /* Bad arguments are caught before any message: the communicator still works. */
@@ -464,7 +479,7 @@ int main(int argc, char **argv)
     h_report(!bad, "ccl_comm_abort from another thread unblocks a stuck allreduce");
 
     bad = h_spawn(2, "badargs", 60, codes);
-    h_report(!bad, "invalid arguments give CCL_ERR_INVALID_ARG with a message");
+    h_report(!bad, "invalid arguments give CCL_ERR_INVALID_ARG with a message naming them");
 
     bad = h_spawn(2, "split-nomem", 60, codes);
     h_report(!bad, "sparse_split without memory for its messages: CCL_ERR_NO_MEMORY there, an "

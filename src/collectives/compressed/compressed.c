@@ -29,7 +29,7 @@ ccl_result_t ccl_compressor_create(ccl_comm_t comm, const char *spec, size_t cou
 {
     const char *env = ccl_config_get()->compress;
     if (comm == NULL || comp_p == NULL || spec == NULL)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s is NULL",
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL",
                              comm == NULL ? "comm" : comp_p == NULL ? "comp_p" : "spec");
     if ((unsigned)dtype >= CCL_NUM_DATATYPES)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown datatype %d", (int)dtype);
