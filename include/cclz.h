@@ -186,7 +186,9 @@ ccl_result_t ccl_barrier(ccl_comm_t comm);
  * replaces every spec ("auto", "none" or a spec string).
  *
  * Every rank must create its compressor with the same spec (weight aside); a mismatch makes
- * the first call fail on every rank with CCL_ERR_MISMATCH. */
+ * the first call fail on every rank: CCL_ERR_MISMATCH where a rank sees the difference,
+ * CCL_ERR_REMOTE where it hears of it from another (with CCLZ_CHECK_CALLS=1,
+ * CCL_ERR_MISMATCH on every rank). */
 typedef struct ccl_compressor *ccl_compressor_t;
 
 /* Collective over comm when spec is "auto" (it measures the links once per communicator);
