@@ -293,6 +293,26 @@ ccl_result_t ccl_wait(ccl_request_t *req_p);
  * Returns the first error among them, in array order, or CCL_SUCCESS. */
 ccl_result_t ccl_waitall(int n, ccl_request_t *reqs);
 
+/* ---- Traffic counters ----------------------------------------------------------------
+ * Cumulative counts since the communicator or compressor was made, on this rank: calls
+ * that ran (blocking or not, failed ones included), steps refused for a NaN or Inf
+ * (compressed calls only), the bytes of input the calls were given (an allgather's and a
+ * broadcast's send count, a reduce-scatter's whole input), and the bytes this rank handed
+ * to the transport for them, message headers included. A compressor's counts are those of
+ * the calls made with it, the messages its codec agrees on (shared scales) included; the
+ * communicator's count every call, and the messages of ccl_compressor_create("auto") and
+ * CCLZ_CHECK_CALLS too. Read them between calls (a call in flight is counted when it
+ * ends). */
+typedef struct {
+    uint64_t calls;
+    uint64_t skipped;
+    uint64_t bytes_in;
+    uint64_t bytes_sent;
+} ccl_stats_t;
+
+ccl_result_t ccl_comm_get_stats(ccl_comm_t comm, ccl_stats_t *stats);
+ccl_result_t ccl_compressor_get_stats(ccl_compressor_t comp, ccl_stats_t *stats);
+
 /* Size in bytes of one element of dtype, or 0 for an unknown dtype. */
 size_t ccl_datatype_size(ccl_datatype_t dtype);
 

@@ -90,6 +90,7 @@ static ccl_result_t p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const 
     if (res < 0)
         return p2p_fail(ctx, res, "sending to rank %d failed: %s", peer,
                         ccl_get_last_error(NULL));
+    comm->stats.bytes_sent += sizeof(ccl_msg_hdr_t) + len;
     return CCL_SUCCESS;
 }
 

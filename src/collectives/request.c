@@ -59,15 +59,43 @@ ccl_result_t ccl_reqq_create(struct ccl_comm *comm)
     return CCL_SUCCESS;
 }
 
-/* Runs c on this thread as the communicator's one running call (q->running is set). */
+/* Bytes of input c was given (ccl_stats_t.bytes_in). */
+static uint64_t input_bytes(const ccl_call_t *c)
+{
+    uint64_t n = (uint64_t)c->count * ccl_datatype_size(c->dtype);
+    if (c->kind == CCL_CALL_BARRIER)
+        return 0;
+    return c->kind == CCL_CALL_REDUCE_SCATTER ? n * (uint64_t)c->comm->nranks : n;
+}
+
+/* Runs c on this thread as the communicator's one running call (q->running is set), and
+ * counts it. A compressed call that passes its checks and still returns
+ * CCL_ERR_INVALID_ARG was refused for a NaN or Inf. */
 static ccl_result_t run_claimed(struct ccl_comm *comm, const ccl_call_t *c, int sleeps)
 {
     struct ccl_comm *outer = tls_running;
+    uint64_t sent = comm->stats.bytes_sent;
     tls_running = comm;
     comm->progress_sleeps = sleeps;
-    ccl_result_t res = ccl_call_run(c, 0);
+    ccl_result_t res = ccl_call_run(c, 1);
+    int checked = res == CCL_SUCCESS;
+    if (checked)
+        res = ccl_call_run(c, 0);
     comm->progress_sleeps = 0;
     tls_running = outer;
+    if (!checked)
+        return res;
+    comm->stats.calls++;
+    comm->stats.bytes_in += input_bytes(c);
+    if (c->comp != NULL) {
+        c->comp->stats.calls++;
+        c->comp->stats.bytes_in += input_bytes(c);
+        c->comp->stats.bytes_sent += comm->stats.bytes_sent - sent;
+        if (res == CCL_ERR_INVALID_ARG) {
+            c->comp->stats.skipped++;
+            comm->stats.skipped++;
+        }
+    }
     return res;
 }
 

@@ -236,6 +236,15 @@ void ccl_comm_release(struct ccl_comm *comm, int abort)
     comm_free(comm, abort || comm->failed != CCL_SUCCESS);
 }
 
+ccl_result_t ccl_comm_get_stats(ccl_comm_t comm, ccl_stats_t *stats)
+{
+    if (comm == NULL || stats == NULL)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL",
+                             comm == NULL ? "comm" : "stats");
+    *stats = comm->stats;
+    return CCL_SUCCESS;
+}
+
 ccl_result_t ccl_comm_rank(ccl_comm_t comm, int *rank_p)
 {
     if (comm == NULL || rank_p == NULL)

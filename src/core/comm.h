@@ -53,6 +53,8 @@ struct ccl_comm {
 
     ccl_tuning_t tuning;        /* the cost model, and what "auto" measured here */
 
+    ccl_stats_t stats;          /* ccl_comm_get_stats; bytes_sent counted per message */
+
     struct ccl_reqq *reqq;      /* nonblocking calls (collectives/request.c) */
     int progress_sleeps;        /* the call running now runs on the progress thread: its
                                  * waits sleep on the transport instead of spinning */

@@ -195,6 +195,15 @@ ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t cou
     return CCL_SUCCESS;
 }
 
+ccl_result_t ccl_compressor_get_stats(ccl_compressor_t c, ccl_stats_t *stats)
+{
+    if (c == NULL || stats == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s is NULL",
+                             c == NULL ? "comp" : "stats");
+    *stats = c->stats;
+    return CCL_SUCCESS;
+}
+
 ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
 {
     if (c == NULL)

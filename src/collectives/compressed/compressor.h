@@ -40,6 +40,7 @@ struct ccl_compressor {
     float        *f32_in, *f32_out; /* float16/bfloat16 calls go through float32 */
     size_t        f32_out_count;
     atomic_int    busy;           /* a nonblocking call on it is issued and not yet done */
+    ccl_stats_t   stats;          /* ccl_compressor_get_stats (collectives/request.c counts) */
 };
 
 /* The keys a spec gives the handle itself (ef=, weight=, algo=), beside the codec's. */
