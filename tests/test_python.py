@@ -1,0 +1,139 @@
+"""test_python.py: the cclz package under a launcher (tests/python.sh runs it on 2 and 3
+ranks): collectives on numpy arrays and torch tensors, blocking and not, futures, errors,
+compressors with their state and counters. Rank 0 prints PASS/FAIL lines, each agreed by
+every rank."""
+import sys
+import threading
+
+import numpy as np
+import torch
+
+import cclz
+
+comm = cclz.Communicator.from_env()
+rank, size = comm.rank, comm.size
+failed = 0
+
+
+def report(ok: bool, what: str) -> None:
+    """PASS only where every rank passed."""
+    global failed
+    flag = np.array([1 if ok else 0], dtype=np.int32)
+    comm.allreduce(flag, op="min")
+    if not flag[0]:
+        failed += 1
+    if rank == 0:
+        print(f"{'PASS' if flag[0] else 'FAIL'} python ranks={size}: {what}", flush=True)
+
+
+def raises(exc, fn, *args, **kw) -> bool:
+    try:
+        fn(*args, **kw)
+    except exc:
+        return True
+    except Exception as e:  # the wrong class
+        print(f"rank {rank}: {fn.__name__}: {type(e).__name__}: {e}", file=sys.stderr)
+    return False
+
+
+# ---- collectives --------------------------------------------------------------------------
+x = np.arange(1000, dtype=np.float64) + rank
+comm.allreduce(x)
+ok = np.array_equal(x, np.arange(1000) * size + size * (size - 1) / 2)
+t = torch.arange(7, dtype=torch.int64) * (rank + 1)
+out = torch.empty_like(t)
+ok &= comm.allreduce(t, op="max", out=out) is out and out.tolist() == [i * size for i in range(7)]
+g = torch.empty(3 * size, dtype=torch.int32)
+comm.allgather(torch.full((3,), rank, dtype=torch.int32), g)
+ok &= g.tolist() == sum([[r] * 3 for r in range(size)], [])
+rs_in = np.ones(2 * size, dtype=np.float32) * (rank + 1)
+rs_out = np.empty(2, dtype=np.float32)
+comm.reduce_scatter(rs_in, rs_out)
+ok &= rs_out.tolist() == [size * (size + 1) / 2] * 2
+b = torch.full((5,), float(rank), dtype=torch.bfloat16)
+comm.broadcast(b, root=size - 1)
+ok &= b.tolist() == [float(size - 1)] * 5
+comm.barrier()
+report(ok, "allreduce, allgather, reduce_scatter, broadcast, barrier on numpy and torch "
+           "(float64, int64, int32, float32, bfloat16), in place and not")
+
+# Nonblocking: 20 outstanding calls, waited in reverse; futures; tested from another thread.
+bufs = [torch.full((1000,), float(i + rank)) for i in range(20)]
+works = [comm.allreduce(buf, async_op=True) for buf in bufs]
+ok = all(w.wait() is bufs[i] for i, w in reversed(list(enumerate(works))))
+ok &= all(float(buf[0]) == i * size + size * (size - 1) / 2 for i, buf in enumerate(bufs))
+futs = [comm.allreduce(torch.ones(100) * rank, async_op=True).get_future() for _ in range(5)]
+ok &= all(float(f.wait()[0]) == size * (size - 1) / 2 for f in futs)
+w = comm.allreduce(torch.ones(10), async_op=True)
+
+
+def poll(work) -> None:
+    while not work.is_completed():
+        pass
+
+
+th = threading.Thread(target=poll, args=(w,))
+th.start()
+th.join()
+ok &= w.is_completed() and float(w.wait()[0]) == size
+report(ok, "nonblocking: 20 calls waited in reverse, futures, is_completed from another thread")
+
+# Errors: bad arguments before anything is sent, one class per code, the message kept.
+ok = raises(cclz.InvalidArgument, comm.allreduce, np.zeros(10)[::2])  # not contiguous
+ok &= raises(cclz.InvalidArgument, comm.allreduce, [1.0, 2.0])
+ok &= raises(cclz.InvalidArgument, comm.allreduce, np.zeros(3, dtype=np.complex64))
+ok &= raises(cclz.InvalidArgument, comm.allreduce, np.zeros(3), op="mean")
+ok &= raises(cclz.InvalidArgument, comm.broadcast, np.zeros(3), root=size)
+ok &= raises(cclz.InvalidArgument, comm.allgather, np.zeros(3), np.zeros(3 * size + 1))
+try:
+    comm.broadcast(np.zeros(3), root=-1)
+    ok = False
+except cclz.InvalidArgument as e:
+    ok &= e.code == -1 and "root -1" in str(e)
+report(ok, "bad arguments raise InvalidArgument with the C message, the communicator usable")
+
+# ---- compressors --------------------------------------------------------------------------
+n = 4096
+comp = cclz.Compressor(comm, "int:bits=8", n, torch.float32)
+ref = cclz.Compressor(comm, "int:bits=8", n, "float32")
+gen = torch.Generator().manual_seed(rank)
+grads = [torch.randn(n, generator=gen) for _ in range(4)]
+outs = [g.clone() for g in grads]
+for o in outs[:2]:
+    comp.allreduce(o, op="avg")
+saved = comp.state_dict()
+exact = [g.clone() for g in grads]
+for e in exact:
+    comm.allreduce(e, op="avg")
+ok = all(float((o - e).abs().max()) < 2.0 / 255 * 4 for o, e in zip(outs[:2], exact[:2]))
+ok &= comp.spec == "int:bits=8,ef=classic,algo=sra" and saved["numel"] == n
+# Resume: a fresh compressor with the saved state continues bit for bit.
+comp2 = cclz.Compressor(comm, "int:bits=8", n, torch.float32)
+comp2.load_state_dict(saved)
+a, b2 = grads[2].clone(), grads[2].clone()
+comp.allreduce(a, op="avg")
+comp2.allreduce(b2, op="avg")
+ok &= torch.equal(a, b2)
+ok &= raises(cclz.InvalidPayloadError, ref.load_state_dict,
+             {"state": saved["state"][:-1] + bytes([saved["state"][-1] ^ 1])})
+st = comp.stats()
+ok &= st["calls"] == 3 and st["bytes_in"] == 3 * n * 4 and st["skipped"] == 0
+ok &= (st["bytes_sent"] > 0) == (size > 1)
+report(ok, "Compressor: 8-bit within bound, state_dict and resume bit for bit, a corrupt "
+           "state refused, counters")
+
+# A NaN on one rank: NonFiniteGradient on every rank, blocking and not; the next step works.
+bad = torch.randn(n)
+bad[17] = float("nan") if rank == size - 1 else bad[17]
+ok = raises(cclz.NonFiniteGradient, comp.allreduce, bad.clone())
+w = comp.allreduce(bad.clone(), async_op=True)
+ok &= raises(cclz.NonFiniteGradient, w.wait) and isinstance(w.exception(), cclz.NonFiniteGradient)
+ok &= comp.stats()["skipped"] == 2
+comp.allreduce(torch.randn(n))
+report(ok, "a NaN on one rank raises NonFiniteGradient everywhere (blocking and "
+           "nonblocking); the compressor goes on")
+for c in (comp, comp2, ref):
+    c.close()
+
+comm.destroy()
+sys.exit(1 if failed else 0)
