@@ -201,6 +201,17 @@ report(finite == [True, False, True],
        "DDP hook: a NaN on one rank comes back as NaN on every rank (the step skipped "
        "everywhere), and the next step is finite")
 
+# A spec per parameter (PowerSGD needs each weight's rows): weights low-rank, biases exact.
+def powersgd(p: torch.Tensor) -> str:
+    return f"powersgd:rank=2,rows={p.shape[0]}" if p.dim() >= 2 else "none"
+
+
+lr_ddp, lr_state, _, lr_finite = train(powersgd, 3)
+specs = sorted(c.spec.split(",")[0] for c in lr_state._compressors.values())
+report(all(lr_finite) and specs.count("powersgd:rank=2") == 3 and lr_state.spec == "powersgd",
+       f"DDP hook with a spec per parameter: PowerSGD on the 3 weight matrices, "
+       f"biases exact ({specs})")
+
 # Checkpoint after 3 steps, resume in a fresh model, DDP and hook: equal to 6 steps straight.
 straight, _, _, _ = train("int:bits=8", 6)
 half, st_half, opt_half, _ = train("int:bits=8", 3)

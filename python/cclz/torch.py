@@ -20,7 +20,7 @@ The hook issues nonblocking calls and returns a future completed by the communic
 completion thread. A bucket with a gradient refused because some rank's holds NaN or Inf
 comes back all NaN on every rank, so that GradScaler (or the loop's own finiteness check)
 skips the step everywhere, as with the exact allreduce."""
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
 import torch.distributed as dist
@@ -29,14 +29,17 @@ from . import Communicator, Compressor, NonFiniteGradient, Work
 
 
 class CompressionState:
-    """What the hook keeps: the spec, the communicator (default: from the environment), the
+    """What the hook keeps: the spec (or a function giving a parameter's spec, as PowerSGD
+    needs for each matrix's rows), the communicator (default: from the environment), the
     size below which a gradient goes exact, and a compressor per parameter, named after the
     model's parameters (give model=ddp.module; without it the names are shapes in order of
     first sight, which a restart with the same model reproduces)."""
 
-    def __init__(self, spec: str = "int:bits=8", comm: Optional[Communicator] = None,
-                 min_bytes: int = 64 * 1024, model: Optional[torch.nn.Module] = None):
-        self.spec = spec
+    def __init__(self, spec: Union[str, Callable[[torch.Tensor], str]] = "int:bits=8",
+                 comm: Optional[Communicator] = None, min_bytes: int = 64 * 1024,
+                 model: Optional[torch.nn.Module] = None):
+        self.spec = spec if isinstance(spec, str) else getattr(spec, "__name__", "custom")
+        self._spec_of = spec if callable(spec) else (lambda p: spec)
         self.comm = comm if comm is not None else Communicator.from_env()
         self.min_bytes = min_bytes
         self._names = ({id(p): n for n, p in model.named_parameters()}
@@ -56,7 +59,7 @@ class CompressionState:
         key = self.name(param)
         comp = self._compressors.get(key)
         if comp is None:
-            comp = Compressor(self.comm, self.spec, grad.numel(), grad.dtype)
+            comp = Compressor(self.comm, self._spec_of(param), grad.numel(), grad.dtype)
             if key in self._loaded:
                 comp.load_state_dict(self._loaded.pop(key))
             self._compressors[key] = comp
