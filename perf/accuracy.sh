@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# accuracy.sh: examples/train_fmnist.py once per method, 4 local ranks under cclz_run, the
+# same seed; appends rank 0's per-epoch JSON lines to perf/results/training/fmnist.jsonl.
+#   perf/accuracy.sh EPOCHS METHOD...      (methods: examples/train_fmnist.py --help)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+epochs=$1
+shift
+out=$here/results/training/fmnist.jsonl
+mkdir -p "$(dirname "$out")"
+for m in "$@"; do
+    CCLZ_TIMEOUT=60 "$here/../tools/cclz_run" -np 4 /usr/bin/python3 \
+        "$here/../examples/train_fmnist.py" --method "$m" --epochs "$epochs" 2>/dev/null |
+        grep '^{' | tee -a "$out"
+done
