@@ -69,21 +69,22 @@ static uint64_t input_bytes(const ccl_call_t *c)
 }
 
 /* Runs c on this thread as the communicator's one running call (q->running is set), and
- * counts it. A compressed call that passes its checks and still returns
- * CCL_ERR_INVALID_ARG was refused for a NaN or Inf. */
+ * counts it. An exact call returns CCL_ERR_INVALID_ARG only from its checks, before it
+ * runs; a compressed one also when a step is refused for a NaN or Inf, so its checks are
+ * made apart first to tell the two (exact calls, the latency-bound ones, check once). */
 static ccl_result_t run_claimed(struct ccl_comm *comm, const ccl_call_t *c, int sleeps)
 {
     struct ccl_comm *outer = tls_running;
     uint64_t sent = comm->stats.bytes_sent;
     tls_running = comm;
     comm->progress_sleeps = sleeps;
-    ccl_result_t res = ccl_call_run(c, 1);
+    ccl_result_t res = c->comp != NULL ? ccl_call_run(c, 1) : CCL_SUCCESS;
     int checked = res == CCL_SUCCESS;
     if (checked)
         res = ccl_call_run(c, 0);
     comm->progress_sleeps = 0;
     tls_running = outer;
-    if (!checked)
+    if (!checked || (c->comp == NULL && res == CCL_ERR_INVALID_ARG))
         return res;
     comm->stats.calls++;
     comm->stats.bytes_in += input_bytes(c);
