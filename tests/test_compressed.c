@@ -953,9 +953,13 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
     int fails = 0;
     if (ccl_comm_init_rank(&comm, p, id, rank) != CCL_SUCCESS)
         return 255;
-    if (strcmp(arg, "mismatch") == 0) {
+    if (strcmp(arg, "mismatch") == 0 || strcmp(arg, "mismatch-late") == 0) {
         float x[N] = {0};
         ccl_compressor_t c = mk(comm, rank == 0 ? "int:bits=8" : "int:bits=4", N, CCL_FLOAT32);
+        /* "-late": rank 1 calls after the rank that sees the mismatch has told everyone and
+         * exited, so its sends meet a dead peer; the notice must still win. */
+        if (strcmp(arg, "mismatch-late") == 0 && rank == 1)
+            usleep(300 * 1000);
         ccl_result_t r = ccl_allreduce_compressed(x, x, N, CCL_FLOAT32, CCL_SUM, c, comm);
         fprintf(stderr, "rank %d: mismatched specs: %d %s\n", rank, r, ccl_get_last_error(comm));
         const char *checked = getenv("CCLZ_CHECK_CALLS");
@@ -1032,6 +1036,10 @@ int main(int argc, char **argv)
     h_report(codes[0] == 0 && codes[1] == 0 && codes[2] == 0,
              "compressed: specs that differ across ranks fail on every rank (CCL_ERR_MISMATCH "
              "or CCL_ERR_REMOTE; CCL_ERR_MISMATCH everywhere with CCLZ_CHECK_CALLS=1)");
+    h_spawn(3, "mismatch-late", 60, codes);
+    h_report(codes[0] == 0 && codes[1] == 0 && codes[2] == 0,
+             "compressed: a rank that reports a mismatch and exits at once: the others get its "
+             "reason (CCL_ERR_REMOTE), not a transport error");
     h_spawn(4, "kill", 60, codes);
     h_report(codes[0] == 0 && codes[2] == 0 && codes[3] == 0 && codes[1] == 128 + SIGKILL,
              "compressed: a peer killed mid-call gives an error on the others, no hang");

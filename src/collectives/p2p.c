@@ -44,6 +44,9 @@ ccl_result_t ccl_ctx_reqs(ccl_coll_ctx_t *ctx, int n, ccl_p2p_req_t **reqs_p)
 static ccl_result_t p2p_fail(ccl_coll_ctx_t *ctx, ccl_result_t res, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* How long a broken connection waits for a failure notice that may be queued behind it. */
+#define CCL_NOTICE_GRACE_S 0.02
+
 static ccl_result_t p2p_fail(ccl_coll_ctx_t *ctx, ccl_result_t res, const char *fmt, ...)
 {
     char why[CCL_ERRSTR_LEN];
@@ -51,6 +54,15 @@ static ccl_result_t p2p_fail(ccl_coll_ctx_t *ctx, ccl_result_t res, const char *
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
+    if (res == CCL_ERR_TRANSPORT) {
+        /* A rank that fails tells every peer why, then often exits at once: its broken
+         * connection can be seen before its notice is read. The notice names the cause;
+         * give it a moment to arrive and report it instead. */
+        struct ccl_comm *comm = ctx->comm;
+        double until = ccl_time_now() + CCL_NOTICE_GRACE_S;
+        while (ccl_comm_check_health(comm) == CCL_SUCCESS && ccl_time_now() < until)
+            comm->tl_ops->progress(comm->tl);
+    }
     ccl_comm_fail(ctx->comm, res, why);
     /* The communicator keeps the first cause; report that one. */
     return ccl_set_error(ctx->comm, ctx->comm->failed, "%s", ctx->comm->failure);
