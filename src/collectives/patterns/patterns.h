@@ -88,4 +88,9 @@ typedef struct {
 
 ccl_result_t ccl_ring_run(ccl_coll_ctx_t *ctx, const ccl_ring_desc_t *d);
 
+/* The compressed scatter-reduce-allgather (sra.c) of the call's step: the algorithm of the
+ * compressed allreduce (allreduce/quant_sra.c). */
+ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx);
+double ccl_sra_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P);
+
 #endif
