@@ -229,6 +229,23 @@ ccl_result_t ccl_allgather_compressed(const void *sendbuf, void *recvbuf, size_t
                                       ccl_datatype_t dtype, ccl_compressor_t comp,
                                       ccl_comm_t comm);
 
+/* recvbuf[i] = sum (or average) over ranks of what each rank's compressor sends for
+ * sendbuf[rank*recvcount + i], for i < recvcount: sharded (ZeRO/FSDP) training's gradient
+ * reduction. sendbuf holds nranks*recvcount elements and the compressor is made for that
+ * many: its error feedback covers the whole input. Each rank encodes its part of every other
+ * rank's shard once and sends it there, where the parts are summed in float32 with the
+ * rank's own part, unencoded: one quantization per element (the allreduce makes two), and
+ * each rank sends (nranks-1)/nranks of the encoded input. Codecs: quantizers, casts, sign
+ * and the sparse codecs, with ef=none or ef=classic (dgc's own state for dgc); powersgd and
+ * EF21 are refused with CCL_ERR_INVALID_ARG, the algo= key is ignored, and "auto", "none",
+ * other dtypes and ops run the exact ccl_reduce_scatter. A NaN or Inf on any rank: every
+ * rank returns CCL_ERR_INVALID_ARG, the state kept, as for the allreduce; a sum of finite
+ * values that overflows float32 is returned as the infinity, as the exact sum would be.
+ * In place when recvbuf == sendbuf + rank*recvcount*sizeof(dtype), as ccl_reduce_scatter. */
+ccl_result_t ccl_reduce_scatter_compressed(const void *sendbuf, void *recvbuf, size_t recvcount,
+                                           ccl_datatype_t dtype, ccl_redop_t op,
+                                           ccl_compressor_t comp, ccl_comm_t comm);
+
 /* ---- Nonblocking calls ---------------------------------------------------------------
  *
  * ccl_iX(..., &req) is ccl_X(...) that returns as soon as its arguments are checked (a bad
@@ -281,6 +298,10 @@ ccl_result_t ccl_iallreduce_compressed(const void *sendbuf, void *recvbuf, size_
 ccl_result_t ccl_iallgather_compressed(const void *sendbuf, void *recvbuf, size_t sendcount,
                                        ccl_datatype_t dtype, ccl_compressor_t comp,
                                        ccl_comm_t comm, ccl_request_t *req_p);
+ccl_result_t ccl_ireduce_scatter_compressed(const void *sendbuf, void *recvbuf,
+                                            size_t recvcount, ccl_datatype_t dtype,
+                                            ccl_redop_t op, ccl_compressor_t comp,
+                                            ccl_comm_t comm, ccl_request_t *req_p);
 
 /* *done_p = 1 and the call's result when *req_p is done (the request is then freed and
  * *req_p set to NULL); else *done_p = 0 and CCL_SUCCESS. A NULL *req_p is done, with
@@ -350,6 +371,10 @@ ccl_result_t ccl_allgather_compressed_stream(const void *sendbuf, void *recvbuf,
                                              size_t sendcount, ccl_datatype_t dtype,
                                              ccl_compressor_t comp, ccl_comm_t comm,
                                              ccl_stream_t stream);
+ccl_result_t ccl_reduce_scatter_compressed_stream(const void *sendbuf, void *recvbuf,
+                                                  size_t recvcount, ccl_datatype_t dtype,
+                                                  ccl_redop_t op, ccl_compressor_t comp,
+                                                  ccl_comm_t comm, ccl_stream_t stream);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -806,6 +806,167 @@ static int t_stats(ccl_comm_t comm, int rank, int p)
     return ok;
 }
 
+/* ccl_reduce_scatter_compressed: rank r's shard of n = p * RS elements, summed from the
+ * others' encoded parts and its own unencoded part. */
+#define RS 2503
+
+static double rs_exact(int p, int rank, size_t i, int call)
+{
+    double e = 0;
+    for (int q = 0; q < p; q++)
+        e += uval(q, (size_t)rank * RS + i, call);
+    return e;
+}
+
+/* One quantization of each other rank's part: within (p - 1) units (sum and average); with
+ * classic error feedback over 20 calls the sums of the outputs stay within (p - 1) units of
+ * the sums of the exact results (telescoping: every residual is under one unit). */
+static int t_rs_bound(ccl_comm_t comm, int rank, int p, const char *spec, double unit, int ef)
+{
+    const size_t n = (size_t)p * RS;
+    float *x = malloc(n * 4), *out = malloc(RS * 4);
+    double *acc = calloc(RS, sizeof(double)), *want = calloc(RS, sizeof(double));
+    ccl_compressor_t c = mk(comm, spec, n, CCL_FLOAT32);
+    int ok = c != NULL, calls = ef ? 20 : 2;
+    for (int call = 0; call < calls && ok; call++) {
+        ccl_redop_t op = !ef && call == 1 ? CCL_AVG : CCL_SUM;
+        for (size_t i = 0; i < n; i++)
+            x[i] = uval(rank, i, call);
+        ok = ccl_reduce_scatter_compressed(x, out, RS, CCL_FLOAT32, op, c, comm) == CCL_SUCCESS;
+        for (size_t i = 0; i < RS && ok; i++) {
+            double e = rs_exact(p, rank, i, call) / (op == CCL_AVG ? p : 1);
+            acc[i] += out[i];
+            want[i] += e;
+            double tol = unit * (p - 1) / (op == CCL_AVG ? p : 1) + 1e-5;
+            if (!ef && fabs(out[i] - e) > tol) {
+                fprintf(stderr, "rs %s: [%zu] %g vs exact %g (tol %g)\n", spec, i, out[i], e, tol);
+                ok = 0;
+            }
+        }
+    }
+    for (size_t i = 0; i < RS && ok && ef; i++)
+        if (fabs(acc[i] - want[i]) > unit * (p - 1) + 1e-3) {
+            fprintf(stderr, "rs %s: [%zu] sum over calls %g vs %g\n", spec, i, acc[i], want[i]);
+            ok = 0;
+        }
+    ccl_compressor_destroy(c);
+    free(x);
+    free(out);
+    free(acc);
+    free(want);
+    return ok;
+}
+
+/* Values fp16 holds exactly, through the cast codec: the exact reduce-scatter's bits; in
+ * place through the stream entry point (host buffers), the same bits; "none" and "auto" are
+ * the exact reduce-scatter. */
+static int t_rs_exact_paths(ccl_comm_t comm, int rank, int p)
+{
+    static const char *const specs[] = {"cast:type=fp16,ef=none", "none", "auto"};
+    const size_t n = (size_t)p * RS;
+    float *x = malloc(n * 4), *y = malloc(n * 4), *out = malloc(RS * 4), *want = malloc(RS * 4);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] = (float)((int)((rank + 1) * i % 61) - 30);
+    ok = ccl_reduce_scatter(x, want, RS, CCL_FLOAT32, CCL_SUM, comm) == CCL_SUCCESS;
+    for (size_t s = 0; ok && s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_compressor_t c = mk(comm, specs[s], n, CCL_FLOAT32);
+        float *own = y + (size_t)rank * RS;
+        memcpy(y, x, n * 4);
+        ok = c != NULL &&
+             ccl_reduce_scatter_compressed(x, out, RS, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
+             memcmp(out, want, RS * 4) == 0 &&
+             ccl_reduce_scatter_compressed_stream(y, own, RS, CCL_FLOAT32, CCL_SUM, c, comm, NULL) == CCL_SUCCESS &&
+             memcmp(own, want, RS * 4) == 0;
+        if (!ok)
+            fprintf(stderr, "rs %s: differs from the exact reduce-scatter: %s\n", specs[s],
+                    ccl_get_last_error(comm));
+        ccl_compressor_destroy(c);
+    }
+    free(x);
+    free(y);
+    free(out);
+    free(want);
+    return ok;
+}
+
+/* A NaN on one rank (first or last element; with error feedback, and left to the sparse
+ * encoder without it): every rank returns CCL_ERR_INVALID_ARG, the next call works. */
+static int t_rs_nan(ccl_comm_t comm, int rank, int p, const char *spec, size_t at)
+{
+    const size_t n = (size_t)p * RS;
+    float *x = malloc(n * 4), *out = malloc(RS * 4);
+    ccl_compressor_t c = mk(comm, spec, n, CCL_FLOAT32);
+    for (size_t i = 0; i < n; i++)
+        x[i] = uval(rank, i, 3);
+    int ok = c != NULL;
+    if (rank == p - 1)
+        x[at] = NAN;
+    ccl_result_t r = ok ? ccl_reduce_scatter_compressed(x, out, RS, CCL_FLOAT32, CCL_SUM, c, comm)
+                        : CCL_ERR_INTERNAL;
+    x[at] = 0.5f;
+    ok = ok && r == CCL_ERR_INVALID_ARG &&
+         ccl_reduce_scatter_compressed(x, out, RS, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    if (!ok)
+        fprintf(stderr, "rs NaN %s at %zu: %d %s\n", spec, at, (int)r, ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    free(x);
+    free(out);
+    return ok;
+}
+
+/* Refused before anything moves: powersgd, EF21, a compressor of another count. The
+ * nonblocking form gives the blocking one's bits; the traffic is one phase of the
+ * allreduce's two. */
+static int t_rs_api(ccl_comm_t comm, int rank, int p)
+{
+    const size_t n = (size_t)p * RS;
+    float *x = malloc(n * 4), *out = malloc(n * 4), *out2 = malloc(RS * 4);
+    char pspec[64];
+    snprintf(pspec, sizeof(pspec), "powersgd:rank=1,rows=%d", p); /* one rank: no smaller */
+    ccl_compressor_t ps = mk(comm, pspec, n, CCL_FLOAT32),
+                     e21 = mk(comm, "int:bits=8,ef=ef21", n, CCL_FLOAT32),
+                     small = mk(comm, "int:bits=8", RS, CCL_FLOAT32),
+                     a = mk(comm, "int:bits=8,algo=sra", n, CCL_FLOAT32),
+                     b = mk(comm, "int:bits=8,algo=sra", n, CCL_FLOAT32);
+    ccl_stats_t sa = {0}, sb = {0};
+    ccl_request_t req = NULL;
+    for (size_t i = 0; i < n; i++)
+        x[i] = uval(rank, i, 4);
+    int ok = ps && e21 && small && a && b;
+    ok = ok && (p == 1 || ccl_reduce_scatter_compressed(x, out, RS, CCL_FLOAT32, CCL_SUM, small, comm) == CCL_ERR_INVALID_ARG);
+    ok = ok && (p == 1 ||
+                (ccl_reduce_scatter_compressed(x, out, RS, CCL_FLOAT32, CCL_SUM, ps, comm) == CCL_ERR_INVALID_ARG &&
+                 strstr(ccl_get_last_error(comm), "powersgd") != NULL));
+    ok = ok && ccl_reduce_scatter_compressed(x, out, RS, CCL_FLOAT32, CCL_SUM, e21, comm) == CCL_ERR_INVALID_ARG &&
+         strstr(ccl_get_last_error(comm), "EF21") != NULL;
+    ok = ok && ccl_reduce_scatter_compressed(NULL, out, RS, CCL_FLOAT32, CCL_SUM, a, comm) == CCL_ERR_INVALID_ARG;
+    for (int call = 0; ok && call < 2; call++)
+        ok = ccl_ireduce_scatter_compressed(x, out2, RS, CCL_FLOAT32, CCL_SUM, a, comm, &req) == CCL_SUCCESS &&
+             ccl_wait(&req) == CCL_SUCCESS &&
+             ccl_reduce_scatter_compressed(x, out, RS, CCL_FLOAT32, CCL_SUM, b, comm) == CCL_SUCCESS &&
+             memcmp(out, out2, RS * 4) == 0;
+    ok = ok && ccl_compressor_get_stats(a, &sa) == CCL_SUCCESS &&
+         ccl_allreduce_compressed(x, out, n, CCL_FLOAT32, CCL_SUM, b, comm) == CCL_SUCCESS &&
+         ccl_compressor_get_stats(b, &sb) == CCL_SUCCESS;
+    /* b: two reduce-scatters (as a's two) and one allreduce. */
+    ok = ok && sa.calls == 2 && sa.bytes_in == 2 * n * 4 &&
+         (p == 1 ? sa.bytes_sent == 0
+                 : sa.bytes_sent < 0.3 * 2 * n * 4 && 2 * (sb.bytes_sent - sa.bytes_sent) > 1.6 * sa.bytes_sent);
+    if (!ok)
+        fprintf(stderr, "rs api: %s (sent %llu, allreduce %llu)\n", ccl_get_last_error(comm),
+                (unsigned long long)sa.bytes_sent, (unsigned long long)(sb.bytes_sent - sa.bytes_sent));
+    ccl_compressor_destroy(ps);
+    ccl_compressor_destroy(e21);
+    ccl_compressor_destroy(small);
+    ccl_compressor_destroy(a);
+    ccl_compressor_destroy(b);
+    free(x);
+    free(out);
+    free(out2);
+    return ok;
+}
+
 static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
@@ -823,6 +984,7 @@ static const char *const names[] = {
     "the handle's keys (ef=, weight=, algo=): the last of each wins, bad values refused, the spec normalised; counts that overflow refused as invalid",
     "counts 0 and 1 with every codec (powersgd too), auto and none",
     "traffic counters: calls, refused steps, bytes in, bytes sent (8-bit under 0.35x the exact ring's)",
+    "reduce-scatter: int8, int4, qsgd, topk within one quantization; classic EF telescopes; fp16 exact, in place (_stream entry), none and auto as the exact one; NaN skips everywhere; powersgd, EF21, bad counts refused; nonblocking = blocking; half the allreduce's traffic",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -916,6 +1078,18 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
         return t_empty(comm, rank, p);
     case 23:
         return t_stats(comm, rank, p);
+    case 24: /* topk's error is at most the largest value it leaves, 2 here */
+        return t_rs_bound(comm, rank, p, "int:bits=8,ef=none", 2.0 / 255, 0) &&
+               t_rs_bound(comm, rank, p, "int:bits=4,ef=none,round=stochastic", 2.0 / 15, 0) &&
+               t_rs_bound(comm, rank, p, "qsgd:bits=4,ef=none", 2.0 / 7, 0) &&
+               t_rs_bound(comm, rank, p, "topk:ratio=0.1,ef=none", 2.0, 0) &&
+               t_rs_bound(comm, rank, p, "int:bits=4", 2.0 / 15, 1) &&
+               t_rs_exact_paths(comm, rank, p) &&
+               t_rs_nan(comm, rank, p, "int:bits=8", 0) &&
+               t_rs_nan(comm, rank, p, "int:bits=8", (size_t)p * RS - 1) &&
+               t_rs_nan(comm, rank, p, "topk:ratio=0.01,ef=none", (size_t)p * RS - 1) &&
+               t_rs_nan(comm, rank, p, "topk:ratio=0.01,ef=none", 0) &&
+               t_rs_nan(comm, rank, p, "dgc:ratio=0.01", 7) && t_rs_api(comm, rank, p);
     }
     return 0;
 }

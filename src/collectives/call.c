@@ -14,6 +14,8 @@ ccl_result_t ccl_call_run(const ccl_call_t *c, int check_only)
     case CCL_CALL_BARRIER:              return ccl_run_barrier(c, check_only);
     case CCL_CALL_ALLREDUCE_COMPRESSED: return ccl_run_allreduce_compressed(c, check_only);
     case CCL_CALL_ALLGATHER_COMPRESSED: return ccl_run_allgather_compressed(c, check_only);
+    case CCL_CALL_REDUCE_SCATTER_COMPRESSED:
+        return ccl_run_reduce_scatter_compressed(c, check_only);
     }
     return ccl_set_error(c->comm, CCL_ERR_INTERNAL, "unknown call kind %d", (int)c->kind);
 }

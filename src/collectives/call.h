@@ -13,6 +13,7 @@ typedef enum {
     CCL_CALL_BARRIER,
     CCL_CALL_ALLREDUCE_COMPRESSED,
     CCL_CALL_ALLGATHER_COMPRESSED,
+    CCL_CALL_REDUCE_SCATTER_COMPRESSED,
 } ccl_call_kind_t;
 
 typedef struct {
@@ -38,6 +39,7 @@ ccl_result_t ccl_run_broadcast(const ccl_call_t *c, int check_only);
 ccl_result_t ccl_run_barrier(const ccl_call_t *c, int check_only);
 ccl_result_t ccl_run_allreduce_compressed(const ccl_call_t *c, int check_only);
 ccl_result_t ccl_run_allgather_compressed(const ccl_call_t *c, int check_only);
+ccl_result_t ccl_run_reduce_scatter_compressed(const ccl_call_t *c, int check_only);
 ccl_result_t ccl_run_staged(const ccl_call_t *c, int check_only);
 
 /* The call's checks and, unless check_only, the call, on this thread. */

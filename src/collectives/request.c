@@ -65,7 +65,9 @@ static uint64_t input_bytes(const ccl_call_t *c)
     uint64_t n = (uint64_t)c->count * ccl_datatype_size(c->dtype);
     if (c->kind == CCL_CALL_BARRIER)
         return 0;
-    return c->kind == CCL_CALL_REDUCE_SCATTER ? n * (uint64_t)c->comm->nranks : n;
+    return c->kind == CCL_CALL_REDUCE_SCATTER || c->kind == CCL_CALL_REDUCE_SCATTER_COMPRESSED
+               ? n * (uint64_t)c->comm->nranks
+               : n;
 }
 
 /* Runs c on this thread as the communicator's one running call (q->running is set), and

@@ -86,6 +86,9 @@ ccl_result_t ccl_run_staged(const ccl_call_t *c, int check_only)
 #endif
         STAGED(comm, sendbuf, b, recvbuf, bytes_of(dtype, n, ranks(comm)), c->stream,
                ccl_allgather_compressed(hs, hr, n, dtype, c->comp, comm));
+    case CCL_CALL_REDUCE_SCATTER_COMPRESSED:
+        STAGED(comm, sendbuf, bytes_of(dtype, n, ranks(comm)), recvbuf, b, c->stream,
+               ccl_reduce_scatter_compressed(hs, hr, n, dtype, c->op, c->comp, comm));
     case CCL_CALL_BARRIER:
         break;
     }
@@ -150,5 +153,16 @@ ccl_result_t ccl_allgather_compressed_stream(const void *sendbuf, void *recvbuf,
     ccl_call_t c = {.kind = CCL_CALL_ALLGATHER_COMPRESSED, .comm = comm, .sendbuf = sendbuf,
                     .recvbuf = recvbuf, .count = sendcount, .dtype = dtype, .comp = comp,
                     .on_stream = 1, .stream = stream};
+    return ccl_call_blocking(&c);
+}
+
+ccl_result_t ccl_reduce_scatter_compressed_stream(const void *sendbuf, void *recvbuf,
+                                                  size_t recvcount, ccl_datatype_t dtype,
+                                                  ccl_redop_t op, ccl_compressor_t comp,
+                                                  ccl_comm_t comm, ccl_stream_t stream)
+{
+    ccl_call_t c = {.kind = CCL_CALL_REDUCE_SCATTER_COMPRESSED, .comm = comm,
+                    .sendbuf = sendbuf, .recvbuf = recvbuf, .count = recvcount, .dtype = dtype,
+                    .op = op, .comp = comp, .on_stream = 1, .stream = stream};
     return ccl_call_blocking(&c);
 }

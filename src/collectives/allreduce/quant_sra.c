@@ -5,7 +5,12 @@
 
 static ccl_result_t sra_run(ccl_coll_ctx_t *ctx)
 {
-    return ccl_sra_run(ctx);
+    return ccl_sra_run(ctx, 1);
+}
+
+static double sra_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P)
+{
+    return ccl_sra_estimate(a, t, P, 1);
 }
 
 const ccl_algo_t ccl_allreduce_quant_sra = {
@@ -18,5 +23,5 @@ const ccl_algo_t ccl_allreduce_quant_sra = {
     .default_for = CCL_CARRY_DENSE,
     .flags       = CCL_ALGO_PREPARES_PIECES,
     .run         = sra_run,
-    .estimate_us = ccl_sra_estimate,
+    .estimate_us = sra_estimate,
 };

@@ -1,6 +1,6 @@
-/* compressed.c: the public compressed calls: ccl_compressor_create, ccl_allreduce_compressed
- * and ccl_allgather_compressed, their argument checks, and the choice of exact, auto or
- * compressed path. */
+/* compressed.c: the public compressed calls: ccl_compressor_create, ccl_allreduce_compressed,
+ * ccl_allgather_compressed and ccl_reduce_scatter_compressed, their argument checks, and
+ * the choice of exact, auto or compressed path. */
 #include "collectives/compressed/compressor.h"
 #include "collectives/compressed/auto.h"
 #include "collectives/compressed/run.h"
@@ -105,6 +105,48 @@ ccl_result_t ccl_run_allgather_compressed(const ccl_call_t *call, int check_only
                                              comm->nranks, NULL));
 }
 
+ccl_result_t ccl_run_reduce_scatter_compressed(const ccl_call_t *call, int check_only)
+{
+    ccl_comm_t comm = call->comm;
+    ccl_compressor_t c = call->comp;
+    size_t n = call->count;
+    if (comm == NULL || c == NULL)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL", comm == NULL ? "comm" : "compressor");
+    if (n > SIZE_MAX / (size_t)comm->nranks)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "recvcount %zu overflows", n);
+    /* The compressor holds the error feedback of the whole input, nranks * recvcount. */
+    if (n * (size_t)comm->nranks != c->count || call->dtype != c->dtype)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
+                             "compressor was made for %zu elements of type %d; a reduce-scatter "
+                             "of recvcount %zu on %d ranks needs %zu of type %d",
+                             c->count, (int)c->dtype, n, comm->nranks,
+                             n * (size_t)comm->nranks, (int)call->dtype);
+    if (n > 0 && (call->sendbuf == NULL || call->recvbuf == NULL))
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL with recvcount %zu",
+                             call->sendbuf == NULL ? "sendbuf" : "recvbuf", n);
+    if ((unsigned)call->op >= CCL_NUM_OPS)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)call->op);
+    /* Lossy compression only for floating-point sums and averages; auto measures only the
+     * allreduce, so it takes the exact path here too. */
+    if (c->kind == CCL_COMP_NONE || c->kind == CCL_COMP_AUTO || !ccl_comp_is_float(call->dtype) ||
+        (call->op != CCL_SUM && call->op != CCL_AVG))
+        return check_only ? CCL_SUCCESS
+                          : ccl_reduce_scatter(call->sendbuf, call->recvbuf, n, call->dtype,
+                                               call->op, comm);
+    if (c->kind == CCL_COMP_LOWRANK)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "powersgd approximates the whole "
+                             "matrix; a reduce-scatter takes a quantizer or a sparse codec");
+    if (c->ef_mode == CCL_EF_EF21 || c->ef_mode == CCL_EF_EF21W)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "EF21 keeps a running aggregate of the "
+                             "whole sum; a reduce-scatter takes ef=none or ef=classic");
+    if (check_only)
+        return CCL_SUCCESS;
+    return ccl_comp_run(c, comm, CCL_COLL_REDUCE_SCATTER, call->sendbuf, call->recvbuf, n,
+                        call->op,
+                        ccl_comp_select_algo(CCL_COLL_REDUCE_SCATTER, &c->codec, c->count,
+                                             &comm->tuning, comm->nranks, NULL));
+}
+
 ccl_result_t ccl_allreduce_compressed(const void *sendbuf, void *recvbuf, size_t count,
                                       ccl_datatype_t dtype, ccl_redop_t op,
                                       ccl_compressor_t comp, ccl_comm_t comm)
@@ -141,5 +183,26 @@ ccl_result_t ccl_iallgather_compressed(const void *sendbuf, void *recvbuf, size_
 {
     ccl_call_t c = {.kind = CCL_CALL_ALLGATHER_COMPRESSED, .comm = comm, .sendbuf = sendbuf,
                     .recvbuf = recvbuf, .count = sendcount, .dtype = dtype, .comp = comp};
+    return ccl_call_issue(&c, req_p);
+}
+
+ccl_result_t ccl_reduce_scatter_compressed(const void *sendbuf, void *recvbuf, size_t recvcount,
+                                           ccl_datatype_t dtype, ccl_redop_t op,
+                                           ccl_compressor_t comp, ccl_comm_t comm)
+{
+    ccl_call_t c = {.kind = CCL_CALL_REDUCE_SCATTER_COMPRESSED, .comm = comm,
+                    .sendbuf = sendbuf, .recvbuf = recvbuf, .count = recvcount, .dtype = dtype,
+                    .op = op, .comp = comp};
+    return ccl_call_blocking(&c);
+}
+
+ccl_result_t ccl_ireduce_scatter_compressed(const void *sendbuf, void *recvbuf,
+                                            size_t recvcount, ccl_datatype_t dtype,
+                                            ccl_redop_t op, ccl_compressor_t comp,
+                                            ccl_comm_t comm, ccl_request_t *req_p)
+{
+    ccl_call_t c = {.kind = CCL_CALL_REDUCE_SCATTER_COMPRESSED, .comm = comm,
+                    .sendbuf = sendbuf, .recvbuf = recvbuf, .count = recvcount, .dtype = dtype,
+                    .op = op, .comp = comp};
     return ccl_call_issue(&c, req_p);
 }

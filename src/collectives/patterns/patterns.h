@@ -88,9 +88,12 @@ typedef struct {
 
 ccl_result_t ccl_ring_run(ccl_coll_ctx_t *ctx, const ccl_ring_desc_t *d);
 
-/* The compressed scatter-reduce-allgather (sra.c) of the call's step: the algorithm of the
- * compressed allreduce (allreduce/quant_sra.c). */
-ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx);
-double ccl_sra_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P);
+/* The compressed scatter-reduce-allgather (sra.c) of the call's step. With gather, the
+ * compressed allreduce (allreduce/quant_sra.c): every rank ends with the whole sum. Without,
+ * the compressed reduce-scatter (reduce_scatter/quant_sra.c): args->count is the whole
+ * input and recvbuf receives this rank's segment (ccl_seg_off, ccl_seg_len), summed in
+ * float32 from the others' encoded pieces and its own unencoded one. */
+ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx, int gather);
+double ccl_sra_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P, int gather);
 
 #endif

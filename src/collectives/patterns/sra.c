@@ -1,5 +1,7 @@
-/* sra.c: the quantized scatter-reduce(-allgather) engine (as CGX does), which the compressed
- * allreduce (allreduce/quant_sra.c) runs whole. The buffer is cut in P segments; rank j owns segment j. Each rank encodes its part of segment j once and sends it
+/* sra.c: the quantized scatter-reduce(-allgather) engine (as CGX does): the compressed
+ * allreduce (allreduce/quant_sra.c) runs it whole, the compressed reduce-scatter
+ * (reduce_scatter/quant_sra.c) its first half. The buffer is cut in P segments; rank j
+ * owns segment j. Each rank encodes its part of segment j once and sends it
  * to j, which sums the P contributions exactly in float32 (its own unencoded), encodes the
  * sum once and sends that to every rank; every rank, the owner included, decodes the same
  * bytes, so results are bit-identical. Two quantizations per element whatever the rank
@@ -21,6 +23,7 @@
 typedef struct {
     size_t n;
     int    P, r, C;    /* ranks, this rank, pieces per segment */
+    int    gather;     /* an allreduce: the sums go to every rank */
     size_t *off;       /* slot offsets in the message block */
 } sra_t;
 
@@ -50,6 +53,10 @@ static ccl_result_t layout(sra_t *s, const ccl_codec_t *eff)
                 size_t po, pl;
                 piece(s, kind == SCATTER_IN ? s->r : i, c, &po, &pl);
                 s->off[slot_index(s, kind, i, c)] = total;
+                /* Without the gather, nothing is received there nor sent from the own
+                 * segment's slots. */
+                if (!s->gather && (kind == GATHER_IN || (kind == SEND && i == s->r)))
+                    continue;
                 total += CCL_MAX(ccl_codec_max_encoded_size(eff, pl), (size_t)CCL_SKIP_TOKEN_LEN);
             }
     s->off[nslots] = total;
@@ -60,7 +67,7 @@ static ccl_result_t layout(sra_t *s, const ccl_codec_t *eff)
 #define SRA_MAX_PIECES 32
 #define SRA_ID(phase, c) ((uint32_t)(phase) * (uint32_t)s.C + (uint32_t)(c))
 
-ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx)
+ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx, int gather)
 {
     const ccl_coll_args_t *a = ctx->args;
     ccl_comp_step_t *st = a->step;
@@ -74,7 +81,7 @@ ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx)
      * pipeline's fill and drain cost about a round. */
     size_t seg_wire = ccl_codec_max_encoded_size(eff, ccl_seg_len(a->count, P, 0)),
            chunk = CCL_MAX((size_t)1, ccl_config_get()->chunk_size / 2);
-    sra_t s = {.n = a->count, .P = P, .r = r,
+    sra_t s = {.n = a->count, .P = P, .r = r, .gather = gather,
                .C = CCL_MAX((int)CCL_MIN((seg_wire + chunk - 1) / chunk, (size_t)SRA_MAX_PIECES), 1)};
     /* Requests, P * C each: the gather's sends, the scatter's and the gather's receives, the
      * scatter's sends. */
@@ -83,6 +90,9 @@ ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx)
     int skip = st->local_skip;
     ccl_result_t res;
     uint8_t *mem;
+    /* Where this rank's piece g of its segment is summed: in place in the allreduce's
+     * output, from the start of the reduce-scatter's. */
+    const size_t sum_base = gather ? 0 : ccl_seg_off(a->count, P, r);
 #define SLOT(kind, i, pc) (mem + s.off[slot_index(&s, kind, i, pc)])
 #define SLOT_CAP(kind, i, pc) (s.off[slot_index(&s, kind, i, pc) + 1] - s.off[slot_index(&s, kind, i, pc)])
 #define REQ(kind, i, pc) (&reqs[slot_index(&s, kind, i, pc)])
@@ -99,9 +109,17 @@ ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx)
         for (int pc = 0; pc < s.C && i != r; pc++)
             if ((res = ccl_p2p_irecv_v(ctx, i, SRA_ID(0, pc), SLOT(SCATTER_IN, i, pc),
                                        SLOT_CAP(SCATTER_IN, i, pc), REQ(SCATTER_IN, i, pc))) ||
-                (res = ccl_p2p_irecv_v(ctx, i, SRA_ID(1, pc), SLOT(GATHER_IN, i, pc),
-                                       SLOT_CAP(GATHER_IN, i, pc), REQ(GATHER_IN, i, pc))))
+                (gather &&
+                 (res = ccl_p2p_irecv_v(ctx, i, SRA_ID(1, pc), SLOT(GATHER_IN, i, pc),
+                                        SLOT_CAP(GATHER_IN, i, pc), REQ(GATHER_IN, i, pc)))))
                 goto out;
+    /* Without the gather a rank hears of another's skipped step only from its scatter: a
+     * refusal must be known before the first piece leaves, not found by the encoder on the
+     * way (the prepare found it, unless it left the check to a sparse encoder). */
+    if (!gather && !skip && st->encoder_checks_finite && !ccl_all_finite(st->input, s.n)) {
+        st->local_skip = skip = 1;
+        c->ef->skipped++;
+    }
     /* Round t: scatter piece t, reduce and gather piece t - 1, decode gathered piece t - 2.
      * The scatter stays at most SRA_WINDOW rounds ahead of what has left: messages to a
      * peer leave in order, and a gather piece queued behind the whole scatter would undo
@@ -130,17 +148,20 @@ ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx)
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, r, g, &po, &pl);
             ccl_step_prepare(st, po, pl, &skip);
+            float *sum = out + (po - sum_base);
             if (!skip) { /* in place without error feedback, p is out */
                 ccl_step_sent_exact(st, recon, po, pl);
-                memmove(out + po, st->input + po, pl * sizeof(float));
+                memmove(sum, st->input + po, pl * sizeof(float));
             }
             for (int i = 0; i < P; i++) {
                 if (i == r)
                     continue;
                 if ((res = ccl_step_take(ctx, REQ(SCATTER_IN, i, g), SLOT(SCATTER_IN, i, g),
-                                         out + po, pl, 1, &skip)) != CCL_SUCCESS)
+                                         sum, pl, 1, &skip)) != CCL_SUCCESS)
                     goto out;
             }
+            if (!gather)
+                continue; /* the sum in float32 is this rank's result */
             /* The sum encoded once, decoded here as everywhere. */
             if ((res = ccl_step_encode(ctx, out + po, pl,
                                        ccl_step_seed(st, r, (uint32_t)((P + r) * s.C + g)),
@@ -157,7 +178,7 @@ ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx)
             }
         }
         int h = t - 2;
-        for (int i = 0; h >= 0 && i < P; i++) {
+        for (int i = 0; gather && h >= 0 && i < P; i++) {
             if (i == r)
                 continue;
             size_t po, pl;
@@ -170,9 +191,15 @@ ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx)
     for (int i = 0; i < P; i++)
         for (int pc = 0; pc < s.C && i != r; pc++)
             if ((res = ccl_p2p_wait(ctx, SCATTER_SEND_REQ(i, pc))) != CCL_SUCCESS ||
-                (res = ccl_p2p_wait(ctx, GATHER_SEND_REQ(i, pc))) != CCL_SUCCESS)
+                (gather && (res = ccl_p2p_wait(ctx, GATHER_SEND_REQ(i, pc))) != CCL_SUCCESS))
                 goto out;
     res = ccl_step_end(ctx, skip, recon, out, s.n);
+    if (res == CCL_SUCCESS && !gather && a->op == CCL_AVG) {
+        const size_t own = ccl_seg_len(s.n, P, r);
+        const float inv = 1.0f / (float)P;
+        for (size_t i = 0; i < own; i++)
+            out[i] *= inv;
+    }
 #undef SLOT
 #undef SLOT_CAP
 #undef REQ
@@ -183,11 +210,10 @@ out:
     return res;
 }
 
-/* 2 (P - 1) messages a rank, concurrent within each phase; 2 (P - 1) / P of the encoded
- * buffer out of each rank. */
-double ccl_sra_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P)
+/* P - 1 messages a rank per phase, concurrent within it; (P - 1) / P of the encoded buffer
+ * out of each rank per phase. */
+double ccl_sra_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P, int gather)
 {
-    double wire = (double)ccl_codec_max_encoded_size(a->codec, a->count);
-    return 2.0 * (P - 1) * t->alpha_us +
-           2.0 * (P - 1) / P * wire * t->beta_us_per_byte;
+    double wire = (double)ccl_codec_max_encoded_size(a->codec, a->count), phases = gather ? 2 : 1;
+    return phases * (P - 1) * t->alpha_us + phases * (P - 1) / P * wire * t->beta_us_per_byte;
 }
