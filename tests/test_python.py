@@ -1,6 +1,7 @@
 """test_python.py: the cclz package under a launcher (tests/python.sh runs it on 2 and 3
 ranks): collectives on numpy arrays and torch tensors, blocking and not, futures, errors,
-compressors with their state and counters, and the DDP comm hook (exact equals plain DDP,
+compressors with their state and counters, the compressed reduce-scatter and the FSDP hook,
+and the DDP comm hook (exact equals plain DDP,
 8-bit within its bound, a NaN skips the step on every rank, checkpoint and resume equal an
 uninterrupted run, a short training reaches its accuracy). Rank 0 prints PASS/FAIL lines,
 each agreed by every rank."""
@@ -139,6 +140,69 @@ report(ok, "a NaN on one rank raises NonFiniteGradient everywhere (blocking and 
            "nonblocking); the compressor goes on")
 for c in (comp, comp2, ref):
     c.close()
+
+# ---- reduce-scatter and the FSDP hook ---------------------------------------------------
+n = 1000 * size
+gen = torch.Generator().manual_seed(10 + rank)
+g = torch.randn(n, generator=gen)
+a, b = cclz.Compressor(comm, "int:bits=8", n), cclz.Compressor(comm, "int:bits=8", n)
+out, out2, want = torch.empty(1000), torch.empty(1000), torch.empty(1000)
+comm.reduce_scatter(g, want, op="avg")
+a.reduce_scatter(g, out, op="avg")
+b.reduce_scatter(g, out2, op="avg", async_op=True).wait()
+unit = float(g.abs().max()) * 2 / 255  # this rank's scale; the others' are alike
+ok = torch.equal(out, out2) and float((out - want).abs().max()) < 2 * unit
+ok &= a.stats()["bytes_in"] == n * 4
+ok &= raises(cclz.InvalidArgument, a.reduce_scatter, g, torch.empty(999), op="avg")
+report(ok, "Compressor.reduce_scatter: 8-bit within one quantization of the exact average, "
+           "nonblocking = blocking, a wrong output size refused")
+a.close()
+b.close()
+
+
+def fsdp_steps(state, steps, nan_step=-1, first=0):
+    """Two FSDP-like units, their padded flat gradients handed to the hook from inside each
+    backward pass, as FSDP does; returns each step's two output shards."""
+    outs = []
+    for step in range(first, first + steps):
+        w1 = torch.zeros(700 * size, requires_grad=True)
+        w2 = torch.zeros(300 * size, requires_grad=True)
+        c1 = torch.randn(700 * size, generator=torch.Generator().manual_seed(rank * 100 + step))
+        c2 = torch.randn(300 * size, generator=torch.Generator().manual_seed(rank * 100 + 50 + step))
+        if step == nan_step and rank == size - 1:
+            c2[5] = float("nan")
+        shards = [torch.zeros(700), torch.zeros(300)]
+        for w, o in zip((w1, w2), shards):
+            w.register_hook(lambda grad, o=o: cclz.torch.reduce_scatter_hook(state, grad.clone(), o))
+        ((w1 * c1).sum() + (w2 * c2).sum()).backward()
+        outs.append(shards)
+    return outs
+
+
+exact_state = cclz.torch.ShardedCompressionState("none", comm=comm, min_bytes=0)
+exact = fsdp_steps(exact_state, 3)
+q_state = cclz.torch.ShardedCompressionState("int:bits=8", comm=comm, min_bytes=0)
+quant = fsdp_steps(q_state, 2)
+saved = q_state.state_dict()
+quant += fsdp_steps(q_state, 1, first=2)
+ok = len(q_state._compressors) == 2 and [c.numel for c in q_state._compressors] == [300 * size, 700 * size]
+ok &= all(float((q - e).abs().max()) < 0.15 for qs, es in zip(quant, exact) for q, e in zip(qs, es))
+for step in range(3):  # "none" is the exact reduce-scatter, average
+    c = torch.randn(700 * size, generator=torch.Generator().manual_seed(rank * 100 + step))
+    ref = torch.empty(700)
+    comm.reduce_scatter(c, ref, op="avg")
+    ok &= torch.equal(exact[step][0], ref)
+resumed = cclz.torch.ShardedCompressionState("int:bits=8", comm=comm, min_bytes=0)
+resumed.load_state_dict(saved)
+again = fsdp_steps(resumed, 1, first=2)  # the third step again, from the saved state: the same bits
+ok &= all(torch.equal(x, y) for x, y in zip(again[0], quant[2]))
+nan_out = fsdp_steps(q_state, 2, nan_step=3, first=3)
+ok &= bool(torch.isnan(nan_out[0][1]).all()) and bool(torch.isfinite(nan_out[1][1]).all())
+report(ok, "FSDP hook (called from backward passes as FSDP does): a compressor per unit kept "
+           "across passes, none = the exact average, 8-bit close to it, state_dict resumes bit "
+           "for bit, a NaN on one rank comes back NaN everywhere")
+for st_ in (exact_state, q_state, resumed):
+    st_.close()
 
 # ---- DDP hook -----------------------------------------------------------------------------
 root = os.environ.get("CCLZ_ROOT", "x").replace(":", "_").replace(".", "_")

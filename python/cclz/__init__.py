@@ -397,10 +397,7 @@ class Communicator:
         if s.cuda or d.cuda:
             return self._stream_call(lambda st: L.reduce_scatter_stream(
                 s.ptr, d.ptr, d.numel, s.dtype, o, h, st), d.obj, async_op, s)
-        if s.numel != d.numel * self.size:
-            raise InvalidArgument(-1, f"input holds {s.numel} elements; {self.size} ranks "
-                                      f"times the output's {d.numel} wanted")
-        self._same(s, d, d.numel)
+        self._shards(s, d)
         return self._run(lambda: L.reduce_scatter(s.ptr, d.ptr, d.numel, s.dtype, o, h),
                          lambda r: L.ireduce_scatter(s.ptr, d.ptr, d.numel, s.dtype, o, h, r),
                          d.obj, (s.obj, d.obj), async_op)
@@ -418,6 +415,13 @@ class Communicator:
     def barrier(self, async_op: bool = False) -> Any:
         h = self._h()
         return self._run(lambda: L.barrier(h), lambda r: L.ibarrier(h, r), None, (), async_op)
+
+    def _shards(self, s: _Buf, d: _Buf) -> None:
+        """A reduce-scatter's buffers: the input holds size times the output."""
+        if s.numel != d.numel * self.size:
+            raise InvalidArgument(-1, f"input holds {s.numel} elements; {self.size} ranks "
+                                      f"times the output's {d.numel} wanted")
+        self._same(s, d, d.numel)
 
     @staticmethod
     def _same(s: _Buf, d: _Buf, want: int) -> None:
@@ -514,6 +518,22 @@ class Compressor:
         return self.comm._run(
             lambda: L.allgather_compressed(s.ptr, d.ptr, s.numel, s.dtype, c, h),
             lambda r: L.iallgather_compressed(s.ptr, d.ptr, s.numel, s.dtype, c, h, r),
+            d.obj, (s.obj, d.obj), async_op, self)
+
+    def reduce_scatter(self, tensor: Any, out: Any, op: str = "sum",
+                       async_op: bool = False) -> Any:
+        """out = the sum or average over ranks of what each rank's compressor sends for this
+        rank's block of tensor (size * out's elements; the compressor is made for tensor's),
+        the error fed back into the next call: sharded training's gradient reduction."""
+        s, d = _Buf(tensor, "input"), _Buf(out, "output")
+        o, h, c = _op_code(op), self.comm._h(), self._h()
+        if s.cuda or d.cuda:
+            return self.comm._stream_call(lambda st: L.reduce_scatter_compressed_stream(
+                s.ptr, d.ptr, d.numel, s.dtype, o, c, h, st), d.obj, async_op, s)
+        self.comm._shards(s, d)
+        return self.comm._run(
+            lambda: L.reduce_scatter_compressed(s.ptr, d.ptr, d.numel, s.dtype, o, c, h),
+            lambda r: L.ireduce_scatter_compressed(s.ptr, d.ptr, d.numel, s.dtype, o, c, h, r),
             d.obj, (s.obj, d.obj), async_op, self)
 
     def state_dict(self) -> Dict[str, Any]:

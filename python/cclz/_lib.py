@@ -98,6 +98,8 @@ iallreduce_compressed = _proto("ccl_iallreduce_compressed", c_void_p, c_void_p, 
                                c_int, comp_t, comm_t, P(req_t))
 iallgather_compressed = _proto("ccl_iallgather_compressed", c_void_p, c_void_p, c_size_t, c_int,
                                comp_t, comm_t, P(req_t))
+ireduce_scatter_compressed = _proto("ccl_ireduce_scatter_compressed", c_void_p, c_void_p,
+                                    c_size_t, c_int, c_int, comp_t, comm_t, P(req_t))
 test = _proto("ccl_test", P(req_t), P(c_int))
 wait = _proto("ccl_wait", P(req_t))
 
@@ -113,6 +115,9 @@ allreduce_compressed_stream = _proto("ccl_allreduce_compressed_stream", c_void_p
                                      c_size_t, c_int, c_int, comp_t, comm_t, c_void_p)
 allgather_compressed_stream = _proto("ccl_allgather_compressed_stream", c_void_p, c_void_p,
                                      c_size_t, c_int, comp_t, comm_t, c_void_p)
+reduce_scatter_compressed_stream = _proto("ccl_reduce_scatter_compressed_stream", c_void_p,
+                                          c_void_p, c_size_t, c_int, c_int, comp_t, comm_t,
+                                          c_void_p)
 
 compressor_create = _proto("ccl_compressor_create", comm_t, c_char_p, c_size_t, c_int, P(comp_t))
 compressor_destroy = _proto("ccl_compressor_destroy", comp_t)
@@ -130,3 +135,5 @@ allreduce_compressed = _proto("ccl_allreduce_compressed", c_void_p, c_void_p, c_
                               c_int, comp_t, comm_t)
 allgather_compressed = _proto("ccl_allgather_compressed", c_void_p, c_void_p, c_size_t, c_int,
                               comp_t, comm_t)
+reduce_scatter_compressed = _proto("ccl_reduce_scatter_compressed", c_void_p, c_void_p, c_size_t,
+                                   c_int, c_int, comp_t, comm_t)

@@ -19,7 +19,17 @@ not depend on the bucketing) otherwise.
 The hook issues nonblocking calls and returns a future completed by the communicator's one
 completion thread. A bucket with a gradient refused because some rank's holds NaN or Inf
 comes back all NaN on every rank, so that GradScaler (or the loop's own finiteness check)
-skips the step everywhere, as with the exact allreduce."""
+skips the step everywhere, as with the exact allreduce.
+
+For FullyShardedDataParallel, which reduce-scatters each unit's flat gradient:
+
+    state = cclz.torch.ShardedCompressionState("int:bits=8")
+    fsdp_model.register_comm_hook(state, cclz.torch.reduce_scatter_hook)
+
+Debian's torch 1.13 has FullyShardedDataParallel.register_comm_hook, but its FSDP package
+does not import under Python 3.11 (a dataclass with a mutable default in
+torch.distributed._shard), so the hook is tested by calling it as FSDP does, from inside
+backward passes."""
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
@@ -132,3 +142,96 @@ def allreduce_hook(state: CompressionState,
     else:
         fut.set_result(buf)
     return fut
+
+
+class ShardedCompressionState:
+    """What reduce_scatter_hook keeps: the spec, the communicator (default: from the
+    environment), the size below which a gradient goes exact, and a compressor per FSDP
+    unit. FSDP hands the hook a fresh padded flat gradient per unit, with nothing that names
+    the unit, in the same order in every backward pass: compressors are kept by position in
+    that order, and the position goes back to 0 when autograd ends the backward pass. A hook
+    called outside a backward pass (a loop of its own) must call end_backward() after the
+    last gradient of each step."""
+
+    def __init__(self, spec: str = "int:bits=8", comm: Optional[Communicator] = None,
+                 min_bytes: int = 64 * 1024):
+        self.spec = spec
+        self.comm = comm if comm is not None else Communicator.from_env()
+        self.min_bytes = min_bytes
+        self._compressors: List[Compressor] = []
+        self._loaded: Dict[str, Dict[str, Any]] = {}
+        self._next = 0
+        self._end_queued = False
+
+    def compressor(self, grad: torch.Tensor) -> Compressor:
+        """The compressor of the next unit in this backward pass, made on first use (with a
+        loaded state, if any)."""
+        if not self._end_queued:
+            try:  # the engine runs it once this backward pass is over
+                torch.autograd.Variable._execution_engine.queue_callback(self.end_backward)
+                self._end_queued = True
+            except RuntimeError:  # not inside a backward pass: end_backward() by hand
+                pass
+        pos, self._next = self._next, self._next + 1
+        if pos < len(self._compressors):
+            comp = self._compressors[pos]
+            if comp.numel != grad.numel():
+                raise ValueError(f"FSDP unit {pos} of this backward pass has {grad.numel()} "
+                                 f"gradient elements, {comp.numel} before: the units or their "
+                                 f"order changed (or end_backward() was not called)")
+            return comp
+        comp = Compressor(self.comm, self.spec, grad.numel(), grad.dtype)
+        if str(pos) in self._loaded:
+            comp.load_state_dict(self._loaded.pop(str(pos)))
+        self._compressors.append(comp)
+        return comp
+
+    def end_backward(self) -> None:
+        """The backward pass is over: the next gradient is the first unit's again."""
+        self._next = 0
+        self._end_queued = False
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Every unit's compressor state by position (and loaded states not used yet)."""
+        states = dict(self._loaded)
+        states.update({str(i): c.state_dict() for i, c in enumerate(self._compressors)})
+        return {"spec": self.spec, "compressors": states}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Loads a state_dict() of the same spec; each unit's compressor takes its state now,
+        or when the unit's gradient is next seen."""
+        if state.get("spec") != self.spec:
+            raise ValueError(f"cclz hook state was saved with spec {state.get('spec')!r}, "
+                             f"not {self.spec!r}")
+        for key, comp_state in state["compressors"].items():
+            if int(key) < len(self._compressors):
+                self._compressors[int(key)].load_state_dict(comp_state)
+            else:
+                self._loaded[key] = comp_state
+
+    def close(self) -> None:
+        for comp in self._compressors:
+            comp.close()
+        self._compressors.clear()
+
+
+def reduce_scatter_hook(state: ShardedCompressionState, grad: torch.Tensor,
+                        output: Optional[torch.Tensor] = None) -> None:
+    """The FSDP comm hook: output = this rank's shard of the average over ranks of grad (a
+    unit's padded flat gradient, size * output's elements), compressed with the unit's
+    compressor where grad is a float tensor of at least state.min_bytes. Without output
+    (FSDP's NO_SHARD), grad is averaged in place. A gradient refused because some rank's
+    holds NaN or Inf comes back as NaN on every rank, so that the step is skipped everywhere."""
+    compress = grad.is_floating_point() and grad.numel() * grad.element_size() >= state.min_bytes
+    try:
+        if output is None:
+            if compress:
+                state.compressor(grad).allreduce(grad, op="avg")
+            else:
+                state.comm.allreduce(grad, op="avg")
+        elif compress:
+            state.compressor(grad).reduce_scatter(grad, output, op="avg")
+        else:
+            state.comm.reduce_scatter(grad, output, op="avg")
+    except NonFiniteGradient:
+        (grad if output is None else output).fill_(float("nan"))
