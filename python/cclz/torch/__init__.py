@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import torch
 import torch.distributed as dist
 
-from . import Communicator, Compressor, NonFiniteGradient, Work
+from .. import Communicator, Compressor, NonFiniteGradient, Work
 
 
 class CompressionState:
