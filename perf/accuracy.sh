@@ -2,6 +2,7 @@
 # accuracy.sh: examples/train_fmnist.py once per method, 4 local ranks under cclz_run, the
 # same seed; appends rank 0's per-epoch JSON lines to perf/results/training/fmnist.jsonl.
 #   perf/accuracy.sh EPOCHS METHOD...      (methods: examples/train_fmnist.py --help)
+# TRAIN_ARGS adds options to every run (TRAIN_ARGS=--hetero: each rank sees a few classes).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 epochs=$1
@@ -10,6 +11,6 @@ out=$here/results/training/fmnist.jsonl
 mkdir -p "$(dirname "$out")"
 for m in "$@"; do
     CCLZ_TIMEOUT=60 "$here/../tools/cclz_run" -np 4 /usr/bin/python3 \
-        "$here/../examples/train_fmnist.py" --method "$m" --epochs "$epochs" 2>/dev/null |
+        "$here/../examples/train_fmnist.py" --method "$m" --epochs "$epochs" ${TRAIN_ARGS:-} 2>/dev/null |
         grep '^{' | tee -a "$out"
 done

@@ -204,6 +204,30 @@ report(ok, "FSDP hook (called from backward passes as FSDP does): a compressor p
 for st_ in (exact_state, q_state, resumed):
     st_.close()
 
+# ---- Pufferfish factorization ------------------------------------------------------------
+import cclz.torch.lowrank as lowrank  # noqa: E402
+
+torch.manual_seed(3)
+lin, conv = torch.nn.Linear(40, 24), torch.nn.Conv2d(6, 12, 3, stride=2, padding=1)
+xl, xc = torch.randn(5, 40), torch.randn(2, 6, 9, 9)
+ok = torch.allclose(lowrank._factorized(lin, 24)(xl), lin(xl), atol=1e-5)
+ok &= torch.allclose(lowrank._factorized(conv, 12)(xc), conv(xc), atol=1e-5)
+net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(),
+                          torch.nn.Conv2d(8, 32, 3, padding=1), torch.nn.ReLU(),
+                          torch.nn.Flatten(), torch.nn.Linear(32 * 64, 128), torch.nn.ReLU(),
+                          torch.nn.Linear(128, 10))
+before = lowrank.parameter_count(net)
+first_w = net[0].weight.clone()
+xin = torch.randn(3, 1, 8, 8)
+lowrank.factorize(net, rank_ratio=0.25)
+ok &= isinstance(net[2], lowrank.LowRankConv2d) and net[2].rank == 8  # 0.25 * min(32, 72)
+ok &= isinstance(net[5], lowrank.LowRankLinear) and net[5].rank == 32
+ok &= torch.equal(net[0].weight, first_w) and isinstance(net[7], torch.nn.Linear)
+ok &= lowrank.parameter_count(net) * 2 < before and net(xin).shape == (3, 10)
+ok &= raises(ValueError, lowrank.factorize, net, rank_ratio=0)
+report(ok, "Pufferfish factorize: full-rank factors reproduce Linear and Conv2d, the first "
+           "and last layers kept, the rest at rank 1/4 with under half the parameters")
+
 # ---- DDP hook -----------------------------------------------------------------------------
 root = os.environ.get("CCLZ_ROOT", "x").replace(":", "_").replace(".", "_")
 dist.init_process_group("gloo", init_method=f"file:///tmp/cclz_pytest_{root}",
