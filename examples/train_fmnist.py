@@ -84,9 +84,9 @@ def wrap(model: nn.Module, spec, comm: "cclz.Communicator", args):
         state = cclz.torch.CompressionState(spec, comm=comm, min_bytes=args.min_bytes,
                                             model=model)
         ddp.register_comm_hook(state, cclz.torch.allreduce_hook)
-    # DGC keeps momentum (corrected) inside its compressor: the optimizer takes none.
-    momentum = 0.0 if args.method.startswith("dgc") else 0.9
-    return ddp, state, torch.optim.SGD(ddp.parameters(), lr=args.lr, momentum=momentum)
+    # DGC keeps momentum (corrected) inside its compressors: cclz.torch.sgd gives the
+    # optimizer none then.
+    return ddp, state, cclz.torch.sgd(ddp.parameters(), state, lr=args.lr, momentum=0.9)
 
 
 def main() -> None:

@@ -204,6 +204,16 @@ report(ok, "FSDP hook (called from backward passes as FSDP does): a compressor p
 for st_ in (exact_state, q_state, resumed):
     st_.close()
 
+# ---- DGC's optimizer pairing ---------------------------------------------------------------
+dgc_state = cclz.torch.CompressionState("dgc:ratio=0.01,momentum=0.8", comm=comm)
+p_ = [torch.nn.Parameter(torch.zeros(3))]
+ok = cclz.torch.sgd(p_, dgc_state, 0.1, momentum=0.8).param_groups[0]["momentum"] == 0.0
+ok &= raises(ValueError, cclz.torch.sgd, p_, dgc_state, 0.1, momentum=0.9)
+ok &= cclz.torch.sgd(p_, None, 0.1).param_groups[0]["momentum"] == 0.9
+report(ok, "cclz.torch.sgd: no optimizer momentum for DGC (its compressors correct it), a "
+           "momentum that differs from the spec's refused, SGD as asked otherwise")
+dgc_state.close()
+
 # ---- Pufferfish factorization ------------------------------------------------------------
 import cclz.torch.lowrank as lowrank  # noqa: E402
 

@@ -21,6 +21,9 @@ completion thread. A bucket with a gradient refused because some rank's holds Na
 comes back all NaN on every rank, so that GradScaler (or the loop's own finiteness check)
 skips the step everywhere, as with the exact allreduce.
 
+DGC corrects momentum inside its compressors; pair it with the optimizer through
+cclz.torch.sgd(params, state, lr, momentum), which then gives SGD no momentum of its own.
+
 For FullyShardedDataParallel, which reduce-scatters each unit's flat gradient:
 
     state = cclz.torch.ShardedCompressionState("int:bits=8")
@@ -97,6 +100,36 @@ class CompressionState:
         for comp in self._compressors.values():
             comp.close()
         self._compressors.clear()
+
+
+def _spec_value(spec: str, key: str, default: float) -> float:
+    """A numeric parameter of a spec string ("dgc:ratio=0.001,momentum=0.9")."""
+    for item in spec.partition(":")[2].split(","):
+        k, _, v = item.partition("=")
+        if k.strip() == key:
+            return float(v)
+    return default
+
+
+def sgd(params: Any, state: Optional[CompressionState], lr: float, momentum: float = 0.9,
+        weight_decay: float = 0.0, nesterov: bool = False) -> torch.optim.SGD:
+    """torch.optim.SGD paired with the hook's compressors. DGC corrects momentum inside its
+    compressor (velocity and residual per parameter, with momentum factor masking), so what
+    the hook returns is already the momentum step: for a dgc spec the optimizer gets no
+    momentum of its own, and the spec's momentum (default 0.9) must be the one asked for.
+    Weight decay stays in the optimizer, out of the compressed traffic (the parameters are
+    the same on every rank, so it is the same everywhere). Other specs: SGD as asked."""
+    spec = state.spec if state is not None else ""
+    if spec.startswith("dgc"):
+        inside = _spec_value(spec, "momentum", 0.9)
+        if abs(inside - momentum) > 1e-12:
+            raise ValueError(f"momentum {momentum} asked, but the dgc spec {spec!r} corrects "
+                             f"momentum {inside} inside its compressors; make them agree")
+        if nesterov:
+            raise ValueError("DGC's momentum correction is plain momentum, not Nesterov's")
+        momentum = 0.0
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                           nesterov=nesterov)
 
 
 # No postponed annotations in this module: DDP checks the hook's (dist.GradBucket,
