@@ -75,6 +75,9 @@ static ccl_result_t run_once(const perf_opts_t *o, const void *in, void *out, si
             return ccl_allreduce_compressed_stream(in, out, count, dt, op, comp, comm, stream);
         if (comp != NULL && o->coll == P_ALLGATHER)
             return ccl_allgather_compressed_stream(in, out, count, dt, comp, comm, stream);
+        if (comp != NULL && o->coll == P_REDUCE_SCATTER)
+            return ccl_reduce_scatter_compressed_stream(in, out, count, dt, op, comp, comm,
+                                                        stream);
         switch (o->coll) {
         case P_ALLREDUCE: return ccl_allreduce_stream(in, out, count, dt, op, comm, stream);
         case P_ALLGATHER: return ccl_allgather_stream(in, out, count, dt, comm, stream);
@@ -86,6 +89,8 @@ static ccl_result_t run_once(const perf_opts_t *o, const void *in, void *out, si
         return ccl_allreduce_compressed(in, out, count, dt, op, comp, comm);
     if (comp != NULL && o->coll == P_ALLGATHER)
         return ccl_allgather_compressed(in, out, count, dt, comp, comm);
+    if (comp != NULL && o->coll == P_REDUCE_SCATTER)
+        return ccl_reduce_scatter_compressed(in, out, count, dt, op, comp, comm);
     switch (o->coll) {
     case P_ALLREDUCE: return ccl_allreduce(in, out, count, dt, op, comm);
     case P_ALLGATHER: return ccl_allgather(in, out, count, dt, comm);
@@ -175,7 +180,7 @@ int main(int argc, char **argv)
         if (o.device)
             dev_copy(din, in, in_elems * dts);
         if (o.compress != NULL)
-            CHECK_CCL(ccl_compressor_create(comm, o.compress, count, dt_map[o.dtype], &comp));
+            CHECK_CCL(ccl_compressor_create(comm, o.compress, in_elems, dt_map[o.dtype], &comp));
 
         for (int i = 0; i < o.warmup; i++)
             CHECK_CCL(run_once(&o, din, dout, count, comm));
