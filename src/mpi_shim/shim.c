@@ -1,0 +1,303 @@
+/* shim.c: libcclz_mpi.so, a PMPI interposition library: unmodified MPI programs get
+ * compressed MPI_Allreduce for the calls where that is safe.
+ *
+ *   mpirun -x LD_PRELOAD=libcclz_mpi.so -x CCLZ_COMPRESS=int:bits=8 ./app
+ *
+ * Eligible: MPI_FLOAT, MPI_SUM, an intracommunicator of 2 ranks or more, at least
+ * CCLZ_MPI_MIN_BYTES. Everything else goes to PMPI_* untouched. Every eligibility test reads
+ * only what MPI requires to be the same on every rank (count, datatype, op, communicator) and
+ * settings, so every rank takes the same path for the same call.
+ *
+ * Each MPI communicator that has an eligible call gets a cclz communicator, made then
+ * (the unique id broadcast through PMPI) and kept in an attribute whose delete callback frees
+ * it (MPI_Comm_free, and MPI_Finalize for the rest). Error feedback is per buffer: compressors
+ * keyed by (receive buffer, count) in a table per communicator, least recently used out. The
+ * table's lookups differ between ranks (addresses do), which is safe because making a
+ * compressor is local for every spec the shim accepts ("auto" measures the links collectively
+ * and is refused: int:bits=8 is used instead).
+ *
+ * Failures: a cclz error goes to the communicator's MPI error handler (with
+ * MPI_ERRORS_ARE_FATAL the job aborts with cclz's message); a step refused because some rank's
+ * floats hold NaN or Inf runs through PMPI_Allreduce instead, whose sum is what plain MPI gives.
+ *
+ * Uses only the public API of cclz.h. */
+#include <cclz.h>
+#include <mpi.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct shim_entry {
+    void             *buf;   /* the receive buffer it serves */
+    size_t            count;
+    uint64_t          used;  /* the table's clock at the last use */
+    ccl_compressor_t  comp;
+} shim_entry_t;
+
+/* The cclz side of one MPI communicator. */
+typedef struct shim_comm {
+    MPI_Comm          mpi;
+    ccl_comm_t        comm;
+    int               failed; /* made and failed: later calls go to PMPI */
+    shim_entry_t     *table;
+    int               n;
+    uint64_t          clock;
+    struct shim_comm *next, *prev; /* every live one, for MPI_Finalize */
+} shim_comm_t;
+
+static struct {
+    int              ready;     /* settings read (MPI_Init) */
+    int              keyval;
+    char             spec[256];
+    size_t           min_bytes;
+    int              table_cap;
+    int              stats;
+    shim_comm_t     *live;
+    pthread_mutex_t  mu;
+    /* CCLZ_MPI_STATS, this rank's (updated atomically: calls on different communicators
+     * may run in different threads) */
+    uint64_t         intercepted, compressed, passed, bytes_in, bytes_sent, ring_bytes;
+    uint64_t         nanoseconds;
+} g = {.keyval = MPI_KEYVAL_INVALID, .mu = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t env_size(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    char *end;
+    if (v == NULL || *v == '\0')
+        return dflt;
+    unsigned long long x = strtoull(v, &end, 10);
+    unsigned long long mult = *end == 'K' || *end == 'k' ? 1024ULL
+                              : *end == 'M' || *end == 'm' ? 1024ULL * 1024
+                                                           : 1;
+    return (size_t)(x * mult);
+}
+
+#define COUNT(field, n) __atomic_fetch_add(&g.field, (uint64_t)(n), __ATOMIC_RELAXED)
+
+static void shim_comm_free(shim_comm_t *s)
+{
+    for (int i = 0; i < s->n; i++)
+        ccl_compressor_destroy(s->table[i].comp);
+    free(s->table);
+    if (s->comm != NULL) {
+        ccl_stats_t st;
+        if (ccl_comm_get_stats(s->comm, &st) == CCL_SUCCESS)
+            COUNT(bytes_sent, st.bytes_sent);
+        if (s->failed)
+            ccl_comm_abort(s->comm);
+        else
+            ccl_comm_destroy(s->comm);
+    }
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        g.live = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    free(s);
+}
+
+static int delete_attr(MPI_Comm comm, int keyval, void *value, void *extra)
+{
+    (void)comm, (void)keyval, (void)extra;
+    pthread_mutex_lock(&g.mu);
+    shim_comm_free(value);
+    pthread_mutex_unlock(&g.mu);
+    return MPI_SUCCESS;
+}
+
+static void setup(void)
+{
+    const char *spec = getenv("CCLZ_COMPRESS");
+    if (spec == NULL || *spec == '\0')
+        spec = "int:bits=8";
+    if (strcmp(spec, "auto") == 0) {
+        fprintf(stderr, "cclz_mpi: CCLZ_COMPRESS=auto measures links collectively when a "
+                        "compressor is made, which the shim's per-buffer table cannot keep in "
+                        "step; using int:bits=8\n");
+        spec = "int:bits=8";
+    }
+    snprintf(g.spec, sizeof(g.spec), "%s", spec);
+    g.min_bytes = env_size("CCLZ_MPI_MIN_BYTES", 64 * 1024);
+    g.table_cap = (int)env_size("CCLZ_MPI_TABLE", 64);
+    if (g.table_cap < 1)
+        g.table_cap = 1;
+    g.stats = getenv("CCLZ_MPI_STATS") != NULL && strcmp(getenv("CCLZ_MPI_STATS"), "1") == 0;
+    PMPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, delete_attr, &g.keyval, NULL);
+    g.ready = 1;
+}
+
+int MPI_Init(int *argc, char ***argv)
+{
+    int rc = PMPI_Init(argc, argv);
+    if (rc == MPI_SUCCESS)
+        setup();
+    return rc;
+}
+
+int MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+{
+    int rc = PMPI_Init_thread(argc, argv, required, provided);
+    if (rc == MPI_SUCCESS)
+        setup();
+    return rc;
+}
+
+/* The cclz state of comm, made on its first eligible call (collective over comm: every
+ * rank makes the same eligible calls). NULL where it cannot be had: the call goes to PMPI. */
+static shim_comm_t *state_of(MPI_Comm comm)
+{
+    void *val;
+    int found = 0;
+    PMPI_Comm_get_attr(comm, g.keyval, &val, &found);
+    if (found)
+        return ((shim_comm_t *)val)->failed ? NULL : val;
+    int rank, size;
+    PMPI_Comm_rank(comm, &rank);
+    PMPI_Comm_size(comm, &size);
+    ccl_unique_id_t id;
+    int ok = rank != 0 || ccl_get_unique_id(&id) == CCL_SUCCESS;
+    PMPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+    shim_comm_t *s = calloc(1, sizeof(*s));
+    ok = ok && s != NULL;
+    if (ok) {
+        PMPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
+        ok = ccl_comm_init_rank(&s->comm, size, id, rank) == CCL_SUCCESS;
+        if (!ok)
+            fprintf(stderr, "cclz_mpi: rank %d: no cclz communicator (%s); this "
+                            "communicator's calls go to MPI\n", rank, ccl_get_last_error(NULL));
+    }
+    /* Agree: where any rank has none, no rank uses it. */
+    int all = ok;
+    PMPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (s == NULL) { /* the others now hold a failed state: this rank cannot follow */
+        fprintf(stderr, "cclz_mpi: rank %d: no memory for a communicator's state\n", rank);
+        PMPI_Abort(comm, 1);
+    }
+    s->mpi = comm;
+    s->failed = !all;
+    pthread_mutex_lock(&g.mu);
+    s->next = g.live;
+    if (g.live != NULL)
+        g.live->prev = s;
+    g.live = s;
+    pthread_mutex_unlock(&g.mu);
+    PMPI_Comm_set_attr(comm, g.keyval, s);
+    return s->failed ? NULL : s;
+}
+
+/* The compressor for (buf, count) in s's table: made on first use, the least recently used
+ * one out when the table is full. */
+static ccl_compressor_t compressor_of(shim_comm_t *s, void *buf, size_t count)
+{
+    shim_entry_t *e = NULL;
+    for (int i = 0; i < s->n && e == NULL; i++)
+        if (s->table[i].buf == buf && s->table[i].count == count)
+            e = &s->table[i];
+    if (e == NULL) {
+        if (s->table == NULL && (s->table = calloc((size_t)g.table_cap, sizeof(*e))) == NULL)
+            return NULL;
+        if (s->n < g.table_cap) {
+            e = &s->table[s->n++];
+        } else {
+            e = &s->table[0];
+            for (int i = 1; i < s->n; i++)
+                if (s->table[i].used < e->used)
+                    e = &s->table[i];
+            ccl_compressor_destroy(e->comp);
+        }
+        *e = (shim_entry_t){.buf = buf, .count = count};
+        if (ccl_compressor_create(s->comm, g.spec, count, CCL_FLOAT32, &e->comp) != CCL_SUCCESS) {
+            *e = s->table[--s->n];
+            return NULL;
+        }
+    }
+    e->used = ++s->clock;
+    return e->comp;
+}
+
+/* Reads only what MPI requires to be the same on every rank, and the settings. */
+static int eligible(int count, MPI_Datatype dt, MPI_Op op, MPI_Comm comm)
+{
+    int inter = 0, size = 1;
+    if (!g.ready || dt != MPI_FLOAT || op != MPI_SUM || count <= 0 || comm == MPI_COMM_NULL ||
+        (size_t)count * sizeof(float) < g.min_bytes)
+        return 0;
+    PMPI_Comm_test_inter(comm, &inter);
+    PMPI_Comm_size(comm, &size);
+    return !inter && size > 1;
+}
+
+/* Hands a cclz error to comm's MPI error handler (MPI_ERRORS_ARE_FATAL aborts the job). */
+static int fail(shim_comm_t *s, MPI_Comm comm, int count, const char *why)
+{
+    fprintf(stderr, "cclz_mpi: MPI_Allreduce of %d floats: %s\n", count, why);
+    s->failed = 1;
+    PMPI_Comm_call_errhandler(comm, MPI_ERR_OTHER);
+    return MPI_ERR_OTHER;
+}
+
+int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
+                  MPI_Op op, MPI_Comm comm)
+{
+    COUNT(intercepted, 1);
+    shim_comm_t *s = eligible(count, datatype, op, comm) ? state_of(comm) : NULL;
+    if (s == NULL) {
+        COUNT(passed, 1);
+        return PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm);
+    }
+    double t0 = PMPI_Wtime();
+    /* Making a compressor is local; it fails only for want of memory, and the peers then
+     * time out in the call: both sides report it. */
+    ccl_compressor_t c = compressor_of(s, recvbuf, (size_t)count);
+    if (c == NULL)
+        return fail(s, comm, count, ccl_get_last_error(s->comm));
+    const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
+    ccl_result_t res = ccl_allreduce_compressed(in, recvbuf, (size_t)count, CCL_FLOAT32, CCL_SUM,
+                                                c, s->comm);
+    COUNT(nanoseconds, (PMPI_Wtime() - t0) * 1e9);
+    if (res == CCL_ERR_INVALID_ARG) {
+        /* NaN or Inf on some rank: every rank skipped the step; plain MPI's sum instead. */
+        COUNT(passed, 1);
+        return PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm);
+    }
+    if (res != CCL_SUCCESS)
+        return fail(s, comm, count, ccl_get_last_error(s->comm));
+    int size;
+    PMPI_Comm_size(comm, &size);
+    COUNT(compressed, 1);
+    COUNT(bytes_in, (uint64_t)count * sizeof(float));
+    COUNT(ring_bytes, 2.0 * (size - 1) / size * (double)count * sizeof(float));
+    return MPI_SUCCESS;
+}
+
+int MPI_Finalize(void)
+{
+    if (g.ready) {
+        /* The communicators MPI_Comm_free has not freed: deleting the attribute runs the
+         * delete callback, which frees the cclz side and unlinks it. */
+        while (g.live != NULL)
+            if (PMPI_Comm_delete_attr(g.live->mpi, g.keyval) != MPI_SUCCESS)
+                shim_comm_free(g.live);
+        PMPI_Comm_free_keyval(&g.keyval);
+        if (g.stats) {
+            int rank = 0;
+            PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+            double saved = (double)g.ring_bytes - (double)g.bytes_sent;
+            if (rank == 0)
+                fprintf(stderr, "cclz_mpi: rank 0: %llu MPI_Allreduce calls: %llu compressed "
+                                "(%s), %llu passed to MPI; %.1f MB of floats compressed, "
+                                "%.1f MB sent for them, %.1f MB less than a ring allreduce "
+                                "sends; %.3f s in compressed calls\n",
+                        (unsigned long long)g.intercepted, (unsigned long long)g.compressed,
+                        g.spec, (unsigned long long)g.passed, g.bytes_in / 1e6,
+                        g.bytes_sent / 1e6, saved / 1e6, g.nanoseconds / 1e9);
+        }
+        g.ready = 0;
+    }
+    return PMPI_Finalize();
+}

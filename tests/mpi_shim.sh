@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# mpi_shim.sh BUILD: the MPI shim (libcclz_mpi.so) under Open MPI's mpirun, 4 local ranks:
+# tests/test_mpi_shim without the shim (the reference: everything exact), then with
+# LD_PRELOAD=libcclz_mpi.so (int:bits=8, a table of 2 buffers, the stats line checked); and
+# Open MPI's own perf tool of this tree (perf/mpi_allreduce_perf, int32: checked results)
+# unchanged under the shim.
+set -u
+build=$1
+shim=$build/.libs/libcclz_mpi.so
+if [ ! -x "$build/tests/test_mpi_shim" ] || [ ! -f "$shim" ]; then
+    echo "SKIP mpi_shim: built without MPI (configure found no mpicc)"
+    exit 0
+fi
+mpirun=(mpirun --allow-run-as-root --oversubscribe -np 4 --mca btl self,vader,tcp
+        -x CCLZ_TIMEOUT=30 -x UCX_LOG_LEVEL=error)
+rc=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+echo "# without the shim"
+"${mpirun[@]}" "$build/tests/test_mpi_shim" || rc=1
+
+echo "# under the shim"
+"${mpirun[@]}" -x LD_PRELOAD="$shim" -x CCLZ_COMPRESS=int:bits=8 -x CCLZ_MPI_TABLE=2 \
+    -x CCLZ_MPI_STATS=1 "$build/tests/test_mpi_shim" compressed 2>"$out" || rc=1
+line=$(grep 'cclz_mpi: rank 0' "$out")
+echo "# $line"
+if echo "$line" | grep -Eq 'MPI_Allreduce calls: [1-9][0-9]* compressed'; then
+    echo "PASS mpi_shim: CCLZ_MPI_STATS=1 reports the compressed calls at MPI_Finalize"
+else
+    echo "FAIL mpi_shim: no stats line with compressed calls (stderr: $(head -c 400 "$out"))"
+    rc=1
+fi
+
+if [ -x "$build/perf/mpi_allreduce_perf" ]; then
+    if "${mpirun[@]}" -x LD_PRELOAD="$shim" "$build/perf/mpi_allreduce_perf" -d int32 \
+        -b 1K -e 4M -f 4 -n 3 -w 1 >"$out" 2>&1 && ! awk '$1 ~ /^[0-9]/ && $NF != 0 {bad=1} END {exit !bad}' "$out"; then
+        echo "PASS mpi_shim: an unmodified MPI program (mpi_allreduce_perf, int32, checked) under the shim"
+    else
+        echo "FAIL mpi_shim: mpi_allreduce_perf under the shim: $(tail -5 "$out")"
+        rc=1
+    fi
+fi
+exit $rc

@@ -1,0 +1,184 @@
+/* test_mpi_shim.c: an ordinary MPI program, run by tests/mpi_shim.sh under mpirun with and
+ * without LD_PRELOAD=libcclz_mpi.so. What must hold either way: integers, doubles and
+ * non-sum float reductions bit for bit as MPI computes them; float sums within the 8-bit
+ * bound (exact without the shim); MPI_IN_PLACE; two communicators from MPI_Comm_split at
+ * once; MPI_Comm_dup and MPI_Comm_free in a loop without leaking file descriptors; more
+ * buffers than the shim's table holds. With "compressed" as argument it also checks that
+ * large float sums were in fact compressed (they differ from the exact sum). Rank 0 prints
+ * PASS/FAIL lines, each agreed by every rank. */
+#include <mpi.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int rank, size, failed;
+
+static void report(MPI_Comm comm, int ok, const char *what)
+{
+    int all;
+    PMPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    failed |= !all;
+    if (rank == 0)
+        printf("%s mpi_shim np=%d: %s\n", all ? "PASS" : "FAIL", size, what);
+}
+
+/* Rank r's float element i: uniform in [-1, 1), the same on every run. */
+static float val(int r, size_t i, int salt)
+{
+    unsigned long long z = (unsigned long long)r * 0x9e3779b97f4a7c15ULL + i * 0xbf58476d1ce4e5b9ULL +
+                           (unsigned long long)salt * 7919;
+    z ^= z >> 31;
+    z *= 0x94d049bb133111ebULL;
+    z ^= z >> 29;
+    return (float)(z >> 40) / 8388608.0f - 1.0f;
+}
+
+/* out against the exact sum over the ranks of comm (ranks given by their world numbers):
+ * within tol everywhere; *differs set where some element is not the float sum. */
+static int near_sum(const float *out, size_t n, const int *world, int nr, int salt, double tol,
+                    int *differs)
+{
+    for (size_t i = 0; i < n; i++) {
+        double e = 0;
+        float f = 0;
+        for (int k = 0; k < nr; k++) {
+            e += val(world[k], i, salt);
+            f += val(world[k], i, salt);
+        }
+        if (fabs(out[i] - e) > tol) {
+            fprintf(stderr, "rank %d: [%zu] %g vs %g\n", rank, i, out[i], e);
+            return 0;
+        }
+        if (differs != NULL && out[i] != f)
+            *differs = 1;
+    }
+    return 1;
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d != NULL && readdir(d) != NULL)
+        n++;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    const int compressed = argc > 1 && strcmp(argv[1], "compressed") == 0;
+    const size_t N = 1 << 18; /* 1 MB of floats: above the shim's threshold */
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* 8-bit with error feedback: each rank's values (range 2) and the sum (range 2 * size)
+     * quantized once, the residual carried: within twice the units of both. */
+    const double tol = 2.0 * (size * 2.0 / 255 + 2.0 * size / 255) + 1e-5;
+    int world[64];
+    for (int k = 0; k < size; k++)
+        world[k] = k;
+    float *x = malloc(N * 4), *y = malloc(N * 4);
+
+    /* Types and ops the shim must pass through untouched. */
+    double d[3] = {rank + 0.1, 1e300 / size, -rank * 3.5}, dd[3];
+    int iv[2] = {rank, 7 * rank - 3}, io[2], im[2];
+    MPI_Allreduce(d, dd, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(iv, io, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(iv, im, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    for (size_t i = 0; i < N; i++)
+        x[i] = val(rank, i, 0);
+    MPI_Allreduce(x, y, (int)N, MPI_FLOAT, MPI_MAX, MPI_COMM_WORLD);
+    int ok = io[0] == size * (size - 1) / 2 && io[1] == 7 * size * (size - 1) / 2 - 3 * size &&
+             im[0] == size - 1 && im[1] == 7 * (size - 1) - 3;
+    double ds = 0;
+    for (int k = 0; k < size; k++)
+        ds += -k * 3.5;
+    ok &= dd[2] == ds;
+    for (size_t i = 0; i < N && ok; i++) {
+        float m = val(0, i, 0);
+        for (int k = 1; k < size; k++)
+            m = fmaxf(m, val(k, i, 0));
+        ok = y[i] == m;
+    }
+    report(MPI_COMM_WORLD, ok, "int and double sums, int max, 1 MB float max: as MPI computes them");
+
+    /* Float sums: above the threshold (compressed under the shim), in place, below it. */
+    int differs = 0;
+    MPI_Allreduce(x, y, (int)N, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    ok = near_sum(y, N, world, size, 0, tol, &differs);
+    memcpy(y, x, N * 4);
+    MPI_Allreduce(MPI_IN_PLACE, y, (int)N, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    ok &= near_sum(y, N, world, size, 0, tol, NULL);
+    float small[256], smallo[256];
+    for (int i = 0; i < 256; i++)
+        small[i] = (float)(rank * 256 + i);
+    MPI_Allreduce(small, smallo, 256, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    for (int i = 0; i < 256; i++)
+        ok &= smallo[i] == (float)(256 * size * (size - 1) / 2 + size * i);
+    report(MPI_COMM_WORLD, ok, "1 MB float sums within the 8-bit bound, in place too; 1 KB exact");
+    if (compressed)
+        report(MPI_COMM_WORLD, differs, "the 1 MB float sum went through the codec (not the "
+                                        "exact float sum)");
+
+    /* Two halves from MPI_Comm_split, each summing at once. */
+    MPI_Comm half;
+    MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+    int hr, hs, members[64];
+    MPI_Comm_rank(half, &hr);
+    MPI_Comm_size(half, &hs);
+    MPI_Allgather(&rank, 1, MPI_INT, members, 1, MPI_INT, half);
+    for (size_t i = 0; i < N; i++)
+        x[i] = val(rank, i, 1);
+    MPI_Allreduce(x, y, (int)N, MPI_FLOAT, MPI_SUM, half);
+    ok = near_sum(y, N, members, hs, 1, tol, NULL);
+    MPI_Comm_free(&half);
+    report(MPI_COMM_WORLD, ok, "MPI_Comm_split: both halves sum at once, each within bound");
+
+    /* Dup, sum, free, 20 times: the shim's communicators go with them. */
+    int fds0 = 0;
+    ok = 1;
+    for (int it = 0; it < 20 && ok; it++) {
+        MPI_Comm dup;
+        MPI_Comm_dup(MPI_COMM_WORLD, &dup);
+        MPI_Allreduce(x, y, (int)N, MPI_FLOAT, MPI_SUM, dup);
+        ok = near_sum(y, 64, world, size, 1, tol, NULL);
+        MPI_Comm_free(&dup);
+        if (it == 1)
+            fds0 = open_fds();
+    }
+    int fds1 = open_fds();
+    ok &= fds1 <= fds0;
+    if (!ok)
+        fprintf(stderr, "rank %d: open fds %d after 2 dup/free rounds, %d after 20\n", rank, fds0,
+                fds1);
+    report(MPI_COMM_WORLD, ok, "MPI_Comm_dup + sum + MPI_Comm_free 20 times: within bound, no "
+                               "file descriptors left behind");
+
+    /* More buffers than the table (CCLZ_MPI_TABLE=2 in the suite), round and round. */
+    enum { NB = 5 };
+    float *bufs[NB];
+    ok = 1;
+    for (int b = 0; b < NB; b++)
+        bufs[b] = malloc(N * 4);
+    for (int round = 0; round < 3 && ok; round++)
+        for (int b = 0; b < NB && ok; b++) {
+            for (size_t i = 0; i < N; i++)
+                bufs[b][i] = val(rank, i, 10 + b);
+            MPI_Allreduce(MPI_IN_PLACE, bufs[b], (int)N, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+            ok = near_sum(bufs[b], N, world, size, 10 + b, tol, NULL);
+        }
+    for (int b = 0; b < NB; b++)
+        free(bufs[b]);
+    report(MPI_COMM_WORLD, ok, "5 buffers in turn, 3 rounds: within bound");
+
+    free(x);
+    free(y);
+    int any = failed;
+    MPI_Finalize();
+    return any;
+}
