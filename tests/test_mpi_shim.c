@@ -3,7 +3,8 @@
  * non-sum float reductions bit for bit as MPI computes them; float sums within the 8-bit
  * bound (exact without the shim); MPI_IN_PLACE; two communicators from MPI_Comm_split at
  * once; MPI_Comm_dup and MPI_Comm_free in a loop without leaking file descriptors; more
- * buffers than the shim's table holds. With "compressed" as argument it also checks that
+ * buffers than the shim's table holds; MPI_Iallreduce completed by each of the wait and test
+ * calls, with a NaN coming back NaN. With "compressed" as argument it also checks that
  * large float sums were in fact compressed (they differ from the exact sum). Rank 0 prints
  * PASS/FAIL lines, each agreed by every rank. */
 #include <mpi.h>
@@ -175,6 +176,66 @@ int main(int argc, char **argv)
     for (int b = 0; b < NB; b++)
         free(bufs[b]);
     report(MPI_COMM_WORLD, ok, "5 buffers in turn, 3 rounds: within bound");
+
+    /* Nonblocking: MPI_Iallreduce on two buffers and a double one (MPI's own), completed by
+     * Wait, Test, Waitall, Waitany and Testsome, with other calls in between. */
+    float *a = malloc(N * 4), *b = malloc(N * 4);
+    double dv[4] = {1, 2, 3, rank}, dvo[4];
+    ok = 1;
+    for (int mode = 0; mode < 4 && ok; mode++) {
+        MPI_Request rq[3];
+        for (size_t i = 0; i < N; i++) {
+            a[i] = val(rank, i, 20 + mode);
+            b[i] = val(rank, i, 30 + mode);
+        }
+        MPI_Iallreduce(MPI_IN_PLACE, a, (int)N, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &rq[0]);
+        MPI_Iallreduce(MPI_IN_PLACE, b, (int)N, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &rq[1]);
+        MPI_Iallreduce(dv, dvo, 4, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &rq[2]);
+        MPI_Allreduce(iv, io, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD); /* meanwhile */
+        if (mode == 0) {
+            for (int k = 0; k < 3; k++)
+                MPI_Wait(&rq[k], MPI_STATUS_IGNORE);
+        } else if (mode == 1) {
+            int done = 0;
+            while (!done) {
+                int f0, f1, f2;
+                MPI_Test(&rq[0], &f0, MPI_STATUS_IGNORE);
+                MPI_Test(&rq[1], &f1, MPI_STATUS_IGNORE);
+                MPI_Test(&rq[2], &f2, MPI_STATUS_IGNORE);
+                done = f0 && f1 && f2;
+            }
+        } else if (mode == 2) {
+            MPI_Waitall(3, rq, MPI_STATUSES_IGNORE);
+        } else {
+            int left = 3, idx, out, ind[3];
+            MPI_Waitany(3, rq, &idx, MPI_STATUS_IGNORE);
+            left--;
+            while (left > 0) {
+                MPI_Testsome(3, rq, &out, ind, MPI_STATUSES_IGNORE);
+                left -= out == MPI_UNDEFINED ? 0 : out;
+            }
+        }
+        ok = rq[0] == MPI_REQUEST_NULL && rq[1] == MPI_REQUEST_NULL && rq[2] == MPI_REQUEST_NULL;
+        ok &= near_sum(a, N, world, size, 20 + mode, tol, NULL) &&
+              near_sum(b, N, world, size, 30 + mode, tol, NULL);
+        ok &= dvo[0] == size && dvo[3] == size * (size - 1) / 2.0;
+        if (!ok)
+            fprintf(stderr, "rank %d: nonblocking mode %d failed\n", rank, mode);
+    }
+    /* A NaN on one rank: every rank's result is NaN, as a sum holding it would be. */
+    MPI_Request nr;
+    for (size_t i = 0; i < N; i++)
+        a[i] = val(rank, i, 40);
+    if (rank == size - 1)
+        a[3] = NAN;
+    MPI_Iallreduce(MPI_IN_PLACE, a, (int)N, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &nr);
+    MPI_Wait(&nr, MPI_STATUS_IGNORE);
+    ok &= isnan(a[3]);
+    free(a);
+    free(b);
+    report(MPI_COMM_WORLD, ok, "MPI_Iallreduce (two float buffers and a double one) completed "
+                               "by Wait, Test, Waitall, Waitany+Testsome, with a blocking call "
+                               "meanwhile: within bound; a NaN on one rank comes back NaN");
 
     free(x);
     free(y);

@@ -3,8 +3,8 @@
  *
  *   mpirun -x LD_PRELOAD=libcclz_mpi.so -x CCLZ_COMPRESS=int:bits=8 ./app
  *
- * Eligible: MPI_FLOAT, MPI_SUM, an intracommunicator of 2 ranks or more, at least
- * CCLZ_MPI_MIN_BYTES. Everything else goes to PMPI_* untouched. Every eligibility test reads
+ * Eligible: MPI_Allreduce and MPI_Iallreduce of MPI_FLOAT, MPI_SUM, on an intracommunicator
+ * of 2 ranks or more, at least CCLZ_MPI_MIN_BYTES. Everything else goes to PMPI_* untouched. Every eligibility test reads
  * only what MPI requires to be the same on every rank (count, datatype, op, communicator) and
  * settings, so every rank takes the same path for the same call.
  *
@@ -16,6 +16,11 @@
  * compressor is local for every spec the shim accepts ("auto" measures the links collectively
  * and is refused: int:bits=8 is used instead).
  *
+ * MPI_Iallreduce hands the program a generalized request (MPI_Grequest_start) and issues the
+ * cclz nonblocking call, which cclz's progress thread runs while the program computes; the
+ * interposed MPI_Wait/Test family (and MPI_Request_free) completes the generalized request
+ * once the cclz one is done, then lets MPI finish it as any other.
+ *
  * Failures: a cclz error goes to the communicator's MPI error handler (with
  * MPI_ERRORS_ARE_FATAL the job aborts with cclz's message); a step refused because some rank's
  * floats hold NaN or Inf runs through PMPI_Allreduce instead, whose sum is what plain MPI gives.
@@ -24,7 +29,9 @@
 #include <cclz.h>
 #include <mpi.h>
 
+#include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +41,7 @@ typedef struct shim_entry {
     void             *buf;   /* the receive buffer it serves */
     size_t            count;
     uint64_t          used;  /* the table's clock at the last use */
+    int               inflight; /* MPI_Iallreduce calls not completed: not evicted */
     ccl_compressor_t  comp;
 } shim_entry_t;
 
@@ -42,8 +50,8 @@ typedef struct shim_comm {
     MPI_Comm          mpi;
     ccl_comm_t        comm;
     int               failed; /* made and failed: later calls go to PMPI */
-    shim_entry_t     *table;
-    int               n;
+    shim_entry_t    **table;  /* n entries, cap allocated (over the setting while in flight) */
+    int               n, cap;
     uint64_t          clock;
     struct shim_comm *next, *prev; /* every live one, for MPI_Finalize */
 } shim_comm_t;
@@ -80,8 +88,10 @@ static size_t env_size(const char *name, size_t dflt)
 
 static void shim_comm_free(shim_comm_t *s)
 {
-    for (int i = 0; i < s->n; i++)
-        ccl_compressor_destroy(s->table[i].comp);
+    for (int i = 0; i < s->n; i++) {
+        ccl_compressor_destroy(s->table[i]->comp);
+        free(s->table[i]);
+    }
     free(s->table);
     if (s->comm != NULL) {
         ccl_stats_t st;
@@ -190,34 +200,48 @@ static shim_comm_t *state_of(MPI_Comm comm)
     return s->failed ? NULL : s;
 }
 
-/* The compressor for (buf, count) in s's table: made on first use, the least recently used
- * one out when the table is full. */
-static ccl_compressor_t compressor_of(shim_comm_t *s, void *buf, size_t count)
+/* The entry for (buf, count) in s's table: made on first use, the least recently used one
+ * not in flight out when the table is full (it grows past the setting only while every
+ * entry is in flight). */
+static shim_entry_t *entry_of(shim_comm_t *s, void *buf, size_t count)
 {
     shim_entry_t *e = NULL;
     for (int i = 0; i < s->n && e == NULL; i++)
-        if (s->table[i].buf == buf && s->table[i].count == count)
-            e = &s->table[i];
+        if (s->table[i]->buf == buf && s->table[i]->count == count)
+            e = s->table[i];
     if (e == NULL) {
-        if (s->table == NULL && (s->table = calloc((size_t)g.table_cap, sizeof(*e))) == NULL)
-            return NULL;
-        if (s->n < g.table_cap) {
-            e = &s->table[s->n++];
-        } else {
-            e = &s->table[0];
-            for (int i = 1; i < s->n; i++)
-                if (s->table[i].used < e->used)
-                    e = &s->table[i];
+        int victim = -1;
+        for (int i = 0; s->n >= g.table_cap && i < s->n; i++)
+            if (s->table[i]->inflight == 0 &&
+                (victim < 0 || s->table[i]->used < s->table[victim]->used))
+                victim = i;
+        if (victim >= 0) {
+            e = s->table[victim];
             ccl_compressor_destroy(e->comp);
+        } else {
+            if (s->n == s->cap) {
+                int cap = s->cap ? 2 * s->cap : g.table_cap;
+                shim_entry_t **t = realloc(s->table, (size_t)cap * sizeof(*t));
+                if (t == NULL)
+                    return NULL;
+                s->table = t;
+                s->cap = cap;
+            }
+            if ((e = malloc(sizeof(*e))) == NULL)
+                return NULL;
+            s->table[s->n++] = e;
         }
         *e = (shim_entry_t){.buf = buf, .count = count};
         if (ccl_compressor_create(s->comm, g.spec, count, CCL_FLOAT32, &e->comp) != CCL_SUCCESS) {
-            *e = s->table[--s->n];
+            for (int i = 0; i < s->n; i++)
+                if (s->table[i] == e)
+                    s->table[i] = s->table[--s->n];
+            free(e);
             return NULL;
         }
     }
     e->used = ++s->clock;
-    return e->comp;
+    return e;
 }
 
 /* Reads only what MPI requires to be the same on every rank, and the settings. */
@@ -230,6 +254,15 @@ static int eligible(int count, MPI_Datatype dt, MPI_Op op, MPI_Comm comm)
     PMPI_Comm_test_inter(comm, &inter);
     PMPI_Comm_size(comm, &size);
     return !inter && size > 1;
+}
+
+static void count_compressed(MPI_Comm comm, int count)
+{
+    int size;
+    PMPI_Comm_size(comm, &size);
+    COUNT(compressed, 1);
+    COUNT(bytes_in, (uint64_t)count * sizeof(float));
+    COUNT(ring_bytes, 2.0 * (size - 1) / size * (double)count * sizeof(float));
 }
 
 /* Hands a cclz error to comm's MPI error handler (MPI_ERRORS_ARE_FATAL aborts the job). */
@@ -253,12 +286,12 @@ int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype da
     double t0 = PMPI_Wtime();
     /* Making a compressor is local; it fails only for want of memory, and the peers then
      * time out in the call: both sides report it. */
-    ccl_compressor_t c = compressor_of(s, recvbuf, (size_t)count);
-    if (c == NULL)
+    shim_entry_t *e = entry_of(s, recvbuf, (size_t)count);
+    if (e == NULL)
         return fail(s, comm, count, ccl_get_last_error(s->comm));
     const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
     ccl_result_t res = ccl_allreduce_compressed(in, recvbuf, (size_t)count, CCL_FLOAT32, CCL_SUM,
-                                                c, s->comm);
+                                                e->comp, s->comm);
     COUNT(nanoseconds, (PMPI_Wtime() - t0) * 1e9);
     if (res == CCL_ERR_INVALID_ARG) {
         /* NaN or Inf on some rank: every rank skipped the step; plain MPI's sum instead. */
@@ -267,17 +300,229 @@ int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype da
     }
     if (res != CCL_SUCCESS)
         return fail(s, comm, count, ccl_get_last_error(s->comm));
-    int size;
-    PMPI_Comm_size(comm, &size);
-    COUNT(compressed, 1);
-    COUNT(bytes_in, (uint64_t)count * sizeof(float));
-    COUNT(ring_bytes, 2.0 * (size - 1) / size * (double)count * sizeof(float));
+    count_compressed(comm, count);
     return MPI_SUCCESS;
+}
+
+/* ---- MPI_Iallreduce: a generalized request completed by the interposed wait and test
+ * calls once the cclz request is done ---- */
+
+typedef struct shim_req {
+    ccl_request_t    req;    /* NULL once done */
+    MPI_Request      greq;   /* what the program holds */
+    shim_entry_t    *entry;
+    float           *recvbuf;
+    int              count;
+    int              error;  /* the MPI error class the request completes with */
+    struct shim_req *next, *prev; /* every request not yet freed by MPI */
+} shim_req_t;
+
+static shim_req_t *reqs; /* under g.mu */
+
+static int query_fn(void *extra, MPI_Status *status)
+{
+    shim_req_t *r = extra;
+    MPI_Status_set_elements(status, MPI_FLOAT, r->error == MPI_SUCCESS ? r->count : 0);
+    MPI_Status_set_cancelled(status, 0);
+    status->MPI_SOURCE = MPI_UNDEFINED;
+    status->MPI_TAG = MPI_UNDEFINED;
+    status->MPI_ERROR = r->error;
+    return r->error;
+}
+
+static int free_fn(void *extra)
+{
+    shim_req_t *r = extra;
+    pthread_mutex_lock(&g.mu);
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        reqs = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+    pthread_mutex_unlock(&g.mu);
+    free(r);
+    return MPI_SUCCESS;
+}
+
+static int cancel_fn(void *extra, int complete)
+{
+    (void)extra, (void)complete; /* a collective cannot be cancelled: it completes */
+    return MPI_SUCCESS;
+}
+
+/* The shim's request behind handle, or NULL for MPI's own. */
+static shim_req_t *lookup(MPI_Request handle)
+{
+    shim_req_t *r;
+    if (handle == MPI_REQUEST_NULL)
+        return NULL;
+    pthread_mutex_lock(&g.mu);
+    for (r = reqs; r != NULL && r->greq != handle; r = r->next)
+        ;
+    pthread_mutex_unlock(&g.mu);
+    return r;
+}
+
+/* Waits for (block) or tests r's cclz request; once it is done, completes the generalized
+ * request, so that MPI's own wait or test on it returns. A step refused for NaN or Inf on
+ * some rank comes back as NaN everywhere (every rank refused it): what a sum holding them
+ * would be. */
+static void settle(shim_req_t *r, int block)
+{
+    int done = 1;
+    if (r->req == NULL)
+        return;
+    ccl_result_t res = block ? ccl_wait(&r->req) : ccl_test(&r->req, &done);
+    if (!done)
+        return;
+    r->req = NULL;
+    r->entry->inflight--;
+    if (res == CCL_ERR_INVALID_ARG) {
+        for (int i = 0; i < r->count; i++)
+            r->recvbuf[i] = NAN;
+    } else if (res != CCL_SUCCESS) {
+        fprintf(stderr, "cclz_mpi: MPI_Iallreduce of %d floats: %s\n", r->count,
+                ccl_get_error_string(res));
+        r->error = MPI_ERR_OTHER;
+    }
+    PMPI_Grequest_complete(r->greq);
+}
+
+static void settle_all(int n, const MPI_Request *handles, int block)
+{
+    for (int i = 0; i < n; i++) {
+        shim_req_t *r = lookup(handles[i]);
+        if (r != NULL)
+            settle(r, block);
+    }
+}
+
+static int any_ours(int n, const MPI_Request *handles)
+{
+    for (int i = 0; i < n; i++)
+        if (lookup(handles[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
+                   MPI_Op op, MPI_Comm comm, MPI_Request *request)
+{
+    COUNT(intercepted, 1);
+    shim_comm_t *s = eligible(count, datatype, op, comm) ? state_of(comm) : NULL;
+    if (s == NULL) {
+        COUNT(passed, 1);
+        return PMPI_Iallreduce(sendbuf, recvbuf, count, datatype, op, comm, request);
+    }
+    shim_entry_t *e = entry_of(s, recvbuf, (size_t)count);
+    shim_req_t *r = calloc(1, sizeof(*r));
+    if (e == NULL || r == NULL) {
+        free(r);
+        return fail(s, comm, count, "no memory for a compressor or a request");
+    }
+    const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
+    if (ccl_iallreduce_compressed(in, recvbuf, (size_t)count, CCL_FLOAT32, CCL_SUM, e->comp,
+                                  s->comm, &r->req) != CCL_SUCCESS) {
+        free(r);
+        /* Two calls in flight on one receive buffer, which MPI forbids, among others. */
+        return fail(s, comm, count, ccl_get_last_error(s->comm));
+    }
+    r->entry = e;
+    r->recvbuf = recvbuf;
+    r->count = count;
+    e->inflight++;
+    PMPI_Grequest_start(query_fn, free_fn, cancel_fn, r, &r->greq);
+    pthread_mutex_lock(&g.mu);
+    r->next = reqs;
+    if (reqs != NULL)
+        reqs->prev = r;
+    reqs = r;
+    pthread_mutex_unlock(&g.mu);
+    *request = r->greq;
+    count_compressed(comm, count);
+    return MPI_SUCCESS;
+}
+
+int MPI_Wait(MPI_Request *request, MPI_Status *status)
+{
+    settle_all(1, request, 1);
+    return PMPI_Wait(request, status);
+}
+
+int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
+{
+    settle_all(1, request, 0);
+    return PMPI_Test(request, flag, status);
+}
+
+int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[])
+{
+    settle_all(count, requests, 1);
+    return PMPI_Waitall(count, requests, statuses);
+}
+
+int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuses[])
+{
+    settle_all(count, requests, 0);
+    return PMPI_Testall(count, requests, flag, statuses);
+}
+
+int MPI_Testany(int count, MPI_Request requests[], int *index, int *flag, MPI_Status *status)
+{
+    settle_all(count, requests, 0);
+    return PMPI_Testany(count, requests, index, flag, status);
+}
+
+int MPI_Testsome(int incount, MPI_Request requests[], int *outcount, int indices[],
+                 MPI_Status statuses[])
+{
+    settle_all(incount, requests, 0);
+    return PMPI_Testsome(incount, requests, outcount, indices, statuses);
+}
+
+/* Waiting for any of a mix of the shim's requests and MPI's: test both until one is done. */
+int MPI_Waitany(int count, MPI_Request requests[], int *index, MPI_Status *status)
+{
+    if (!any_ours(count, requests))
+        return PMPI_Waitany(count, requests, index, status);
+    for (;;) {
+        int flag = 0;
+        settle_all(count, requests, 0);
+        int rc = PMPI_Testany(count, requests, index, &flag, status);
+        if (rc != MPI_SUCCESS || flag)
+            return rc;
+        sched_yield();
+    }
+}
+
+int MPI_Waitsome(int incount, MPI_Request requests[], int *outcount, int indices[],
+                 MPI_Status statuses[])
+{
+    if (!any_ours(incount, requests))
+        return PMPI_Waitsome(incount, requests, outcount, indices, statuses);
+    for (;;) {
+        settle_all(incount, requests, 0);
+        int rc = PMPI_Testsome(incount, requests, outcount, indices, statuses);
+        if (rc != MPI_SUCCESS || *outcount != 0)
+            return rc;
+        sched_yield();
+    }
+}
+
+/* A freed request's operation still completes: here, before MPI forgets the handle. */
+int MPI_Request_free(MPI_Request *request)
+{
+    settle_all(1, request, 1);
+    return PMPI_Request_free(request);
 }
 
 int MPI_Finalize(void)
 {
     if (g.ready) {
+        /* Requests never waited on: their collectives end first. */
+        for (shim_req_t *r = reqs; r != NULL; r = r->next)
+            settle(r, 1);
         /* The communicators MPI_Comm_free has not freed: deleting the attribute runs the
          * delete callback, which frees the cclz side and unlinks it. */
         while (g.live != NULL)
@@ -289,7 +534,7 @@ int MPI_Finalize(void)
             PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
             double saved = (double)g.ring_bytes - (double)g.bytes_sent;
             if (rank == 0)
-                fprintf(stderr, "cclz_mpi: rank 0: %llu MPI_Allreduce calls: %llu compressed "
+                fprintf(stderr, "cclz_mpi: rank 0: %llu MPI_(I)allreduce calls: %llu compressed "
                                 "(%s), %llu passed to MPI; %.1f MB of floats compressed, "
                                 "%.1f MB sent for them, %.1f MB less than a ring allreduce "
                                 "sends; %.3f s in compressed calls\n",
