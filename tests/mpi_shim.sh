@@ -32,6 +32,18 @@ else
     rc=1
 fi
 
+# A rank killed between compressed sums: the job ends (mpirun sees the death and aborts the
+# others, or cclz's error reaches MPI_ERRORS_ARE_FATAL), well before the 60 s limit.
+start=$SECONDS
+timeout 60 "${mpirun[@]}" -x LD_PRELOAD="$shim" "$build/tests/test_mpi_shim" kill >"$out" 2>&1
+krc=$?
+if [ "$krc" -ne 0 ] && [ "$krc" -ne 124 ]; then
+    echo "PASS mpi_shim: a rank killed mid-run ends the job in $((SECONDS - start)) s (exit $krc), no hang"
+else
+    echo "FAIL mpi_shim: a rank killed mid-run: exit $krc after $((SECONDS - start)) s: $(tail -3 "$out")"
+    rc=1
+fi
+
 if [ -x "$build/perf/mpi_allreduce_perf" ]; then
     if "${mpirun[@]}" -x LD_PRELOAD="$shim" "$build/perf/mpi_allreduce_perf" -d int32 \
         -b 1K -e 4M -f 4 -n 3 -w 1 >"$out" 2>&1 && ! awk '$1 ~ /^[0-9]/ && $NF != 0 {bad=1} END {exit !bad}' "$out"; then

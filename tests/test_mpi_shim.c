@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,20 @@ int main(int argc, char **argv)
     for (int k = 0; k < size; k++)
         world[k] = k;
     float *x = malloc(N * 4), *y = malloc(N * 4);
+    if (argc > 1 && strcmp(argv[1], "kill") == 0) {
+        /* Rank 1 dies between compressed sums: the job must end (an error or an abort on
+         * every rank), not hang. The script times it. */
+        for (size_t i = 0; i < N; i++)
+            x[i] = val(rank, i, 0);
+        for (int it = 0; it < 1000; it++) {
+            if (rank == 1 && it == 3)
+                raise(SIGKILL);
+            if (MPI_Allreduce(x, y, (int)N, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+                break;
+        }
+        MPI_Finalize();
+        return 0;
+    }
 
     /* Types and ops the shim must pass through untouched. */
     double d[3] = {rank + 0.1, 1e300 / size, -rank * 3.5}, dd[3];
