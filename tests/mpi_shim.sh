@@ -25,7 +25,7 @@ echo "# under the shim"
     -x CCLZ_MPI_STATS=1 "$build/tests/test_mpi_shim" compressed 2>"$out" || rc=1
 line=$(grep 'cclz_mpi: rank 0' "$out")
 echo "# $line"
-if echo "$line" | grep -Eq 'allreduce calls: [1-9][0-9]* compressed'; then
+if echo "$line" | grep -Eq 'calls: [1-9][0-9]* compressed'; then
     echo "PASS mpi_shim: CCLZ_MPI_STATS=1 reports the compressed calls at MPI_Finalize"
 else
     echo "FAIL mpi_shim: no stats line with compressed calls (stderr: $(head -c 400 "$out"))"

@@ -192,6 +192,38 @@ int main(int argc, char **argv)
         free(bufs[b]);
     report(MPI_COMM_WORLD, ok, "5 buffers in turn, 3 rounds: within bound");
 
+    /* Allgather of floats, out of place and in place: every rank's part within one 8-bit
+     * unit of its values (twice, with the residual carried), the same bytes everywhere. */
+    {
+        const size_t part = N / 4;
+        float *all = malloc(part * size * 4), *all2 = malloc(part * size * 4);
+        for (size_t i = 0; i < part; i++)
+            x[i] = val(rank, i, 50);
+        MPI_Allgather(x, (int)part, MPI_FLOAT, all, (int)part, MPI_FLOAT, MPI_COMM_WORLD);
+        memcpy(all2 + (size_t)rank * part, x, part * 4);
+        MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all2, (int)part, MPI_FLOAT,
+                      MPI_COMM_WORLD);
+        ok = 1;
+        for (int k = 0; k < size && ok; k++)
+            for (size_t i = 0; i < part && ok; i++)
+                ok = fabs(all[k * part + i] - val(k, i, 50)) <= 2 * 2.0 / 255 + 1e-6 &&
+                     fabs(all2[k * part + i] - val(k, i, 50)) <= 2 * 2.0 / 255 + 1e-6;
+        /* The same bytes on every rank: compare a checksum's min and max. */
+        unsigned long long h = 1469598103934665603ULL, hmin, hmax;
+        for (size_t i = 0; i < part * size; i++) {
+            unsigned int u;
+            memcpy(&u, &all[i], 4);
+            h = (h ^ u) * 1099511628211ULL;
+        }
+        MPI_Allreduce(&h, &hmin, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
+        MPI_Allreduce(&h, &hmax, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+        ok &= hmin == hmax;
+        free(all);
+        free(all2);
+        report(MPI_COMM_WORLD, ok, "MPI_Allgather of floats, out of place and in place: each "
+                                   "part within the 8-bit bound, the same bytes on every rank");
+    }
+
     /* Nonblocking: MPI_Iallreduce on two buffers and a double one (MPI's own), completed by
      * Wait, Test, Waitall, Waitany and Testsome, with other calls in between. */
     float *a = malloc(N * 4), *b = malloc(N * 4);

@@ -40,6 +40,7 @@
 typedef struct shim_entry {
     void             *buf;   /* the receive buffer it serves */
     size_t            count;
+    int               gather; /* an MPI_Allgather's (its own error feedback) */
     uint64_t          used;  /* the table's clock at the last use */
     int               inflight; /* MPI_Iallreduce calls not completed: not evicted */
     ccl_compressor_t  comp;
@@ -203,11 +204,12 @@ static shim_comm_t *state_of(MPI_Comm comm)
 /* The entry for (buf, count) in s's table: made on first use, the least recently used one
  * not in flight out when the table is full (it grows past the setting only while every
  * entry is in flight). */
-static shim_entry_t *entry_of(shim_comm_t *s, void *buf, size_t count)
+static shim_entry_t *entry_of(shim_comm_t *s, void *buf, size_t count, int gather)
 {
     shim_entry_t *e = NULL;
     for (int i = 0; i < s->n && e == NULL; i++)
-        if (s->table[i]->buf == buf && s->table[i]->count == count)
+        if (s->table[i]->buf == buf && s->table[i]->count == count &&
+            s->table[i]->gather == gather)
             e = s->table[i];
     if (e == NULL) {
         int victim = -1;
@@ -231,7 +233,7 @@ static shim_entry_t *entry_of(shim_comm_t *s, void *buf, size_t count)
                 return NULL;
             s->table[s->n++] = e;
         }
-        *e = (shim_entry_t){.buf = buf, .count = count};
+        *e = (shim_entry_t){.buf = buf, .count = count, .gather = gather};
         if (ccl_compressor_create(s->comm, g.spec, count, CCL_FLOAT32, &e->comp) != CCL_SUCCESS) {
             for (int i = 0; i < s->n; i++)
                 if (s->table[i] == e)
@@ -268,7 +270,7 @@ static void count_compressed(MPI_Comm comm, int count)
 /* Hands a cclz error to comm's MPI error handler (MPI_ERRORS_ARE_FATAL aborts the job). */
 static int fail(shim_comm_t *s, MPI_Comm comm, int count, const char *why)
 {
-    fprintf(stderr, "cclz_mpi: MPI_Allreduce of %d floats: %s\n", count, why);
+    fprintf(stderr, "cclz_mpi: a collective of %d floats: %s\n", count, why);
     s->failed = 1;
     PMPI_Comm_call_errhandler(comm, MPI_ERR_OTHER);
     return MPI_ERR_OTHER;
@@ -286,7 +288,7 @@ int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype da
     double t0 = PMPI_Wtime();
     /* Making a compressor is local; it fails only for want of memory, and the peers then
      * time out in the call: both sides report it. */
-    shim_entry_t *e = entry_of(s, recvbuf, (size_t)count);
+    shim_entry_t *e = entry_of(s, recvbuf, (size_t)count, 0);
     if (e == NULL)
         return fail(s, comm, count, ccl_get_last_error(s->comm));
     const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
@@ -301,6 +303,44 @@ int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype da
     if (res != CCL_SUCCESS)
         return fail(s, comm, count, ccl_get_last_error(s->comm));
     count_compressed(comm, count);
+    return MPI_SUCCESS;
+}
+
+/* MPI_Allgather of floats: each rank's part compressed (with its own error feedback), every
+ * rank decoding the same bytes. Eligible as MPI_Allreduce is, with the same type and count
+ * on both sides (a rank's send count is its part of the receive buffer). */
+int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
+                  int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
+{
+    COUNT(intercepted, 1);
+    int same = sendbuf == MPI_IN_PLACE || (sendtype == recvtype && sendcount == recvcount);
+    shim_comm_t *s = same && eligible(recvcount, recvtype, MPI_SUM, comm) ? state_of(comm) : NULL;
+    if (s == NULL) {
+        COUNT(passed, 1);
+        return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
+    }
+    double t0 = PMPI_Wtime();
+    shim_entry_t *e = entry_of(s, recvbuf, (size_t)recvcount, 1);
+    if (e == NULL)
+        return fail(s, comm, recvcount, ccl_get_last_error(s->comm));
+    int rank;
+    PMPI_Comm_rank(comm, &rank);
+    const float *in = sendbuf == MPI_IN_PLACE ? (const float *)recvbuf + (size_t)rank * recvcount
+                                              : sendbuf;
+    ccl_result_t res = ccl_allgather_compressed(in, recvbuf, (size_t)recvcount, CCL_FLOAT32,
+                                                e->comp, s->comm);
+    COUNT(nanoseconds, (PMPI_Wtime() - t0) * 1e9);
+    if (res == CCL_ERR_INVALID_ARG) { /* NaN or Inf somewhere: MPI's own gather instead */
+        COUNT(passed, 1);
+        return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
+    }
+    if (res != CCL_SUCCESS)
+        return fail(s, comm, recvcount, ccl_get_last_error(s->comm));
+    int size;
+    PMPI_Comm_size(comm, &size);
+    COUNT(compressed, 1);
+    COUNT(bytes_in, (uint64_t)recvcount * sizeof(float));
+    COUNT(ring_bytes, (double)(size - 1) * recvcount * sizeof(float));
     return MPI_SUCCESS;
 }
 
@@ -415,7 +455,7 @@ int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype d
         COUNT(passed, 1);
         return PMPI_Iallreduce(sendbuf, recvbuf, count, datatype, op, comm, request);
     }
-    shim_entry_t *e = entry_of(s, recvbuf, (size_t)count);
+    shim_entry_t *e = entry_of(s, recvbuf, (size_t)count, 0);
     shim_req_t *r = calloc(1, sizeof(*r));
     if (e == NULL || r == NULL) {
         free(r);
@@ -534,10 +574,11 @@ int MPI_Finalize(void)
             PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
             double saved = (double)g.ring_bytes - (double)g.bytes_sent;
             if (rank == 0)
-                fprintf(stderr, "cclz_mpi: rank 0: %llu MPI_(I)allreduce calls: %llu compressed "
+                fprintf(stderr, "cclz_mpi: rank 0: %llu MPI_(I)allreduce and MPI_Allgather calls: "
+                                "%llu compressed "
                                 "(%s), %llu passed to MPI; %.1f MB of floats compressed, "
-                                "%.1f MB sent for them, %.1f MB less than a ring allreduce "
-                                "sends; %.3f s in compressed calls\n",
+                                "%.1f MB sent for them, %.1f MB less than ring algorithms "
+                                "send; %.3f s in compressed calls\n",
                         (unsigned long long)g.intercepted, (unsigned long long)g.compressed,
                         g.spec, (unsigned long long)g.passed, g.bytes_in / 1e6,
                         g.bytes_sent / 1e6, saved / 1e6, g.nanoseconds / 1e9);
