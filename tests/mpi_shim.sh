@@ -32,6 +32,14 @@ else
     rc=1
 fi
 
+# State left at MPI_Finalize: a request never waited on, a communicator never freed.
+if timeout 60 "${mpirun[@]}" -x LD_PRELOAD="$shim" "$build/tests/test_mpi_shim" pending >"$out" 2>&1; then
+    echo "PASS mpi_shim: MPI_Finalize with an MPI_Iallreduce never waited on and a communicator never freed: a clean exit"
+else
+    echo "FAIL mpi_shim: MPI_Finalize with pending state: $(tail -3 "$out")"
+    rc=1
+fi
+
 # A rank killed between compressed sums: the job ends (mpirun sees the death and aborts the
 # others, or cclz's error reaches MPI_ERRORS_ARE_FATAL), well before the 60 s limit.
 start=$SECONDS

@@ -85,6 +85,19 @@ int main(int argc, char **argv)
     for (int k = 0; k < size; k++)
         world[k] = k;
     float *x = malloc(N * 4), *y = malloc(N * 4);
+    if (argc > 1 && strcmp(argv[1], "pending") == 0) {
+        /* An MPI_Iallreduce never waited on, and a split communicator never freed, at
+         * MPI_Finalize: the job ends cleanly. */
+        MPI_Comm half;
+        MPI_Request rq;
+        for (size_t i = 0; i < N; i++)
+            x[i] = val(rank, i, 0);
+        MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+        MPI_Allreduce(x, y, (int)N, MPI_FLOAT, MPI_SUM, half);
+        MPI_Iallreduce(x, y, (int)N, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &rq);
+        MPI_Finalize();
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "kill") == 0) {
         /* Rank 1 dies between compressed sums: the job must end (an error or an abort on
          * every rank), not hang. The script times it. */
