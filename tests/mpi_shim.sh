@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # mpi_shim.sh BUILD: the MPI shim (libcclz_mpi.so) under Open MPI's mpirun, 4 local ranks:
 # tests/test_mpi_shim without the shim (the reference: everything exact), then with
-# LD_PRELOAD=libcclz_mpi.so (int:bits=8, a table of 2 buffers, the stats line checked); and
-# Open MPI's own perf tool of this tree (perf/mpi_allreduce_perf, int32: checked results)
+# LD_PRELOAD=libcclz_mpi.so (int:bits=8, a table of 2 buffers, the stats line checked), and
+# with CCLZ_MPI_DOUBLE=1; MPI_Finalize with pending state; a killed rank; and
+# this tree's plain-MPI benchmark (perf/mpi_allreduce_perf, int32: checked results)
 # unchanged under the shim.
 set -u
 build=$1
@@ -23,6 +24,9 @@ echo "# without the shim"
 echo "# under the shim"
 "${mpirun[@]}" -x LD_PRELOAD="$shim" -x CCLZ_COMPRESS=int:bits=8 -x CCLZ_MPI_TABLE=2 \
     -x CCLZ_MPI_STATS=1 "$build/tests/test_mpi_shim" compressed 2>"$out" || rc=1
+echo "# under the shim, doubles too"
+"${mpirun[@]}" -x LD_PRELOAD="$shim" -x CCLZ_MPI_DOUBLE=1 "$build/tests/test_mpi_shim" \
+    compressed doubles 2>/dev/null || rc=1
 line=$(grep 'cclz_mpi: rank 0' "$out")
 echo "# $line"
 if echo "$line" | grep -Eq 'calls: [1-9][0-9]* compressed'; then

@@ -3,8 +3,9 @@
  *
  *   mpirun -x LD_PRELOAD=libcclz_mpi.so -x CCLZ_COMPRESS=int:bits=8 ./app
  *
- * Eligible: MPI_Allreduce and MPI_Iallreduce of MPI_FLOAT, MPI_SUM, on an intracommunicator
- * of 2 ranks or more, at least CCLZ_MPI_MIN_BYTES. Everything else goes to PMPI_* untouched. Every eligibility test reads
+ * Eligible: MPI_Allreduce and MPI_Iallreduce of MPI_FLOAT (and MPI_Allreduce of MPI_DOUBLE
+ * with CCLZ_MPI_DOUBLE=1), MPI_SUM, on an intracommunicator of 2 ranks or more, at least
+ * CCLZ_MPI_MIN_BYTES elements' worth of floats; MPI_Allgather of MPI_FLOAT likewise. Everything else goes to PMPI_* untouched. Every eligibility test reads
  * only what MPI requires to be the same on every rank (count, datatype, op, communicator) and
  * settings, so every rank takes the same path for the same call.
  *
@@ -44,6 +45,7 @@ typedef struct shim_entry {
     uint64_t          used;  /* the table's clock at the last use */
     int               inflight; /* MPI_Iallreduce calls not completed: not evicted */
     ccl_compressor_t  comp;
+    float            *f32;   /* CCLZ_MPI_DOUBLE: the doubles as floats, count of them */
 } shim_entry_t;
 
 /* The cclz side of one MPI communicator. */
@@ -64,6 +66,7 @@ static struct {
     size_t           min_bytes;
     int              table_cap;
     int              stats;
+    int              doubles;   /* CCLZ_MPI_DOUBLE=1: MPI_DOUBLE sums compressed too */
     shim_comm_t     *live;
     pthread_mutex_t  mu;
     /* CCLZ_MPI_STATS, this rank's (updated atomically: calls on different communicators
@@ -91,6 +94,7 @@ static void shim_comm_free(shim_comm_t *s)
 {
     for (int i = 0; i < s->n; i++) {
         ccl_compressor_destroy(s->table[i]->comp);
+        free(s->table[i]->f32);
         free(s->table[i]);
     }
     free(s->table);
@@ -138,6 +142,7 @@ static void setup(void)
     if (g.table_cap < 1)
         g.table_cap = 1;
     g.stats = getenv("CCLZ_MPI_STATS") != NULL && strcmp(getenv("CCLZ_MPI_STATS"), "1") == 0;
+    g.doubles = getenv("CCLZ_MPI_DOUBLE") != NULL && strcmp(getenv("CCLZ_MPI_DOUBLE"), "1") == 0;
     PMPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, delete_attr, &g.keyval, NULL);
     g.ready = 1;
 }
@@ -220,6 +225,7 @@ static shim_entry_t *entry_of(shim_comm_t *s, void *buf, size_t count, int gathe
         if (victim >= 0) {
             e = s->table[victim];
             ccl_compressor_destroy(e->comp);
+            free(e->f32);
         } else {
             if (s->n == s->cap) {
                 int cap = s->cap ? 2 * s->cap : g.table_cap;
@@ -246,11 +252,13 @@ static shim_entry_t *entry_of(shim_comm_t *s, void *buf, size_t count, int gathe
     return e;
 }
 
-/* Reads only what MPI requires to be the same on every rank, and the settings. */
-static int eligible(int count, MPI_Datatype dt, MPI_Op op, MPI_Comm comm)
+/* Reads only what MPI requires to be the same on every rank, and the settings. doubles: the
+ * call may take MPI_DOUBLE (compressed as floats) where CCLZ_MPI_DOUBLE=1. */
+static int eligible(int count, MPI_Datatype dt, MPI_Op op, MPI_Comm comm, int doubles)
 {
     int inter = 0, size = 1;
-    if (!g.ready || dt != MPI_FLOAT || op != MPI_SUM || count <= 0 || comm == MPI_COMM_NULL ||
+    int type_ok = dt == MPI_FLOAT || (doubles && g.doubles && dt == MPI_DOUBLE);
+    if (!g.ready || !type_ok || op != MPI_SUM || count <= 0 || comm == MPI_COMM_NULL ||
         (size_t)count * sizeof(float) < g.min_bytes)
         return 0;
     PMPI_Comm_test_inter(comm, &inter);
@@ -258,13 +266,15 @@ static int eligible(int count, MPI_Datatype dt, MPI_Op op, MPI_Comm comm)
     return !inter && size > 1;
 }
 
-static void count_compressed(MPI_Comm comm, int count)
+/* A compressed allreduce of count elements of elem bytes: its input, and what a ring
+ * allreduce would have sent. */
+static void count_compressed(MPI_Comm comm, int count, size_t elem)
 {
     int size;
     PMPI_Comm_size(comm, &size);
     COUNT(compressed, 1);
-    COUNT(bytes_in, (uint64_t)count * sizeof(float));
-    COUNT(ring_bytes, 2.0 * (size - 1) / size * (double)count * sizeof(float));
+    COUNT(bytes_in, (uint64_t)count * elem);
+    COUNT(ring_bytes, 2.0 * (size - 1) / size * (double)count * elem);
 }
 
 /* Hands a cclz error to comm's MPI error handler (MPI_ERRORS_ARE_FATAL aborts the job). */
@@ -276,15 +286,47 @@ static int fail(shim_comm_t *s, MPI_Comm comm, int count, const char *why)
     return MPI_ERR_OTHER;
 }
 
+/* CCLZ_MPI_DOUBLE=1: a double sum compressed as floats (the codecs work in float32), through
+ * the entry's float copy; the values must fit float32's range. */
+static int allreduce_doubles(shim_comm_t *s, const void *sendbuf, void *recvbuf, int count,
+                             MPI_Comm comm)
+{
+    double t0 = PMPI_Wtime();
+    shim_entry_t *e = entry_of(s, recvbuf, (size_t)count, 0);
+    if (e != NULL && e->f32 == NULL)
+        e->f32 = malloc((size_t)count * sizeof(float));
+    if (e == NULL || e->f32 == NULL)
+        return fail(s, comm, count, "no memory for a compressor or its float copy");
+    const double *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
+    double *out = recvbuf;
+    for (int i = 0; i < count; i++)
+        e->f32[i] = (float)in[i];
+    ccl_result_t res = ccl_allreduce_compressed(e->f32, e->f32, (size_t)count, CCL_FLOAT32,
+                                                CCL_SUM, e->comp, s->comm);
+    COUNT(nanoseconds, (PMPI_Wtime() - t0) * 1e9);
+    if (res == CCL_ERR_INVALID_ARG) { /* NaN or Inf, or out of float's range: MPI's sum */
+        COUNT(passed, 1);
+        return PMPI_Allreduce(sendbuf, recvbuf, count, MPI_DOUBLE, MPI_SUM, comm);
+    }
+    if (res != CCL_SUCCESS)
+        return fail(s, comm, count, ccl_get_last_error(s->comm));
+    for (int i = 0; i < count; i++)
+        out[i] = e->f32[i];
+    count_compressed(comm, count, sizeof(double));
+    return MPI_SUCCESS;
+}
+
 int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
                   MPI_Op op, MPI_Comm comm)
 {
     COUNT(intercepted, 1);
-    shim_comm_t *s = eligible(count, datatype, op, comm) ? state_of(comm) : NULL;
+    shim_comm_t *s = eligible(count, datatype, op, comm, 1) ? state_of(comm) : NULL;
     if (s == NULL) {
         COUNT(passed, 1);
         return PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm);
     }
+    if (datatype == MPI_DOUBLE)
+        return allreduce_doubles(s, sendbuf, recvbuf, count, comm);
     double t0 = PMPI_Wtime();
     /* Making a compressor is local; it fails only for want of memory, and the peers then
      * time out in the call: both sides report it. */
@@ -302,7 +344,7 @@ int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype da
     }
     if (res != CCL_SUCCESS)
         return fail(s, comm, count, ccl_get_last_error(s->comm));
-    count_compressed(comm, count);
+    count_compressed(comm, count, sizeof(float));
     return MPI_SUCCESS;
 }
 
@@ -314,7 +356,7 @@ int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, voi
 {
     COUNT(intercepted, 1);
     int same = sendbuf == MPI_IN_PLACE || (sendtype == recvtype && sendcount == recvcount);
-    shim_comm_t *s = same && eligible(recvcount, recvtype, MPI_SUM, comm) ? state_of(comm) : NULL;
+    shim_comm_t *s = same && eligible(recvcount, recvtype, MPI_SUM, comm, 0) ? state_of(comm) : NULL;
     if (s == NULL) {
         COUNT(passed, 1);
         return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
@@ -450,7 +492,7 @@ int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype d
                    MPI_Op op, MPI_Comm comm, MPI_Request *request)
 {
     COUNT(intercepted, 1);
-    shim_comm_t *s = eligible(count, datatype, op, comm) ? state_of(comm) : NULL;
+    shim_comm_t *s = eligible(count, datatype, op, comm, 0) ? state_of(comm) : NULL;
     if (s == NULL) {
         COUNT(passed, 1);
         return PMPI_Iallreduce(sendbuf, recvbuf, count, datatype, op, comm, request);
@@ -480,7 +522,7 @@ int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype d
     reqs = r;
     pthread_mutex_unlock(&g.mu);
     *request = r->greq;
-    count_compressed(comm, count);
+    count_compressed(comm, count, sizeof(float));
     return MPI_SUCCESS;
 }
 
@@ -576,7 +618,7 @@ int MPI_Finalize(void)
             if (rank == 0)
                 fprintf(stderr, "cclz_mpi: rank 0: %llu MPI_(I)allreduce and MPI_Allgather calls: "
                                 "%llu compressed "
-                                "(%s), %llu passed to MPI; %.1f MB of floats compressed, "
+                                "(%s), %llu passed to MPI; %.1f MB of input compressed, "
                                 "%.1f MB sent for them, %.1f MB less than ring algorithms "
                                 "send; %.3f s in compressed calls\n",
                         (unsigned long long)g.intercepted, (unsigned long long)g.compressed,
