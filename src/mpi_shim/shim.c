@@ -90,8 +90,13 @@ static size_t env_size(const char *name, size_t dflt)
 
 #define COUNT(field, n) __atomic_fetch_add(&g.field, (uint64_t)(n), __ATOMIC_RELAXED)
 
+static void settle_comm(shim_comm_t *s);
+
 static void shim_comm_free(shim_comm_t *s)
 {
+    /* MPI_Comm_free lets pending operations complete: this communicator's Iallreduce
+     * requests end before their compressors and communicator go. */
+    settle_comm(s);
     for (int i = 0; i < s->n; i++) {
         ccl_compressor_destroy(s->table[i]->comp);
         free(s->table[i]->f32);
@@ -392,6 +397,7 @@ int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, voi
 typedef struct shim_req {
     ccl_request_t    req;    /* NULL once done */
     MPI_Request      greq;   /* what the program holds */
+    shim_comm_t     *owner;
     shim_entry_t    *entry;
     float           *recvbuf;
     int              count;
@@ -471,6 +477,14 @@ static void settle(shim_req_t *r, int block)
     PMPI_Grequest_complete(r->greq);
 }
 
+/* Called with g.mu held (shim_comm_free). */
+static void settle_comm(shim_comm_t *s)
+{
+    for (shim_req_t *r = reqs; r != NULL; r = r->next)
+        if (r->owner == s)
+            settle(r, 1);
+}
+
 static void settle_all(int n, const MPI_Request *handles, int block)
 {
     for (int i = 0; i < n; i++) {
@@ -510,6 +524,7 @@ int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype d
         /* Two calls in flight on one receive buffer, which MPI forbids, among others. */
         return fail(s, comm, count, ccl_get_last_error(s->comm));
     }
+    r->owner = s;
     r->entry = e;
     r->recvbuf = recvbuf;
     r->count = count;
