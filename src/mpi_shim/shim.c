@@ -183,10 +183,11 @@ static shim_comm_t *state_of(MPI_Comm comm)
     ccl_unique_id_t id;
     int ok = rank != 0 || ccl_get_unique_id(&id) == CCL_SUCCESS;
     PMPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+    if (ok) /* the root's word: the same decision on every rank */
+        PMPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
     shim_comm_t *s = calloc(1, sizeof(*s));
     ok = ok && s != NULL;
     if (ok) {
-        PMPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
         ok = ccl_comm_init_rank(&s->comm, size, id, rank) == CCL_SUCCESS;
         if (!ok)
             fprintf(stderr, "cclz_mpi: rank %d: no cclz communicator (%s); this "
