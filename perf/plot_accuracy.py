@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""plot_accuracy.py: perf/results/training/fmnist.jsonl (perf/accuracy.sh) -> fmnist.png
-(test accuracy by epoch, and against cumulative gradient bytes sent, per method) and
-fmnist.md (the final epoch of each method beside the Gloo reference).
-Run with Debian's python3 (matplotlib): /usr/bin/python3 perf/plot_accuracy.py"""
+"""plot_accuracy.py [NAME]: perf/results/training/NAME.jsonl (perf/accuracy.sh; NAME
+defaults to fmnist) -> NAME.png (test accuracy by epoch, and against cumulative gradient
+bytes sent, per method) and NAME.md (the final epoch of each method beside the Gloo
+reference). Run with Debian's python3 (matplotlib): /usr/bin/python3 perf/plot_accuracy.py"""
 import json
 import os
+import sys
 
 import matplotlib
 matplotlib.use("Agg")
@@ -12,7 +13,8 @@ import matplotlib.pyplot as plt
 
 here = os.path.dirname(os.path.abspath(__file__))
 res = os.path.join(here, "results", "training")
-rows = [json.loads(line) for line in open(os.path.join(res, "fmnist.jsonl")) if line.strip()]
+name = sys.argv[1] if len(sys.argv) > 1 else "fmnist"  # NAME.jsonl -> NAME.png, NAME.md
+rows = [json.loads(line) for line in open(os.path.join(res, name + ".jsonl")) if line.strip()]
 runs = {}
 for r in rows:  # heterogeneous-data runs apart: their reference is Gloo on the same split
     runs.setdefault((r["method"], bool(r.get("hetero"))), []).append(r)
@@ -40,12 +42,12 @@ for a in (a1, a2):
     a.legend(fontsize=7)
 fig.suptitle("Fashion-MNIST, small CNN, 4 ranks, same seed (dashed: each rank sees 2-3 classes)")
 fig.tight_layout()
-fig.savefig(os.path.join(res, "fmnist.png"), dpi=100)
+fig.savefig(os.path.join(res, name + ".png"), dpi=100)
 
 # Runs from before the count was recorded trained the full model, which is what every
 # method's first epoch trains (pufferfish factorizes after its warm-up).
 full = next((r["params"] for r in rows if r["epoch"] == 1 and "params" in r), "")
-with open(os.path.join(res, "fmnist.md"), "w") as out:
+with open(os.path.join(res, name + ".md"), "w") as out:
     for hetero in (False, True):
         keys = [k for k in runs if k[1] == hetero]
         if not keys:
