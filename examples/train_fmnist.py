@@ -55,6 +55,39 @@ def load(kind: str):
     return torch.tensor(x, dtype=torch.float32) / 255.0, torch.tensor(y, dtype=torch.long)
 
 
+def wide_mlp() -> nn.Module:
+    """784-2048-2048-10, 5.8M parameters: a model whose gradient exchange outweighs its
+    compute (perf/time_to_accuracy.py, examples/train_mpi.py)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 2048), nn.ReLU(), nn.Linear(2048, 2048),
+                         nn.ReLU(), nn.Linear(2048, 10))
+
+
+class StepData:
+    """The step-driven runs' data: this rank's share of the shuffled training images (the
+    same order on every run), batch by batch, and its quarter of the first `test` test
+    images; correct() counts this rank's right answers."""
+
+    def __init__(self, rank: int, size: int, batch: int, test: int):
+        self.xtr, self.ytr = load("train")
+        xte, yte = load("t10k")
+        self.ntest = min(test, len(yte))
+        mine = slice(rank * self.ntest // size, (rank + 1) * self.ntest // size)
+        self.xte, self.yte = xte[mine], yte[mine]
+        self.order = torch.randperm(len(self.ytr),
+                                    generator=torch.Generator().manual_seed(1))[rank::size]
+        self.batch = batch
+
+    def step(self, step: int):
+        """Images and labels of step (from 1), wrapping around the share."""
+        lo = (step - 1) * self.batch % (len(self.order) - self.batch)
+        idx = self.order[lo:lo + self.batch]
+        return self.xtr[idx], self.ytr[idx]
+
+    def correct(self, model: nn.Module) -> int:
+        with torch.no_grad():
+            return int((model(self.xte).argmax(1) == self.yte).sum())
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()

@@ -19,12 +19,11 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mpi4py import MPI
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_fmnist import load  # noqa: E402
+from train_fmnist import StepData, wide_mlp  # noqa: E402
 
 
 def main() -> None:
@@ -39,25 +38,19 @@ def main() -> None:
     rank, size = comm.Get_rank(), comm.Get_size()
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 2048), nn.ReLU(), nn.Linear(2048, 2048),
-                          nn.ReLU(), nn.Linear(2048, 10))
+    model = wide_mlp()
     params = list(model.parameters())
     flat = np.zeros(sum(p.numel() for p in params), dtype=np.float32)  # one gradient buffer
     flat_t = torch.from_numpy(flat)
     opt = torch.optim.SGD(params, lr=0.02, momentum=0.9)
 
-    xtr, ytr = load("train")
-    xte, yte = load("t10k")
-    xte, yte = xte[:args.test], yte[:args.test]
-    mine_te = slice(rank * len(yte) // size, (rank + 1) * len(yte) // size)
-    order = torch.randperm(len(ytr), generator=torch.Generator().manual_seed(1))[rank::size]
+    data = StepData(rank, size, args.batch, args.test)
     trained = 0.0
     for step in range(1, args.steps + 1):
-        lo = (step - 1) * args.batch % (len(order) - args.batch)
-        idx = order[lo:lo + args.batch]
+        xb, yb = data.step(step)
         t0 = time.perf_counter()
         opt.zero_grad()
-        F.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
+        F.cross_entropy(model(xb), yb).backward()
         off = 0
         for p in params:  # pack
             flat_t[off:off + p.numel()].copy_(p.grad.view(-1))
@@ -72,15 +65,13 @@ def main() -> None:
             opt.step()
         trained += time.perf_counter() - t0
         if step % args.eval_every == 0 or step == args.steps:
-            with torch.no_grad():
-                right = np.array([int((model(xte[mine_te]).argmax(1) == yte[mine_te]).sum())],
-                                 dtype=np.int64)
+            right = np.array([data.correct(model)], dtype=np.int64)
             comm.Allreduce(MPI.IN_PLACE, right, op=MPI.SUM)
             if rank == 0:
                 print(json.dumps({"shim": os.environ.get("CCLZ_COMPRESS", "int:bits=8")
                                   if "libcclz_mpi" in os.environ.get("LD_PRELOAD", "") else "none",
                                   "step": step, "seconds": round(trained, 2),
-                                  "test_acc": round(int(right[0]) / len(yte), 4)}), flush=True)
+                                  "test_acc": round(int(right[0]) / data.ntest, 4)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -31,16 +31,11 @@ sys.path.insert(0, os.path.join(here, "..", "python"))
 sys.path.insert(0, os.path.join(here, "..", "examples"))
 import cclz  # noqa: E402
 import cclz.torch  # noqa: E402
-from train_fmnist import load  # noqa: E402
+from train_fmnist import StepData, wide_mlp  # noqa: E402
 
 CCLZ_SPECS = {"cclz-int8": "int:bits=8", "cclz-dgc": "dgc:ratio=0.001,warmup_steps=50",
               "cclz-auto": "auto"}
 METHODS = ["gloo", "torch-fp16", "torch-powersgd", "local"] + sorted(CCLZ_SPECS)
-
-
-def wide_mlp() -> nn.Module:
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 2048), nn.ReLU(), nn.Linear(2048, 2048),
-                         nn.ReLU(), nn.Linear(2048, 10))
 
 
 def powersgd_bytes_per_step(model: nn.Module, rank: int, size: int) -> float:
@@ -99,32 +94,25 @@ def main() -> None:
             net.register_comm_hook(state, cclz.torch.allreduce_hook)
     opt = cclz.torch.sgd(net.parameters(), state, lr=args.lr, momentum=0.9)
 
-    xtr, ytr = load("train")
-    xte, yte = load("t10k")
-    xte, yte = xte[:args.test], yte[:args.test]
-    mine_te = slice(rank * len(yte) // size, (rank + 1) * len(yte) // size)
-    order = torch.randperm(len(ytr), generator=torch.Generator().manual_seed(1))[rank::size]
+    data = StepData(rank, size, args.batch, args.test)
     trained = 0.0
     for step in range(1, args.steps + 1):
-        lo = (step - 1) * args.batch % (len(order) - args.batch)
-        idx = order[lo:lo + args.batch]
+        xb, yb = data.step(step)
         t0 = time.perf_counter()
         opt.zero_grad()
-        F.cross_entropy(net(xtr[idx]), ytr[idx]).backward()
+        F.cross_entropy(net(xb), yb).backward()
         if all(torch.isfinite(p.grad).all() for p in net.parameters()):
             opt.step()
         trained += time.perf_counter() - t0
         if step % args.eval_every == 0 or step == args.steps:
-            with torch.no_grad():
-                right = np.array([int((model(xte[mine_te]).argmax(1) == yte[mine_te]).sum())],
-                                 dtype=np.int64)
+            right = np.array([data.correct(model)], dtype=np.int64)
             comm.allreduce(right)
             sent = (float(comm.stats()["bytes_sent"]) if state is not None
                     else per_step * step)
             if rank == 0:
                 print(json.dumps({"method": args.method, "step": step,
                                   "seconds": round(trained, 2),
-                                  "test_acc": round(int(right[0]) / len(yte), 4),
+                                  "test_acc": round(int(right[0]) / data.ntest, 4),
                                   "bytes_sent": int(sent)}), flush=True)
     dist.destroy_process_group()
     if state is not None:
