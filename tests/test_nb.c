@@ -374,20 +374,22 @@ static int sc_abort_waitall(int rank, int p, ccl_comm_t comm)
     return r != CCL_SUCCESS && cleared ? 0 : 1;
 }
 
-/* Rank 2 is killed while 32 large requests are pending: every other rank's requests end,
- * the last ones with an error, within the timeout. */
+/* Rank 2 is killed while 32 large requests are pending (once its first is done, so that
+ * 31 are: a kill after a fixed delay could come after all 32 on a fast machine): every
+ * other rank's requests end, the last ones with an error, within the timeout. */
 static int sc_kill(int rank, int p, ccl_comm_t comm)
 {
     size_t n = 1u << 19;
     float *b = calloc(32 * n, sizeof(float));
     ccl_request_t reqs[32];
-    pthread_t th;
     (void)p;
     for (int i = 0; i < 32; i++)
         if (ccl_iallreduce(b + i * n, b + i * n, n, CCL_FLOAT32, CCL_SUM, comm, &reqs[i]) != CCL_SUCCESS)
             return 2;
-    if (rank == 2)
-        pthread_create(&th, NULL, h_killer, (void *)(intptr_t)150000);
+    if (rank == 2) {
+        ccl_wait(&reqs[0]);
+        raise(SIGKILL);
+    }
     double t0 = h_now();
     ccl_result_t last = CCL_SUCCESS;
     for (int i = 0; i < 32; i++)
