@@ -246,6 +246,84 @@ ccl_result_t ccl_reduce_scatter_compressed(const void *sendbuf, void *recvbuf, s
                                            ccl_datatype_t dtype, ccl_redop_t op,
                                            ccl_compressor_t comp, ccl_comm_t comm);
 
+/* ---- Robust aggregation -------------------------------------------------------------
+ *
+ * Collaborative training with some workers that send garbage (a bug, a poisoned shard, an
+ * attacker): every rank's vector goes to every other rank, straight from its sender (no rank
+ * relays another's), and a rule robust to f faulty vectors out of nranks combines them.
+ * MoNNA (nearest-neighbour averaging, CCL_ROBUST_NNA, with local momentum: the Python
+ * package's cclz.torch.MoNNA) is one; docs/robust.md defines each rule and its bound.
+ *
+ * Byzantine peers: in a robust call, a peer whose message fails a check (a header of another
+ * call or of other arguments, a wrong length, a compressed payload the decoder refuses, a NaN
+ * or Inf in its vector) counts as one of the f faulty ranks for that call: its vector is
+ * dropped, the rule runs on the others with f less one, and params.faults names it. With at
+ * most f such peers the call succeeds and the communicator stays usable; with more, every
+ * rank that saw more returns CCL_ERR_INVALID_PAYLOAD and the communicator stays usable. A
+ * peer that sends nothing, breaks its connection or sends a failure notice is a crash fault:
+ * the call fails as any other (CCL_ERR_TIMEOUT after CCLZ_TIMEOUT, CCL_ERR_TRANSPORT,
+ * CCL_ERR_REMOTE). A peer can also send different vectors to different ranks; the rules
+ * bound each rank's result all the same, but then ranks may differ. */
+typedef enum {
+    CCL_ROBUST_MEAN = 0,     /* the plain average of the vectors that passed the checks */
+    CCL_ROBUST_NNA,          /* the mean of the nranks - f vectors nearest (L2) to this rank's
+                              * own: results differ per rank, by design (MoNNA's mixing) */
+    CCL_ROBUST_MEDIAN,       /* coordinate-wise median (mean of the two middle values) */
+    CCL_ROBUST_TRIMMED_MEAN, /* coordinate-wise mean without the f smallest and f largest */
+    CCL_ROBUST_KRUM,         /* the vector whose nranks - f - 2 nearest are nearest (squared
+                              * L2 sum); needs nranks > 2f + 2 */
+    CCL_ROBUST_MULTI_KRUM,   /* the mean of the multi_k best-scored vectors by Krum's score */
+    CCL_ROBUST_GEOMED,       /* geometric median, smoothed Weiszfeld (iters, nu) from 0 */
+    CCL_ROBUST_CCLIP,        /* centered clipping: from the coordinate-wise median, iters
+                              * times v += mean of clip(x_i - v, tau) */
+    CCL_ROBUST_NUM_RULES
+} ccl_robust_rule_t;
+
+/* Pre-aggregation steps, applied in this order before the rule. */
+#define CCL_ROBUST_PRE_ARC (1u << 0) /* adaptive robust clipping: the floor(2f(n-f)/n)
+                                      * largest vectors clipped to the next one's norm */
+#define CCL_ROBUST_PRE_NNM (1u << 1) /* nearest-neighbour mixing: every vector replaced by
+                                      * the mean of its nranks - f nearest */
+
+/* Zero fields take their defaults. Every rank passes the same values (faults aside): a rank
+ * that does not sends headers the others refuse, and counts as faulty. */
+typedef struct {
+    ccl_robust_rule_t rule;
+    int      f;        /* faulty ranks tolerated: 2f < nranks (Krum: 2f + 2 < nranks) */
+    unsigned pre;      /* CCL_ROBUST_PRE_* */
+    int      multi_k;  /* Multi-Krum: vectors averaged, 1 .. nranks - f; 0: nranks - f */
+    int      iters;    /* geomed and cclip: iterations; 0: 3 */
+    float    nu;       /* geomed: smoothing distance; 0: 0.1 */
+    float    tau;      /* cclip: clipping radius, > 0 (required) */
+    uint8_t *faults;   /* NULL, or nranks bytes: set per rank to a ccl_fault_t for this call
+                        * (written when the call is done, as recvbuf) */
+} ccl_robust_params_t;
+
+/* Why a peer's vector was dropped in a robust call. */
+typedef enum {
+    CCL_FAULT_NONE = 0,
+    CCL_FAULT_MESSAGE,   /* malformed, of another call or other arguments, wrong length */
+    CCL_FAULT_PAYLOAD,   /* compressed bytes the decoder refused */
+    CCL_FAULT_NONFINITE  /* NaN or Inf in the vector (or no vector: a compressed sender's
+                          * gradient was not finite) */
+} ccl_fault_t;
+
+/* recvbuf = params->rule over every rank's sendbuf (count float32 each; on the scale of one
+ * vector, as CCL_AVG). sendbuf == recvbuf is in place. comp: NULL or a compressor of "none"
+ * sends the vectors exactly; otherwise each vector travels encoded by its sender's
+ * compressor (with its error feedback) and is decoded before the rule, the sender's own
+ * included, so that every rank combines the same vectors. Compressed, every sender encodes
+ * with its own scales and a seed derived from the call (no rank chooses another's
+ * resolution or randomness): codecs with a scale agreed across ranks (terngrad), sign's
+ * majority vote, powersgd and EF21 are refused, as is "auto". Invalid parameters or
+ * arguments return CCL_ERR_INVALID_ARG before anything is sent. Every rule but NNA gives
+ * bit-identical results on every rank that received the same vectors. This rank's own
+ * vector holding NaN or Inf: it is still sent (its peers drop it), and this rank returns
+ * CCL_ERR_INVALID_ARG with the communicator usable. */
+ccl_result_t ccl_allreduce_robust(const void *sendbuf, void *recvbuf, size_t count,
+                                  ccl_datatype_t dtype, const ccl_robust_params_t *params,
+                                  ccl_compressor_t comp, ccl_comm_t comm);
+
 /* ---- Nonblocking calls ---------------------------------------------------------------
  *
  * ccl_iX(..., &req) is ccl_X(...) that returns as soon as its arguments are checked (a bad
@@ -302,6 +380,10 @@ ccl_result_t ccl_ireduce_scatter_compressed(const void *sendbuf, void *recvbuf,
                                             size_t recvcount, ccl_datatype_t dtype,
                                             ccl_redop_t op, ccl_compressor_t comp,
                                             ccl_comm_t comm, ccl_request_t *req_p);
+ccl_result_t ccl_iallreduce_robust(const void *sendbuf, void *recvbuf, size_t count,
+                                   ccl_datatype_t dtype, const ccl_robust_params_t *params,
+                                   ccl_compressor_t comp, ccl_comm_t comm,
+                                   ccl_request_t *req_p);
 
 /* *done_p = 1 and the call's result when *req_p is done (the request is then freed and
  * *req_p set to NULL); else *done_p = 0 and CCL_SUCCESS. A NULL *req_p is done, with
@@ -317,7 +399,7 @@ ccl_result_t ccl_waitall(int n, ccl_request_t *reqs);
 /* ---- Traffic counters ----------------------------------------------------------------
  * Cumulative counts since the communicator or compressor was made, on this rank: calls
  * that ran (blocking or not, failed ones included), steps refused for a NaN or Inf
- * (compressed calls only), the bytes of input the calls were given (an allgather's and a
+ * (compressed and robust calls), the bytes of input the calls were given (an allgather's and a
  * broadcast's send count, a reduce-scatter's whole input), and the bytes this rank handed
  * to the transport for them, message headers included. A compressor's counts are those of
  * the calls made with it, the messages its codec agrees on (shared scales) included; the

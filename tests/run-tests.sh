@@ -52,6 +52,7 @@ run coll-chunked    env CCLZ_CHUNK_SIZE=4K CCLZ_SMALL_MSG_SIZE=256 "$build/tests
 run faults          "$build/tests/test_faults"
 run nb              "$build/tests/test_nb"
 run nb-nothread     env CCLZ_PROGRESS_THREAD=0 "$build/tests/test_nb"
+run robust          "$build/tests/test_robust"
 run asan            "$src/tests/asan.sh" "$src"
 run python          "$src/tests/python.sh" "$src" "$build"
 run mpi-shim        "$src/tests/mpi_shim.sh" "$build"

@@ -12,21 +12,12 @@
 
 #define N 10007 /* not a multiple of the rank counts or buckets */
 
-static uint64_t hash_floats(const float *x, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    const uint8_t *b = (const uint8_t *)x;
-    for (size_t i = 0; i < n * sizeof(float); i++)
-        h = (h ^ b[i]) * 1099511628211ULL;
-    return h;
-}
-
 /* Every rank holds the same bytes: compare hashes through an exact allgather. */
 static int same_everywhere(ccl_comm_t comm, const float *x, size_t n)
 {
     int p;
     ccl_comm_size(comm, &p);
-    uint64_t h = hash_floats(x, n), all[64];
+    uint64_t h = h_hash_floats(x, n), all[64];
     if (ccl_allgather(&h, all, 1, CCL_INT64, comm) != CCL_SUCCESS)
         return 0;
     for (int r = 0; r < p; r++)
@@ -233,14 +224,14 @@ static int t_checkpoint_n(ccl_comm_t comm, int rank, const char *spec, size_t n)
             ok = ccl_compressor_save(c, st, sz, &len) == CCL_SUCCESS;
         ok = ok && ccl_allreduce_compressed(x, a, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
         if (t >= 10)
-            ha[t - 10] = hash_floats(a, n);
+            ha[t - 10] = h_hash_floats(a, n);
     }
     ok = ok && ccl_compressor_restore(d, st, len) == CCL_SUCCESS;
     for (int t = 10; t < 20 && ok; t++) {
         for (size_t i = 0; i < n; i++)
             x[i] = uval(rank, i, t);
         ok = ccl_allreduce_compressed(x, b, n, CCL_FLOAT32, CCL_SUM, d, comm) == CCL_SUCCESS &&
-             hash_floats(b, n) == ha[t - 10];
+             h_hash_floats(b, n) == ha[t - 10];
     }
     /* A checkpoint of another spec or a corrupt one is refused. */
     ccl_compressor_t e = mk(comm, "int:bits=2", n, CCL_FLOAT32);

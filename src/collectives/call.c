@@ -16,6 +16,7 @@ ccl_result_t ccl_call_run(const ccl_call_t *c, int check_only)
     case CCL_CALL_ALLGATHER_COMPRESSED: return ccl_run_allgather_compressed(c, check_only);
     case CCL_CALL_REDUCE_SCATTER_COMPRESSED:
         return ccl_run_reduce_scatter_compressed(c, check_only);
+    case CCL_CALL_ALLREDUCE_ROBUST:     return ccl_run_allreduce_robust(c, check_only);
     }
     return ccl_set_error(c->comm, CCL_ERR_INTERNAL, "unknown call kind %d", (int)c->kind);
 }

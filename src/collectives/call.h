@@ -14,6 +14,7 @@ typedef enum {
     CCL_CALL_ALLREDUCE_COMPRESSED,
     CCL_CALL_ALLGATHER_COMPRESSED,
     CCL_CALL_REDUCE_SCATTER_COMPRESSED,
+    CCL_CALL_ALLREDUCE_ROBUST,
 } ccl_call_kind_t;
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     ccl_compressor_t comp;
     int              on_stream; /* a _stream call, on `stream` */
     ccl_stream_t     stream;
+    ccl_robust_params_t robust; /* a robust call's rule, as the caller passed it */
 } ccl_call_t;
 
 /* Each kind's checks and, unless check_only, the call itself on this thread (coll.c,
@@ -40,6 +42,7 @@ ccl_result_t ccl_run_barrier(const ccl_call_t *c, int check_only);
 ccl_result_t ccl_run_allreduce_compressed(const ccl_call_t *c, int check_only);
 ccl_result_t ccl_run_allgather_compressed(const ccl_call_t *c, int check_only);
 ccl_result_t ccl_run_reduce_scatter_compressed(const ccl_call_t *c, int check_only);
+ccl_result_t ccl_run_allreduce_robust(const ccl_call_t *c, int check_only);
 ccl_result_t ccl_run_staged(const ccl_call_t *c, int check_only);
 
 /* The call's checks and, unless check_only, the call, on this thread. */

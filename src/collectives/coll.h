@@ -11,6 +11,7 @@ typedef enum {
     CCL_COLL_REDUCE_SCATTER,
     CCL_COLL_BROADCAST,
     CCL_COLL_BARRIER,
+    CCL_COLL_ALLREDUCE_ROBUST,
     CCL_NUM_COLLS
 } ccl_coll_t;
 
@@ -31,6 +32,7 @@ typedef struct {
     const struct ccl_algo *algo;
     uint64_t       sig_extra;
     int            unchecked; /* CCLZ_CHECK_CALLS's own comparison: not compared itself */
+    const void    *algo_arg;  /* the algorithm's own parameters (a robust rule), or NULL */
 } ccl_coll_args_t;
 
 struct ccl_p2p_req;
@@ -49,6 +51,10 @@ typedef struct {
     int                    nreqs;
     void                  *owned_buf; /* freed after the requests, in ccl_coll_ctx_finish */
     int                    keep_comm; /* the error is this call's alone: the comm stays usable */
+    /* A robust call's (robust/robust.c): per rank, why its message was refused (ccl_fault_t);
+     * a receive that fails a check then completes refused instead of failing the comm.
+     * NULL in every other call. */
+    uint8_t               *faults;
 } ccl_coll_ctx_t;
 
 /* What an algorithm can move (ccl_algo_t.carries), and what a call needs moved. */

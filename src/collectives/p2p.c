@@ -68,6 +68,33 @@ static ccl_result_t p2p_fail(ccl_coll_ctx_t *ctx, ccl_result_t res, const char *
     return ccl_set_error(ctx->comm, ctx->comm->failed, "%s", ctx->comm->failure);
 }
 
+static void req_release(ccl_p2p_req_t *req);
+
+/* A received message that fails a check: in a robust call the peer counts as faulty for it
+ * and the receive completes refused (the transport's parts cancelled, so nothing more lands
+ * in buf); elsewhere the communicator fails. */
+static ccl_result_t p2p_refuse(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ccl_result_t p2p_refuse(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const char *fmt, ...)
+{
+    char why[CCL_ERRSTR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (ctx->faults == NULL)
+        return p2p_fail(ctx, CCL_ERR_MISMATCH, "%s", why);
+    struct ccl_comm *comm = ctx->comm;
+    ccl_warn("rank %d: %s; rank %d counts as faulty for this call", comm->rank, why, req->peer);
+    comm->tl_ops->cancel(comm->tl, &req->tl_hdr);
+    comm->tl_ops->cancel(comm->tl, &req->tl_data);
+    ctx->faults[req->peer] = CCL_FAULT_MESSAGE;
+    req->refused = 1;
+    req_release(req);
+    return CCL_SUCCESS;
+}
+
 /* cap: the largest length the receiver allows; it picks the protocol, so that both sides
  * pick the same one (for fixed-length messages cap == len). */
 static ccl_result_t p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const void *buf,
@@ -177,14 +204,14 @@ static ccl_result_t p2p_recv_verify(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
     if (req->bounce != NULL && req->tl_hdr.len >= sizeof(ccl_msg_hdr_t))
         memcpy(&req->hdr, req->bounce, sizeof(ccl_msg_hdr_t));
     if (req->tl_hdr.len < sizeof(ccl_msg_hdr_t) || req->hdr.magic != CCL_MSG_MAGIC)
-        return p2p_fail(ctx, CCL_ERR_MISMATCH, "%s call #%u: malformed message from rank %d (%zu bytes, magic %x)",
+        return p2p_refuse(ctx, req, "%s call #%u: malformed message from rank %d (%zu bytes, magic %x)",
                         coll, ctx->seq, req->peer, req->tl_hdr.len, req->hdr.magic);
     if (req->hdr.seq != ctx->seq)
-        return p2p_fail(ctx, CCL_ERR_MISMATCH,
+        return p2p_refuse(ctx, req,
                         "%s call #%u: rank %d is in call #%u: ranks made different calls",
                         coll, ctx->seq, req->peer, req->hdr.seq);
     if (req->hdr.sig != ctx->sig)
-        return p2p_fail(ctx, CCL_ERR_MISMATCH,
+        return p2p_refuse(ctx, req,
                         "%s call #%u: rank %d called with other arguments (%s)", coll, ctx->seq,
                         req->peer, MISMATCH_HINT);
     if (req->variable && req->hdr.len <= req->len) {
@@ -194,7 +221,7 @@ static ccl_result_t p2p_recv_verify(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
     }
     if (req->hdr.len != req->len || req->tl_hdr.len != expect_hdr_len ||
         (req->bounce == NULL && req->tl_data.len != req->len))
-        return p2p_fail(ctx, CCL_ERR_MISMATCH,
+        return p2p_refuse(ctx, req,
                         "%s call #%u: rank %d sent %llu bytes where %zu were expected", coll,
                         ctx->seq, req->peer, (unsigned long long)req->hdr.len, req->len);
     if (req->bounce != NULL && req->len > 0)
@@ -221,8 +248,8 @@ static ccl_result_t p2p_test(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
     comm->tl_ops->test(comm->tl, &req->tl_data);
     if (req->tl_hdr.status < 0 || req->tl_data.status < 0) {
         int st = req->tl_hdr.status < 0 ? req->tl_hdr.status : req->tl_data.status;
-        if (st == CCL_ERR_MISMATCH)
-            return p2p_fail(ctx, CCL_ERR_MISMATCH,
+        if (st == CCL_ERR_MISMATCH && req->is_recv)
+            return p2p_refuse(ctx, req,
                             "%s call #%u: message from rank %d is larger than the %zu bytes "
                             "expected (%s)",
                             ccl_coll_name(ctx->args->coll), ctx->seq, req->peer, req->len,
@@ -234,7 +261,8 @@ static ccl_result_t p2p_test(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req)
         return CCL_INPROGRESS;
     ctx->progress++; /* the clock is read only at health checks */
     res = req->is_recv ? p2p_recv_verify(ctx, req) : CCL_SUCCESS;
-    req_release(req);
+    if (req->active)
+        req_release(req);
     return res;
 }
 

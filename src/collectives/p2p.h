@@ -35,6 +35,7 @@ typedef struct ccl_p2p_req {
     int           is_recv;
     int           variable;  /* receive: up to len bytes; len becomes the size received */
     int           active;
+    int           refused;   /* a robust call's receive whose message failed a check */
     /* Tiny messages (an 8-byte allreduce) need no allocation. */
     uint8_t       inline_buf[sizeof(ccl_msg_hdr_t) + CCL_P2P_INLINE_BYTES];
 } ccl_p2p_req_t;
@@ -62,7 +63,10 @@ ccl_result_t ccl_p2p_irecv_v(ccl_coll_ctx_t *ctx, int peer, uint32_t id, void *b
                              ccl_p2p_req_t *req);
 
 /* Blocks until req completes, progressing everything. On an error (mismatch, timeout, peer
- * failure, abort) it fails the communicator and tells the peers. An idle req is a no-op. */
+ * failure, abort) it fails the communicator and tells the peers. An idle req is a no-op.
+ * In a robust call (ctx->faults set), a received message that fails a check (malformed,
+ * another call's, other arguments, a wrong length) completes the receive with req->refused
+ * set and ctx->faults[peer] = CCL_FAULT_MESSAGE instead; its buffer is then undefined. */
 CCL_NODISCARD
 ccl_result_t ccl_p2p_wait(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req);
 CCL_NODISCARD

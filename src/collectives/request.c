@@ -80,24 +80,26 @@ static ccl_result_t run_claimed(struct ccl_comm *comm, const ccl_call_t *c, int 
     uint64_t sent = comm->stats.bytes_sent;
     tls_running = comm;
     comm->progress_sleeps = sleeps;
-    ccl_result_t res = c->comp != NULL ? ccl_call_run(c, 1) : CCL_SUCCESS;
+    /* Robust calls, like compressed ones, refuse a non-finite vector after they ran. */
+    const int refuses_late = c->comp != NULL || c->kind == CCL_CALL_ALLREDUCE_ROBUST;
+    ccl_result_t res = refuses_late ? ccl_call_run(c, 1) : CCL_SUCCESS;
     int checked = res == CCL_SUCCESS;
     if (checked)
         res = ccl_call_run(c, 0);
     comm->progress_sleeps = 0;
     tls_running = outer;
-    if (!checked || (c->comp == NULL && res == CCL_ERR_INVALID_ARG))
+    if (!checked || (!refuses_late && res == CCL_ERR_INVALID_ARG))
         return res;
     comm->stats.calls++;
     comm->stats.bytes_in += input_bytes(c);
+    if (res == CCL_ERR_INVALID_ARG)
+        comm->stats.skipped++;
     if (c->comp != NULL) {
         c->comp->stats.calls++;
         c->comp->stats.bytes_in += input_bytes(c);
         c->comp->stats.bytes_sent += comm->stats.bytes_sent - sent;
-        if (res == CCL_ERR_INVALID_ARG) {
+        if (res == CCL_ERR_INVALID_ARG)
             c->comp->stats.skipped++;
-            comm->stats.skipped++;
-        }
     }
     return res;
 }

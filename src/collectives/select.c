@@ -14,6 +14,7 @@ extern const ccl_algo_t *const ccl_allgather_algos[];
 extern const ccl_algo_t *const ccl_reduce_scatter_algos[];
 extern const ccl_algo_t *const ccl_broadcast_algos[];
 extern const ccl_algo_t *const ccl_barrier_algos[];
+extern const ccl_algo_t *const ccl_allreduce_robust_algos[];
 
 const ccl_algo_t *const *ccl_algo_table(ccl_coll_t coll)
 {
@@ -23,6 +24,7 @@ const ccl_algo_t *const *ccl_algo_table(ccl_coll_t coll)
         [CCL_COLL_REDUCE_SCATTER] = ccl_reduce_scatter_algos,
         [CCL_COLL_BROADCAST] = ccl_broadcast_algos,
         [CCL_COLL_BARRIER] = ccl_barrier_algos,
+        [CCL_COLL_ALLREDUCE_ROBUST] = ccl_allreduce_robust_algos,
     };
     return (unsigned)coll < CCL_NUM_COLLS ? tables[coll] : NULL;
 }
@@ -39,7 +41,7 @@ const ccl_algo_t *ccl_algo_find(ccl_coll_t coll, const char *name, uint32_t carr
 const char *ccl_coll_name(ccl_coll_t coll)
 {
     static const char *names[] = {"allreduce", "allgather", "reduce_scatter", "broadcast",
-                                  "barrier"};
+                                  "barrier", "allreduce_robust"};
     return coll < CCL_NUM_COLLS ? names[coll] : "?";
 }
 

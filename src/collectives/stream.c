@@ -90,6 +90,7 @@ ccl_result_t ccl_run_staged(const ccl_call_t *c, int check_only)
         STAGED(comm, sendbuf, bytes_of(dtype, n, ranks(comm)), recvbuf, b, c->stream,
                ccl_reduce_scatter_compressed(hs, hr, n, dtype, c->op, c->comp, comm));
     case CCL_CALL_BARRIER:
+    case CCL_CALL_ALLREDUCE_ROBUST: /* no _stream form */
         break;
     }
     return ccl_set_error(comm, CCL_ERR_INTERNAL, "no staged form of call kind %d", (int)c->kind);

@@ -69,6 +69,14 @@ static ccl_result_t prepare(ccl_comp_step_t *st, const float *g, const ccl_algo_
 ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, const void *sendbuf,
                           void *recvbuf, size_t out_count, ccl_redop_t op, const ccl_algo_t *algo)
 {
+    return ccl_comp_run_with(c, comm, coll, sendbuf, recvbuf, out_count, op, algo, NULL, 0);
+}
+
+ccl_result_t ccl_comp_run_with(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll,
+                               const void *sendbuf, void *recvbuf, size_t out_count,
+                               ccl_redop_t op, const ccl_algo_t *algo, const void *algo_arg,
+                               uint64_t arg_sig)
+{
     ccl_comp_step_t st = {.comp = c, .exec = &ccl_step_exec_host};
     const float *in = sendbuf;
     float *out = recvbuf;
@@ -93,7 +101,8 @@ ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, 
                               st.codec.ops->local_scale(&st.codec.params, st.input, c->count)));
     ccl_coll_args_t a = {.coll = coll, .sendbuf = in, .recvbuf = out, .count = c->count,
                          .dtype = c->dtype, .op = op, .dt_size = sizeof(float), .step = &st,
-                         .codec = &c->codec, .algo = algo, .sig_extra = c->spec_hash};
+                         .codec = &c->codec, .algo = algo, .algo_arg = algo_arg,
+                         .sig_extra = c->spec_hash ^ arg_sig};
     res = ccl_coll_run(comm, &a);
     if (res == CCL_SUCCESS && c->dtype != CCL_FLOAT32)
         from_f32(out, recvbuf, out_count, c->dtype);

@@ -10,4 +10,12 @@ CCL_NODISCARD
 ccl_result_t ccl_comp_run(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll, const void *sendbuf,
                           void *recvbuf, size_t out_count, ccl_redop_t op, const ccl_algo_t *algo);
 
+/* ccl_comp_run with the algorithm's own parameters (ccl_coll_args_t.algo_arg), whose hash
+ * arg_sig joins the call's signature. */
+CCL_NODISCARD
+ccl_result_t ccl_comp_run_with(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t coll,
+                               const void *sendbuf, void *recvbuf, size_t out_count,
+                               ccl_redop_t op, const ccl_algo_t *algo, const void *algo_arg,
+                               uint64_t arg_sig);
+
 #endif

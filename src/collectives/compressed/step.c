@@ -15,6 +15,8 @@ uint64_t ccl_step_seed(const ccl_comp_step_t *st, int rank, uint32_t chunk)
     return ccl_hash64(key, sizeof(key), c->spec_hash);
 }
 
+void (*ccl_step_tamper)(int rank, uint8_t *msg, size_t *len, size_t cap);
+
 int ccl_step_is_skip(const void *buf, size_t len)
 {
     return len == CCL_SKIP_TOKEN_LEN && memcmp(buf, CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN) == 0;
@@ -151,6 +153,8 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
         len[r] = CCL_SKIP_TOKEN_LEN;
         st->own_msg = NULL;
     }
+    if (ccl_step_tamper != NULL && ctx->faults != NULL)
+        ccl_step_tamper(r, slot[r], &len[r], cap); /* the hostile rank's own state is moot */
     for (int t = 1; t < P; t++) {
         int i = (r + t) % P;
         CCL_CHECK(ccl_p2p_isend_v(ctx, i, 0, slot[r], len[r], cap, &reqs[P + i]));

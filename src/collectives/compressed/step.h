@@ -114,6 +114,11 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
 CCL_NODISCARD
 ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
 
+/* Tests only (tests/test_robust.c links the layers to reach it): where set, rewrites this
+ * rank's message in a robust call before it is sent (at most cap bytes), so that a test rank
+ * can play a hostile peer. NULL in every program built on libcclz.so, which hides it. */
+extern void (*ccl_step_tamper)(int rank, uint8_t *msg, size_t *len, size_t cap);
+
 /* Encodes n floats of src (this rank's input, or a sum made in this call) with the step's codec
  * into dst, or the skip token if *skip is set. A sum of finite values can overflow float32,
  * and no lossy encoding of an infinity exists: then the skip token goes instead and *skip
