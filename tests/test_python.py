@@ -1,10 +1,10 @@
 """test_python.py: the cclz package under a launcher (tests/python.sh runs it on 2 and 3
 ranks): collectives on numpy arrays and torch tensors, blocking and not, futures, errors,
 compressors with their state and counters, the compressed reduce-scatter and the FSDP hook,
-and the DDP comm hook (exact equals plain DDP,
-8-bit within its bound, a NaN skips the step on every rank, checkpoint and resume equal an
-uninterrupted run, a short training reaches its accuracy). Rank 0 prints PASS/FAIL lines,
-each agreed by every rank."""
+the DDP comm hook (exact equals plain DDP, 8-bit within its bound, a NaN skips the step on
+every rank, checkpoint and resume equal an uninterrupted run, a short training reaches its
+accuracy), and the robust allreduce with MoNNA. Rank 0 prints PASS/FAIL lines, each agreed
+by every rank."""
 import os
 import sys
 import threading
@@ -349,6 +349,86 @@ with torch.no_grad():
     xt = centers[yt] + torch.randn(2000, 32, generator=torch.Generator().manual_seed(98))
     acc = float((model(xt).argmax(1) == yt).float().mean())
 report(acc >= 0.95, f"DDP hook, int:bits=8: 300 steps reach {acc:.3f} test accuracy (>= 0.95)")
+
+# ---- robust aggregation and MoNNA ----------------------------------------------------------
+import cclz.torch.robust  # noqa: E402
+
+fr = (size - 1) // 2
+every = np.stack([np.sin(np.arange(301, dtype=np.float32) * (r + 1)) * (r + 1)
+                  for r in range(size)]).astype(np.float32)
+med = comm.allreduce_robust(every[rank].copy(), rule="median", f=fr)
+ok = np.allclose(med, np.median(every, axis=0), rtol=1e-6, atol=1e-6)
+mean = comm.allreduce_robust(torch.from_numpy(every[rank].copy()), rule="nna", f=0)
+ok &= np.allclose(mean.numpy(), every.mean(axis=0), rtol=1e-5, atol=1e-6)
+w = comm.allreduce_robust(every[rank].copy(), rule="trimmed_mean", f=fr, async_op=True)
+tm = comm.allreduce_robust(every[rank].copy(), rule="trimmed_mean", f=fr)
+ok &= np.array_equal(w.wait(), tm)
+ok &= raises(cclz.InvalidArgument, comm.allreduce_robust, every[rank].copy(), rule="best")
+ok &= raises(cclz.InvalidArgument, comm.allreduce_robust, every[rank].copy(), f=size)
+ok &= raises(cclz.InvalidArgument, comm.allreduce_robust, every[rank].copy(), pre=("nope",))
+report(ok, "allreduce_robust: median and trimmed mean equal numpy's over every rank's "
+           "vector, NNA with f = 0 the mean, nonblocking = blocking, bad rules refused")
+
+if size >= 3:
+    faults = np.zeros(size, dtype=np.uint8)
+    v = every[rank].copy()
+    if rank == size - 1:
+        v[3] = np.nan
+        ok = raises(cclz.NonFiniteGradient, comm.allreduce_robust, v, rule="median", f=1,
+                    faults=faults)
+    else:
+        comm.allreduce_robust(v, rule="median", f=1, faults=faults)
+        ok = (cclz.FAULTS[faults[-1]] == "nonfinite" and not faults[:-1].any() and
+              np.allclose(v, np.median(every[:-1], axis=0)))
+    report(ok, "allreduce_robust: a rank's NaN vector is dropped and reported (faults), "
+               "that rank gets NonFiniteGradient")
+
+
+def monna_run(steps: int, f: int, byzantine: bool = False, rule: str = "nna"):
+    """A small classifier trained by MoNNA; the last rank sends noise if byzantine."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    opt = cclz.torch.robust.MoNNA(model.parameters(), lr=0.2, momentum=0.9, f=f, comm=comm,
+                                  rule=rule)
+    gen = torch.Generator().manual_seed(11 + rank)
+    torch.manual_seed(5)
+    centers = torch.randn(4, 16) * 2
+    for _ in range(steps):
+        yb = torch.randint(0, 4, (32,), generator=gen)
+        xb = centers[yb] + torch.randn(32, 16, generator=gen)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(xb), yb).backward()
+        if byzantine and rank == size - 1:
+            junk = 100.0 * torch.randn(opt.flat_parameters().numel(), generator=gen)
+            comm.allreduce_robust(junk, rule=rule, f=f)
+            continue
+        opt.step()
+    yt = torch.randint(0, 4, (1000,), generator=torch.Generator().manual_seed(2))
+    xt = centers[yt] + torch.randn(1000, 16, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        acc = float((model(xt).argmax(1) == yt).float().mean())
+    return model, opt, acc
+
+
+# f = 0: MoNNA is decentralized SGD with dampened momentum; every rank ends equal.
+m0, o0, acc0 = monna_run(30, 0)
+flat = o0.flat_parameters().clone()
+allp = torch.empty(size * flat.numel())
+comm.allgather(flat, allp)
+same = all(torch.equal(allp[r * flat.numel():(r + 1) * flat.numel()], flat) for r in range(size))
+base = o0.flat_parameters().data_ptr()
+views = all(base <= p.data_ptr() < base + 4 * flat.numel() for p in m0.parameters())
+report(same and views and acc0 > 0.9,
+       f"MoNNA f=0: parameters are views of one flat buffer, equal on every rank after 30 "
+       f"steps, accuracy {acc0:.3f} (> 0.9)")
+if size >= 3:
+    _, ob, accb = monna_run(60, 1, byzantine=True)
+    _, _, accp = monna_run(60, 0, byzantine=True, rule="mean")
+    honest = rank < size - 1
+    report(not honest or (accb > 0.9 and accp < 0.6),
+           f"MoNNA f=1 with the last rank sending Gaussian noise (sd 100) every step: honest "
+           f"accuracy {accb:.3f} (> 0.9); the plain average under it {accp:.3f} (< 0.6)")
+
 
 dist.destroy_process_group()
 comm.destroy()

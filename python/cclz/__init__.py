@@ -6,6 +6,7 @@
     work = comm.allreduce(grad, async_op=True)   # nonblocking: work.wait(), work.get_future()
     comp = cclz.Compressor(comm, "int:bits=8", grad.numel(), grad.dtype)
     comp.allreduce(grad, op="avg")               # error feedback kept in comp
+    comm.allreduce_robust(params, rule="nna", f=1)  # Byzantine-robust mixing (MoNNA)
 
 Buffers are passed to libcclz by address: nothing is copied, and a buffer must be contiguous.
 A nonblocking call keeps its buffers alive until it is done. Errors raise a subclass of
@@ -24,7 +25,8 @@ from . import _lib as L
 __all__ = ["Communicator", "Compressor", "Work", "CclzError", "InvalidArgument",
            "NonFiniteGradient", "NoMemory", "SystemCallError", "TransportError",
            "TimeoutError", "MismatchError", "RemoteError", "AbortedError", "UnsupportedError",
-           "InternalError", "BootstrapError", "InvalidPayloadError", "unique_id"]
+           "InternalError", "BootstrapError", "InvalidPayloadError", "unique_id",
+           "RULES", "PRE_STEPS", "FAULTS"]
 
 
 # ---- errors -------------------------------------------------------------------------------
@@ -113,6 +115,10 @@ _DTYPES = {"float32": 0, "float16": 1, "bfloat16": 2, "float64": 3, "int8": 4, "
            "int32": 6, "int64": 7}
 _SIZES = {0: 4, 1: 2, 2: 2, 3: 8, 4: 1, 5: 1, 6: 4, 7: 8}
 _OPS = {"sum": 0, "prod": 1, "min": 2, "max": 3, "avg": 4}
+# ccl_robust_rule_t, CCL_ROBUST_PRE_*, ccl_fault_t
+RULES = ("mean", "nna", "median", "trimmed_mean", "krum", "multi_krum", "geomed", "cclip")
+PRE_STEPS = {"arc": 1, "nnm": 2}
+FAULTS = ("none", "message", "payload", "nonfinite")
 
 
 def _dtype_code(dtype: Any) -> int:
@@ -415,6 +421,57 @@ class Communicator:
     def barrier(self, async_op: bool = False) -> Any:
         h = self._h()
         return self._run(lambda: L.barrier(h), lambda r: L.ibarrier(h, r), None, (), async_op)
+
+    def allreduce_robust(self, tensor: Any, rule: str = "nna", f: int = 0,
+                         pre: Tuple[str, ...] = (), out: Any = None,
+                         compressor: Optional["Compressor"] = None, faults: Any = None,
+                         multi_k: int = 0, iters: int = 0, nu: float = 0.0, tau: float = 0.0,
+                         async_op: bool = False) -> Any:
+        """out (default: tensor, in place) = a rule robust to f faulty ranks over every rank's
+        float32 tensor (ccl_allreduce_robust): one of RULES, after the pre-steps named in pre
+        ("arc", "nnm", applied in that order). "nna" averages the size - f tensors nearest to
+        this rank's own, so its result differs per rank. A rank whose message fails a check
+        is dropped as one of the f; faults, a uint8 array or tensor of size elements, gets
+        why per rank (an index into FAULTS). compressor: each tensor travels encoded by its
+        sender's (error feedback kept). NonFiniteGradient where this rank's own tensor holds
+        NaN or Inf (the others drop it); InvalidPayloadError where more than f failed."""
+        s = _Buf(tensor, "input")
+        d = _Buf(out, "output") if out is not None else s
+        if rule not in RULES:
+            raise InvalidArgument(-1, f"rule {rule!r} is not one of {', '.join(RULES)}")
+        bad = [p for p in pre if p not in PRE_STEPS]
+        if bad:
+            raise InvalidArgument(-1, f"pre-steps {bad} are not among {', '.join(PRE_STEPS)}")
+        params = L.RobustParams(RULES.index(rule), int(f), sum(PRE_STEPS[p] for p in set(pre)),
+                                int(multi_k), int(iters), float(nu), float(tau), None)
+        keep: Tuple[Any, ...] = (s.obj, d.obj)
+        if faults is not None:
+            fb = _Buf(faults, "faults")
+            if fb.dtype != _DTYPES["uint8"] or fb.numel != self.size or fb.cuda:
+                raise InvalidArgument(-1, f"faults must be a host uint8 array of {self.size} "
+                                          f"elements")
+            params.faults = fb.ptr
+            keep += (fb.obj,)
+        if s.cuda or d.cuda:
+            raise InvalidArgument(-1, "allreduce_robust takes host tensors (no _stream form)")
+        self._same(s, d, s.numel)
+        h = self._h()
+        c = compressor._h() if compressor is not None else None
+        skipped = self.stats()["skipped"]
+        if not async_op:
+            code = L.allreduce_robust(s.ptr, d.ptr, s.numel, s.dtype, ctypes.byref(params), c, h)
+            if code == -1 and self.stats()["skipped"] > skipped:
+                raise NonFiniteGradient(code, L.get_last_error(h).decode())
+            _check(code, h)
+            return d.obj
+        req = L.req_t()
+        _check(L.iallreduce_robust(s.ptr, d.ptr, s.numel, s.dtype, ctypes.byref(params), c, h,
+                                   ctypes.byref(req)), h)
+        work = Work(self, req, d.obj, keep, compressor,
+                    compressor._skipped() if compressor is not None else 0)
+        if compressor is not None:
+            compressor._inflight = work
+        return work
 
     def _shards(self, s: _Buf, d: _Buf) -> None:
         """A reduce-scatter's buffers: the input holds size times the output."""

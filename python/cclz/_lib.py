@@ -56,6 +56,13 @@ class Stats(ctypes.Structure):
                 ("bytes_in", ctypes.c_uint64), ("bytes_sent", ctypes.c_uint64)]
 
 
+class RobustParams(ctypes.Structure):
+    """ccl_robust_params_t."""
+    _fields_ = [("rule", ctypes.c_int), ("f", ctypes.c_int), ("pre", ctypes.c_uint),
+                ("multi_k", ctypes.c_int), ("iters", ctypes.c_int), ("nu", ctypes.c_float),
+                ("tau", ctypes.c_float), ("faults", ctypes.c_void_p)]
+
+
 def _proto(name, *args):
     fn = getattr(lib, name)
     fn.restype = c_int
@@ -100,6 +107,8 @@ iallgather_compressed = _proto("ccl_iallgather_compressed", c_void_p, c_void_p, 
                                comp_t, comm_t, P(req_t))
 ireduce_scatter_compressed = _proto("ccl_ireduce_scatter_compressed", c_void_p, c_void_p,
                                     c_size_t, c_int, c_int, comp_t, comm_t, P(req_t))
+iallreduce_robust = _proto("ccl_iallreduce_robust", c_void_p, c_void_p, c_size_t, c_int,
+                           P(RobustParams), comp_t, comm_t, P(req_t))
 test = _proto("ccl_test", P(req_t), P(c_int))
 wait = _proto("ccl_wait", P(req_t))
 
@@ -135,5 +144,7 @@ allreduce_compressed = _proto("ccl_allreduce_compressed", c_void_p, c_void_p, c_
                               c_int, comp_t, comm_t)
 allgather_compressed = _proto("ccl_allgather_compressed", c_void_p, c_void_p, c_size_t, c_int,
                               comp_t, comm_t)
+allreduce_robust = _proto("ccl_allreduce_robust", c_void_p, c_void_p, c_size_t, c_int,
+                          P(RobustParams), comp_t, comm_t)
 reduce_scatter_compressed = _proto("ccl_reduce_scatter_compressed", c_void_p, c_void_p, c_size_t,
                                    c_int, c_int, comp_t, comm_t)
