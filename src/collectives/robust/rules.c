@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef float ccl_v4f __attribute__((vector_size(16))); /* SSE2 and NEON width: native */
+typedef int32_t ccl_v4i __attribute__((vector_size(16)));
+
 #define DEFAULT_ITERS 3
 #define DEFAULT_NU    0.1f
 
@@ -49,24 +52,29 @@ ccl_result_t ccl_robust_resolve(const ccl_robust_params_t *p, int n, ccl_robust_
 #undef BAD
 }
 
-/* ||a - b||^2, four running sums (a fixed order, so the bits do not depend on who asks). */
+/* ||a - b||^2: float differences squared and summed in four float lanes over 64 elements at
+ * a time, each such sum then added in double (a fixed order: the bits do not depend on who
+ * asks). */
 static double sqdist(const float *a, const float *b, size_t d)
 {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    double s = 0;
     size_t k = 0;
-    for (; k + 4 <= d; k += 4) {
-        double e0 = (double)a[k] - b[k], e1 = (double)a[k + 1] - b[k + 1];
-        double e2 = (double)a[k + 2] - b[k + 2], e3 = (double)a[k + 3] - b[k + 3];
-        s0 += e0 * e0;
-        s1 += e1 * e1;
-        s2 += e2 * e2;
-        s3 += e3 * e3;
+    for (; k + 64 <= d; k += 64) {
+        ccl_v4f acc = {0, 0, 0, 0};
+        for (size_t j = 0; j < 64; j += 4) {
+            ccl_v4f x, y;
+            memcpy(&x, a + k + j, sizeof(x));
+            memcpy(&y, b + k + j, sizeof(y));
+            x -= y;
+            acc += x * x;
+        }
+        s += ((double)acc[0] + acc[1]) + ((double)acc[2] + acc[3]);
     }
     for (; k < d; k++) {
         double e = (double)a[k] - b[k];
-        s0 += e * e;
+        s += e * e;
     }
-    return (s0 + s1) + (s2 + s3);
+    return s;
 }
 
 static double sqnorm(const float *a, size_t d)
@@ -107,19 +115,31 @@ static void argsort(const double *key, int m, int *order)
     }
 }
 
-/* out = mean of the vectors v[i] with sel[i] set, added in index order. */
+/* Coordinates per block of the coordinate-wise loops: small enough to stay in L1. */
+#define BLOCK 256
+
+/* out = mean of the vectors v[i] with sel[i] set, added in index order (vector by vector
+ * over a block of coordinates, which the compiler vectorizes; the order per coordinate is
+ * the same). */
 static void mean_of(const float *const *v, const uint8_t *sel, int m, size_t d, float *out)
 {
-    int idx[m > 0 ? m : 1], c = 0;
+    double acc[BLOCK];
+    int c = 0;
     for (int i = 0; i < m; i++)
-        if (sel == NULL || sel[i])
-            idx[c++] = i;
+        c += sel == NULL || sel[i];
     const double inv = 1.0 / c;
-    for (size_t k = 0; k < d; k++) {
-        double s = 0;
-        for (int j = 0; j < c; j++)
-            s += v[idx[j]][k];
-        out[k] = (float)(s * inv);
+    for (size_t k0 = 0; k0 < d; k0 += BLOCK) {
+        const size_t nb = CCL_MIN((size_t)BLOCK, d - k0);
+        memset(acc, 0, sizeof(acc));
+        for (int i = 0; i < m; i++) {
+            if (sel != NULL && !sel[i])
+                continue;
+            const float *x = v[i] + k0;
+            for (size_t k = 0; k < nb; k++)
+                acc[k] += x[k];
+        }
+        for (size_t k = 0; k < nb; k++)
+            out[k0 + k] = (float)(acc[k] * inv);
     }
 }
 
@@ -132,37 +152,54 @@ static void nearest(const double *dist_row, int m, int keep, int *order, uint8_t
         sel[order[j]] = 1;
 }
 
-static void sort_floats(float *x, int m)
+/* a[k], b[k] = min, max of the two, for a block of coordinates: a select on compare masks in
+ * the compiler's vector types (minps and maxps do the same, but a plain ternary on floats is
+ * not turned into them without -ffinite-math-only). Inputs are finite. */
+static void exchange(float *a, float *b)
 {
-    for (int i = 1; i < m; i++) {
-        float t = x[i];
-        int j = i;
-        while (j > 0 && x[j - 1] > t) {
-            x[j] = x[j - 1];
-            j--;
-        }
-        x[j] = t;
+    for (size_t k = 0; k < BLOCK; k += 4) {
+        ccl_v4f x, y;
+        memcpy(&x, a + k, sizeof(x));
+        memcpy(&y, b + k, sizeof(y));
+        ccl_v4i lt = x < y, xi = (ccl_v4i)x, yi = (ccl_v4i)y;
+        ccl_v4i lo = (xi & lt) | (yi & ~lt), hi = (yi & lt) | (xi & ~lt);
+        memcpy(a + k, &lo, sizeof(lo));
+        memcpy(b + k, &hi, sizeof(hi));
     }
 }
 
-/* Coordinate-wise: the median (trim < 0) or the mean of the sorted values [trim, m - trim). */
-static void coordinatewise(const float *const *v, int m, size_t d, int trim, float *out)
+/* Coordinate-wise: the median (trim < 0) or the mean of the sorted values [trim, m - trim).
+ * A block of coordinates is sorted at once by an odd-even transposition network across the
+ * m values (compare-exchanges the compiler vectorizes over the block); the sums then add the
+ * sorted values in order. */
+static ccl_result_t coordinatewise(const float *const *v, int m, size_t d, int trim, float *out)
 {
-    float col[m];
-    for (size_t k = 0; k < d; k++) {
+    float *col = calloc((size_t)m * BLOCK, sizeof(float)); /* lanes past d stay 0 */
+    if (col == NULL)
+        return CCL_ERR_NO_MEMORY;
+    for (size_t k0 = 0; k0 < d; k0 += BLOCK) {
+        const size_t nb = CCL_MIN((size_t)BLOCK, d - k0);
         for (int i = 0; i < m; i++)
-            col[i] = v[i][k];
-        sort_floats(col, m);
-        if (trim < 0) {
-            out[k] = (m & 1) ? col[m / 2]
-                             : (float)(((double)col[m / 2 - 1] + col[m / 2]) * 0.5);
-        } else {
-            double s = 0;
-            for (int i = trim; i < m - trim; i++)
-                s += col[i];
-            out[k] = (float)(s / (m - 2 * trim));
+            memcpy(col + (size_t)i * BLOCK, v[i] + k0, nb * sizeof(float));
+        for (int pass = 0; pass < m; pass++)
+            for (int i = pass & 1; i + 1 < m; i += 2)
+                exchange(col + (size_t)i * BLOCK, col + (size_t)(i + 1) * BLOCK);
+        for (size_t k = 0; k < nb; k++) {
+            if (trim < 0 && (m & 1)) {
+                out[k0 + k] = col[(size_t)(m / 2) * BLOCK + k];
+            } else if (trim < 0) {
+                out[k0 + k] = (float)(((double)col[(size_t)(m / 2 - 1) * BLOCK + k] +
+                                       col[(size_t)(m / 2) * BLOCK + k]) * 0.5);
+            } else {
+                double s = 0;
+                for (int i = trim; i < m - trim; i++)
+                    s += col[(size_t)i * BLOCK + k];
+                out[k0 + k] = (float)(s / (m - 2 * trim));
+            }
         }
     }
+    free(col);
+    return CCL_SUCCESS;
 }
 
 /* Krum's scores: the sum of each vector's m - f - 2 smallest squared distances to others. */
@@ -215,9 +252,10 @@ static ccl_result_t cclip(const float *const *v, int m, size_t d, int iters, flo
                           float *out)
 {
     double *acc = malloc(CCL_MAX(d, (size_t)1) * sizeof(double));
-    if (acc == NULL)
+    if (acc == NULL || coordinatewise(v, m, d, -1, out) != CCL_SUCCESS) {
+        free(acc);
         return CCL_ERR_NO_MEMORY;
-    coordinatewise(v, m, d, -1, out);
+    }
     for (int t = 0; t < iters; t++) {
         memset(acc, 0, d * sizeof(double));
         for (int i = 0; i < m; i++) {
@@ -303,10 +341,10 @@ ccl_result_t ccl_robust_aggregate(const ccl_robust_params_t *p, const float *con
         mean_of(v, sel, m, d, out);
         break;
     case CCL_ROBUST_MEDIAN:
-        coordinatewise(v, m, d, -1, out);
+        res = coordinatewise(v, m, d, -1, out);
         break;
     case CCL_ROBUST_TRIMMED_MEAN:
-        coordinatewise(v, m, d, f, out);
+        res = coordinatewise(v, m, d, f, out);
         break;
     case CCL_ROBUST_KRUM:
     case CCL_ROBUST_MULTI_KRUM: {
