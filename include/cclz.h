@@ -263,7 +263,8 @@ ccl_result_t ccl_reduce_scatter_compressed(const void *sendbuf, void *recvbuf, s
  * peer that sends nothing, breaks its connection or sends a failure notice is a crash fault:
  * the call fails as any other (CCL_ERR_TIMEOUT after CCLZ_TIMEOUT, CCL_ERR_TRANSPORT,
  * CCL_ERR_REMOTE). A peer can also send different vectors to different ranks; the rules
- * bound each rank's result all the same, but then ranks may differ. */
+ * bound each rank's result all the same, but then ranks may differ. CCLZ_CHECK_CALLS does
+ * not compare robust calls beforehand: one rank's arguments would fail the call everywhere. */
 typedef enum {
     CCL_ROBUST_MEAN = 0,     /* the plain average of the vectors that passed the checks */
     CCL_ROBUST_NNA,          /* the mean of the nranks - f vectors nearest (L2) to this rank's

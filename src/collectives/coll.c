@@ -106,7 +106,7 @@ ccl_result_t ccl_coll_run(ccl_comm_t comm, ccl_coll_args_t *a)
                                       (uint64_t)a->op << 32 | (uint32_t)a->root),
                               a->count),
                       a->sig_extra);
-    if (comm->check_calls && !a->unchecked &&
+    if (comm->check_calls && !a->unchecked && !(algo->flags & CCL_ALGO_TOLERANT) &&
         (res = check_call(comm, a, ctx.sig)) != CCL_SUCCESS) {
         atomic_fetch_sub(&comm->in_flight, 1);
         return res;

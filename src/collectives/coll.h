@@ -69,6 +69,9 @@ typedef struct {
                                             * before it encodes each (compressed/step.h) */
 #define CCL_ALGO_NESTED          (1u << 1) /* runs whole collectives of its own through
                                             * ccl_coll_run, and sends nothing itself */
+#define CCL_ALGO_TOLERANT        (1u << 2) /* drops a peer whose message fails a check
+                                            * (robust calls): CCLZ_CHECK_CALLS does not
+                                            * compare its calls, which one rank could fail */
 
 typedef struct ccl_algo {
     const char *name;

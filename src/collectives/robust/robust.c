@@ -153,6 +153,7 @@ const ccl_algo_t ccl_robust_direct = {
     .coll        = CCL_COLL_ALLREDUCE_ROBUST,
     .carries     = CCL_CARRY_EXACT | CCL_CARRY_DENSE | CCL_CARRY_SPARSE,
     .default_for = CCL_CARRY_EXACT | CCL_CARRY_DENSE | CCL_CARRY_SPARSE,
+    .flags       = CCL_ALGO_TOLERANT,
     .run         = robust_direct_run,
 };
 
