@@ -63,6 +63,28 @@ static int spawn_local(int np, char **argv)
 }
 
 static ccl_compressor_t comp; /* -z: the compressor of the current size */
+static ccl_robust_params_t robust = {.rule = CCL_ROBUST_NNA, .f = 1}; /* -t robust -R */
+
+/* -R [arc+][nnm+]RULE[:F] */
+static void parse_robust(const char *s)
+{
+    static const char *names[] = {"mean", "nna", "median", "trimmed_mean", "krum", "multi_krum",
+                                  "geomed", "cclip"};
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", s);
+    char *colon = strchr(buf, ':');
+    if (colon != NULL) {
+        robust.f = atoi(colon + 1);
+        *colon = '\0';
+    }
+    char *rule = buf;
+    for (char *plus; (plus = strchr(rule, '+')) != NULL; rule = plus + 1) {
+        *plus = '\0';
+        robust.pre |= strcmp(rule, "arc") == 0 ? CCL_ROBUST_PRE_ARC : CCL_ROBUST_PRE_NNM;
+    }
+    robust.rule = (ccl_robust_rule_t)perf_lookup(rule, names, CCL_ROBUST_NUM_RULES);
+    robust.tau = 1.0f;
+}
 static ccl_stream_t stream;   /* -G 1: the rank's stream */
 
 static ccl_result_t run_once(const perf_opts_t *o, const void *in, void *out, size_t count,
@@ -85,6 +107,8 @@ static ccl_result_t run_once(const perf_opts_t *o, const void *in, void *out, si
         default: return ccl_broadcast_stream(in, out, count, dt, 0, comm, stream);
         }
     }
+    if (o->coll == P_ROBUST)
+        return ccl_allreduce_robust(in, out, count, dt, &robust, comp, comm);
     if (comp != NULL && o->coll == P_ALLREDUCE)
         return ccl_allreduce_compressed(in, out, count, dt, op, comp, comm);
     if (comp != NULL && o->coll == P_ALLGATHER)
@@ -150,11 +174,22 @@ int main(int argc, char **argv)
 
     if (o.device)
         dev_setup();
+    if (o.coll == P_ROBUST) {
+        if (o.device || o.dtype != P_F32) {
+            fprintf(stderr, "cclz_perf: -t robust takes host float buffers\n");
+            return 2;
+        }
+        if (o.robust != NULL)
+            parse_robust(o.robust);
+        o.check = 0;
+    }
     CHECK_CCL(ccl_comm_init_from_env(&comm));
     ccl_comm_rank(comm, &rank);
     ccl_comm_size(comm, &p);
     if (rank == 0)
         perf_header(&o, "cclz", p);
+    if (rank == 0 && o.coll == P_ROBUST)
+        printf("# rule %s\n", o.robust != NULL ? o.robust : "nna:1");
 
     size_t dts = perf_dtype_sizes[o.dtype];
     size_t maxb = o.max_bytes + (size_t)p * dts;

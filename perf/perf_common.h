@@ -11,11 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef enum { P_ALLREDUCE, P_ALLGATHER, P_REDUCE_SCATTER, P_BROADCAST } perf_coll_t;
+typedef enum { P_ALLREDUCE, P_ALLGATHER, P_REDUCE_SCATTER, P_BROADCAST, P_ROBUST } perf_coll_t;
 typedef enum { P_F32, P_F64, P_I32, P_I64 } perf_dtype_t;
 typedef enum { P_SUM, P_MIN, P_MAX } perf_op_t;
 
-static const char *perf_coll_names[] = {"allreduce", "allgather", "reduce_scatter", "broadcast"};
+static const char *perf_coll_names[] = {"allreduce", "allgather", "reduce_scatter", "broadcast",
+                                        "robust"};
 static const char *perf_dtype_names[] = {"float", "double", "int32", "int64"};
 static const size_t perf_dtype_sizes[] = {4, 8, 4, 8};
 static const char *perf_op_names[] = {"sum", "min", "max"};
@@ -36,6 +37,7 @@ typedef struct {
     perf_input_t input;
     const char *json;
     const char *compress;   /* cclz_perf -z: a compressor spec; NULL = exact calls */
+    const char *robust;     /* cclz_perf -t robust -R: [arc+][nnm+]RULE[:F] */
     FILE *json_fp;
     int json_rows;
 } perf_opts_t;
@@ -68,10 +70,14 @@ static inline void perf_usage(const char *prog)
             "usage: %s [-np N] [-b MIN] [-e MAX] [-f FACTOR] [-n ITERS] [-w WARMUP] [-c 0|1]\n"
             "          [-t allreduce|allgather|reduce_scatter|broadcast] [-d float|double|int32|int64]\n"
             "          [-o sum|min|max] [-i ints|normal] [-J FILE.json] [-z SPEC] [-G 0|1]\n"
+            "          [-t robust -R [arc+][nnm+]RULE[:F]]\n"
             "-z SPEC (cclz_perf): ccl_allreduce_compressed / ccl_allgather_compressed /\n"
             "ccl_reduce_scatter_compressed (-t) with a compressor of that spec ('int:bits=8',\n"
             "'dgc:ratio=0.001', 'auto'); #wrong is then -1\n"
             "(lossy results are not checked).\n"
+            "-t robust (cclz_perf): ccl_allreduce_robust with -R's rule (nna, median, krum, ...;\n"
+            "default nna:1), exact or with -z's compressor; sizes are one rank's vector, busbw\n"
+            "counts the nranks - 1 vectors each rank receives; results not checked.\n"
             "-G 1 (cclz_perf built with CUDA): send and receive buffers in GPU memory (device 0,\n"
             "or CCLZ_PERF_DEVICE), through the *_stream calls on a stream of the rank's own.\n"
             "-i normal: normally distributed inputs (float types; results not checked) instead\n"
@@ -97,7 +103,8 @@ static inline void perf_parse(int argc, char **argv, perf_opts_t *o, int allow_n
         else if (strcmp(a, "-w") == 0) o->warmup = atoi(v);
         else if (strcmp(a, "-c") == 0) o->check = atoi(v);
         else if (strcmp(a, "-np") == 0 && allow_np) o->np = atoi(v);
-        else if (strcmp(a, "-t") == 0) o->coll = (perf_coll_t)perf_lookup(v, perf_coll_names, 4);
+        else if (strcmp(a, "-t") == 0) o->coll = (perf_coll_t)perf_lookup(v, perf_coll_names, allow_np ? 5 : 4);
+        else if (strcmp(a, "-R") == 0 && allow_np) o->robust = v;
         else if (strcmp(a, "-d") == 0) o->dtype = (perf_dtype_t)perf_lookup(v, perf_dtype_names, 4);
         else if (strcmp(a, "-o") == 0) o->op = (perf_op_t)perf_lookup(v, perf_op_names, 3);
         else if (strcmp(a, "-i") == 0) o->input = (perf_input_t)perf_lookup(v, perf_input_names, 2);
@@ -199,6 +206,7 @@ static inline double perf_bus_factor(perf_coll_t c, int n)
     case P_ALLREDUCE: return 2.0 * (n - 1) / n;
     case P_ALLGATHER:
     case P_REDUCE_SCATTER: return (double)(n - 1) / n;
+    case P_ROBUST: return (double)(n - 1);
     default: return 1.0;
     }
 }
