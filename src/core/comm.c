@@ -70,17 +70,28 @@ ccl_result_t ccl_unique_id_from_string(const char *str, ccl_unique_id_t *id_p)
     return CCL_SUCCESS;
 }
 
-void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes)
+/* *buf grown to at least bytes (64-byte aligned; the contents are not kept). */
+static void *grow(void **buf, size_t *size, size_t bytes)
 {
-    if (bytes > comm->scratch_size) {
+    if (bytes > *size) {
         void *p = NULL;
         if (ccl_alloc_fails() || posix_memalign(&p, 64, bytes) != 0)
             return NULL;
-        free(comm->scratch);
-        comm->scratch = p;
-        comm->scratch_size = bytes;
+        free(*buf);
+        *buf = p;
+        *size = bytes;
     }
-    return comm->scratch;
+    return *buf;
+}
+
+void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes)
+{
+    return grow(&comm->scratch, &comm->scratch_size, bytes);
+}
+
+void *ccl_comm_vectors(struct ccl_comm *comm, size_t bytes)
+{
+    return grow(&comm->vectors, &comm->vectors_size, bytes);
 }
 
 /* Identifies this host and network namespace: ranks with equal ids can share memory. */
@@ -218,6 +229,7 @@ static void comm_free(struct ccl_comm *comm, int force)
     free(comm->ctrl_sends);
     free(comm->peer_pid);
     free(comm->scratch);
+    free(comm->vectors);
     ccl_dev_free(comm);
     free(comm);
 }

@@ -49,6 +49,9 @@ struct ccl_comm {
 
     void  *scratch;             /* grows on demand; reused across calls */
     size_t scratch_size;
+    void  *vectors;             /* the same, for a call's vectors apart from its messages
+                                 * (a robust call's one vector per rank) */
+    size_t vectors_size;
     ccl_pinned_t pinned[2];     /* staging of device buffers (device.h) */
 
     ccl_tuning_t tuning;        /* the cost model, and what "auto" measured here */
@@ -75,6 +78,8 @@ ccl_result_t ccl_comm_check_health(struct ccl_comm *comm);
 
 /* Returns a scratch buffer of at least `bytes`, owned by comm. */
 void *ccl_comm_scratch(struct ccl_comm *comm, size_t bytes);
+/* A second one, for vectors a call keeps beside the messages in ccl_comm_scratch. */
+void *ccl_comm_vectors(struct ccl_comm *comm, size_t bytes);
 
 /* Creates the communicator once the bootstrap produced every rank's transport address. */
 CCL_NODISCARD

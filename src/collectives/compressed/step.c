@@ -120,7 +120,7 @@ void *ccl_step_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
 }
 
 ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
-                               int *skip_p)
+                               int *skip_p, int rounds)
 {
     ccl_comp_step_t *st = ctx->args->step;
     struct ccl_compressor *c = st->comp;
@@ -142,7 +142,7 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     size_t *len = (size_t *)(void *)(slot + P);
     for (int i = 0; i < P; i++)
         slot[i] = mem + tables + (size_t)i * cap;
-    for (int i = 0; i < P; i++)
+    for (int i = 0; i < P && !rounds; i++)
         if (i != r)
             CCL_CHECK(ccl_p2p_irecv_v(ctx, i, 0, slot[i], cap, &reqs[i]));
     if (!st->local_skip)
@@ -156,8 +156,14 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     if (ccl_step_tamper != NULL && ctx->faults != NULL)
         ccl_step_tamper(r, slot[r], &len[r], cap); /* the hostile rank's own state is moot */
     for (int t = 1; t < P; t++) {
-        int i = (r + t) % P;
-        CCL_CHECK(ccl_p2p_isend_v(ctx, i, 0, slot[r], len[r], cap, &reqs[P + i]));
+        int to = (r + t) % P, from = (r - t + P) % P;
+        if (rounds)
+            CCL_CHECK(ccl_p2p_irecv_v(ctx, from, 0, slot[from], cap, &reqs[from]));
+        CCL_CHECK(ccl_p2p_isend_v(ctx, to, 0, slot[r], len[r], cap, &reqs[P + to]));
+        if (rounds) {
+            CCL_CHECK(ccl_p2p_wait(ctx, &reqs[from]));
+            CCL_CHECK(ccl_p2p_wait(ctx, &reqs[P + to]));
+        }
     }
     for (int i = 0; i < P; i++) {
         if (i == r)
@@ -177,7 +183,7 @@ ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
 {
     size_t count = ctx->args->count, *len;
     uint8_t **slot;
-    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, skip_p));
+    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, skip_p, 0));
     if (*skip_p)
         return CCL_SUCCESS;
     CCL_CHECK(ctx->args->step->exec->zero(ctx->args->step, out, count));

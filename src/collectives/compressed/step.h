@@ -104,10 +104,12 @@ static inline float *ccl_step_recon_at(float *recon, size_t off)
 /* Every rank encodes its whole input (error feedback's reconstruction into its state) and
  * sends it to every other rank. On return slot[i], len[i] hold rank i's encoding (the own
  * one included) and *skip_p tells whether some rank skipped the step. slot and len have
- * nranks entries, in the communicator's scratch (ccl_step_alloc). */
+ * nranks entries, in the communicator's scratch (ccl_step_alloc). With rounds,
+ * round t sends to rank + t and receives from rank - t, one message into each rank at a time
+ * (large messages: all at once, TCP shares a receiver's link worse). */
 CCL_NODISCARD
 ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
-                               int *skip_p);
+                               int *skip_p, int rounds);
 
 /* ccl_step_exchange, then out = the sum of every rank's decoded payload, added in rank
  * order so that every rank computes the same bits. Nothing is written if a rank skipped. */

@@ -11,14 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The vectors of the call, one row of count floats per rank, in memory the call owns. */
+/* The vectors of the call, one row of count floats per rank, in the communicator's vector
+ * buffer (kept across calls: a fresh one would be page-faulted in on every call). */
 static float *robust_rows(ccl_coll_ctx_t *ctx)
 {
     const size_t d = ctx->args->count, P = (size_t)ctx->comm->nranks;
-    ctx->owned_buf = malloc(CCL_MAX(P * d, (size_t)1) * sizeof(float));
-    if (ctx->owned_buf == NULL)
+    float *rows = ccl_comm_vectors(ctx->comm, CCL_MAX(P * d, (size_t)1) * sizeof(float));
+    if (rows == NULL)
         ccl_set_error(ctx->comm, CCL_ERR_NO_MEMORY, "no memory for %zu vectors of %zu floats", P, d);
-    return ctx->owned_buf;
+    return rows;
 }
 
 /* Exact vectors: this rank's row is its own copy (so that sendbuf may be recvbuf), sent to
@@ -35,15 +36,16 @@ static ccl_result_t exchange_exact(ccl_coll_ctx_t *ctx, float *rows)
     memcpy(own, a->sendbuf, bytes);
     if (ccl_step_tamper != NULL)
         ccl_step_tamper(r, (uint8_t *)own, &len, bytes);
-    for (int i = 0; i < P; i++)
-        if (i != r)
-            CCL_CHECK(ccl_p2p_irecv(ctx, i, 0, rows + (size_t)i * d, bytes, &reqs[i]));
+    /* Round t: to rank + t, from rank - t. One flow into each rank at a time: all at once,
+     * every link's receiver takes nranks - 1 flows and TCP shares the link worse (8 hosts at
+     * 1 Gbit/s: 9.2 s all at once against 6.1 s for the ring allgather). */
     for (int t = 1; t < P; t++) {
-        int i = (r + t) % P;
-        CCL_CHECK(ccl_p2p_isend(ctx, i, 0, own, len, &reqs[P + i]));
+        int to = (r + t) % P, from = (r - t + P) % P;
+        CCL_CHECK(ccl_p2p_irecv(ctx, from, 0, rows + (size_t)from * d, bytes, &reqs[from]));
+        CCL_CHECK(ccl_p2p_isend(ctx, to, 0, own, len, &reqs[P + to]));
+        CCL_CHECK(ccl_p2p_wait(ctx, &reqs[from]));
+        CCL_CHECK(ccl_p2p_wait(ctx, &reqs[P + to]));
     }
-    CCL_CHECK(ccl_p2p_waitall(ctx, reqs, P));
-    CCL_CHECK(ccl_p2p_waitall(ctx, reqs + P, P));
     ctx->keep_comm = 1; /* every message of the call is done: what fails now is this rank's */
     if (len != bytes) /* a test's hostile rank: its own row is what it meant to send */
         memcpy(own, a->sendbuf, bytes);
@@ -61,7 +63,7 @@ static ccl_result_t exchange_encoded(ccl_coll_ctx_t *ctx, float *rows, int *own_
     uint8_t **slot;
     size_t *len;
     int any_skip;
-    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, &any_skip));
+    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, &any_skip, 1));
     ctx->keep_comm = 1; /* every message of the call is done: what fails now is this rank's */
     *own_skip = st->local_skip;
     for (int i = 0; i < P; i++) {
