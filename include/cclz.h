@@ -254,7 +254,8 @@ ccl_result_t ccl_reduce_scatter_compressed(const void *sendbuf, void *recvbuf, s
  * MoNNA (nearest-neighbour averaging, CCL_ROBUST_NNA, with local momentum: the Python
  * package's cclz.torch.MoNNA) is one; docs/robust.md defines each rule and its bound.
  *
- * Byzantine peers: in a robust call, a peer whose message fails a check (a header of another
+ * Byzantine peers (over authenticated channels, which cclz assumes but does not enforce:
+ * see docs/robust.md): in a robust call, a peer whose message fails a check (a header of another
  * call or of other arguments, a wrong length, a compressed payload the decoder refuses, a NaN
  * or Inf in its vector) counts as one of the f faulty ranks for that call: its vector is
  * dropped, the rule runs on the others with f less one, and params.faults names it. With at
@@ -282,7 +283,8 @@ typedef enum {
 
 /* Pre-aggregation steps, applied in this order before the rule. */
 #define CCL_ROBUST_PRE_ARC (1u << 0) /* adaptive robust clipping: the floor(2f(n-f)/n)
-                                      * largest vectors clipped to the next one's norm */
+                                      * largest vectors clipped to the next one's norm (n and
+                                      * f less the dropped vectors) */
 #define CCL_ROBUST_PRE_NNM (1u << 1) /* nearest-neighbour mixing: every vector replaced by
                                       * the mean of its nranks - f nearest */
 

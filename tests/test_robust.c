@@ -748,6 +748,32 @@ static int rank_calls(ccl_comm_t comm, int rank, int n)
     else
         ok &= res == CCL_SUCCESS && faults[1] == CCL_FAULT_NONFINITE && faults[0] == 0;
     ok = all_ok(comm, ok);
+    /* Rank 1's own NaN under DGC's warm-up (whose ratio, and so message size, follows the step
+     * count): the steps after it still pass every check on every rank. */
+    {
+        ccl_compressor_t c;
+        ccl_robust_params_t q = {.rule = CCL_ROBUST_MEDIAN, .f = 1, .faults = faults};
+        if (ccl_compressor_create(comm, "dgc:ratio=0.01,warmup_steps=6", D, CCL_FLOAT32, &c) !=
+            CCL_SUCCESS)
+            return 0;
+        for (int step = 0; step < 6; step++) {
+            honest(rank, 20 + step, x);
+            if (rank == 1 && step == 1)
+                x[3] = NAN;
+            res = ccl_allreduce_robust(x, out, D, CCL_FLOAT32, &q, c, comm);
+            int want_ok = !(rank == 1 && step == 1);
+            int clean = 1;
+            for (int i = 0; i < n; i++)
+                clean &= faults[i] == (step == 1 && i == 1 ? CCL_FAULT_NONFINITE : CCL_FAULT_NONE);
+            if ((res == CCL_SUCCESS) != want_ok || (want_ok && !clean)) {
+                fprintf(stderr, "rank %d: dgc warm-up step %d after a NaN: res %d (%s)\n", rank,
+                        step, res, ccl_get_last_error(comm));
+                ok = 0;
+            }
+        }
+        ccl_compressor_destroy(c);
+    }
+    ok = all_ok(comm, ok);
     /* Compressed: dgc and int8 robust calls keep error feedback; results bit-identical. */
     const char *specs[] = {"int:bits=8", "topk:ratio=0.1", "dgc:ratio=0.1"};
     for (size_t s = 0; s < 3; s++) {

@@ -86,9 +86,14 @@ static ccl_result_t p2p_refuse(ccl_coll_ctx_t *ctx, ccl_p2p_req_t *req, const ch
     if (ctx->faults == NULL)
         return p2p_fail(ctx, CCL_ERR_MISMATCH, "%s", why);
     struct ccl_comm *comm = ctx->comm;
-    ccl_warn("rank %d: %s; rank %d counts as faulty for this call", comm->rank, why, req->peer);
     comm->tl_ops->cancel(comm->tl, &req->tl_hdr);
     comm->tl_ops->cancel(comm->tl, &req->tl_data);
+    if (req->tl_hdr.status == CCL_ERR_TRANSPORT || req->tl_data.status == CCL_ERR_TRANSPORT)
+        /* A part in mid-transfer that would not stop: the transport may still write the
+         * buffer, which later calls reuse. Only a failed communicator is safe. */
+        return p2p_fail(ctx, CCL_ERR_TRANSPORT, "%s, and its transfer could not be stopped",
+                        why);
+    ccl_warn("rank %d: %s; rank %d counts as faulty for this call", comm->rank, why, req->peer);
     ctx->faults[req->peer] = CCL_FAULT_MESSAGE;
     req->refused = 1;
     req_release(req);

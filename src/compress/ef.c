@@ -320,6 +320,11 @@ void ccl_ef_commit_list(ccl_ef_t *ef, const uint32_t *idx, const float *val, siz
     ef->steps++;
 }
 
+void ccl_ef_skip_step(ccl_ef_t *ef)
+{
+    ef->steps++;
+}
+
 void ccl_ef_aggregate(ccl_ef_t *ef, float *sum)
 {
     if (!is_ef21(ef))

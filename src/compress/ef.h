@@ -101,6 +101,11 @@ int ccl_ef_commits_list(const ccl_ef_t *ef);
  * at the ascending indices idx (touching only those elements). */
 void ccl_ef_commit_list(ccl_ef_t *ef, const uint32_t *idx, const float *val, size_t k);
 
+/* A step this rank sat out while its peers' committed (a robust call refusing this rank's own
+ * non-finite vector): the state is kept and the step counted, so that the seeds and DGC's
+ * warm-up, which follow the count, stay in step with the peers'. */
+void ccl_ef_skip_step(ccl_ef_t *ef);
+
 /* sum: the sum over ranks of the decoded messages. EF21 modes add it to G and return the
  * estimate of the sum of the gradients (EF21: G = sum g_i; EF21-W: n sum w_i g_i) in sum;
  * other modes leave sum as it is. */

@@ -36,7 +36,9 @@ typedef struct ccl_transport_ops {
                           ccl_tl_req_t *req);
     /* Sets req->status (and req->len for receives); releases the handle on completion. */
     void (*test)(void *tl, ccl_tl_req_t *req);
-    /* Cancels an unfinished request and releases it. */
+    /* Cancels an unfinished request and releases it: status CCL_ERR_ABORTED, or
+     * CCL_ERR_TRANSPORT where it could not be stopped and the transport may still write its
+     * buffer (a receive whose sender stalled mid-transfer). */
     void (*cancel)(void *tl, ccl_tl_req_t *req);
     /* Advances communication; returns nonzero if anything happened. */
     unsigned (*progress)(void *tl);

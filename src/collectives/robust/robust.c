@@ -33,7 +33,8 @@ static ccl_result_t exchange_exact(ccl_coll_ctx_t *ctx, float *rows)
     size_t len = bytes;
     ccl_p2p_req_t *reqs;
     CCL_CHECK(ccl_ctx_reqs(ctx, 2 * P, &reqs));
-    memcpy(own, a->sendbuf, bytes);
+    if (bytes > 0)
+        memcpy(own, a->sendbuf, bytes);
     if (ccl_step_tamper != NULL)
         ccl_step_tamper(r, (uint8_t *)own, &len, bytes);
     /* Round t: to rank + t, from rank - t. One flow into each rank at a time: all at once,
@@ -74,7 +75,7 @@ static ccl_result_t exchange_encoded(ccl_coll_ctx_t *ctx, float *rows, int *own_
             continue;
         }
         ccl_result_t res = st->exec->decode(st, slot[i], len[i], rows + (size_t)i * d, d, 0);
-        if (res == CCL_ERR_INVALID_PAYLOAD && i != r) {
+        if (res != CCL_SUCCESS && res != CCL_ERR_NO_MEMORY && i != r) {
             ccl_warn("rank %d: rank %d sent a payload the decoder refuses (%s); it counts as "
                      "faulty for this call", ctx->comm->rank, i, ccl_get_last_error(NULL));
             ctx->faults[i] = CCL_FAULT_PAYLOAD;
@@ -123,6 +124,13 @@ static ccl_result_t robust_direct_run(ccl_coll_ctx_t *ctx)
     }
     if (p->faults != NULL)
         memcpy(p->faults, faults, sizeof(faults));
+    /* The peers committed this step (they took this rank's message, or its skip token): so
+     * does this rank, whatever it returns, or its step count (seeds, DGC's warm-up) would
+     * fall behind theirs. Its own vector not encoded: the state kept, the step counted. */
+    if (a->step != NULL && a->step->local_skip)
+        ccl_ef_skip_step(a->step->comp->ef);
+    else if (a->step != NULL)
+        CCL_CHECK(ccl_step_finish(ctx, ccl_ef_recon(a->step->comp->ef), a->recvbuf, d));
     if (own_skip) {
         if (a->step != NULL && !a->step->local_skip)
             a->step->comp->ef->skipped++;
@@ -142,9 +150,8 @@ static ccl_result_t robust_direct_run(ccl_coll_ctx_t *ctx)
     }
     res = ccl_robust_aggregate(p, v, m, p->f - bad, pivot, d, a->recvbuf);
     if (res != CCL_SUCCESS)
-        return ccl_set_error(comm, res, "allreduce_robust: no memory for the rule's workspace");
-    if (a->step != NULL)
-        CCL_CHECK(ccl_step_finish(ctx, ccl_ef_recon(a->step->comp->ef), a->recvbuf, d));
+        return ccl_set_error(comm, res, "allreduce_robust: the rule failed: %s",
+                             ccl_get_error_string(res));
     return CCL_SUCCESS;
 }
 

@@ -174,7 +174,8 @@ static void exchange(float *a, float *b)
  * sorted values in order. */
 static ccl_result_t coordinatewise(const float *const *v, int m, size_t d, int trim, float *out)
 {
-    float *col = calloc((size_t)m * BLOCK, sizeof(float)); /* lanes past d stay 0 */
+    /* Zeroed: the lanes past d of the last block hold no uninitialized floats. */
+    float *col = calloc((size_t)m * BLOCK, sizeof(float));
     if (col == NULL)
         return CCL_ERR_NO_MEMORY;
     for (size_t k0 = 0; k0 < d; k0 += BLOCK) {
@@ -275,7 +276,7 @@ static ccl_result_t cclip(const float *const *v, int m, size_t d, int iters, flo
  * Clipped copies go to work (k vectors of d); v is repointed at them. */
 static void arc(const float **v, int m, int f, size_t d, float *work)
 {
-    const int k = (int)((2L * f * (m - f)) / m);
+    const int k = (int)((2 * (int64_t)f * (m - f)) / m);
     double norm[m];
     int order[m];
     if (k <= 0)
@@ -306,6 +307,8 @@ ccl_result_t ccl_robust_aggregate(const ccl_robust_params_t *p, const float *con
     float *work = NULL;
     int order[m];
     uint8_t sel[m];
+    if (d == 0)
+        return CCL_SUCCESS;
     memcpy(v, v_in, sizeof(v));
     const int rule_dist = p->rule == CCL_ROBUST_NNA || p->rule == CCL_ROBUST_KRUM ||
                           p->rule == CCL_ROBUST_MULTI_KRUM;

@@ -241,8 +241,12 @@ static void ucx_cancel(void *tl_, ccl_tl_req_t *req)
         ucx_test(tl, req);
     }
     if (req->h != NULL) {
+        /* Still running (a receive matched and mid-transfer whose sender stalled): UCX may
+         * yet write its buffer. Said so by the status, for callers that reuse the buffer. */
         ucp_request_free(req->h);
         req->h = NULL;
+        req->status = CCL_ERR_TRANSPORT;
+        return;
     }
     req->status = CCL_ERR_ABORTED;
 }
