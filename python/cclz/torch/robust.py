@@ -68,8 +68,8 @@ class MoNNA(torch.optim.Optimizer):
                             if compressor is not None else None)
 
     @torch.no_grad()
-    def step(self, closure: Any = None) -> Any:
-        loss = closure() if closure is not None else None
+    def local_step(self) -> None:
+        """The local half of a step: momentum on this worker's gradient, then the step."""
         group = self.param_groups[0]
         lr, beta, wd = group["lr"], group["momentum"], group["weight_decay"]
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self._params]
@@ -84,10 +84,23 @@ class MoNNA(torch.optim.Optimizer):
                 g = g.add(p, alpha=wd)
             m.mul_(beta).add_(g, alpha=(1.0 - beta) * scale)
             p.add_(m, alpha=-lr)
-        self.comm.allreduce_robust(self._flat, rule=self.rule, f=self.f, pre=self.pre,
+
+    @torch.no_grad()
+    def mix(self, send: Optional[torch.Tensor] = None) -> None:
+        """The robust mixing: the parameters become the rule over every worker's. send, for
+        experiments, goes out instead of this worker's parameters (a Byzantine worker's
+        vector); the result still lands in the parameters."""
+        self.comm.allreduce_robust(self._flat if send is None else send, out=self._flat,
+                                   rule=self.rule, f=self.f, pre=self.pre,
                                    compressor=self._compressor, faults=self._faults,
                                    **self.rule_args)
         self.faults += self._faults != 0
+
+    def step(self, closure: Any = None) -> Any:
+        """local_step(), then mix()."""
+        loss = closure() if closure is not None else None
+        self.local_step()
+        self.mix()
         return loss
 
     def flat_parameters(self) -> torch.Tensor:
