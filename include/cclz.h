@@ -126,6 +126,16 @@ ccl_result_t ccl_comm_abort(ccl_comm_t comm);
 ccl_result_t ccl_comm_rank(ccl_comm_t comm, int *rank_p);
 ccl_result_t ccl_comm_size(ccl_comm_t comm, int *size_p);
 
+/* Splits comm into disjoint communicators, as MPI_Comm_split and ncclCommSplit do. Collective
+ * over comm (every rank calls it, in its turn among comm's calls): the ranks that pass the
+ * same color form one new communicator, ranked by key, then by their rank in comm. With
+ * CCL_SPLIT_NOCOLOR a rank joins none and gets NULL. A new communicator is independent of
+ * comm (its own connections, calls and failures; destroy each); its first rank serves its
+ * rendezvous as ccl_get_unique_id does. A color below 0 other than CCL_SPLIT_NOCOLOR is
+ * refused before anything is sent. */
+#define CCL_SPLIT_NOCOLOR (-1)
+ccl_result_t ccl_comm_split(ccl_comm_t comm, int color, int key, ccl_comm_t *newcomm_p);
+
 /* Collectives. These block (each has a nonblocking form, below) and must be called by every
  * rank of comm in the same order with matching arguments. A mismatch (collective, count,
  * dtype, op, root) is detected where a message travels between ranks that disagree: every

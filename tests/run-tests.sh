@@ -52,6 +52,7 @@ run coll-chunked    env CCLZ_CHUNK_SIZE=4K CCLZ_SMALL_MSG_SIZE=256 "$build/tests
 run faults          "$build/tests/test_faults"
 run nb              "$build/tests/test_nb"
 run nb-nothread     env CCLZ_PROGRESS_THREAD=0 "$build/tests/test_nb"
+run split           "$build/tests/test_split"
 run robust          "$build/tests/test_robust"
 run robust-checked  env CCLZ_CHECK_CALLS=1 "$build/tests/test_robust"
 run robust-large    env CCLZ_SMALL_MSG_SIZE=256 "$build/tests/test_robust"

@@ -350,6 +350,20 @@ with torch.no_grad():
     acc = float((model(xt).argmax(1) == yt).float().mean())
 report(acc >= 0.95, f"DDP hook, int:bits=8: 300 steps reach {acc:.3f} test accuracy (>= 0.95)")
 
+# ---- split ----------------------------------------------------------------------------------
+sub = comm.split(rank % 2, key=-rank)
+none = comm.split(None if rank == 0 else 1)
+members = [r for r in range(size) if r % 2 == rank % 2]
+got = torch.empty(sub.size, dtype=torch.int32)
+sub.allgather(torch.tensor([rank], dtype=torch.int32), got)
+ok = sub.size == len(members) and got.tolist() == sorted(members, reverse=True)
+ok &= (none is None) if rank == 0 else (none.size == size - 1 and none.rank == rank - 1)
+ok &= raises(cclz.InvalidArgument, comm.split, -3)
+sub.destroy()
+if none is not None:
+    none.destroy()
+report(ok, "split: by parity with keys reversed, a rank in none (None), a bad color refused")
+
 # ---- robust aggregation and MoNNA ----------------------------------------------------------
 import cclz.torch.robust  # noqa: E402
 

@@ -473,6 +473,19 @@ class Communicator:
             compressor._inflight = work
         return work
 
+    def split(self, color: Optional[int], key: int = 0) -> Optional["Communicator"]:
+        """A new communicator of the ranks that pass the same color, ranked by key, then by
+        rank here (ccl_comm_split; collective over this one). color None: this rank joins
+        none and gets None."""
+        handle = L.comm_t()
+        _check(L.comm_split(self._h(), -1 if color is None else int(color), int(key),
+                            ctypes.byref(handle)), self._handle)
+        if handle.value is None:
+            return None
+        child = Communicator.__new__(Communicator)
+        child._adopt(handle)
+        return child
+
     def _shards(self, s: _Buf, d: _Buf) -> None:
         """A reduce-scatter's buffers: the input holds size times the output."""
         if s.numel != d.numel * self.size:

@@ -94,6 +94,7 @@ comm_abort = _proto("ccl_comm_abort", comm_t)
 comm_rank = _proto("ccl_comm_rank", comm_t, P(c_int))
 comm_size = _proto("ccl_comm_size", comm_t, P(c_int))
 comm_get_stats = _proto("ccl_comm_get_stats", comm_t, P(Stats))
+comm_split = _proto("ccl_comm_split", comm_t, c_int, c_int, P(comm_t))
 
 iallreduce = _proto("ccl_iallreduce", c_void_p, c_void_p, c_size_t, c_int, c_int, comm_t, P(req_t))
 iallgather = _proto("ccl_iallgather", c_void_p, c_void_p, c_size_t, c_int, comm_t, P(req_t))
