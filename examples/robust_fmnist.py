@@ -95,15 +95,16 @@ def main() -> None:
     seen = torch.empty(n * 2 * d)
     noise = torch.Generator().manual_seed(7 + rank)
     t0 = time.time()
+    attacked = args.attack != "none"
     for step in range(1, args.steps + 1):
-        before = flat.clone()
+        before = flat.clone() if attacked else None  # what the attackers are shown
         if not byzantine:
             idx = mine[torch.randint(0, len(mine), (args.batch,), generator=gen)]
             opt.zero_grad()
             F.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
             opt.local_step()
         send = flat
-        if args.attack != "none":
+        if attacked:
             comm.allgather(torch.cat([before, flat]), seen)
             rows = seen.view(n, 2, d)[:honest]
             mb, ma = rows[:, 0].mean(0), rows[:, 1].mean(0)

@@ -394,8 +394,10 @@ if size >= 3:
         comm.allreduce_robust(v, rule="median", f=1, faults=faults)
         ok = (cclz.FAULTS[faults[-1]] == "nonfinite" and not faults[:-1].any() and
               np.allclose(v, np.median(every[:-1], axis=0)))
+    w = comm.allreduce_robust(v, rule="median", f=1, async_op=True)
+    ok &= raises(cclz.NonFiniteGradient, w.wait) if rank == size - 1 else w.wait() is v
     report(ok, "allreduce_robust: a rank's NaN vector is dropped and reported (faults), "
-               "that rank gets NonFiniteGradient")
+               "that rank gets NonFiniteGradient, blocking and nonblocking")
 
 
 def monna_run(steps: int, f: int, byzantine: bool = False, rule: str = "nna"):

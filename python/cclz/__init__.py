@@ -179,13 +179,17 @@ class Work:
 
     def __init__(self, comm: "Communicator", req: Optional[ctypes.c_void_p], result: Any,
                  keep: Tuple[Any, ...], comp: Optional["Compressor"] = None,
-                 skipped_before: int = 0, done_error: Optional[BaseException] = None):
+                 skipped_before: int = 0, done_error: Optional[BaseException] = None,
+                 counter: Any = None):
         self._comm = comm
         self._req = req
         self._result = result
         self._keep = keep  # the buffers, alive until the call is done
         self._comp = comp
-        self._skipped = skipped_before  # comp's refused steps before the call was issued
+        # What counts refused non-finite steps (comp, or the communicator for robust calls),
+        # and its count before the call was issued.
+        self._counter = counter if counter is not None else comp
+        self._skipped = skipped_before
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._waiting = False
@@ -197,8 +201,8 @@ class Work:
     def _finish(self, code: int, message: Optional[str]) -> None:
         if code != 0 and self._error is None:
             err = _error(code, self._comm._handle, message)
-            if (code == -1 and self._comp is not None and
-                    self._comp._skipped() > self._skipped):
+            if (code == -1 and self._counter is not None and
+                    self._counter._skipped() > self._skipped):
                 err = NonFiniteGradient(code, str(err).split(": ", 1)[-1])
             self._error = err
         if self._comp is not None:
@@ -346,17 +350,21 @@ class Communicator:
                 pass
 
     def _run(self, blocking: Callable[[], int], issue: Callable[[Any], int], result: Any,
-             keep: Tuple[Any, ...], async_op: bool, comp: Optional["Compressor"] = None) -> Any:
-        skipped = comp._skipped() if comp is not None else 0
+             keep: Tuple[Any, ...], async_op: bool, comp: Optional["Compressor"] = None,
+             counter: Any = None) -> Any:
+        """A blocking call, or an issued one as a Work. A -1 while counter's (default comp's)
+        refused steps grew is NonFiniteGradient."""
+        counter = counter if counter is not None else comp
+        skipped = counter._skipped() if counter is not None else 0
         if not async_op:
             code = blocking()
-            if code == -1 and comp is not None and comp._skipped() > skipped:
+            if code == -1 and counter is not None and counter._skipped() > skipped:
                 raise NonFiniteGradient(code, L.get_last_error(self._handle).decode())
             _check(code, self._handle)
             return result
         req = L.req_t()
         _check(issue(ctypes.byref(req)), self._handle)
-        work = Work(self, req, result, keep, comp, skipped)
+        work = Work(self, req, result, keep, comp, skipped, counter=counter)
         if comp is not None:
             comp._inflight = work
         return work
@@ -457,21 +465,12 @@ class Communicator:
         self._same(s, d, s.numel)
         h = self._h()
         c = compressor._h() if compressor is not None else None
-        skipped = self.stats()["skipped"]
-        if not async_op:
-            code = L.allreduce_robust(s.ptr, d.ptr, s.numel, s.dtype, ctypes.byref(params), c, h)
-            if code == -1 and self.stats()["skipped"] > skipped:
-                raise NonFiniteGradient(code, L.get_last_error(h).decode())
-            _check(code, h)
-            return d.obj
-        req = L.req_t()
-        _check(L.iallreduce_robust(s.ptr, d.ptr, s.numel, s.dtype, ctypes.byref(params), c, h,
-                                   ctypes.byref(req)), h)
-        work = Work(self, req, d.obj, keep, compressor,
-                    compressor._skipped() if compressor is not None else 0)
-        if compressor is not None:
-            compressor._inflight = work
-        return work
+        # The communicator counts a robust call's refused own vector, compressed or not.
+        return self._run(
+            lambda: L.allreduce_robust(s.ptr, d.ptr, s.numel, s.dtype, ctypes.byref(params), c, h),
+            lambda r: L.iallreduce_robust(s.ptr, d.ptr, s.numel, s.dtype, ctypes.byref(params),
+                                          c, h, r),
+            d.obj, keep, async_op, compressor, counter=self)
 
     def split(self, color: Optional[int], key: int = 0) -> Optional["Communicator"]:
         """A new communicator of the ranks that pass the same color, ranked by key, then by
@@ -499,6 +498,11 @@ class Communicator:
             raise InvalidArgument(-1, "input and output have different dtypes")
         if d.numel != want:
             raise InvalidArgument(-1, f"output holds {d.numel} elements; {want} wanted")
+
+    def _skipped(self) -> int:
+        st = L.Stats()
+        L.comm_get_stats(self._handle, ctypes.byref(st))
+        return st.skipped
 
     def stats(self) -> Dict[str, int]:
         """Cumulative counts on this rank: calls, skipped (refused non-finite steps),

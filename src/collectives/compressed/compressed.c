@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-static ccl_result_t check_call(ccl_compressor_t c, ccl_comm_t comm, const void *sendbuf,
-                               const void *recvbuf, size_t count, ccl_datatype_t dtype)
+ccl_result_t ccl_comp_check_call(ccl_compressor_t c, ccl_comm_t comm, const void *sendbuf,
+                                 const void *recvbuf, size_t count, ccl_datatype_t dtype)
 {
     if (comm == NULL || c == NULL)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL", comm == NULL ? "comm" : "compressor");
@@ -63,7 +63,7 @@ ccl_result_t ccl_run_allreduce_compressed(const ccl_call_t *call, int check_only
 {
     ccl_comm_t comm = call->comm;
     ccl_compressor_t c = call->comp;
-    CCL_CHECK(check_call(c, comm, call->sendbuf, call->recvbuf, call->count, call->dtype));
+    CCL_CHECK(ccl_comp_check_call(c, comm, call->sendbuf, call->recvbuf, call->count, call->dtype));
     if ((unsigned)call->op >= CCL_NUM_OPS)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)call->op);
     if (check_only)
@@ -85,7 +85,7 @@ ccl_result_t ccl_run_allgather_compressed(const ccl_call_t *call, int check_only
     ccl_comm_t comm = call->comm;
     ccl_compressor_t c = call->comp;
     size_t n = call->count;
-    CCL_CHECK(check_call(c, comm, call->sendbuf, call->recvbuf, n, call->dtype));
+    CCL_CHECK(ccl_comp_check_call(c, comm, call->sendbuf, call->recvbuf, n, call->dtype));
     if (c->kind == CCL_COMP_AUTO || c->kind == CCL_COMP_NONE || !ccl_comp_is_float(call->dtype))
         return check_only ? CCL_SUCCESS
                           : ccl_allgather(call->sendbuf, call->recvbuf, n, call->dtype, comm);

@@ -65,6 +65,12 @@ static inline int ccl_comp_is_float(ccl_datatype_t dt)
     return dt == CCL_FLOAT32 || dt == CCL_FLOAT16 || dt == CCL_BFLOAT16;
 }
 
+/* The checks every compressed call makes: comm and c set, count and dtype those c was made
+ * for, buffers set where count > 0. */
+CCL_NODISCARD
+ccl_result_t ccl_comp_check_call(ccl_compressor_t c, ccl_comm_t comm, const void *sendbuf,
+                                 const void *recvbuf, size_t count, ccl_datatype_t dtype);
+
 /* A handle for spec ("none", "auto" without its sub-compressor, or a codec spec) on comm. */
 CCL_NODISCARD
 ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t count,

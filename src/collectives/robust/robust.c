@@ -180,13 +180,11 @@ static uint64_t params_sig(const ccl_robust_params_t *p)
 }
 
 /* Compressors a robust call can take: each sender's own scales and seeds, a vector each. */
-static ccl_result_t check_compressor(ccl_comm_t comm, ccl_compressor_t c, size_t count,
-                                     ccl_datatype_t dtype)
+static ccl_result_t check_compressor(ccl_comm_t comm, const ccl_call_t *call)
 {
-    if (count != c->count || dtype != c->dtype)
-        return ccl_set_error(comm, CCL_ERR_INVALID_ARG,
-                             "compressor was made for %zu elements of type %d; called with %zu "
-                             "of type %d", c->count, (int)c->dtype, count, (int)dtype);
+    ccl_compressor_t c = call->comp;
+    CCL_CHECK(ccl_comp_check_call(c, comm, call->sendbuf, call->recvbuf, call->count,
+                                  call->dtype));
     if (c->kind == CCL_COMP_AUTO)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "\"auto\" picks between an allreduce "
                              "and its compression; a robust call takes a codec spec or \"none\"");
@@ -228,7 +226,7 @@ ccl_result_t ccl_run_allreduce_robust(const ccl_call_t *c, int check_only)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s is NULL with count %zu",
                              c->sendbuf == NULL ? "sendbuf" : "recvbuf", c->count);
     if (comp != NULL)
-        CCL_CHECK(check_compressor(comm, comp, c->count, c->dtype));
+        CCL_CHECK(check_compressor(comm, c));
     if (check_only)
         return CCL_SUCCESS;
     if (comp != NULL && comp->kind == CCL_COMP_STREAM)
