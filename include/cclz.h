@@ -126,6 +126,18 @@ ccl_result_t ccl_comm_abort(ccl_comm_t comm);
 ccl_result_t ccl_comm_rank(ccl_comm_t comm, int *rank_p);
 ccl_result_t ccl_comm_size(ccl_comm_t comm, int *size_p);
 
+/* Where this rank runs: its host (hosts numbered 0 .. nhosts-1 in the order of their lowest
+ * rank; ranks share a host when boot id, hostname and network namespace match, or
+ * CCLZ_HOST_ID does), and its rank among that host's ranks (local_rank of local_size, by
+ * rank), as a launcher's local rank, e.g. to choose a GPU. hier is 1 where comm runs the
+ * hierarchical allreduce (several hosts, some of several ranks; CCLZ_HIER). */
+typedef struct {
+    int host, nhosts;
+    int local_rank, local_size;
+    int hier;
+} ccl_host_info_t;
+ccl_result_t ccl_comm_host_info(ccl_comm_t comm, ccl_host_info_t *info);
+
 /* Splits comm into disjoint communicators, as MPI_Comm_split and ncclCommSplit do. Collective
  * over comm (every rank calls it, in its turn among comm's calls): the ranks that pass the
  * same color form one new communicator, ranked by key, then by their rank in comm. With

@@ -4,24 +4,28 @@
 # command once per host with CCLZ_RANK, CCLZ_NRANKS, CCLZ_ROOT and CCLZ_IFNAME set (rank i on
 # host i), with UCX restricted to TCP so traffic really crosses the links; then tears it all
 # down. Needs root (ip netns, tc). Host i has address 10.199.0.(i+1) on eth0.
+# -p K runs K ranks per host (ranks i*K .. i*K+K-1 on host i), which then reach each other
+# through UCX's shared memory and the other hosts through TCP.
 #
 #   perf/netns_cluster.sh -n 4 -r 1gbit -- ./perf/cclz_perf -b 100M -e 100M
+#   perf/netns_cluster.sh -n 2 -p 2 -r 1gbit -- ./perf/cclz_perf -b 100M -e 100M
 #   perf/netns_cluster.sh -n 4 --mpi -- ./perf/mpi_allreduce_perf -b 100M -e 100M
 #
 # --mpi runs the command once under mpirun instead, its ranks placed one per host through
 # an rsh agent that enters the host's namespace.
 set -u
-n=4 rate="" mpi=0
+n=4 per=1 rate="" mpi=0
 while [ $# -gt 0 ]; do
     case $1 in
         -n) n=$2; shift 2 ;;
+        -p) per=$2; shift 2 ;;
         -r) rate=$2; shift 2 ;;
         --mpi) mpi=1; shift ;;
         --) shift; break ;;
         *) break ;;
     esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-r RATE] [--mpi] -- command [args...]" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-p K] [-r RATE] [--mpi] -- command [args...]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 tag=cz$$
 br=${tag}b
@@ -56,7 +60,10 @@ for i in $(seq 0 $((n - 1))); do
 done
 
 secret=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export UCX_TLS=tcp,self UCX_NET_DEVICES=eth0 CCLZ_IFNAME=eth0
+# Shared memory only between the ranks of one host: UCX tells hosts apart by their network
+# namespace's addresses, so no shared-memory lane crosses a namespace.
+if [ "$per" -gt 1 ]; then export UCX_TLS=tcp,sm,self; else export UCX_TLS=tcp,self; fi
+export UCX_NET_DEVICES=eth0 CCLZ_IFNAME=eth0
 
 if [ "$mpi" = 1 ]; then
     # mpirun reaches "host" 10.199.0.X by entering namespace X-1 instead of ssh.
@@ -78,9 +85,11 @@ fi
 
 pids=()
 for i in $(seq 0 $((n - 1))); do
-    ip netns exec "${tag}h$i" env CCLZ_RANK="$i" CCLZ_NRANKS="$n" CCLZ_ROOT=10.199.0.1:29517 \
-        CCLZ_SECRET="$secret" "$@" &
-    pids+=($!)
+    for j in $(seq 0 $((per - 1))); do
+        ip netns exec "${tag}h$i" env CCLZ_RANK="$((i * per + j))" CCLZ_NRANKS="$((n * per))" \
+            CCLZ_ROOT=10.199.0.1:29517 CCLZ_SECRET="$secret" "$@" &
+        pids+=($!)
+    done
 done
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=$?; done

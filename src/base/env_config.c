@@ -55,6 +55,18 @@ static const ccl_param_field_t cfg_table[] = {
      "Network interface for the rendezvous listener and for UCX's network transports "
      "(sets UCX NET_DEVICES). Empty: the first non-loopback interface that is up.",
      CCL_PARAM_STRING, CFG(ifname)},
+    {"HOST_ID", "",
+     "Names this rank's host: ranks with the same name count as one host (shared memory "
+     "between them, the hierarchy of cclz_info --topology). Empty: the boot id, the hostname "
+     "and the network namespace, which containers cannot fake into a match. For tests that "
+     "emulate several hosts on one.",
+     CCL_PARAM_STRING, CFG(host_id)},
+    {"HIER", "1",
+     "1: a communicator whose hosts hold several ranks each, on more than one host, makes "
+     "the sub-communicators of the hierarchical allreduce (one per host, one per shard "
+     "across hosts) and measures its links when it is created; the cost model then chooses "
+     "flat or hierarchical per call. 0: flat algorithms only, nothing made.",
+     CCL_PARAM_BOOL, CFG(hier)},
     {"COMPRESS", "",
      "Replaces the spec of every compressor: 'auto', 'none', or a spec such as "
      "'int:bits=8' or 'dgc:ratio=0.001'. Empty: each compressor keeps the spec it was made with.",

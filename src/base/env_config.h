@@ -17,6 +17,8 @@ typedef struct {
     const char *algo;        /* "" = automatic */
     const char *ifname;      /* "" = any */
     const char *compress;    /* "" = each compressor's own spec */
+    const char *host_id;     /* "" = boot id, hostname and network namespace */
+    int    hier;             /* see CCLZ_HIER */
     const char *log_level;
     int    port_range_lo;
     int    gpu_encode;       /* see CCLZ_GPU_ENCODE */

@@ -72,6 +72,10 @@ typedef struct {
 #define CCL_ALGO_TOLERANT        (1u << 2) /* drops a peer whose message fails a check
                                             * (robust calls): CCLZ_CHECK_CALLS does not
                                             * compare its calls, which one rank could fail */
+#define CCL_ALGO_SHARDS          (1u << 3) /* compressed, runs each shard with a compressor
+                                            * of that shard's own (ccl_compressor's
+                                            * shard_comp), which keeps its error feedback:
+                                            * the call's compressor prepares nothing */
 
 typedef struct ccl_algo {
     const char *name;

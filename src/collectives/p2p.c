@@ -134,7 +134,9 @@ static ccl_result_t p2p_isend(ccl_coll_ctx_t *ctx, int peer, uint32_t id, const 
     if (res < 0)
         return p2p_fail(ctx, res, "sending to rank %d failed: %s", peer,
                         ccl_get_last_error(NULL));
-    comm->stats.bytes_sent += sizeof(ccl_msg_hdr_t) + len;
+    /* A sub-communicator's bytes are its parent's call's too (comm.h). */
+    for (struct ccl_comm *c = comm; c != NULL; c = c->parent) /* several threads: atomic */
+        __atomic_fetch_add(&c->stats.bytes_sent, sizeof(ccl_msg_hdr_t) + len, __ATOMIC_RELAXED);
     return CCL_SUCCESS;
 }
 

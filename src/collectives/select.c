@@ -4,6 +4,7 @@
 #include "collectives/coll.h"
 #include "base/env_config.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,6 +135,8 @@ const ccl_algo_t *ccl_algo_select(const ccl_coll_args_t *args, uint32_t want,
             continue;
         }
         double us = al->estimate_us(args, t, nranks);
+        if (!(us < INFINITY))
+            continue; /* it cannot run here (hier without a hierarchy) */
         if (best == NULL || us < best_us) {
             best = al;
             best_us = us;

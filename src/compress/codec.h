@@ -176,6 +176,9 @@ ccl_result_t ccl_nonfinite_error(const char *codec, size_t at);
 /* Nonzero if no x[i] is a NaN or an infinity (a branch-free, vectorised pass). */
 int ccl_all_finite(const float *x, size_t n);
 
+/* dst = src (n floats, not overlapping), in one pass that also tells whether all are finite. */
+int ccl_copy_all_finite(float *dst, const float *src, size_t n);
+
 /* Makes the codecs use their scalar reference loops (generic != 0) or pick the fastest the
  * CPU supports (0, the default). For tests that compare the two. */
 void ccl_compress_force_generic(int generic);

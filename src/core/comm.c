@@ -178,15 +178,16 @@ int ccl_comm_peer_gone(const struct ccl_comm *comm, int peer)
     return pid_is_zombie(pid);
 }
 
-void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason)
+/* ccl_comm_fail, telling the peers where `notify` is set. */
+static void comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason, int notify)
 {
     if (comm->failed != CCL_SUCCESS)
         return;
     comm->failed = res;
     snprintf(comm->failure, sizeof(comm->failure), "%s", reason);
     ccl_error("rank %d: %s", comm->rank, reason);
-    if (res == CCL_ERR_REMOTE)
-        return; /* the rank that failed first already told everyone */
+    if (!notify)
+        return;
     comm->ctrl_out.rank = comm->rank;
     comm->ctrl_out.code = res;
     snprintf(comm->ctrl_out.reason, sizeof(comm->ctrl_out.reason), "%s", reason);
@@ -198,12 +199,25 @@ void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason)
     }
 }
 
+void ccl_comm_fail(struct ccl_comm *comm, ccl_result_t res, const char *reason)
+{
+    /* After a peer's notice, the rank that failed first already told everyone. */
+    comm_fail(comm, res, reason, res != CCL_ERR_REMOTE);
+}
+
 ccl_result_t ccl_comm_check_health(struct ccl_comm *comm)
 {
-    if (atomic_load_explicit(&comm->abort_flag, memory_order_relaxed)) {
-        ccl_comm_fail(comm, CCL_ERR_ABORTED, "ccl_comm_abort was called");
-        return CCL_ERR_ABORTED;
+    /* A sub-communicator is aborted with the communicator it serves, and stops where another
+     * phase of its call failed. */
+    for (struct ccl_comm *c = comm; c != NULL; c = c->parent) {
+        if (atomic_load_explicit(&c->abort_flag, memory_order_relaxed)) {
+            ccl_comm_fail(comm, CCL_ERR_ABORTED, "ccl_comm_abort was called");
+            return CCL_ERR_ABORTED;
+        }
     }
+    if (comm->parent != NULL && comm->parent->hier != NULL &&
+        atomic_load_explicit(&comm->parent->hier->failed, memory_order_relaxed))
+        comm_fail(comm, CCL_ERR_REMOTE, "another phase of this hierarchical call failed", 1);
     if (comm->failed != CCL_SUCCESS)
         return comm->failed;
     comm->tl_ops->test(comm->tl, &comm->ctrl_req);
@@ -228,6 +242,8 @@ static void comm_free(struct ccl_comm *comm, int force)
     comm->tl_ops->destroy(comm->tl, force ? 0.0 : comm->timeout_s, force);
     free(comm->ctrl_sends);
     free(comm->peer_pid);
+    free(comm->topo.host_of);
+    free(comm->topo.local_size_of);
     free(comm->scratch);
     free(comm->vectors);
     ccl_dev_free(comm);
@@ -270,5 +286,15 @@ ccl_result_t ccl_comm_size(ccl_comm_t comm, int *size_p)
     if (comm == NULL || size_p == NULL)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "comm or size_p is NULL");
     *size_p = comm->nranks;
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comm_host_info(ccl_comm_t comm, ccl_host_info_t *info)
+{
+    if (comm == NULL || info == NULL)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "comm or info is NULL");
+    *info = (ccl_host_info_t){.host = comm->topo.host, .nhosts = comm->topo.nhosts,
+                              .local_rank = comm->topo.local_rank,
+                              .local_size = comm->topo.local_size, .hier = comm->hier != NULL};
     return CCL_SUCCESS;
 }

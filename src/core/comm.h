@@ -20,6 +20,40 @@ typedef struct {
     char    reason[240];
 } ccl_ctrl_msg_t;
 
+/* Where the ranks run (init.c): hosts numbered in the order of their lowest rank, the ranks
+ * of a host by rank. */
+typedef struct {
+    int  nhosts;
+    int  host;                  /* this rank's */
+    int  local_rank, local_size;
+    int  local_max;             /* the most ranks any host holds */
+    int *host_of;               /* nranks: each rank's host */
+    int *local_size_of;         /* nhosts: each host's rank count */
+} ccl_topo_t;
+
+/* The sub-communicators of the hierarchical allreduce (init.c makes them where more than one
+ * host holds ranks and some host holds several; allreduce/hier.c runs on them). A buffer is
+ * cut into `nshards` (the most ranks of a host) shards; on a host of L ranks local rank i
+ * owns shards [ceil(i*nshards/L), ceil((i+1)*nshards/L)), and shard j's owners, one per host,
+ * form cross[j - first]. */
+typedef struct ccl_hier {
+    struct ccl_comm  *local;    /* this host's ranks */
+    int               nshards;
+    int               first, end; /* the shards this rank owns */
+    struct ccl_comm **cross;    /* end - first communicators */
+    atomic_int        failed;   /* a phase of a call failed: every sub-communicator's call
+                                 * stops (ccl_comm_check_health) */
+} ccl_hier_t;
+
+/* The hierarchical allreduce pipelines a buffer of count elements in this many chunks, each
+ * cut into nshards shards: chunks of at least 512K elements per shard, at most 8. The same on
+ * every rank (its compressors keep one state per chunk and shard). */
+static inline int ccl_hier_chunks(size_t count, int nshards)
+{
+    size_t c = count / ((size_t)nshards << 19);
+    return c < 1 ? 1 : c > 8 ? 8 : (int)c;
+}
+
 struct ccl_comm {
     ccl_errbuf_t last_error;    /* first: base/base.c writes it (ccl_set_error) */
     int   rank;
@@ -57,6 +91,11 @@ struct ccl_comm {
     ccl_tuning_t tuning;        /* the cost model, and what "auto" measured here */
 
     ccl_stats_t stats;          /* ccl_comm_get_stats; bytes_sent counted per message */
+
+    ccl_topo_t topo;            /* which ranks share a host (init.c) */
+    ccl_hier_t *hier;           /* NULL: flat algorithms only */
+    struct ccl_comm *parent;    /* a hierarchy's sub-communicator: the one it serves, whose
+                                 * abort it obeys and whose byte counts it adds to */
 
     struct ccl_reqq *reqq;      /* nonblocking calls (collectives/request.c) */
     int progress_sleeps;        /* the call running now runs on the progress thread: its

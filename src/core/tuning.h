@@ -9,6 +9,11 @@ typedef struct ccl_tuning {
     double alpha_us;           /* per message */
     double beta_us_per_byte;   /* per byte on the link */
     double reduce_us_per_byte; /* per byte reduced */
+    /* A communicator with a hierarchy (comm.h): its hosts and the most ranks of one, and the
+     * measured links: beta_us_per_byte is then the links between hosts, this one shared
+     * memory inside a host. hier_hosts is 0 without a hierarchy. */
+    int    hier_hosts, hier_local;
+    double beta_local_us_per_byte;
     /* "auto" compression's measurements, identical on every rank (compressed/auto.c): the
      * exact (0) and compressed (1) allreduce took us[m][k] microseconds for bytes[k];
      * *_scale correct the model from what calls took. */

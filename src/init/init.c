@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 /* Which pid namespace this process is in: pids mean the same only within one. */
@@ -25,11 +26,13 @@ static uint64_t comm_pidns_id(void)
 /* What each rank publishes before its transport address. */
 typedef struct {
     uint64_t host;  /* comm_host_id */
+    uint64_t node;  /* comm_node_id: the host as the topology sees it */
     uint64_t pidns; /* comm_pidns_id */
     int32_t  pid;
     uint32_t zero;
 } card_t;
 
+/* This machine and network namespace: ranks with equal ids can share memory. */
 static uint64_t comm_host_id(void)
 {
     char buf[512] = "", ns[64] = "";
@@ -45,6 +48,46 @@ static uint64_t comm_host_id(void)
         ns[k] = '\0';
     uint64_t h = ccl_hash64(buf, strlen(buf), 3);
     return ccl_hash64(ns, strlen(ns), h);
+}
+
+/* The host of the topology: CCLZ_HOST_ID where set (tests emulating hosts), else the above. */
+static uint64_t comm_node_id(uint64_t host)
+{
+    const char *name = ccl_config_get()->host_id;
+    return name[0] != '\0' ? ccl_hash64(name, strlen(name), 11) : host;
+}
+
+/* comm->topo from every rank's node id. */
+static ccl_result_t comm_topology(struct ccl_comm *comm, const uint64_t *node)
+{
+    const int P = comm->nranks;
+    ccl_topo_t *t = &comm->topo;
+    int *first = malloc((size_t)P * sizeof(int)); /* each host's lowest rank */
+    t->host_of = malloc((size_t)P * sizeof(int));
+    t->local_size_of = calloc((size_t)P, sizeof(int));
+    if (first == NULL || t->host_of == NULL || t->local_size_of == NULL) {
+        free(first);
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the topology");
+    }
+    t->nhosts = 0;
+    for (int r = 0; r < P; r++) {
+        int h = 0;
+        while (h < t->nhosts && node[first[h]] != node[r])
+            h++;
+        if (h == t->nhosts)
+            first[t->nhosts++] = r;
+        t->host_of[r] = h;
+        if (r == comm->rank)
+            t->local_rank = t->local_size_of[h];
+        t->local_size_of[h]++;
+    }
+    t->host = t->host_of[comm->rank];
+    t->local_size = t->local_size_of[t->host];
+    t->local_max = 0;
+    for (int h = 0; h < t->nhosts; h++)
+        t->local_max = CCL_MAX(t->local_max, t->local_size_of[h]);
+    free(first);
+    return CCL_SUCCESS;
 }
 
 ccl_result_t ccl_comm_init_rank(ccl_comm_t *comm_p, int nranks, ccl_unique_id_t uid, int rank)
@@ -65,6 +108,7 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
     uint8_t *blob = NULL;
     const void **addrs = NULL;
     uint8_t *card = NULL, *same_host = NULL;
+    uint64_t *node = NULL;
     int32_t *pids = NULL;
     uint64_t host;
     void *tl = NULL;
@@ -85,6 +129,7 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
     CCL_CHECK_GOTO(ccl_transport_ucx.get_address(tl, &my_addr, &my_len), res, out);
     /* What each rank publishes: its card (host, pid namespace, pid), then its address. */
     card_t mine = {.host = comm_host_id(), .pidns = comm_pidns_id(), .pid = (int32_t)getpid()};
+    mine.node = comm_node_id(mine.host);
     card = malloc(sizeof(mine) + my_len);
     if (card == NULL) {
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address card");
@@ -99,7 +144,8 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
     addrs = malloc((size_t)nranks * sizeof(*addrs));
     same_host = malloc((size_t)nranks);
     pids = calloc((size_t)nranks, sizeof(*pids));
-    if (addrs == NULL || same_host == NULL || pids == NULL) {
+    node = malloc((size_t)nranks * sizeof(*node));
+    if (addrs == NULL || same_host == NULL || pids == NULL || node == NULL) {
         res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the address table");
         goto out;
     }
@@ -111,6 +157,7 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
         }
         memcpy(&peer, blob + offs[r], sizeof(peer));
         same_host[r] = peer.host == host;
+        node[r] = peer.node;
         /* A peer's pid can be watched only from the same host and pid namespace. */
         pids[r] = r != rank && same_host[r] && peer.pidns == mine.pidns ? peer.pid : 0;
         addrs[r] = blob + offs[r] + sizeof(peer);
@@ -118,6 +165,13 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
     }
     CCL_CHECK_GOTO(ccl_comm_create(comm_p, nranks, rank, tl, addrs, lens, same_host, pids), res,
                    out);
+    tl = NULL; /* the communicator's now */
+    res = comm_topology(*comm_p, node);
+    if (res != CCL_SUCCESS) {
+        ccl_comm_release(*comm_p, 1);
+        *comm_p = NULL;
+        goto out;
+    }
     /* Return only once every rank has connected: a rank that returned earlier could finish
      * and exit while a peer is still attaching to it (its shared memory gone with it). */
     res = ccl_barrier(*comm_p);
@@ -126,22 +180,26 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
                       ccl_get_last_error(*comm_p));
         ccl_comm_release(*comm_p, 1);
         *comm_p = NULL;
-        tl = NULL; /* freed with the communicator */
         goto out;
     }
     res = ccl_reqq_create(*comm_p);
+    if (res == CCL_SUCCESS)
+        res = ccl_hier_create(*comm_p);
     if (res != CCL_SUCCESS) {
-        ccl_comm_release(*comm_p, 1);
+        ccl_set_error(NULL, res, "rank %d: %s", rank, ccl_get_last_error(*comm_p));
+        ccl_comm_abort(*comm_p);
         *comm_p = NULL;
-        tl = NULL;
         goto out;
     }
-    ccl_info("rank %d of %d ready (transport %s)", rank, nranks, ccl_transport_ucx.name);
-    tl = NULL; /* the communicator's now */
+    ccl_info("rank %d of %d ready (transport %s; host %d of %d, local rank %d of %d%s)", rank,
+             nranks, ccl_transport_ucx.name, (*comm_p)->topo.host, (*comm_p)->topo.nhosts,
+             (*comm_p)->topo.local_rank, (*comm_p)->topo.local_size,
+             (*comm_p)->hier != NULL ? "; hierarchical" : "");
 out:
     free(card);
     free(pids);
     free(same_host);
+    free(node);
     free(addrs);
     free(blob);
     free(lens);
@@ -157,6 +215,7 @@ ccl_result_t ccl_comm_destroy(ccl_comm_t comm)
     if (comm == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     ccl_reqq_shutdown(comm, 0);
+    ccl_hier_destroy(comm, comm->failed != CCL_SUCCESS);
     ccl_comm_release(comm, 0);
     return CCL_SUCCESS;
 }
@@ -167,6 +226,11 @@ ccl_result_t ccl_comm_abort(ccl_comm_t comm)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "comm is NULL");
     atomic_store(&comm->abort_flag, 1);
     ccl_reqq_shutdown(comm, 1);
+    /* A call running in another thread may be inside a sub-communicator: they go once it
+     * has returned (it sees the flag through them). */
+    while (atomic_load(&comm->in_flight) > 0)
+        sched_yield();
+    ccl_hier_destroy(comm, 1);
     ccl_comm_release(comm, 1);
     return CCL_SUCCESS;
 }

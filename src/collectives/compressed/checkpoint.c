@@ -15,7 +15,9 @@
  *   32  u64 body length     the bytes after the header
  *   40  u32 CRC-32          zlib's, of bytes 0-39 and the body
  *   44  u32 zero
- *   48  body: the error-feedback state (if any), then PowerSGD's warm start (if any).
+ *   48  body: the error-feedback state (if any), then PowerSGD's warm start (if any), then
+ *       for each shard compressor of the hierarchical allreduce, in shard order, a u64 length
+ *       and that compressor's own checkpoint.
  * Restore checks all of it before it changes anything. */
 #define CP_VERSION 2
 #define CP_HDR     48
@@ -24,8 +26,12 @@ static ccl_compressor_t state_owner(ccl_compressor_t c) { return c->auto_sub ? c
 
 static size_t body_size(ccl_compressor_t c)
 {
-    return (c->ef ? ccl_ef_saved_size(c->ef) : 0) +
-           (c->lowrank ? ccl_powersgd_saved_size(c->lowrank) : 0);
+    size_t n = (c->ef ? ccl_ef_saved_size(c->ef) : 0) +
+               (c->lowrank ? ccl_powersgd_saved_size(c->lowrank) : 0);
+    for (int k = 0; k < c->nshard_comp; k++)
+        if (c->shard_comp[k] != NULL)
+            n += 8 + ccl_compressor_state_size(c->shard_comp[k]);
+    return n;
 }
 
 static uint32_t checksum(const uint8_t *b, size_t body_len)
@@ -54,6 +60,15 @@ ccl_result_t ccl_compressor_save(ccl_compressor_t c, void *buf, size_t cap, size
     if (c->lowrank) {
         ccl_powersgd_save(c->lowrank, b + CP_HDR + n);
         n += ccl_powersgd_saved_size(c->lowrank);
+    }
+    for (int k = 0; k < c->nshard_comp; k++) {
+        size_t sub_len;
+        if (c->shard_comp[k] == NULL)
+            continue;
+        CCL_CHECK(ccl_compressor_save(c->shard_comp[k], b + CP_HDR + n + 8, cap - CP_HDR - n - 8,
+                                      &sub_len));
+        ccl_put_u64(b + CP_HDR + n, (uint64_t)sub_len);
+        n += 8 + sub_len;
     }
     memcpy(b, "CZCP", 4);
     ccl_put_u32(b + 4, CP_VERSION);
@@ -95,12 +110,62 @@ static ccl_result_t check_header(ccl_compressor_t c, const uint8_t *b, size_t le
     return CCL_SUCCESS;
 }
 
+/* A hierarchical compressor's shards: every one's checkpoint checked, then restored. The
+ * whole checkpoint's checksum already covers their bytes. */
+static ccl_result_t restore_shards(ccl_compressor_t c, const uint8_t *p, size_t len)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        size_t off = 0;
+        for (int k = 0; k < c->nshard_comp; k++) {
+            ccl_compressor_t sub = c->shard_comp[k];
+            if (sub == NULL)
+                continue;
+            uint64_t sub_len = len - off >= 8 ? ccl_get_u64(p + off) : UINT64_MAX;
+            if (sub_len > len - off - 8)
+                return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD,
+                                     "checkpoint: shard %d's state is cut", k);
+            if (pass == 0)
+                CCL_CHECK(check_header(sub, p + off + 8, (size_t)sub_len));
+            else
+                CCL_CHECK(ccl_compressor_restore(sub, p + off + 8, (size_t)sub_len));
+            off += 8 + (size_t)sub_len;
+        }
+    }
+    return CCL_SUCCESS;
+}
+
 ccl_result_t ccl_compressor_restore(ccl_compressor_t c, const void *buf, size_t len)
 {
     const uint8_t *b = buf;
     if (c == NULL || buf == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL argument");
     c = state_owner(c);
+    if (c->nshard_comp > 0) {
+        /* Saved after an allgather or reduce-scatter made the whole buffer's state: make it
+         * here too (the sizes tell; kept only if the checkpoint then fits). */
+        int made = 0;
+        if (c->ef == NULL && len >= CP_HDR && len - CP_HDR != body_size(c)) {
+            ccl_ef_t *ef = NULL;
+            if (ccl_ef_create(c->count, c->ef_mode, &ef) == CCL_SUCCESS &&
+                ccl_ef_set_group(ef, c->nranks, c->weight) == CCL_SUCCESS) {
+                c->ef = ef;
+                made = 1;
+            } else {
+                ccl_ef_destroy(ef);
+            }
+        }
+        ccl_result_t res = check_header(c, b, len);
+        size_t ef_len = c->ef ? ccl_ef_saved_size(c->ef) : 0;
+        if (res == CCL_SUCCESS)
+            res = restore_shards(c, b + CP_HDR + ef_len, len - CP_HDR - ef_len);
+        if (res == CCL_SUCCESS && c->ef != NULL)
+            res = ccl_ef_restore(c->ef, b + CP_HDR, ef_len);
+        if (res != CCL_SUCCESS && made) {
+            ccl_ef_destroy(c->ef);
+            c->ef = NULL;
+        }
+        return res;
+    }
     CCL_CHECK(check_header(c, b, len));
     if (c->ef == NULL)
         return CCL_SUCCESS;

@@ -99,6 +99,7 @@ ccl_result_t ccl_run_allgather_compressed(const ccl_call_t *call, int check_only
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "count %zu overflows", n);
     if (check_only)
         return CCL_SUCCESS;
+    CCL_CHECK(ccl_comp_whole_state(c, comm));
     return ccl_comp_run(c, comm, CCL_COLL_ALLGATHER, call->sendbuf, call->recvbuf,
                         n * (size_t)comm->nranks, CCL_SUM,
                         ccl_comp_select_algo(CCL_COLL_ALLGATHER, &c->codec, n, &comm->tuning,
@@ -141,6 +142,7 @@ ccl_result_t ccl_run_reduce_scatter_compressed(const ccl_call_t *call, int check
                              "whole sum; a reduce-scatter takes ef=none or ef=classic");
     if (check_only)
         return CCL_SUCCESS;
+    CCL_CHECK(ccl_comp_whole_state(c, comm));
     return ccl_comp_run(c, comm, CCL_COLL_REDUCE_SCATTER, call->sendbuf, call->recvbuf, n,
                         call->op,
                         ccl_comp_select_algo(CCL_COLL_REDUCE_SCATTER, &c->codec, c->count,

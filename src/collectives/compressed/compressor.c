@@ -149,9 +149,74 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, const
                              c->codec.ops->name, named->carries == CCL_CARRY_SIGN
                                  ? " (sign_vote needs sign:scale=none)" : "");
     }
-    snprintf(c->spec, sizeof(c->spec), "%s%sef=%s,algo=%s", codec_spec,
-             strchr(codec_spec, ':') ? "," : ":",
-             c->ef_mode == CCL_EF_DGC ? "dgc" : ccl_ef_mode_name(c->ef_mode), c->algo->name);
+    if (c->algo->flags & CCL_ALGO_SHARDS) {
+        /* A shard's compressors are per host, not per rank: EF21-W's rank weight means
+         * nothing to them. Named where no hierarchy exists: the flat choice. */
+        if (keys.weight > 0 && algo[0] != '\0')
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "weight= gives a rank's EF21-W "
+                                 "weight; algo=%s reduces per host first and takes none",
+                                 c->algo->name);
+        if (t->hier_hosts == 0 || keys.weight > 0) {
+            ccl_tuning_t flat = *t;
+            flat.hier_hosts = 0;
+            c->algo = ccl_comp_select_algo(CCL_COLL_ALLREDUCE, &c->codec, c->count, &flat,
+                                           c->nranks, NULL);
+            if (t->hier_hosts == 0)
+                ccl_info("algo=hier: this communicator has no hierarchy (one host, or one "
+                         "rank per host); %s instead", c->algo->name);
+        }
+    }
+    const char *efname = c->ef_mode == CCL_EF_DGC ? "dgc" : ccl_ef_mode_name(c->ef_mode);
+    const char *sep = strchr(codec_spec, ':') ? "," : ":";
+    snprintf(c->spec, sizeof(c->spec), "%s%sef=%s,algo=%s", codec_spec, sep, efname,
+             c->algo->name);
+    /* The shards' compressors: the same codec and error feedback, their own algorithm. */
+    if (c->ef_mode == CCL_EF_DGC)
+        snprintf(c->shard_spec, sizeof(c->shard_spec), "%s", codec_spec);
+    else
+        snprintf(c->shard_spec, sizeof(c->shard_spec), "%s%sef=%s", codec_spec, sep, efname);
+    return CCL_SUCCESS;
+}
+
+/* c's shard compressors, on comm's hierarchy: for every chunk of the hierarchical
+ * allreduce's pipeline (ccl_hier_chunks), one per shard this rank owns, of that shard's count. */
+static ccl_result_t shards_create(struct ccl_compressor *c, struct ccl_comm *comm)
+{
+    const ccl_hier_t *h = comm->hier;
+    const int C = ccl_hier_chunks(c->count, h->nshards), own = h->end - h->first;
+    const size_t cs = (c->count + (size_t)C - 1) / (size_t)C;
+    c->nshard_comp = C * own;
+    c->shard_comp = calloc((size_t)c->nshard_comp, sizeof(*c->shard_comp));
+    if (c->shard_comp == NULL)
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the shards' compressors");
+    for (int ch = 0; ch < C; ch++) {
+        size_t off = (size_t)ch * cs, n = off >= c->count ? 0 : CCL_MIN(cs, c->count - off);
+        size_t s = (n + (size_t)h->nshards - 1) / (size_t)h->nshards;
+        for (int k = 0; k < own; k++) {
+            size_t at = (size_t)(h->first + k) * s;
+            if (at >= n)
+                continue;
+            CCL_CHECK(ccl_comp_create(h->cross[k], c->shard_spec, CCL_MIN(s, n - at),
+                                      CCL_FLOAT32, &c->shard_comp[ch * own + k]));
+        }
+    }
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_comp_whole_state(struct ccl_compressor *c, struct ccl_comm *comm)
+{
+    if (c->ef != NULL || c->kind != CCL_COMP_STREAM || !ccl_comp_is_float(c->dtype))
+        return CCL_SUCCESS;
+    ccl_result_t res = ccl_ef_create(c->count, c->ef_mode, &c->ef);
+    if (res == CCL_SUCCESS)
+        res = ccl_ef_set_group(c->ef, c->nranks, c->weight);
+    if (res != CCL_SUCCESS) {
+        ccl_ef_destroy(c->ef);
+        c->ef = NULL;
+        /* Its peers are about to call; they must not wait for it. */
+        ccl_comm_fail(comm, res, ccl_get_last_error(NULL));
+        return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
+    }
     return CCL_SUCCESS;
 }
 
@@ -176,10 +241,15 @@ ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t cou
         snprintf(c->spec, sizeof(c->spec), "auto"); /* auto.c adds its compressor */
     } else {
         res = parse_spec(c, spec, &comm->tuning, &weight);
+        c->weight = weight;
         if (res == CCL_SUCCESS && ccl_comp_is_float(dtype) && c->kind != CCL_COMP_NONE) {
-            res = ccl_ef_create(count, c->ef_mode, &c->ef);
-            if (res == CCL_SUCCESS)
-                res = ccl_ef_set_group(c->ef, comm->nranks, weight);
+            if (c->kind == CCL_COMP_STREAM && (c->algo->flags & CCL_ALGO_SHARDS)) {
+                res = shards_create(c, comm);
+            } else {
+                res = ccl_ef_create(count, c->ef_mode, &c->ef);
+                if (res == CCL_SUCCESS)
+                    res = ccl_ef_set_group(c->ef, comm->nranks, weight);
+            }
         }
         if (res == CCL_SUCCESS && dtype != CCL_FLOAT32 && ccl_comp_is_float(dtype) &&
             (c->f32_in = malloc(CCL_MAX(count, (size_t)1) * sizeof(float))) == NULL)
@@ -213,6 +283,9 @@ ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
                              "wait for it before destroying it", c->spec);
     if (c->auto_sub)
         ccl_compressor_destroy(c->auto_sub);
+    for (int k = 0; k < c->nshard_comp; k++)
+        ccl_compressor_destroy(c->shard_comp[k]);
+    free(c->shard_comp);
     ccl_ef_destroy(c->ef);
     ccl_powersgd_destroy(c->lowrank);
     free(c->f32_in);
@@ -229,6 +302,9 @@ ccl_result_t ccl_compressor_reset(ccl_compressor_t c)
         return ccl_compressor_reset(c->auto_sub);
     if (c->ef)
         ccl_ef_reset(c->ef);
+    for (int k = 0; k < c->nshard_comp; k++)
+        if (c->shard_comp[k] != NULL)
+            CCL_CHECK(ccl_compressor_reset(c->shard_comp[k]));
     if (c->lowrank)
         c->lowrank->have_q = 0;
     return CCL_SUCCESS;

@@ -31,7 +31,15 @@ struct ccl_compressor {
     ccl_codec_t   codec;          /* ops is NULL for powersgd, which is no stream codec */
     ccl_powersgd_t *lowrank;      /* powersgd's factors and warm start */
     ccl_ef_mode_t ef_mode;
-    ccl_ef_t     *ef;             /* state for `count` float32 */
+    ccl_ef_t     *ef;             /* state for `count` float32; with an algorithm that keeps
+                                   * it per shard (CCL_ALGO_SHARDS), made only once an
+                                   * allgather or reduce-scatter needs it */
+    float         weight;         /* EF21-W's, as the spec gave it (0: 1/nranks) */
+    /* The hierarchical allreduce (CCL_ALGO_SHARDS): one compressor per shard this rank owns
+     * (NULL for an empty one), on that shard's sub-communicator, made from shard_spec. */
+    struct ccl_compressor **shard_comp;
+    int           nshard_comp;
+    char          shard_spec[300];
     const ccl_algo_t *algo;       /* allreduce algorithm */
     size_t        count;
     ccl_datatype_t dtype;
@@ -70,6 +78,11 @@ static inline int ccl_comp_is_float(ccl_datatype_t dt)
 CCL_NODISCARD
 ccl_result_t ccl_comp_check_call(ccl_compressor_t c, ccl_comm_t comm, const void *sendbuf,
                                  const void *recvbuf, size_t count, ccl_datatype_t dtype);
+
+/* Makes c's error-feedback state for the whole buffer where it has none yet (a compressor of
+ * the hierarchical allreduce, called for an allgather or a reduce-scatter). */
+CCL_NODISCARD
+ccl_result_t ccl_comp_whole_state(struct ccl_compressor *c, struct ccl_comm *comm);
 
 /* A handle for spec ("none", "auto" without its sub-compressor, or a codec spec) on comm. */
 CCL_NODISCARD

@@ -93,10 +93,15 @@ ccl_result_t ccl_comp_run_with(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t c
         in = c->f32_in;
         out = c->f32_out;
     }
-    res = prepare(&st, in, algo);
-    if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
-        return res;
-    if (c->kind == CCL_COMP_STREAM && (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE))
+    if (algo->flags & CCL_ALGO_SHARDS) {
+        st.input = in; /* each shard's compressor prepares its own */
+    } else {
+        res = prepare(&st, in, algo);
+        if (res != CCL_SUCCESS && res != CCL_ERR_INVALID_ARG)
+            return res;
+    }
+    if (c->kind == CCL_COMP_STREAM && (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE) &&
+        !(algo->flags & CCL_ALGO_SHARDS))
         CCL_CHECK(agree_scale(&st, comm, st.local_skip ? 0.0f :
                               st.codec.ops->local_scale(&st.codec.params, st.input, c->count)));
     ccl_coll_args_t a = {.coll = coll, .sendbuf = in, .recvbuf = out, .count = c->count,

@@ -1,0 +1,452 @@
+/* test_hier.c: the hierarchical allreduce on emulated hosts (CCLZ_HOST_ID per rank, from a
+ * layout string: "aabb" puts ranks 0, 1 on host a and 2, 3 on host b): the topology each rank
+ * sees; exact results (sizes, types, ops, in place, nonblocking) identical on every rank and
+ * equal to the sums; compressed calls equal, step for step, to their definition built by hand
+ * from ccl_comm_split (host sums, each shard compressed across hosts with its own compressor,
+ * so error feedback is per shard), through a skipped NaN step and a checkpoint restored into
+ * a new compressor; int8 within its bound; a killed rank inside a host or across hosts
+ * failing every other rank. */
+#include "harness.h"
+
+#include <math.h>
+#include <pthread.h>
+
+static const char *layout;
+static int S_of_layout, nranks_all;
+
+/* Host letter of rank r, and the rank's host index and local rank, from the layout. */
+static int host_of(int r) { return layout[r] - 'a'; }
+
+static int local_rank_of(int r)
+{
+    int k = 0;
+    for (int q = 0; q < r; q++)
+        k += host_of(q) == host_of(r);
+    return k;
+}
+
+static int local_size_of(int h)
+{
+    int k = 0;
+    for (int q = 0; q < nranks_all; q++)
+        k += host_of(q) == h;
+    return k;
+}
+
+static void set_env(int rank)
+{
+    char name[16];
+    snprintf(name, sizeof(name), "host-%c", layout[rank]);
+    setenv("CCLZ_HOST_ID", name, 1);
+    setenv("CCLZ_TIMEOUT", "15", 1);
+}
+
+static uint64_t hash(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Every rank holds the same bits. */
+static int same_everywhere(ccl_comm_t comm, const void *buf, size_t bytes)
+{
+    int64_t v[2];
+    uint64_t h = hash(buf, bytes);
+    v[0] = (int64_t)h;
+    v[1] = (int64_t)~h;
+    if (ccl_allreduce(v, v, 2, CCL_INT64, CCL_MAX, comm) != CCL_SUCCESS)
+        return 0;
+    return (uint64_t)v[0] == h && ~(uint64_t)v[1] == h;
+}
+
+static int int_input(int r, size_t i) { return (int)((r * 7 + i * 13) % 17) - 8; }
+
+/* ---- exact ---- */
+
+static int check_exact(ccl_comm_t comm, int rank, int p, size_t n, ccl_datatype_t dt,
+                       ccl_redop_t op, int in_place)
+{
+    size_t dts = ccl_datatype_size(dt);
+    uint8_t *in = malloc(n * dts + 1), *out = malloc(n * dts + 1);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        double v = int_input(rank, i);
+        if (dt == CCL_FLOAT32) ((float *)in)[i] = (float)v;
+        if (dt == CCL_FLOAT64) ((double *)in)[i] = v;
+        if (dt == CCL_INT32) ((int32_t *)in)[i] = (int32_t)v;
+    }
+    if (in_place)
+        memcpy(out, in, n * dts);
+    ccl_result_t r = ccl_allreduce(in_place ? out : in, out, n, dt, op, comm);
+    if (r != CCL_SUCCESS) {
+        fprintf(stderr, "rank %d: allreduce of %zu: %s\n", rank, n, ccl_get_last_error(comm));
+        ok = 0;
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        double want = op == CCL_MAX ? -1e9 : 0, got = 0;
+        for (int q = 0; q < p; q++)
+            want = op == CCL_MAX ? fmax(want, int_input(q, i)) : want + int_input(q, i);
+        if (op == CCL_AVG)
+            want = dt == CCL_INT32 ? trunc(want / p) : want / p;
+        if (dt == CCL_FLOAT32) got = ((float *)out)[i];
+        if (dt == CCL_FLOAT64) got = ((double *)out)[i];
+        if (dt == CCL_INT32) got = ((int32_t *)out)[i];
+        if (fabs(got - want) > 1e-5) {
+            fprintf(stderr, "rank %d: n %zu type %d op %d: [%zu] = %g, want %g\n", rank, n,
+                    (int)dt, (int)op, i, got, want);
+            ok = 0;
+        }
+    }
+    ok &= same_everywhere(comm, out, n * dts);
+    free(in);
+    free(out);
+    return ok;
+}
+
+static int sc_exact(int rank, int p, ccl_comm_t comm)
+{
+    ccl_host_info_t hi;
+    int ok = ccl_comm_host_info(comm, &hi) == CCL_SUCCESS;
+    int nhosts = 0;
+    for (int q = 0; q < p; q++)
+        nhosts = host_of(q) + 1 > nhosts ? host_of(q) + 1 : nhosts;
+    ok &= hi.host == host_of(rank) && hi.nhosts == nhosts && hi.local_rank == local_rank_of(rank) &&
+          hi.local_size == local_size_of(host_of(rank)) && hi.hier == 1;
+    if (!ok)
+        fprintf(stderr, "rank %d: host %d of %d, local %d of %d, hier %d\n", rank, hi.host,
+                hi.nhosts, hi.local_rank, hi.local_size, hi.hier);
+    /* 3145739 elements: 2 or 3 chunks in the pipeline (ccl_hier_chunks). */
+    const size_t sizes[] = {0, 1, 2, 3, 5, 7, 1000, 100003, 3145739};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        ok &= check_exact(comm, rank, p, sizes[k], CCL_FLOAT32, CCL_SUM, k % 2);
+        ok &= check_exact(comm, rank, p, sizes[k], CCL_INT32, CCL_MAX, 0);
+    }
+    ok &= check_exact(comm, rank, p, 4099, CCL_FLOAT64, CCL_AVG, 1);
+    ok &= check_exact(comm, rank, p, 4099, CCL_INT32, CCL_AVG, 0);
+    /* Nonblocking: the progress thread runs the phases. */
+    float x[333], y[333];
+    for (int i = 0; i < 333; i++)
+        x[i] = (float)int_input(rank, (size_t)i);
+    ccl_request_t req;
+    ok &= ccl_iallreduce(x, y, 333, CCL_FLOAT32, CCL_SUM, comm, &req) == CCL_SUCCESS &&
+          ccl_wait(&req) == CCL_SUCCESS;
+    for (int i = 0; ok && i < 333; i++) {
+        float want = 0;
+        for (int q = 0; q < p; q++)
+            want += (float)int_input(q, (size_t)i);
+        ok &= y[i] == want;
+    }
+    return ok;
+}
+
+/* ---- compressed, against its definition ---- */
+
+/* The hierarchy by hand: the host's ranks, and the owners of each shard this rank owns; the
+ * buffer in C chunks of S shards each (core/comm.h, ccl_hier_chunks), one compressor per
+ * chunk and owned shard. */
+typedef struct {
+    ccl_comm_t host, cross[8];
+    int first, end, S, C;
+    ccl_compressor_t comp[64];
+} manual_t;
+
+static int first_shard(int i, int S, int L) { return (i * S + L - 1) / L; }
+
+static size_t chunk_size(const manual_t *m, size_t n) { return (n + (size_t)m->C - 1) / (size_t)m->C; }
+
+/* Chunk ch's [off, off + len) of a buffer of n. */
+static void chunk_of(const manual_t *m, size_t n, int ch, size_t *off, size_t *len)
+{
+    size_t cs = chunk_size(m, n);
+    *off = (size_t)ch * cs;
+    *len = *off >= n ? 0 : (n - *off < cs ? n - *off : cs);
+}
+
+static int manual_make(manual_t *m, ccl_comm_t comm, int rank, size_t n, const char *spec)
+{
+    int ok = 1, L = local_size_of(host_of(rank)), i = local_rank_of(rank);
+    memset(m, 0, sizeof(*m));
+    m->S = S_of_layout;
+    size_t c = n / ((size_t)m->S << 19);
+    m->C = c < 1 ? 1 : c > 8 ? 8 : (int)c;
+    m->first = first_shard(i, m->S, L);
+    m->end = first_shard(i + 1, m->S, L);
+    const int own = m->end - m->first;
+    ok &= ccl_comm_split(comm, host_of(rank), rank, &m->host) == CCL_SUCCESS;
+    for (int j = 0; j < m->S; j++) {
+        int mine = j >= m->first && j < m->end;
+        ccl_comm_t sub = NULL;
+        ok &= ccl_comm_split(comm, mine ? 0 : CCL_SPLIT_NOCOLOR, host_of(rank), &sub) ==
+              CCL_SUCCESS;
+        if (!mine)
+            continue;
+        m->cross[j - m->first] = sub;
+        for (int ch = 0; ch < m->C; ch++) {
+            size_t off, len;
+            chunk_of(m, n, ch, &off, &len);
+            size_t s = (len + (size_t)m->S - 1) / (size_t)m->S, at = (size_t)j * s;
+            size_t sl = at >= len ? 0 : (len - at < s ? len - at : s);
+            ok &= ccl_compressor_create(sub, spec, sl, CCL_FLOAT32,
+                                        &m->comp[ch * own + j - m->first]) == CCL_SUCCESS;
+        }
+    }
+    return ok;
+}
+
+static void manual_free(manual_t *m)
+{
+    for (int k = 0; k < m->C * (m->end - m->first); k++)
+        ccl_compressor_destroy(m->comp[k]);
+    for (int k = 0; k < m->end - m->first; k++)
+        ccl_comm_destroy(m->cross[k]);
+    ccl_comm_destroy(m->host);
+}
+
+/* out = host sums, each chunk's owned shards compressed across hosts, the shards gathered in
+ * the host (by a sum of zeros and one owner's shard: exact). */
+static int manual_step(manual_t *m, const float *g, float *out, size_t n)
+{
+    float *hostsum = malloc(n * sizeof(float));
+    const int own = m->end - m->first;
+    int ok = ccl_allreduce(g, hostsum, n, CCL_FLOAT32, CCL_SUM, m->host) == CCL_SUCCESS;
+    memset(out, 0, n * sizeof(float));
+    for (int ch = 0; ok && ch < m->C; ch++) {
+        size_t coff, clen;
+        chunk_of(m, n, ch, &coff, &clen);
+        size_t s = (clen + (size_t)m->S - 1) / (size_t)m->S;
+        for (int j = m->first; ok && j < m->end; j++) {
+            size_t off = (size_t)j * s, len = off >= clen ? 0 : (clen - off < s ? clen - off : s);
+            if (len > 0)
+                ok &= ccl_allreduce_compressed(hostsum + coff + off, out + coff + off, len,
+                                               CCL_FLOAT32, CCL_SUM,
+                                               m->comp[ch * own + j - m->first],
+                                               m->cross[j - m->first]) == CCL_SUCCESS;
+        }
+    }
+    ok &= ccl_allreduce(out, out, n, CCL_FLOAT32, CCL_SUM, m->host) == CCL_SUCCESS;
+    free(hostsum);
+    return ok;
+}
+
+static void grad(int rank, int step, float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = sinf((float)(rank * 1.7 + step * 0.9 + (double)i * 0.37)) *
+               (1.0f + (float)(i % 11));
+}
+
+static int equal(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(a[i] == b[i]))
+            return 0;
+    return 1;
+}
+
+static int sc_compressed(int rank, int p, ccl_comm_t comm, const char *codec, size_t n)
+{
+    char spec[128], mspec[128];
+    snprintf(spec, sizeof(spec), "%s,algo=hier", codec);
+    snprintf(mspec, sizeof(mspec), "%s", codec);
+    float *g = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
+          *want = malloc(n * sizeof(float)), *saved_out[2];
+    manual_t m;
+    ccl_compressor_t c = NULL, c2 = NULL;
+    int ok = manual_make(&m, comm, rank, n, mspec);
+    ok &= ccl_compressor_create(comm, spec, n, CCL_FLOAT32, &c) == CCL_SUCCESS;
+    ok &= c != NULL && strstr(ccl_compressor_spec(c), "algo=hier") != NULL;
+    uint8_t *cp = NULL;
+    size_t cp_len = 0;
+    saved_out[0] = malloc(n * sizeof(float));
+    saved_out[1] = malloc(n * sizeof(float));
+    for (int step = 0; ok && step < 7; step++) {
+        grad(rank, step, g, n);
+        if (step == 3 && rank == 1)
+            g[n / 2] = NAN;
+        ccl_result_t r = ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm);
+        if (step == 3) {
+            /* Skipped everywhere, the state kept: the hand-built one skips the step too. */
+            ok &= r == CCL_ERR_INVALID_ARG && strstr(ccl_get_last_error(comm), "NaN") != NULL;
+            continue;
+        }
+        ok &= r == CCL_SUCCESS && manual_step(&m, g, want, n);
+        if (r != CCL_SUCCESS)
+            fprintf(stderr, "rank %d step %d: %s\n", rank, step, ccl_get_last_error(comm));
+        if (!equal(out, want, n)) {
+            fprintf(stderr, "rank %d: %s step %d differs from its definition\n", rank, codec,
+                    step);
+            ok = 0;
+        }
+        ok &= same_everywhere(comm, out, n * sizeof(float));
+        if (step == 4) {
+            cp_len = ccl_compressor_state_size(c);
+            cp = malloc(cp_len);
+            ok &= ccl_compressor_save(c, cp, cp_len, &cp_len) == CCL_SUCCESS;
+        }
+        if (step >= 5)
+            memcpy(saved_out[step - 5], out, n * sizeof(float));
+    }
+    /* A new compressor restored from step 4 repeats steps 5 and 6 bit for bit. */
+    ok &= ccl_compressor_create(comm, spec, n, CCL_FLOAT32, &c2) == CCL_SUCCESS &&
+          ccl_compressor_restore(c2, cp, cp_len) == CCL_SUCCESS;
+    for (int step = 5; ok && step < 7; step++) {
+        grad(rank, step, g, n);
+        ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c2, comm) == CCL_SUCCESS &&
+              memcmp(out, saved_out[step - 5], n * sizeof(float)) == 0;
+    }
+    /* A corrupt checkpoint is refused. */
+    if (cp != NULL) {
+        cp[cp_len - 1] ^= 1;
+        ok &= ccl_compressor_restore(c2, cp, cp_len) == CCL_ERR_INVALID_PAYLOAD;
+    }
+    ccl_stats_t st;
+    ok &= ccl_compressor_get_stats(c, &st) == CCL_SUCCESS && st.calls == 7 && st.bytes_sent > 0;
+    if (!ok)
+        fprintf(stderr, "rank %d: %s: %s\n", rank, codec, ccl_get_last_error(comm));
+    /* An allgather on the same compressor makes its whole-buffer state; it checkpoints. */
+    float *all = malloc(n * (size_t)p * sizeof(float));
+    grad(rank, 9, g, n);
+    ok &= ccl_allgather_compressed(g, all, n, CCL_FLOAT32, c2, comm) == CCL_SUCCESS;
+    size_t len2 = ccl_compressor_state_size(c2);
+    uint8_t *cp2 = malloc(len2);
+    ok &= len2 > cp_len && ccl_compressor_save(c2, cp2, len2, &len2) == CCL_SUCCESS &&
+          ccl_compressor_restore(c, cp2, len2) == CCL_SUCCESS;
+    free(cp2);
+    free(all);
+    free(cp);
+    ccl_compressor_destroy(c);
+    ccl_compressor_destroy(c2);
+    manual_free(&m);
+    free(saved_out[0]);
+    free(saved_out[1]);
+    free(g);
+    free(out);
+    free(want);
+    return ok;
+}
+
+/* int8 across hosts: two quantizations of the host sums (sra), each within half a step of
+ * its bucket's scale: well within 2% of the largest sum. */
+static int sc_int8(int rank, int p, ccl_comm_t comm)
+{
+    const size_t n = 50001;
+    float *g = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+    ccl_compressor_t c;
+    int ok = ccl_compressor_create(comm, "int:bits=8,ef=none,algo=hier", n, CCL_FLOAT32, &c) ==
+             CCL_SUCCESS;
+    grad(rank, 0, g, n);
+    ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_AVG, c, comm) == CCL_SUCCESS;
+    double worst = 0, top = 0;
+    for (size_t i = 0; i < n; i++) {
+        double want = 0;
+        for (int q = 0; q < p; q++)
+            want += sinf((float)(q * 1.7 + (double)i * 0.37)) * (1.0f + (float)(i % 11));
+        want /= p;
+        top = fmax(top, fabs(want));
+        worst = fmax(worst, fabs(out[i] - want));
+    }
+    ok &= worst <= 0.02 * top;
+    if (!ok)
+        fprintf(stderr, "rank %d: int8 worst error %g of %g\n", rank, worst, top);
+    ok &= same_everywhere(comm, out, n * sizeof(float));
+    ccl_compressor_destroy(c);
+    free(g);
+    free(out);
+    return ok;
+}
+
+/* A rank killed in the middle of a large hierarchical allreduce: every other rank gets an
+ * error (no hang, no success). */
+static int sc_kill(int rank, ccl_comm_t comm, int victim)
+{
+    const size_t n = 16 << 20;
+    float *buf = calloc(n, sizeof(float));
+    if (rank == victim) {
+        pthread_t th;
+        pthread_create(&th, NULL, h_killer, (void *)(intptr_t)100000);
+    }
+    ccl_result_t r = CCL_SUCCESS;
+    for (int k = 0; k < 50 && r == CCL_SUCCESS; k++)
+        r = ccl_allreduce(buf, buf, n, CCL_FLOAT32, CCL_SUM, comm);
+    fprintf(stderr, "rank %d: after rank %d's kill: %d (%s)\n", rank, victim, r,
+            ccl_get_last_error(comm));
+    free(buf);
+    return r != CCL_SUCCESS;
+}
+
+static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
+{
+    char lay[32], scenario[64];
+    if (sscanf(arg, "%31[a-z]:%63s", lay, scenario) != 2)
+        return 99;
+    layout = lay;
+    nranks_all = p;
+    for (int q = 0; q < p; q++)
+        S_of_layout = local_size_of(host_of(q)) > S_of_layout ? local_size_of(host_of(q))
+                                                              : S_of_layout;
+    set_env(rank);
+    if (strcmp(scenario, "exact") == 0 || strncmp(scenario, "kill", 4) == 0)
+        setenv("CCLZ_ALGO", "allreduce:hier", 1);
+    ccl_comm_t comm = h_init_comm(rank, p, id);
+    int ok;
+    if (strcmp(scenario, "exact") == 0)
+        ok = sc_exact(rank, p, comm);
+    else if (strcmp(scenario, "int8") == 0)
+        ok = sc_int8(rank, p, comm);
+    else if (strncmp(scenario, "kill", 4) == 0)
+        return sc_kill(rank, comm, atoi(scenario + 4)) ? 0 : 1; /* no destroy: peers gone */
+    else {
+        char *at = strchr(scenario, '@'); /* codec@count */
+        size_t n = at != NULL ? strtoul(at + 1, NULL, 10) : 10007;
+        if (at != NULL)
+            *at = '\0';
+        ok = sc_compressed(rank, p, comm, scenario, n);
+    }
+    int32_t flag = ok ? 0 : 1;
+    ok &= ccl_allreduce(&flag, &flag, 1, CCL_INT32, CCL_MAX, comm) == CCL_SUCCESS && flag == 0;
+    ccl_comm_destroy(comm);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    int codes[64];
+    h_init(argc, argv, rank_main);
+    const char *exact[] = {"aabb", "aab", "aaabb", "abab"};
+    for (int k = 0; k < 4; k++) {
+        char arg[64];
+        snprintf(arg, sizeof(arg), "%s:exact", exact[k]);
+        h_report(h_spawn((int)strlen(exact[k]), arg, 120, codes) == 0,
+                 "hier %s: topology, exact sums of sizes 0-3M (float, int32, double; sum, "
+                 "max, avg; in place; nonblocking; pipelined) identical on every rank", exact[k]);
+    }
+    /* @N: 2.1M elements, pipelined in 2 chunks. */
+    const char *comp[][2] = {{"aabb", "topk:ratio=0.05"}, {"aab", "topk:ratio=0.05"},
+                             {"abab", "dgc:ratio=0.05"}, {"aabb", "randomk:ratio=0.1"},
+                             {"aabb", "topk:ratio=0.01@2109497"}};
+    for (int k = 0; k < 5; k++) {
+        char arg[64];
+        snprintf(arg, sizeof(arg), "%s:%s", comp[k][0], comp[k][1]);
+        h_report(h_spawn((int)strlen(comp[k][0]), arg, 120, codes) == 0,
+                 "hier %s %s: equal to host sums compressed per shard (own error feedback), "
+                 "a NaN step skipped everywhere, checkpoint restored, stats, allgather",
+                 comp[k][0], comp[k][1]);
+    }
+    h_report(h_spawn(5, "aaabb:int8", 120, codes) == 0,
+             "hier aaabb int8 avg: within 2%% of the largest sum, identical on every rank");
+    const int victims[] = {1, 3};
+    for (int k = 0; k < 2; k++) {
+        char arg[64];
+        snprintf(arg, sizeof(arg), "aabb:kill%d", victims[k]);
+        h_spawn(4, arg, 60, codes);
+        int ok = codes[victims[k]] == 128 + SIGKILL;
+        for (int r = 0; r < 4; r++)
+            ok &= r == victims[k] || codes[r] == 0;
+        h_report(ok, "hier aabb: rank %d killed mid-call, every other rank gets an error",
+                 victims[k]);
+    }
+    return h_failed ? 1 : 0;
+}
