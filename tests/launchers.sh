@@ -53,6 +53,27 @@ rc=$?
 [ "$rc" -ne 0 ] && [[ $msg != *"of -1 ranks"* ]]
 result $? "CCLZ_TIMEOUT=1e-6: init fails, and its message counts no ranks that never came"
 
+# cclz_info --topology: every rank's host, local rank and placement, and the hierarchy, here
+# with two emulated hosts (CCLZ_HOST_ID by rank: ranks 0, 1 on one, rank 2 on the other).
+info=$build/tools/cclz_info
+out=$(timeout 120 "$run" -np 3 sh -c 'CCLZ_HOST_ID=h$((CCLZ_RANK / 2)) exec "$0" --topology' \
+      "$info" 2>&1)
+rc=$?
+[ "$rc" -eq 0 ] && [[ $out == *"3 ranks on 2 hosts"* ]] &&
+    [[ $out == *"rank 1: host 0"*"local rank 1 of 2; cores "* ]] &&
+    [[ $out == *"rank 2: host 1"*"local rank 0 of 1"* ]] &&
+    [[ $out == *"hierarchical allreduce: 2 shards"* ]]
+result $? "cclz_info --topology: hosts, local ranks, cores and the hierarchy of 2+1 ranks"
+
+# CCLZ_NET_DEVICES: local rank i takes entry i modulo their number, for UCX.
+out=$(UCX_TLS=sm,self CCLZ_LOG=info CCLZ_NET_DEVICES=devA,devB timeout 120 "$run" -np 3 \
+      "$env_test" 2>&1)
+rc=$?
+[ "$rc" -eq 0 ] && [[ $out == *"local rank 0: network device devA"* ]] &&
+    [[ $out == *"local rank 1: network device devB"* ]] &&
+    [[ $out == *"local rank 2: network device devA"* ]]
+result $? "CCLZ_NET_DEVICES=devA,devB: local ranks 0, 1, 2 take devA, devB, devA"
+
 # A failing rank ends the job with its status; the others are stopped, not waited for.
 start=$SECONDS
 "$run" -np 3 sh -c 'if [ "$CCLZ_RANK" = 1 ]; then exit 3; fi; sleep 60'

@@ -1,13 +1,17 @@
 /* cclz_info.c: prints the version, the algorithms with their descriptions, the codecs and
  * error-feedback modes, the cost model and every CCLZ_* setting with its current value and
- * doc. Under a launcher, --measure runs auto's calibration and prints its table. */
+ * doc. Under a launcher, --measure runs auto's calibration and prints its table, and
+ * --topology prints where each rank runs (host, cores, NUMA node, devices, hierarchy). */
 #include "collectives/compressed/compressor.h"
 #include "collectives/compressed/auto.h"
 #include "core/comm.h"
+#include "core/placement.h"
 #include "base/env_config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* "exact", "dense,sparse", ...: what al can move. */
 static const char *carries_str(const ccl_algo_t *al, char *buf, size_t cap)
@@ -55,11 +59,59 @@ static int measure(void)
     return 0;
 }
 
+/* Where every rank of the job runs, rank 0 printing: host and local rank, cores, NUMA node,
+ * the devices near them, and the hierarchy with its measured links. */
+static int topology(void)
+{
+    ccl_comm_t comm;
+    ccl_host_info_t hi;
+    ccl_place_t pl;
+    char line[768], *all;
+    if (ccl_comm_init_from_env(&comm) != CCL_SUCCESS) {
+        fprintf(stderr, "cclz_info --topology: %s (run it under cclz_run, mpirun, srun or "
+                        "torchrun)\n", ccl_get_last_error(NULL));
+        return 1;
+    }
+    ccl_comm_host_info(comm, &hi);
+    ccl_place_probe(&pl);
+    char host[64] = "", numa[16] = "unknown";
+    gethostname(host, sizeof(host) - 1);
+    if (pl.numa >= 0)
+        snprintf(numa, sizeof(numa), "%d", pl.numa);
+    snprintf(line, sizeof(line),
+             "rank %d: host %d (%s), local rank %d of %d; cores %s (%d), NUMA node %s; "
+             "NICs near: %s; GPUs near: %s%s",
+             comm->rank, hi.host, host, hi.local_rank, hi.local_size, pl.cores, pl.ncores, numa,
+             pl.nics[0] ? pl.nics : "none", pl.gpus[0] ? pl.gpus : "none",
+             pl.hwloc ? "" : " (no hwloc: cores only)");
+    all = calloc((size_t)comm->nranks, sizeof(line));
+    int rc = all != NULL &&
+             ccl_allgather(line, all, sizeof(line), CCL_UINT8, comm) == CCL_SUCCESS ? 0 : 1;
+    if (rc == 0 && comm->rank == 0) {
+        printf("%d ranks on %d hosts\n", comm->nranks, hi.nhosts);
+        for (int r = 0; r < comm->nranks; r++)
+            printf("  %s\n", all + (size_t)r * sizeof(line));
+        const ccl_tuning_t *t = &comm->tuning;
+        if (hi.hier)
+            printf("hierarchical allreduce: %d shards; links measured %.2f GB/s inside a "
+                   "host, %.2f GB/s between hosts\n", comm->hier->nshards,
+                   1e-3 / t->beta_local_us_per_byte, 1e-3 / t->beta_us_per_byte);
+        else
+            printf("flat algorithms only (%s)\n",
+                   hi.nhosts < 2 ? "one host" : "one rank per host, or CCLZ_HIER=0");
+    }
+    free(all);
+    ccl_comm_destroy(comm);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int v;
     if (argc > 1 && strcmp(argv[1], "--measure") == 0)
         return measure();
+    if (argc > 1 && strcmp(argv[1], "--topology") == 0)
+        return topology();
     ccl_get_version(&v);
     printf("cclz %d.%d.%d\n\n", v / 10000, v / 100 % 100, v % 100);
     printf("Algorithms (exact: CCLZ_ALGO=name or coll:name forces one; compressed: a spec's "

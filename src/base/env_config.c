@@ -67,6 +67,12 @@ static const ccl_param_field_t cfg_table[] = {
      "across hosts) and measures its links when it is created; the cost model then chooses "
      "flat or hierarchical per call. 0: flat algorithms only, nothing made.",
      CCL_PARAM_BOOL, CFG(hier)},
+    {"NET_DEVICES", "",
+     "Network devices for the local ranks, comma-separated UCX names (e.g. 'mlx5_0:1,mlx5_1:1'): "
+     "local rank i uses entry i modulo their number, from the launcher's local rank "
+     "(CCLZ_LOCAL_RANK, LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID); wins over "
+     "UCX_NET_DEVICES and CCLZ_IFNAME for UCX. Empty: those decide.",
+     CCL_PARAM_STRING, CFG(net_devices)},
     {"COMPRESS", "",
      "Replaces the spec of every compressor: 'auto', 'none', or a spec such as "
      "'int:bits=8' or 'dgc:ratio=0.001'. Empty: each compressor keeps the spec it was made with.",
@@ -96,7 +102,8 @@ static const ccl_param_field_t cfg_table[] = {
      "thread; queued calls run inside ccl_test and ccl_wait, on the caller's thread.",
      CCL_PARAM_BOOL, CFG(progress_thread)},
     {"PROGRESS_CPU", "-1",
-     "CPU the progress thread is bound to; -1: the CPUs the process may use.",
+     "CPU the progress thread is bound to; -1: the cores of the rank's NUMA node that the "
+     "process may use (through hwloc; without it, every core it may use).",
      CCL_PARAM_INT, CFG(progress_cpu), .lo = -1, .hi = 65535},
     {"LOG", "warn", "Log level: error, warn, info, debug or trace (stderr).", CCL_PARAM_STRING,
      CFG(log_level), .then = log_level_set},

@@ -17,6 +17,7 @@ typedef struct {
     const char *algo;        /* "" = automatic */
     const char *ifname;      /* "" = any */
     const char *compress;    /* "" = each compressor's own spec */
+    const char *net_devices; /* "" = UCX_NET_DEVICES or ifname decide */
     const char *host_id;     /* "" = boot id, hostname and network namespace */
     int    hier;             /* see CCLZ_HIER */
     const char *log_level;

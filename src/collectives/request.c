@@ -4,6 +4,7 @@
  * else takes its turn in the queue. */
 #define _GNU_SOURCE /* pthread_attr_setaffinity_np, CPU_SET */
 #include "collectives/request.h"
+#include "core/placement.h"
 #include "collectives/compressed/compressor.h"
 #include "base/env_config.h"
 
@@ -129,6 +130,8 @@ static void *progress_main(void *arg)
 {
     struct ccl_comm *comm = arg;
     struct ccl_reqq *q = comm->reqq;
+    if (q->cpu < 0) /* CCLZ_PROGRESS_CPU unset: this rank's NUMA node's cores */
+        ccl_place_bind_thread();
     pthread_mutex_lock(&q->mu);
     for (;;) {
         while (!q->stop && (q->head == NULL || q->running))

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "core/comm.h"
 #include "core/bootstrap.h"
+#include "core/placement.h"
 #include "base/env_config.h"
 
 #include <errno.h>
@@ -77,6 +78,7 @@ static void *grow(void **buf, size_t *size, size_t bytes)
         void *p = NULL;
         if (ccl_alloc_fails() || posix_memalign(&p, 64, bytes) != 0)
             return NULL;
+        ccl_place_memory(p, bytes); /* on this rank's NUMA node */
         free(*buf);
         *buf = p;
         *size = bytes;

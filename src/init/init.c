@@ -90,6 +90,36 @@ static ccl_result_t comm_topology(struct ccl_comm *comm, const uint64_t *node)
     return CCL_SUCCESS;
 }
 
+/* CCLZ_NET_DEVICES' entry for this rank, by the launcher's local rank (first entry where no
+ * launcher says), into dev; "" where the setting is empty. */
+static void net_device(char *dev, size_t cap)
+{
+    static const char *const vars[] = {"CCLZ_LOCAL_RANK", "LOCAL_RANK",
+                                       "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                                       "MPI_LOCALRANKID"};
+    const char *list = ccl_config_get()->net_devices;
+    int local = -1;
+    dev[0] = '\0';
+    if (list[0] == '\0')
+        return;
+    for (size_t k = 0; k < sizeof(vars) / sizeof(vars[0]) && local < 0; k++)
+        if (getenv(vars[k]) != NULL)
+            local = atoi(getenv(vars[k]));
+    if (local < 0) {
+        ccl_warn("CCLZ_NET_DEVICES: no launcher gives this process's local rank; its first "
+                 "device");
+        local = 0;
+    }
+    int n = 1;
+    for (const char *c = list; *c; c++)
+        n += *c == ',';
+    const char *p = list;
+    for (int k = 0; k < local % n; k++)
+        p = strchr(p, ',') + 1;
+    snprintf(dev, cap, "%.*s", (int)strcspn(p, ","), p);
+    ccl_info("local rank %d: network device %s (CCLZ_NET_DEVICES)", local, dev);
+}
+
 ccl_result_t ccl_comm_init_rank(ccl_comm_t *comm_p, int nranks, ccl_unique_id_t uid, int rank)
 {
     ccl_bootstrap_id_t id;
@@ -102,7 +132,9 @@ ccl_result_t ccl_comm_init_with_id(ccl_comm_t *comm_p, int nranks, const ccl_boo
 {
     const ccl_config_t *cfg = ccl_config_get();
     ccl_bootstrap_id_t id = *idp;
-    ccl_tl_params_t tl_params = {.ifname = cfg->ifname};
+    char device[128];
+    net_device(device, sizeof(device));
+    ccl_tl_params_t tl_params = {.ifname = cfg->ifname, .device = device};
     const void *my_addr;
     size_t my_len, *lens = NULL, *offs = NULL;
     uint8_t *blob = NULL;

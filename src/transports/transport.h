@@ -15,6 +15,7 @@ typedef struct {
 
 typedef struct {
     const char *ifname;   /* "" for any */
+    const char *device;   /* "" or the one network device this rank uses (CCLZ_NET_DEVICES) */
 } ccl_tl_params_t;
 
 typedef struct ccl_transport_ops {

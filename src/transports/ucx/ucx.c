@@ -54,13 +54,14 @@ static ccl_result_t ucx_create(const ccl_tl_params_t *params, void **tl_p)
     st = ucp_config_read(NULL, NULL, &config);
     if (st != UCS_OK)
         goto err_config;
-    /* An explicit UCX_NET_DEVICES from the user wins over CCLZ_IFNAME. */
-    if (params->ifname[0] != '\0' && getenv("UCX_NET_DEVICES") == NULL) {
-        st = ucp_config_modify(config, "NET_DEVICES", params->ifname);
-        if (st != UCS_OK) {
-            ccl_warn("UCX did not accept NET_DEVICES=%s: %s", params->ifname,
-                     ucs_status_string(st));
-        }
+    /* The device chosen for this local rank wins; then an explicit UCX_NET_DEVICES from the
+     * user wins over CCLZ_IFNAME. */
+    const char *dev = params->device[0] != '\0' ? params->device
+                    : getenv("UCX_NET_DEVICES") == NULL ? params->ifname : "";
+    if (dev[0] != '\0') {
+        st = ucp_config_modify(config, "NET_DEVICES", dev);
+        if (st != UCS_OK)
+            ccl_warn("UCX did not accept NET_DEVICES=%s: %s", dev, ucs_status_string(st));
     }
 
     ucp_params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
