@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # asan.sh: the nonblocking tests (test_nb), with and without the progress thread, and the
-# robust calls' hostile peers (test_robust), on a build with AddressSanitizer and
-# LeakSanitizer, from a copy of the sources: no request, queue or thread leaks, no use after
-# free on any path (abort, kill, destroy with requests pending, refused messages).
+# robust calls' hostile peers (test_robust) and the hierarchical allreduce (test_hier), on a
+# build with AddressSanitizer and LeakSanitizer, from a copy of the sources: no request, queue
+# or thread leaks, no use after free on any path (abort, kill, destroy with requests pending,
+# refused messages, sub-communicators).
 set -u
 src=$1
 tmp=$(mktemp -d /tmp/cclz_asan.XXXXXX)
@@ -11,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 log=$tmp/build.log
 if ! { ./autogen.sh && ./configure -q --with-cuda=no CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer" &&
-       make -j"$(nproc)" libcclz.la && make -j"$(nproc)" tests/test_nb tests/test_robust; } >"$log" 2>&1; then
+       make -j"$(nproc)" libcclz.la && make -j"$(nproc)" tests/test_nb tests/test_robust tests/test_hier; } >"$log" 2>&1; then
     tail -20 "$log"
     echo "FAIL asan: the AddressSanitizer build failed"
     exit 1
@@ -28,12 +29,18 @@ for mode in 1 0; do
         echo "FAIL asan: test_nb exited with $rc (CCLZ_PROGRESS_THREAD=$mode)"
     fi
 done
-tests/test_robust >"$tmp/robust.log" 2>&1
-rc=$?
-grep -E '^(PASS|FAIL)' "$tmp/robust.log" | sed 's/^PASS /PASS asan: /; s/^FAIL /FAIL asan: /'
-if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)' "$tmp/robust.log"; then
-    grep -A12 'ERROR: ' "$tmp/robust.log" | head -40
-    echo "FAIL asan: AddressSanitizer or LeakSanitizer reported an error (test_robust)"
-elif [ "$rc" -ne 0 ]; then
-    echo "FAIL asan: test_robust exited with $rc"
-fi
+# One test binary's run: its lines, and any sanitizer report or failing status.
+run_one() {
+    local t=$1
+    "tests/$t" >"$tmp/$t.log" 2>&1
+    local rc=$?
+    grep -E '^(PASS|FAIL)' "$tmp/$t.log" | sed 's/^PASS /PASS asan: /; s/^FAIL /FAIL asan: /'
+    if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)' "$tmp/$t.log"; then
+        grep -A12 'ERROR: ' "$tmp/$t.log" | head -40
+        echo "FAIL asan: AddressSanitizer or LeakSanitizer reported an error ($t)"
+    elif [ "$rc" -ne 0 ]; then
+        echo "FAIL asan: $t exited with $rc"
+    fi
+}
+run_one test_robust
+run_one test_hier

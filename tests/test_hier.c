@@ -374,6 +374,7 @@ static int sc_kill(int rank, ccl_comm_t comm, int victim)
     fprintf(stderr, "rank %d: after rank %d's kill: %d (%s)\n", rank, victim, r,
             ccl_get_last_error(comm));
     free(buf);
+    ccl_comm_abort(comm); /* its peers are gone: no flush */
     return r != CCL_SUCCESS;
 }
 
@@ -397,7 +398,7 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
     else if (strcmp(scenario, "int8") == 0)
         ok = sc_int8(rank, p, comm);
     else if (strncmp(scenario, "kill", 4) == 0)
-        return sc_kill(rank, comm, atoi(scenario + 4)) ? 0 : 1; /* no destroy: peers gone */
+        return sc_kill(rank, comm, atoi(scenario + 4)) ? 0 : 1;
     else {
         char *at = strchr(scenario, '@'); /* codec@count */
         size_t n = at != NULL ? strtoul(at + 1, NULL, 10) : 10007;
