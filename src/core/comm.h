@@ -46,12 +46,14 @@ typedef struct ccl_hier {
 } ccl_hier_t;
 
 /* The hierarchical allreduce pipelines a buffer of count elements in this many chunks, each
- * cut into nshards shards: chunks of at least 512K elements per shard, at most 8. The same on
- * every rank (its compressors keep one state per chunk and shard). */
-static inline int ccl_hier_chunks(size_t count, int nshards)
+ * cut into nshards shards: a power of two, at most 8, with chunks of at least 512K elements
+ * per shard compressed (encoding overlaps the network) and 4M exact (each chunk's calls cost
+ * more than the overlap saves there; measured in perf/results/hier). The same on every rank
+ * (a compressor keeps one state per chunk and shard). */
+static inline int ccl_hier_chunks(size_t count, int nshards, int compressed)
 {
-    size_t c = count / ((size_t)nshards << 19);
-    return c < 1 ? 1 : c > 8 ? 8 : (int)c;
+    size_t c = count / ((size_t)nshards << (compressed ? 19 : 22));
+    return c >= 8 ? 8 : c >= 4 ? 4 : c >= 2 ? 2 : 1;
 }
 
 struct ccl_comm {

@@ -157,7 +157,7 @@ static ccl_result_t plan_make(ccl_coll_ctx_t *ctx, plan_t *p, int32_t *finite)
     const ccl_hier_t *h = comm->hier;
     *p = (plan_t){.S = h->nshards, .L = comm->topo.local_size, .i = comm->topo.local_rank,
                   .nown = h->end - h->first, .count = a->count, .dts = a->dt_size};
-    p->C = ccl_hier_chunks(a->count, p->S);
+    p->C = ccl_hier_chunks(a->count, p->S, a->step != NULL);
     p->cs = (a->count + (size_t)p->C - 1) / (size_t)p->C;
     p->staged = a->count % (size_t)p->C != 0 || p->cs % (size_t)p->S != 0 || p->S % p->L != 0;
     const int check = a->step != NULL;

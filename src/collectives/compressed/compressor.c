@@ -183,7 +183,7 @@ static ccl_result_t parse_spec(struct ccl_compressor *c, const char *spec, const
 static ccl_result_t shards_create(struct ccl_compressor *c, struct ccl_comm *comm)
 {
     const ccl_hier_t *h = comm->hier;
-    const int C = ccl_hier_chunks(c->count, h->nshards), own = h->end - h->first;
+    const int C = ccl_hier_chunks(c->count, h->nshards, 1), own = h->end - h->first;
     const size_t cs = (c->count + (size_t)C - 1) / (size_t)C;
     c->nshard_comp = C * own;
     c->shard_comp = calloc((size_t)c->nshard_comp, sizeof(*c->shard_comp));
