@@ -215,5 +215,11 @@ out:
 double ccl_sra_estimate(const ccl_coll_args_t *a, const ccl_tuning_t *t, int P, int gather)
 {
     double wire = (double)ccl_codec_max_encoded_size(a->codec, a->count), phases = gather ? 2 : 1;
-    return phases * (P - 1) * t->alpha_us + phases * (P - 1) / P * wire * t->beta_us_per_byte;
+    /* Across hosts of L ranks (a hierarchy), all L send their pieces for the other hosts'
+     * ranks over the one link: (P - L) of each rank's P - 1 pieces, L times over. */
+    double share = 1;
+    if (t->hier_hosts > 1 && P > t->hier_local)
+        share = (double)t->hier_local * (P - t->hier_local) / (P - 1);
+    return phases * (P - 1) * t->alpha_us +
+           phases * (P - 1) / P * wire * t->beta_us_per_byte * share;
 }
