@@ -323,6 +323,43 @@ static int test_registry(void)
 #undef DFLT
 }
 
+/* With a hierarchy (hosts of 2 ranks, links as measured on the emulated 1 Gbit/s hosts) the
+ * cost model picks hier for large exact and int8 calls, flat for tiny ones, and never for
+ * sparse codecs; without one, never. flat sra's estimate counts the host's link shared by
+ * its ranks (it picked sra on 4 x 2, which took 1.5x hier's time). */
+static int test_hier_selection(void)
+{
+    ccl_tuning_t t = ccl_tuning_default;
+    t.hier_local = 2;
+    t.beta_local_us_per_byte = 1e-3;  /* 1 GB/s */
+    t.beta_us_per_byte = 9e-3;        /* 0.11 GB/s */
+    ccl_codec_t int8, topk;
+    int ok = ccl_codec_parse("int:bits=8", &int8) == CCL_SUCCESS &&
+             ccl_codec_parse("topk:ratio=0.01", &topk) == CCL_SUCCESS;
+    ccl_coll_args_t big = {.coll = CCL_COLL_ALLREDUCE, .count = 25000000, .dtype = CCL_FLOAT32,
+                           .op = CCL_SUM, .dt_size = 4},
+                    tiny = big;
+    tiny.count = 2;
+#define COMP(codec, n, P) ccl_comp_select_algo(CCL_COLL_ALLREDUCE, &(codec), n, &t, P, NULL)->name
+#define EXACT(a, P) ccl_algo_select(&(a), CCL_CARRY_EXACT, &t, P, NULL)->name
+    for (int hosts = 2; ok && hosts <= 4; hosts += 2) {
+        const int P = 2 * hosts;
+        t.hier_hosts = hosts;
+        ok = strcmp(COMP(int8, 25000000, P), "hier") == 0 && strcmp(EXACT(big, P), "hier") == 0 &&
+             strcmp(EXACT(tiny, P), "hier") != 0 &&
+             strcmp(COMP(topk, 25000000, P), "sparse_allgather") == 0;
+        if (!ok)
+            fprintf(stderr, "%d hosts: int8 %s, exact %s / %s, topk %s\n", hosts,
+                    COMP(int8, 25000000, P), EXACT(big, P), EXACT(tiny, P),
+                    COMP(topk, 25000000, P));
+    }
+    t.hier_hosts = 0;
+    ok &= strcmp(COMP(int8, 25000000, 4), "sra") == 0 && strcmp(EXACT(big, 4), "ring") == 0;
+#undef COMP
+#undef EXACT
+    return ok;
+}
+
 static int test_setting_rows(void)
 {
     ccl_config_t scratch;
@@ -436,6 +473,8 @@ int main(void)
     h_report(test_half_sum(), "fp16 sum and average");
     h_report(test_avg_int(), "integer average truncates toward zero");
     h_report(test_parse_size(), "size settings parse with suffixes and reject junk");
+    h_report(test_hier_selection(), "cost model: hier for large exact and int8 calls on hosts "
+             "of 2 ranks (2 and 4 hosts), flat for tiny and sparse, never without a hierarchy");
     h_report(test_setting_rows(),
              "CCLZ_* rows: each has a doc and a default that parses into its field");
     h_report(test_segments(), "ring segments tile the buffer");
