@@ -129,8 +129,9 @@ ccl_result_t ccl_comm_size(ccl_comm_t comm, int *size_p);
 /* Where this rank runs: its host (hosts numbered 0 .. nhosts-1 in the order of their lowest
  * rank; ranks share a host when boot id, hostname and network namespace match, or
  * CCLZ_HOST_ID does), and its rank among that host's ranks (local_rank of local_size, by
- * rank), as a launcher's local rank, e.g. to choose a GPU. hier is 1 where comm runs the
- * hierarchical allreduce (several hosts, some of several ranks; CCLZ_HIER). */
+ * rank), as a launcher's local rank, e.g. to choose a GPU. hier is 1 where comm has the
+ * hierarchical allreduce's sub-communicators (several hosts, some of several ranks, and
+ * CCLZ_HIER=1), so that the cost model may choose it (algorithm "hier"). */
 typedef struct {
     int host, nhosts;
     int local_rank, local_size;

@@ -364,6 +364,11 @@ if none is not None:
     none.destroy()
 report(ok, "split: by parity with keys reversed, a rank in none (None), a bad color refused")
 
+# ---- hosts ----------------------------------------------------------------------------------
+info = comm.host_info()
+report(info == {"host": 0, "nhosts": 1, "local_rank": rank, "local_size": size, "hier": 0},
+       f"host_info: one host, local rank = rank, no hierarchy ({info})")
+
 # ---- robust aggregation and MoNNA ----------------------------------------------------------
 import cclz.torch.robust  # noqa: E402
 

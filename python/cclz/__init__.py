@@ -472,6 +472,14 @@ class Communicator:
                                           c, h, r),
             d.obj, keep, async_op, compressor, counter=self)
 
+    def host_info(self) -> Dict[str, int]:
+        """Where this rank runs (ccl_comm_host_info): host and nhosts, local_rank and
+        local_size among the host's ranks (e.g. to choose a GPU), and hier, 1 where the
+        hierarchical allreduce is available."""
+        info = L.HostInfo()
+        _check(L.comm_host_info(self._h(), ctypes.byref(info)), self._handle)
+        return {name: getattr(info, name) for name, _ in L.HostInfo._fields_}
+
     def split(self, color: Optional[int], key: int = 0) -> Optional["Communicator"]:
         """A new communicator of the ranks that pass the same color, ranked by key, then by
         rank here (ccl_comm_split; collective over this one). color None: this rank joins

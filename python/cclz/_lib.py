@@ -96,6 +96,15 @@ comm_size = _proto("ccl_comm_size", comm_t, P(c_int))
 comm_get_stats = _proto("ccl_comm_get_stats", comm_t, P(Stats))
 comm_split = _proto("ccl_comm_split", comm_t, c_int, c_int, P(comm_t))
 
+
+class HostInfo(ctypes.Structure):
+    """ccl_host_info_t."""
+    _fields_ = [("host", c_int), ("nhosts", c_int), ("local_rank", c_int),
+                ("local_size", c_int), ("hier", c_int)]
+
+
+comm_host_info = _proto("ccl_comm_host_info", comm_t, P(HostInfo))
+
 iallreduce = _proto("ccl_iallreduce", c_void_p, c_void_p, c_size_t, c_int, c_int, comm_t, P(req_t))
 iallgather = _proto("ccl_iallgather", c_void_p, c_void_p, c_size_t, c_int, comm_t, P(req_t))
 ireduce_scatter = _proto("ccl_ireduce_scatter", c_void_p, c_void_p, c_size_t, c_int, c_int,
