@@ -267,7 +267,15 @@ static int sc_compressed(int rank, int p, ccl_comm_t comm, const char *codec, si
         grad(rank, step, g, n);
         if (step == 3 && rank == 1)
             g[n / 2] = NAN;
-        ccl_result_t r = ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm);
+        ccl_result_t r;
+        if (step == 2) { /* nonblocking: the progress thread runs the sub-communicators' calls */
+            ccl_request_t req = NULL;
+            r = ccl_iallreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm, &req);
+            if (r == CCL_SUCCESS)
+                r = ccl_wait(&req);
+        } else {
+            r = ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm);
+        }
         if (step == 3) {
             /* Skipped everywhere, the state kept: the hand-built one skips the step too. */
             ok &= r == CCL_ERR_INVALID_ARG && strstr(ccl_get_last_error(comm), "NaN") != NULL;
@@ -354,6 +362,30 @@ static int sc_int8(int rank, int p, ccl_comm_t comm)
         fprintf(stderr, "rank %d: int8 worst error %g of %g\n", rank, worst, top);
     ok &= same_everywhere(comm, out, n * sizeof(float));
     ccl_compressor_destroy(c);
+    /* bfloat16 goes through float32 first: the same bound at bf16's precision. */
+    uint16_t *h = malloc(n * sizeof(uint16_t)), *ho = malloc(n * sizeof(uint16_t));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &g[i], 4);
+        h[i] = (uint16_t)(bits >> 16);
+    }
+    ok &= ccl_compressor_create(comm, "int:bits=8,algo=hier", n, CCL_BFLOAT16, &c) ==
+              CCL_SUCCESS &&
+          ccl_allreduce_compressed(h, ho, n, CCL_BFLOAT16, CCL_AVG, c, comm) == CCL_SUCCESS;
+    double worst16 = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        uint32_t bits = (uint32_t)ho[i] << 16;
+        float v;
+        memcpy(&v, &bits, 4);
+        worst16 = fmax(worst16, fabs(v - out[i]));
+    }
+    ok &= worst16 <= 0.03 * top && same_everywhere(comm, ho, n * sizeof(uint16_t));
+    if (!ok)
+        fprintf(stderr, "rank %d: bfloat16 worst error %g of %g: %s\n", rank, worst16, top,
+                ccl_get_last_error(comm));
+    ccl_compressor_destroy(c);
+    free(h);
+    free(ho);
     free(g);
     free(out);
     return ok;
@@ -434,11 +466,12 @@ int main(int argc, char **argv)
         snprintf(arg, sizeof(arg), "%s:%s", comp[k][0], comp[k][1]);
         h_report(h_spawn((int)strlen(comp[k][0]), arg, 120, codes) == 0,
                  "hier %s %s: equal to host sums compressed per shard (own error feedback), "
-                 "a NaN step skipped everywhere, checkpoint restored, stats, allgather",
+                 "a NaN step skipped everywhere, nonblocking, checkpoint restored, stats, allgather",
                  comp[k][0], comp[k][1]);
     }
     h_report(h_spawn(5, "aaabb:int8", 120, codes) == 0,
-             "hier aaabb int8 avg: within 2%% of the largest sum, identical on every rank");
+             "hier aaabb int8 avg: within 2%% of the largest sum, identical on every rank; "
+             "bfloat16 likewise");
     const int victims[] = {1, 3};
     for (int k = 0; k < 2; k++) {
         char arg[64];

@@ -199,6 +199,8 @@ static ccl_result_t hier_run(ccl_coll_ctx_t *ctx)
     const ccl_redop_t op = a->op == CCL_AVG ? CCL_SUM : a->op;
     const int compressed = a->step != NULL;
     struct ccl_compressor *comp = compressed ? a->step->comp : NULL;
+    /* A compressed call's vectors are float32 whatever the caller's type (run.c converts). */
+    const ccl_datatype_t dt = compressed ? CCL_FLOAT32 : a->dtype;
     int32_t poisoned = 0, skip = 0;
     plan_t p;
     ccl_result_t res;
@@ -224,7 +226,7 @@ static ccl_result_t hier_run(ccl_coll_ctx_t *ctx)
     for (int c = 0; c < p.C && !poisoned; c++) {
         size_t b = block_len(&p, c);
         uint8_t *w = chunk_work(&p, c);
-        res = ccl_ireduce_scatter(w, w + (size_t)p.i * b * p.dts, b, a->dtype, op, h->local,
+        res = ccl_ireduce_scatter(w, w + (size_t)p.i * b * p.dts, b, dt, op, h->local,
                                   &r.rs[c]);
         if (res != CCL_SUCCESS) {
             res = fail_all(comm, &p, &r, res, "reduce-scatter inside the host", h->local);
@@ -250,7 +252,7 @@ static ccl_result_t hier_run(ccl_coll_ctx_t *ctx)
                       ? ccl_iallreduce_compressed(sh, sh, len, CCL_FLOAT32, CCL_SUM,
                                                   comp->shard_comp[c * p.nown + k], h->cross[k],
                                                   q)
-                      : ccl_iallreduce(sh, sh, len, a->dtype, op, h->cross[k], q);
+                      : ccl_iallreduce(sh, sh, len, dt, op, h->cross[k], q);
             if (res != CCL_SUCCESS) {
                 res = fail_all(comm, &p, &r, res, "across hosts", h->cross[k]);
                 goto out;
@@ -272,7 +274,7 @@ static ccl_result_t hier_run(ccl_coll_ctx_t *ctx)
             continue;
         size_t b = block_len(&p, c);
         uint8_t *w = chunk_work(&p, c);
-        res = ccl_iallgather(w + (size_t)p.i * b * p.dts, w, b, a->dtype, h->local, &r.ag[c]);
+        res = ccl_iallgather(w + (size_t)p.i * b * p.dts, w, b, dt, h->local, &r.ag[c]);
         if (res != CCL_SUCCESS) {
             res = fail_all(comm, &p, &r, res, "allgather inside the host", h->local);
             goto out;
@@ -300,7 +302,7 @@ static ccl_result_t hier_run(ccl_coll_ctx_t *ctx)
     if (p.staged)
         stage(&p, NULL, a->recvbuf, 0);
     if (a->op == CCL_AVG)
-        ccl_reduce_scale_avg(a->recvbuf, a->count, a->dtype, comm->nranks);
+        ccl_reduce_scale_avg(a->recvbuf, a->count, dt, comm->nranks);
     res = CCL_SUCCESS;
 out:
     free(r.rs);
