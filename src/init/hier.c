@@ -98,7 +98,7 @@ ccl_result_t ccl_hier_create(struct ccl_comm *comm)
         res = ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for the hierarchy");
         goto fail;
     }
-    comm->hier = h;
+    /* comm->hier is set only once whole: the splits' own calls on comm run flat. */
     CCL_CHECK_GOTO(ccl_comm_split(comm, t->host, comm->rank, &h->local), res, fail);
     h->local->parent = comm;
     for (int j = 0; j < S; j++) {
@@ -112,9 +112,11 @@ ccl_result_t ccl_hier_create(struct ccl_comm *comm)
         }
     }
     CCL_CHECK_GOTO(measure(comm, h), res, fail);
+    comm->hier = h;
     return CCL_SUCCESS;
 fail:
-    return res; /* the caller aborts comm, and with it what was made */
+    comm->hier = h; /* the caller aborts comm, and with it what was made */
+    return res;
 }
 
 void ccl_hier_destroy(struct ccl_comm *comm, int abort)
