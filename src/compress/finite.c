@@ -18,9 +18,10 @@ int ccl_all_finite(const float *x, size_t n)
     return all_finite(x, n);
 }
 
-__attribute__((target_clones("avx2", "default"))) int ccl_copy_all_finite(float *dst,
-                                                                          const float *src,
-                                                                          size_t n)
+/* The library exports cclz.h alone: the clones stay static, behind a plain function. */
+__attribute__((target_clones("avx2", "default"))) static int copy_all_finite(float *dst,
+                                                                            const float *src,
+                                                                            size_t n)
 {
     const uint32_t *b = (const uint32_t *)(const void *)src;
     uint32_t *d = (uint32_t *)(void *)dst, bad = 0;
@@ -29,6 +30,11 @@ __attribute__((target_clones("avx2", "default"))) int ccl_copy_all_finite(float 
         bad |= (uint32_t)((b[i] & 0x7f800000u) == 0x7f800000u);
     }
     return bad == 0;
+}
+
+int ccl_copy_all_finite(float *dst, const float *src, size_t n)
+{
+    return copy_all_finite(dst, src, n);
 }
 
 size_t ccl_first_nonfinite(const float *x, size_t n)
