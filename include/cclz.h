@@ -224,6 +224,27 @@ ccl_result_t ccl_compressor_reset(ccl_compressor_t comp);
 /* The spec in force after CCLZ_COMPRESS and defaults, e.g. "int:bits=8,ef=classic,algo=sra". */
 const char *ccl_compressor_spec(ccl_compressor_t comp);
 
+/* A compressor's buffer is often many tensors (a DDP bucket holds a model's parameters).
+ * Told them, in order, a codec treats each on its own: the sparse codecs (topk, randomk,
+ * dgc, threshold) keep k = ratio x a tensor's count (at least 1) in every tensor, as if each
+ * were compressed alone (each with a seed of its own), in one message of buffer-wide
+ * indices. rows and cols give a tensor's 2-D shape (0, 0: none; a convolution's as
+ * out x in*kh*kw). Counts of at least 1 that sum to the compressor's count, and shapes that
+ * hold their counts, are required; anything else is refused with CCL_ERR_INVALID_ARG naming
+ * the fault, before anything is sent. So far dense codecs and PowerSGD refuse a layout of
+ * more than one tensor (CCL_ERR_UNSUPPORTED), as do algorithms that encode pieces of the
+ * buffer (a layout needs sparse_allgather) and a fixed k=. Local and immediate; every rank
+ * must set the same (it joins every call's signature and the checkpoint's identity, so a
+ * checkpoint restores into a compressor with the same layout). It may change between calls,
+ * as when DDP rebuilds its buckets: the error-feedback state, kept per element, stays.
+ * n = 0 removes it: calls are then those without a layout, bit for bit. Why a call and not a
+ * create variant: the layout can change under a compressor whose state must live on. */
+typedef struct {
+    size_t count;
+    size_t rows, cols;
+} ccl_tensor_t;
+ccl_result_t ccl_compressor_set_layout(ccl_compressor_t comp, int n, const ccl_tensor_t *tensors);
+
 /* Checkpoints: the error-feedback state as bytes, and back. restore refuses state saved by
  * a compressor of another spec, count or rank, or any corrupt byte, and then changes nothing.
  * Saving and restoring in the middle of a run gives the same results as not doing so. */

@@ -958,6 +958,109 @@ static int t_rs_api(ccl_comm_t comm, int rank, int p)
     return ok;
 }
 
+/* Layouts (ccl_compressor_set_layout): top-k per tensor equals a compressor per tensor, bit
+ * for bit, over steps with error feedback (a large tensor beside small ones, which a flat
+ * top-k would starve); random-k keeps exactly k = ceil(ratio x count) of every tensor; DGC
+ * some of every tensor; n = 0 gives the flat bits; every bad layout refused with its fault. */
+static int t_layout(ccl_comm_t comm, int rank, int p)
+{
+    static const ccl_tensor_t lay[] = {{7, 0, 0}, {1, 0, 0}, {600, 20, 30}, {33, 3, 11},
+                                       {2000, 0, 0}};
+    const int nt = 5;
+    const size_t n = 2641;
+    size_t off[5];
+    float *g = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
+          *want = malloc(n * sizeof(float));
+    ccl_compressor_t c = mk(comm, "topk:ratio=0.05", n, CCL_FLOAT32), sep[5];
+    int ok = c != NULL && ccl_compressor_set_layout(c, nt, lay) == CCL_SUCCESS;
+    for (int t = 0, at = 0; t < nt; at += (int)lay[t].count, t++) {
+        off[t] = (size_t)at;
+        sep[t] = mk(comm, "topk:ratio=0.05", lay[t].count, CCL_FLOAT32);
+    }
+    for (int step = 0; ok && step < 3; step++) {
+        for (size_t i = 0; i < n; i++)
+            g[i] = sinf((float)(rank * 1.3 + step + (double)i * 0.7)) * (i >= 8 && i < 608 ? 100.0f : 1.0f);
+        ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+        for (int t = 0; t < nt; t++)
+            ok &= ccl_allreduce_compressed(g + off[t], want + off[t], lay[t].count, CCL_FLOAT32,
+                                           CCL_SUM, sep[t], comm) == CCL_SUCCESS;
+        ok &= memcmp(out, want, n * sizeof(float)) == 0;
+    }
+    if (!ok)
+        fprintf(stderr, "rank %d: topk by tensor differs: %s\n", rank, ccl_get_last_error(comm));
+    /* random-k: every rank draws the same indices, k of each tensor. */
+    ccl_compressor_t rk = mk(comm, "randomk:ratio=0.1,ef=none", n, CCL_FLOAT32);
+    for (size_t i = 0; i < n; i++)
+        g[i] = 1.0f + (float)rank;
+    ok &= rk != NULL && ccl_compressor_set_layout(rk, nt, lay) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, rk, comm) == CCL_SUCCESS;
+    for (int t = 0; ok && t < nt; t++) {
+        size_t kept = 0, k = (size_t)ceil(0.1 * (double)lay[t].count);
+        for (size_t i = 0; i < lay[t].count; i++)
+            kept += out[off[t] + i] != 0.0f;
+        ok &= kept == (k < 1 ? 1 : k);
+        if (kept != (k < 1 ? 1 : k))
+            fprintf(stderr, "rank %d: randomk tensor %d kept %zu of %zu\n", rank, t, kept,
+                    lay[t].count);
+    }
+    /* DGC: some of every tensor, the 1-element one included. */
+    ccl_compressor_t dg = mk(comm, "dgc:ratio=0.01", n, CCL_FLOAT32);
+    ok &= dg != NULL && ccl_compressor_set_layout(dg, nt, lay) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, dg, comm) == CCL_SUCCESS;
+    for (int t = 0; ok && t < nt; t++) {
+        size_t kept = 0;
+        for (size_t i = 0; i < lay[t].count; i++)
+            kept += out[off[t] + i] != 0.0f;
+        ok &= kept >= 1;
+    }
+    /* A layout set and removed: the flat compressor's bits. */
+    ccl_compressor_t a = mk(comm, "topk:ratio=0.05", n, CCL_FLOAT32),
+                     b = mk(comm, "topk:ratio=0.05", n, CCL_FLOAT32);
+    ok &= ccl_compressor_set_layout(a, nt, lay) == CCL_SUCCESS &&
+          ccl_compressor_set_layout(a, 0, NULL) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, a, comm) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, want, n, CCL_FLOAT32, CCL_SUM, b, comm) == CCL_SUCCESS &&
+          memcmp(out, want, n * sizeof(float)) == 0;
+    /* Refusals, each naming its fault; the compressor keeps its layout and works. */
+    const ccl_tensor_t short_sum[] = {{7, 0, 0}, {1, 0, 0}},
+                       empty[] = {{0, 0, 0}, {n, 0, 0}}, shape[] = {{7, 2, 3}, {n - 7, 0, 0}};
+    ccl_tensor_t *many = calloc(n + 1, sizeof(ccl_tensor_t));
+    for (size_t i = 0; i <= n; i++)
+        many[i].count = 1;
+#define REFUSED(comp, nn, t, code, words)                                                      \
+    (ccl_compressor_set_layout(comp, nn, t) == (code) &&                                       \
+     strstr(ccl_get_last_error(NULL), words) != NULL)
+    ok &= REFUSED(c, 2, short_sum, CCL_ERR_INVALID_ARG, "sum to 8") &&
+          REFUSED(c, 2, empty, CCL_ERR_INVALID_ARG, "tensor 0 has no elements") &&
+          REFUSED(c, 2, shape, CCL_ERR_INVALID_ARG, "tensor 0 is 2 x 3") &&
+          REFUSED(c, (int)n + 1, many, CCL_ERR_INVALID_ARG, "too many tensors") &&
+          REFUSED(c, -1, lay, CCL_ERR_INVALID_ARG, "layout of -1");
+    ccl_compressor_t i8 = mk(comm, "int:bits=8", n, CCL_FLOAT32),
+                     rd = mk(comm, "topk:ratio=0.05,algo=sparse_rd", n, CCL_FLOAT32),
+                     fk = mk(comm, "topk:k=10", n, CCL_FLOAT32);
+    ok &= REFUSED(i8, nt, lay, CCL_ERR_UNSUPPORTED, "int does not yet") &&
+          REFUSED(rd, nt, lay, CCL_ERR_UNSUPPORTED, "sparse_allgather") &&
+          REFUSED(fk, nt, lay, CCL_ERR_INVALID_ARG, "k=10") &&
+          ccl_compressor_set_layout(i8, 1, (ccl_tensor_t[]){{n, 0, 0}}) == CCL_SUCCESS;
+#undef REFUSED
+    ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    free(many);
+    for (int t = 0; t < nt; t++)
+        ccl_compressor_destroy(sep[t]);
+    ccl_compressor_destroy(c);
+    ccl_compressor_destroy(rk);
+    ccl_compressor_destroy(dg);
+    ccl_compressor_destroy(a);
+    ccl_compressor_destroy(b);
+    ccl_compressor_destroy(i8);
+    ccl_compressor_destroy(rd);
+    ccl_compressor_destroy(fk);
+    free(g);
+    free(out);
+    free(want);
+    return ok;
+}
+
 static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
@@ -976,6 +1079,7 @@ static const char *const names[] = {
     "counts 0 and 1 with every codec (powersgd too), auto and none",
     "traffic counters: calls, refused steps, bytes in, bytes sent (8-bit under 0.35x the exact ring's)",
     "reduce-scatter: int8, int4, qsgd, topk within one quantization; classic EF telescopes; fp16 exact, in place (_stream entry), none and auto as the exact one; NaN skips everywhere; powersgd, EF21, bad counts refused; nonblocking = blocking; half the allreduce's traffic",
+    "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; bad layouts refused naming the fault",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -1081,6 +1185,8 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
                t_rs_nan(comm, rank, p, "topk:ratio=0.01,ef=none", (size_t)p * RS - 1) &&
                t_rs_nan(comm, rank, p, "topk:ratio=0.01,ef=none", 0) &&
                t_rs_nan(comm, rank, p, "dgc:ratio=0.01", 7) && t_rs_api(comm, rank, p);
+    case 25:
+        return t_layout(comm, rank, p);
     }
     return 0;
 }

@@ -49,9 +49,109 @@ ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
     return CCL_SUCCESS;
 }
 
+static int by_tensor(const ccl_codec_t *codec, size_t count);
+static size_t by_tensor_kmax(const ccl_codec_t *codec);
+
 size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count)
 {
-    return CCL_WIRE_HDR_LEN + codec->ops->max_payload(&codec->params, count);
+    size_t whole = codec->ops->max_payload(&codec->params, count);
+    /* Tensor by tensor, every tensor's k, with indices (random-k's too). */
+    if (by_tensor(codec, count))
+        whole = CCL_MAX(whole, ccl_sparse_max_payload(count, by_tensor_kmax(codec),
+                                                      codec->params.fp16_values, 1));
+    return CCL_WIRE_HDR_LEN + whole;
+}
+
+/* ---- layouts: a sparse codec selecting in every tensor of a buffer on its own ---- */
+
+/* Whether codec's encoding of count elements goes tensor by tensor. */
+static int by_tensor(const ccl_codec_t *codec, size_t count)
+{
+    const ccl_layout_t *lay = codec->params.layout;
+    return lay != NULL && lay->n > 1 && lay->total == count &&
+           (codec->ops->flags & CCL_CODEC_SPARSE);
+}
+
+/* The most elements a by-tensor encoding keeps: every tensor's k (DGC's at the first stage of
+ * its warm-up, its largest), or every element for threshold. */
+static size_t by_tensor_kmax(const ccl_codec_t *codec)
+{
+    const ccl_layout_t *lay = codec->params.layout;
+    ccl_codec_params_t p = codec->params;
+    size_t k = 0;
+    if (codec->ops->id == CCL_CODEC_ID_THRESHOLD)
+        return lay->total;
+    if (codec->ops->id == CCL_CODEC_ID_DGC && ccl_dgc_ratio(&p.dgc, p.ratio, 0) != p.ratio) {
+        p.ratio = ccl_dgc_ratio(&p.dgc, p.ratio, 0);
+        p.k = 0;
+    }
+    for (int t = 0; t < lay->n; t++)
+        k += ccl_sparse_k(&p, lay->count[t]);
+    return CCL_MIN(k, lay->total);
+}
+
+/* Tensor t's seed, from the call's. */
+static uint64_t tensor_seed(uint64_t seed, int t)
+{
+    uint64_t key[2] = {seed, (uint64_t)t};
+    return ccl_hash64(key, sizeof(key), 0x6c61796fULL);
+}
+
+static ccl_result_t encode_by_tensor(const ccl_codec_t *codec, const float *src, size_t count,
+                                     uint64_t seed, uint8_t *dst, size_t *len_p, float *recon)
+{
+    const ccl_layout_t *lay = codec->params.layout;
+    ccl_codec_t one = *codec;
+    one.params.layout = NULL;
+    size_t biggest = 0, kmax = by_tensor_kmax(codec), k = 0;
+    for (int t = 0; t < lay->n; t++)
+        biggest = CCL_MAX(biggest, lay->count[t]);
+    size_t tcap = ccl_codec_max_encoded_size(&one, biggest);
+    uint8_t *tmp = malloc(tcap);
+    uint32_t *idx = malloc(CCL_MAX(kmax, (size_t)1) * sizeof(uint32_t));
+    float *val = malloc(CCL_MAX(kmax, (size_t)1) * sizeof(float));
+    ccl_result_t res = CCL_SUCCESS;
+    if (tmp == NULL || idx == NULL || val == NULL) {
+        res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "%s: no memory for a layout's encoding",
+                            codec->ops->name);
+        goto out;
+    }
+    for (int t = 0; t < lay->n && res == CCL_SUCCESS; t++) {
+        const size_t off = lay->off[t];
+        size_t tlen, kt = 0;
+        uint32_t *ti = NULL;
+        float *tv = NULL;
+        res = ccl_codec_encode(&one, src + off, lay->count[t], tensor_seed(seed, t), tmp, tcap,
+                               &tlen, recon != NULL ? recon + off : NULL);
+        if (res != CCL_SUCCESS)
+            break;
+        res = ccl_codec_read_sparse(tmp, tlen, lay->count[t], &ti, &tv, &kt);
+        if (res == CCL_SUCCESS && k + kt > kmax)
+            res = ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: tensor %d kept %zu elements, more "
+                                "than its bound", codec->ops->name, t, kt);
+        for (size_t j = 0; res == CCL_SUCCESS && j < kt; j++) {
+            idx[k + j] = (uint32_t)(ti[j] + off);
+            val[k + j] = tv[j];
+        }
+        if (res == CCL_SUCCESS)
+            k += kt;
+        free(ti);
+        free(tv);
+    }
+    if (res == CCL_SUCCESS) {
+        ccl_wire_hdr_t h = {.codec_id = (uint8_t)codec->ops->id, .count = count, .seed = seed};
+        size_t plen = 0;
+        ccl_sparse_write_list(val, count, idx, 0, k, codec->params.fp16_values,
+                              dst + CCL_WIRE_HDR_LEN, &plen, h.params);
+        h.payload_len = (uint32_t)plen;
+        ccl_wire_put(dst, &h);
+        *len_p = CCL_WIRE_HDR_LEN + plen;
+    }
+out:
+    free(tmp);
+    free(idx);
+    free(val);
+    return res;
 }
 
 ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
@@ -73,6 +173,8 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
     }
     if (codec->ops->max_payload(&codec->params, count) > UINT32_MAX)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu elements do not fit one payload", count);
+    if (by_tensor(codec, count))
+        return encode_by_tensor(codec, src, count, seed, dst, len_p, recon);
     CCL_CHECK(codec->ops->encode(&codec->params, src, count, seed,
                                  (uint8_t *)dst + CCL_WIRE_HDR_LEN, cap - CCL_WIRE_HDR_LEN,
                                  &plen, h.params, recon));

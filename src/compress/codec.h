@@ -47,6 +47,15 @@ typedef struct {
     uint32_t warmup_stages; /* stages in the ramp (the paper's 4 epochs) */
 } ccl_dgc_params_t;
 
+/* The tensors a buffer is made of (ccl_compressor_set_layout), in order: tensor t holds
+ * elements [off[t], off[t] + count[t]), and where rows[t] is not 0 it is a rows x cols
+ * matrix. */
+typedef struct ccl_layout {
+    int     n;
+    size_t  total;      /* the sum of the counts: the buffer's */
+    size_t *off, *count, *rows, *cols;
+} ccl_layout_t;
+
 /* Every parameter any codec takes; each codec reads its own, and its rows (ops->params)
  * fill them. */
 typedef struct {
@@ -64,6 +73,9 @@ typedef struct {
     ccl_sign_scale_t sign_scale; /* sign: magnitude sent with the signs */
     double         sample;      /* dgc: fraction of elements sampled for the threshold */
     ccl_dgc_params_t dgc;
+    /* Set by a compressor with a layout, never by a spec: a sparse codec encoding the whole
+     * buffer (count == layout->total) selects in every tensor on its own (ccl_codec_encode). */
+    const ccl_layout_t *layout;
     int            fb_residual; /* set by error feedback, never by a spec: the encoder's
                                  * `recon` receives src minus the decoded value (the new
                                  * residual) instead of the decoded value */
@@ -136,7 +148,10 @@ ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec);
 /* Bytes needed for the encoding of count elements, header included. */
 size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count);
 
-/* Header + payload. `seed` must be the same on every rank for codecs that need it. */
+/* Header + payload. `seed` must be the same on every rank for codecs that need it. With a
+ * layout (params.layout) and count its total, a sparse codec encodes every tensor alone, with
+ * a seed of its own drawn from `seed` and its index, and writes one message of buffer-wide
+ * indices: each tensor keeps k = ratio x its count (at least 1), as if encoded alone. */
 CCL_NODISCARD
 ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
                               uint64_t seed, void *dst, size_t cap, size_t *len_p,

@@ -155,9 +155,9 @@ void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_
 }
 
 void ccl_sparse_write_list(const float *val, size_t count, const uint32_t *idx, uint32_t base,
-                           size_t k, uint8_t *out, size_t *len_p, uint32_t hp[2])
+                           size_t k, int fp16, uint8_t *out, size_t *len_p, uint32_t hp[2])
 {
-    sparse_write(val, 1, count, idx, base, k, 0, 1, out, len_p, hp, NULL, 0);
+    sparse_write(val, 1, count, idx, base, k, fp16, 1, out, len_p, hp, NULL, 0);
 }
 
 /* Reads k LEB128 gaps filling exactly in[0..n); -1 on any inconsistency. */

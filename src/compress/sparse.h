@@ -30,9 +30,10 @@ void ccl_sparse_assemble(const uint32_t *idx, size_t k, const void *vals, int fp
 
 /* The same for k float32 values given in index order (val[j] belongs to idx[j]), with
  * indices, in whichever index coding is smallest; the indices lie in [base, base + count)
- * and are written relative to base. */
+ * and are written relative to base. Values travel as fp16 where fp16 is set (then they must
+ * be halves already, or they are rounded). */
 void ccl_sparse_write_list(const float *val, size_t count, const uint32_t *idx, uint32_t base,
-                           size_t k, uint8_t *out, size_t *len_p, uint32_t hp[2]);
+                           size_t k, int fp16, uint8_t *out, size_t *len_p, uint32_t hp[2]);
 
 /* Checks a sparse payload and reads its hp[0] (<= count) ascending indices and finite
  * values into idx and val (room for hp[0] each). CCL_ERR_INVALID_PAYLOAD on any

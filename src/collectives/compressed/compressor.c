@@ -265,6 +265,8 @@ ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t cou
     return CCL_SUCCESS;
 }
 
+static void layout_free(ccl_layout_t *lay);
+
 ccl_result_t ccl_compressor_get_stats(ccl_compressor_t c, ccl_stats_t *stats)
 {
     if (c == NULL || stats == NULL)
@@ -286,6 +288,7 @@ ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
     for (int k = 0; k < c->nshard_comp; k++)
         ccl_compressor_destroy(c->shard_comp[k]);
     free(c->shard_comp);
+    layout_free(c->layout);
     ccl_ef_destroy(c->ef);
     ccl_powersgd_destroy(c->lowrank);
     free(c->f32_in);
@@ -311,3 +314,104 @@ ccl_result_t ccl_compressor_reset(ccl_compressor_t c)
 }
 
 const char *ccl_compressor_spec(ccl_compressor_t c) { return c ? c->spec : ""; }
+
+/* ---- layouts (ccl_compressor_set_layout) ---- */
+
+static void layout_free(ccl_layout_t *lay)
+{
+    if (lay == NULL)
+        return;
+    free(lay->off);
+    free(lay->count);
+    free(lay->rows);
+    free(lay->cols);
+    free(lay);
+}
+
+/* The checks of a layout for c's buffer, each fault named. */
+static ccl_result_t layout_check(const struct ccl_compressor *c, int n, const ccl_tensor_t *t)
+{
+    size_t sum = 0;
+    if (n < 0 || (n > 0 && t == NULL))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout of %d tensors at %p", n,
+                             (const void *)t);
+    if ((size_t)n > c->count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout of %d tensors for a buffer of "
+                             "%zu elements: too many tensors", n, c->count);
+    for (int i = 0; i < n; i++) {
+        if (t[i].count == 0)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: tensor %d has no elements",
+                                 i);
+        if ((t[i].rows != 0 || t[i].cols != 0) &&
+            (t[i].rows == 0 || t[i].cols > SIZE_MAX / t[i].rows ||
+             t[i].rows * t[i].cols != t[i].count))
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: tensor %d is %zu x %zu, "
+                                 "not its %zu elements", i, t[i].rows, t[i].cols, t[i].count);
+        if (t[i].count > c->count - sum)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: the tensors' counts pass "
+                                 "the buffer's %zu elements at tensor %d", c->count, i);
+        sum += t[i].count;
+    }
+    if (n > 0 && sum != c->count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: the tensors' counts sum to %zu; "
+                             "the buffer holds %zu", sum, c->count);
+    if (n <= 1 || c->kind == CCL_COMP_NONE)
+        return CCL_SUCCESS;
+    if (c->kind != CCL_COMP_STREAM || !(c->codec.ops->flags & CCL_CODEC_SPARSE))
+        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: the sparse codecs (topk, "
+                             "randomk, dgc, threshold) take one so far; %s does not yet",
+                             c->kind == CCL_COMP_LOWRANK ? "powersgd" : c->codec.ops->name);
+    if (c->codec.params.k != 0)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: k=%u fixes k for the whole "
+                             "buffer; per tensor, give ratio=", c->codec.params.k);
+    if (strcmp(c->algo->name, "sparse_allgather") != 0)
+        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: algo=%s encodes pieces of the "
+                             "buffer; a layout needs sparse_allgather, which encodes it whole",
+                             c->algo->name);
+    return CCL_SUCCESS;
+}
+
+ccl_result_t ccl_compressor_set_layout(ccl_compressor_t c, int n, const ccl_tensor_t *tensors)
+{
+    if (c == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "compressor is NULL");
+    if (atomic_load(&c->busy))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "compressor '%s' has a call in flight; "
+                             "wait for it before changing its layout", c->spec);
+    if (c->auto_sub != NULL)
+        CCL_CHECK(ccl_compressor_set_layout(c->auto_sub, n, tensors));
+    CCL_CHECK(layout_check(c, n, tensors));
+    ccl_layout_t *lay = NULL;
+    uint64_t h = ccl_hash64(c->spec, strlen(c->spec), 0x636f6d70ULL);
+    if (n > 0) {
+        lay = calloc(1, sizeof(*lay));
+        if (lay != NULL) {
+            lay->off = malloc((size_t)n * sizeof(size_t));
+            lay->count = malloc((size_t)n * sizeof(size_t));
+            lay->rows = malloc((size_t)n * sizeof(size_t));
+            lay->cols = malloc((size_t)n * sizeof(size_t));
+        }
+        if (lay == NULL || lay->off == NULL || lay->count == NULL || lay->rows == NULL ||
+            lay->cols == NULL) {
+            layout_free(lay);
+            return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for a layout of %d tensors",
+                                 n);
+        }
+        lay->n = n;
+        for (int i = 0; i < n; i++) {
+            lay->off[i] = lay->total;
+            lay->count[i] = tensors[i].count;
+            lay->rows[i] = tensors[i].rows;
+            lay->cols[i] = tensors[i].cols;
+            lay->total += tensors[i].count;
+            uint64_t w[3] = {tensors[i].count, tensors[i].rows, tensors[i].cols};
+            h = ccl_hash64(w, sizeof(w), h);
+        }
+    }
+    layout_free(c->layout);
+    c->layout = lay;
+    c->codec.params.layout = lay;
+    /* The layout joins every call's signature and the checkpoint's identity. */
+    c->spec_hash = h;
+    return CCL_SUCCESS;
+}

@@ -35,6 +35,8 @@ struct ccl_compressor {
                                    * it per shard (CCL_ALGO_SHARDS), made only once an
                                    * allgather or reduce-scatter needs it */
     float         weight;         /* EF21-W's, as the spec gave it (0: 1/nranks) */
+    ccl_layout_t *layout;         /* the buffer's tensors (ccl_compressor_set_layout), or NULL;
+                                   * codec.params.layout points here */
     /* The hierarchical allreduce (CCL_ALGO_SHARDS): one compressor per shard this rank owns
      * (NULL for an empty one), on that shard's sub-communicator, made from shard_spec. */
     struct ccl_compressor **shard_comp;

@@ -86,7 +86,7 @@ size_t ccl_svec_write_range(const uint32_t *idx, const float *val, size_t n, uin
     }
     uint32_t hp[2];
     size_t len = 0;
-    ccl_sparse_write_list(val, count, idx, base, n, buf + MSG_HDR, &len, hp);
+    ccl_sparse_write_list(val, count, idx, base, n, 0, buf + MSG_HDR, &len, hp);
     ccl_put_u32(buf, MSG_SPARSE);
     ccl_put_u32(buf + 4, hp[0]);
     ccl_put_u32(buf + 8, hp[1]);
