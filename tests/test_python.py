@@ -364,6 +364,28 @@ if none is not None:
     none.destroy()
 report(ok, "split: by parity with keys reversed, a rank in none (None), a bad color refused")
 
+# ---- layouts ---------------------------------------------------------------------------------
+shapes = [(64, 1, 5, 5), (64,), (10, 3136), (10,)]
+numel = sum(int(torch.tensor(s).prod()) for s in shapes)
+flat = torch.cat([torch.full((int(torch.tensor(s).prod()),), 100.0 if i == 2 else 1.0)
+                  * (rank + 1) for i, s in enumerate(shapes)])
+lc = cclz.Compressor(comm, "topk:ratio=0.01,ef=none", numel, torch.float32)
+lc.set_layout(shapes)
+got = flat.clone()
+lc.allreduce(got)
+kept, at = [], 0
+for s in shapes:
+    n = int(torch.tensor(s).prod())
+    kept.append(int((got[at:at + n] != 0).sum()))
+    at += n
+ok = kept == [max(1, -(-int(torch.tensor(s).prod()) // 100)) for s in shapes]
+ok &= raises(cclz.InvalidArgument, lc.set_layout, [(3, 3)])
+ok &= raises(cclz.UnsupportedError, cclz.Compressor(comm, "int:bits=8", numel).set_layout, shapes)
+lc.set_layout([])
+lc.close()
+report(ok, f"Compressor.set_layout: topk 1% keeps k in every tensor ({kept}); bad layouts "
+           "and dense codecs refused")
+
 # ---- hosts ----------------------------------------------------------------------------------
 info = comm.host_info()
 report(info == {"host": 0, "nhosts": 1, "local_rank": rank, "local_size": size, "hier": 0},

@@ -632,6 +632,21 @@ class Compressor:
         raw = bytes(state["state"])
         _check(L.compressor_restore(self._h(), raw, len(raw)), self.comm._handle)
 
+    def set_layout(self, shapes: List[Tuple[int, ...]]) -> None:
+        """Tells the compressor the tensors its buffer holds, in order, by shape (a
+        parameter's .shape): sparse codecs then select in every tensor on its own
+        (ccl_compressor_set_layout). A shape of two or more dimensions is a matrix of its
+        first dimension by the rest (a convolution's out x in*kh*kw). [] removes it."""
+        arr = (L.Tensor * max(len(shapes), 1))()
+        for i, shape in enumerate(shapes):
+            dims = [int(d) for d in shape]
+            count = 1
+            for d in dims:
+                count *= d
+            rows = dims[0] if len(dims) >= 2 else 0
+            arr[i] = L.Tensor(count, rows, count // rows if rows else 0)
+        _check(L.compressor_set_layout(self._h(), len(shapes), arr), self.comm._handle)
+
     def reset(self) -> None:
         """Forgets the error-feedback state."""
         _check(L.compressor_reset(self._h()), self.comm._handle)

@@ -141,6 +141,14 @@ reduce_scatter_compressed_stream = _proto("ccl_reduce_scatter_compressed_stream"
 compressor_create = _proto("ccl_compressor_create", comm_t, c_char_p, c_size_t, c_int, P(comp_t))
 compressor_destroy = _proto("ccl_compressor_destroy", comp_t)
 compressor_reset = _proto("ccl_compressor_reset", comp_t)
+
+
+class Tensor(ctypes.Structure):
+    """ccl_tensor_t: one tensor of a compressor's layout."""
+    _fields_ = [("count", c_size_t), ("rows", c_size_t), ("cols", c_size_t)]
+
+
+compressor_set_layout = _proto("ccl_compressor_set_layout", comp_t, c_int, P(Tensor))
 compressor_save = _proto("ccl_compressor_save", comp_t, c_void_p, c_size_t, P(c_size_t))
 compressor_restore = _proto("ccl_compressor_restore", comp_t, c_void_p, c_size_t)
 compressor_get_stats = _proto("ccl_compressor_get_stats", comp_t, P(Stats))
