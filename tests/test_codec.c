@@ -361,6 +361,26 @@ static int test_topk_exact(void)
         if (!ok)
             return 0;
     }
+    /* Mid-size buffers (a layout's tensors) sample an eighth of their elements: exact too,
+     * with ties and with samples that see only large values or only zeros. */
+    static const size_t mids[] = {8192, 20011, 100003};
+    for (size_t t = 0; t < 3; t++) {
+        size_t n = mids[t], k = n / 100, st = n / (n / 8);
+        float *x = randvec(n, 200 + t, 1.0f);
+        int ok = topk_matches_reference(x, n, k);
+        for (size_t i = 0; i < n; i += 13)
+            x[i] = 0.999f;
+        ok = ok && topk_matches_reference(x, n, k);
+        for (size_t i = st / 2; i < n; i += st)
+            x[i] = 10.0f;
+        ok = ok && topk_matches_reference(x, n, k);
+        for (size_t i = st / 2; i < n; i += st)
+            x[i] = 0.0f;
+        ok = ok && topk_matches_reference(x, n, k);
+        free(x);
+        if (!ok)
+            return 0;
+    }
     /* Large buffers take a threshold from a strided sample (every n / 65536-th element):
      * exact whatever the values, including those that fool the sample. */
     const size_t n = 1000003, stride = n / 65536;

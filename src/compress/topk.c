@@ -5,8 +5,9 @@
  * pass (ccl_sparse_collect) gathers every element with |x| >= t, and a quickselect on their
  * (magnitude, index) keys picks the k. When at least k reach t, the k largest of all are
  * among them, so the result is exact whatever the sample; a sample that misses (fewer than
- * k reach t) only costs another pass with a lower t. Small buffers, and ratios above 1/8,
- * go straight to a quickselect on every key. */
+ * k reach t) only costs another pass with a lower t. The sample is 65536 magnitudes of a
+ * large buffer, an eighth of a smaller one (a layout's tensors); buffers under 8192
+ * elements, and ratios above 1/8, go straight to a quickselect on every key. */
 #include "compress/sparse.h"
 
 #include <math.h>
@@ -40,11 +41,19 @@ static ccl_result_t select_among(const float *src, uint32_t *cand, size_t n, siz
     return CCL_SUCCESS;
 }
 
+/* How many magnitudes to sample from count elements: TOPK_SAMPLES from large buffers, an
+ * eighth of smaller ones (a layout's tensors), so that the sample stays cheap beside the
+ * pass that collects the candidates. */
+static size_t sample_size(size_t count)
+{
+    return count >= 4 * (size_t)TOPK_SAMPLES ? TOPK_SAMPLES : count / 8;
+}
+
 /* A strided sample of the magnitudes (ccl_mag_bits), as keys for ccl_kth_largest; returns
  * its size. */
 static size_t take_sample(const float *src, size_t count, uint64_t *s)
 {
-    size_t stride = count / TOPK_SAMPLES, ns = count / stride;
+    size_t stride = count / sample_size(count), ns = count / stride;
     for (size_t j = 0; j < ns; j++)
         s[j] = (uint64_t)ccl_mag_bits(src[j * stride + stride / 2]) << 32;
     return ns;
@@ -66,7 +75,7 @@ static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32
     uint64_t *s = NULL;
     size_t cap = 4 * k + 64, n = 0;
     if ((idx = malloc(cap * sizeof(uint32_t))) == NULL ||
-        (s = malloc(TOPK_SAMPLES * 2 * sizeof(uint64_t))) == NULL)
+        (s = malloc(2 * sample_size(count) * sizeof(uint64_t))) == NULL)
         goto nomem;
     const size_t ns = take_sample(src, count, s);
     uint32_t t;
@@ -107,7 +116,8 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
 {
     size_t k = ccl_sparse_k(p, count);
     uint32_t *idx = NULL;
-    if (k > 0 && k < count && count >= 4 * (size_t)TOPK_SAMPLES && k <= count / 8) {
+    /* Sampled where the sample is worth it (1024 magnitudes or more) and k is a small part. */
+    if (k > 0 && k < count && count >= 8192 && k <= count / 8) {
         CCL_CHECK(topk_select(src, count, k, &idx));
     } else {
         if ((idx = malloc(CCL_MAX(count, (size_t)1) * sizeof(uint32_t))) == NULL)
