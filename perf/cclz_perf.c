@@ -87,6 +87,57 @@ static void parse_robust(const char *s)
 }
 static ccl_stream_t stream;   /* -G 1: the rank's stream */
 
+/* -L: the tensors of a shapes file; -S 1: a compressor per tensor. */
+static ccl_tensor_t *tensors;
+static int ntensors;
+static ccl_compressor_t *tcomps;
+static ccl_request_t *treqs;
+
+/* Reads a shapes file: one tensor per line, its dimensions; '#' lines are comments. A tensor
+ * of two or more dimensions is a matrix of its first by the rest. Returns the total. */
+static size_t read_shapes(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    size_t total = 0;
+    if (f == NULL) {
+        fprintf(stderr, "cclz_perf: -L %s: cannot open it\n", path);
+        exit(2);
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        size_t dims[8], nd = 0, count = 1;
+        char *s = line, *end;
+        if (line[0] == '#')
+            continue;
+        for (unsigned long long d; nd < 8 && (d = strtoull(s, &end, 10), end != s); s = end)
+            dims[nd++] = (size_t)d;
+        if (nd == 0)
+            continue;
+        for (size_t k = 0; k < nd; k++)
+            count *= dims[k];
+        tensors = realloc(tensors, (size_t)(ntensors + 1) * sizeof(*tensors));
+        tensors[ntensors++] = (ccl_tensor_t){count, nd >= 2 ? dims[0] : 0,
+                                             nd >= 2 ? count / dims[0] : 0};
+        total += count;
+    }
+    fclose(f);
+    return total;
+}
+
+/* -S 1: every tensor's call, nonblocking, then all waited for (as a per-parameter hook). */
+static ccl_result_t run_separate(const float *in, float *out, ccl_redop_t op, ccl_comm_t comm)
+{
+    size_t off = 0;
+    for (int t = 0; t < ntensors; t++) {
+        ccl_result_t r = ccl_iallreduce_compressed(in + off, out + off, tensors[t].count,
+                                                   CCL_FLOAT32, op, tcomps[t], comm, &treqs[t]);
+        if (r != CCL_SUCCESS)
+            return r;
+        off += tensors[t].count;
+    }
+    return ccl_waitall(ntensors, treqs);
+}
+
 static ccl_result_t run_once(const perf_opts_t *o, const void *in, void *out, size_t count,
                              ccl_comm_t comm)
 {
@@ -109,6 +160,8 @@ static ccl_result_t run_once(const perf_opts_t *o, const void *in, void *out, si
     }
     if (o->coll == P_ROBUST)
         return ccl_allreduce_robust(in, out, count, dt, &robust, comp, comm);
+    if (tcomps != NULL)
+        return run_separate(in, out, op, comm);
     if (comp != NULL && o->coll == P_ALLREDUCE)
         return ccl_allreduce_compressed(in, out, count, dt, op, comp, comm);
     if (comp != NULL && o->coll == P_ALLGATHER)
@@ -183,6 +236,13 @@ int main(int argc, char **argv)
             parse_robust(o.robust);
         o.check = 0;
     }
+    if (o.layout != NULL) {
+        if (o.compress == NULL || o.coll != P_ALLREDUCE || o.dtype != P_F32 || o.device) {
+            fprintf(stderr, "cclz_perf: -L takes -z and a host float allreduce\n");
+            return 2;
+        }
+        o.min_bytes = o.max_bytes = read_shapes(o.layout) * sizeof(float);
+    }
     CHECK_CCL(ccl_comm_init_from_env(&comm));
     ccl_comm_rank(comm, &rank);
     ccl_comm_size(comm, &p);
@@ -190,6 +250,9 @@ int main(int argc, char **argv)
         perf_header(&o, "cclz", p);
     if (rank == 0 && o.coll == P_ROBUST)
         printf("# rule %s\n", o.robust != NULL ? o.robust : "nna:1");
+    if (rank == 0 && o.layout != NULL)
+        printf("# layout %s: %d tensors, %s\n", o.layout, ntensors,
+               o.separate ? "one compressor and call per tensor" : "one call");
 
     size_t dts = perf_dtype_sizes[o.dtype];
     size_t maxb = o.max_bytes + (size_t)p * dts;
@@ -216,6 +279,15 @@ int main(int argc, char **argv)
             dev_copy(din, in, in_elems * dts);
         if (o.compress != NULL)
             CHECK_CCL(ccl_compressor_create(comm, o.compress, in_elems, dt_map[o.dtype], &comp));
+        if (o.layout != NULL && !o.separate)
+            CHECK_CCL(ccl_compressor_set_layout(comp, ntensors, tensors));
+        if (o.layout != NULL && o.separate) {
+            tcomps = calloc((size_t)ntensors, sizeof(*tcomps));
+            treqs = calloc((size_t)ntensors, sizeof(*treqs));
+            for (int t = 0; t < ntensors; t++)
+                CHECK_CCL(ccl_compressor_create(comm, o.compress, tensors[t].count, CCL_FLOAT32,
+                                                &tcomps[t]));
+        }
 
         for (int i = 0; i < o.warmup; i++)
             CHECK_CCL(run_once(&o, din, dout, count, comm));
@@ -242,6 +314,12 @@ int main(int argc, char **argv)
         wrong_all = comp != NULL ? -1 : (long)wa;
         ccl_compressor_destroy(comp);
         comp = NULL;
+        for (int t = 0; tcomps != NULL && t < ntensors; t++)
+            ccl_compressor_destroy(tcomps[t]);
+        free(tcomps);
+        free(treqs);
+        tcomps = NULL;
+        treqs = NULL;
         if (rank == 0)
             perf_row(&o, out_elems * dts, count, us_max, p, wrong_all);
         if (wrong_all > 0 && rank == 0)

@@ -38,6 +38,8 @@ typedef struct {
     const char *json;
     const char *compress;   /* cclz_perf -z: a compressor spec; NULL = exact calls */
     const char *robust;     /* cclz_perf -t robust -R: [arc+][nnm+]RULE[:F] */
+    const char *layout;     /* cclz_perf -L: a shapes file, the compressor's tensors */
+    int separate;           /* cclz_perf -S 1: one compressor and call per tensor instead */
     FILE *json_fp;
     int json_rows;
 } perf_opts_t;
@@ -70,7 +72,7 @@ static inline void perf_usage(const char *prog)
             "usage: %s [-np N] [-b MIN] [-e MAX] [-f FACTOR] [-n ITERS] [-w WARMUP] [-c 0|1]\n"
             "          [-t allreduce|allgather|reduce_scatter|broadcast] [-d float|double|int32|int64]\n"
             "          [-o sum|min|max] [-i ints|normal] [-J FILE.json] [-z SPEC] [-G 0|1]\n"
-            "          [-t robust -R [arc+][nnm+]RULE[:F]]\n"
+            "          [-t robust -R [arc+][nnm+]RULE[:F]] [-L SHAPES [-S 0|1]]\n"
             "-z SPEC (cclz_perf): ccl_allreduce_compressed / ccl_allgather_compressed /\n"
             "ccl_reduce_scatter_compressed (-t) with a compressor of that spec ('int:bits=8',\n"
             "'dgc:ratio=0.001', 'auto'); #wrong is then -1\n"
@@ -78,6 +80,10 @@ static inline void perf_usage(const char *prog)
             "-t robust (cclz_perf): ccl_allreduce_robust with -R's rule (nna, median, krum, ...;\n"
             "default nna:1), exact or with -z's compressor; sizes are one rank's vector, busbw\n"
             "counts the nranks - 1 vectors each rank receives; results not checked.\n"
+            "-L SHAPES (cclz_perf, with -z): the buffer is the tensors of a shapes file (one\n"
+            "per line, its dimensions; perf/shapes/resnet50.txt), its size their total, and\n"
+            "the compressor is told them (ccl_compressor_set_layout); -S 1 instead makes one\n"
+            "compressor per tensor and issues one nonblocking call per tensor.\n"
             "-G 1 (cclz_perf built with CUDA): send and receive buffers in GPU memory (device 0,\n"
             "or CCLZ_PERF_DEVICE), through the *_stream calls on a stream of the rank's own.\n"
             "-i normal: normally distributed inputs (float types; results not checked) instead\n"
@@ -111,6 +117,8 @@ static inline void perf_parse(int argc, char **argv, perf_opts_t *o, int allow_n
         else if (strcmp(a, "-J") == 0) o->json = v;
         else if (strcmp(a, "-z") == 0) o->compress = v;
         else if (strcmp(a, "-G") == 0 && allow_np) o->device = atoi(v);
+        else if (strcmp(a, "-L") == 0 && allow_np) o->layout = v;
+        else if (strcmp(a, "-S") == 0 && allow_np) o->separate = atoi(v);
         else perf_usage(argv[0]);
         i++;
     }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# layout_bench.sh: one compressed allreduce of ResNet-50's gradient (its 161 tensors,
+# perf/shapes/resnet50.txt, 102 MB float32) on 4 emulated hosts at 1 Gbit/s
+# (perf/netns_cluster.sh), side by side: flat (the buffer as one vector), with the layout
+# (ccl_compressor_set_layout: per-tensor selection, one call) and as 161 separate compressed
+# calls (one compressor per tensor, nonblocking, as a per-parameter hook issues them), for
+# top-k 1% and DGC 0.1%. Output to perf/results/layout/bench_<H>hosts.txt.
+#   perf/layout_bench.sh [H]               (default: 4)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+h=${1:-4}
+out=$here/results/layout
+mkdir -p "$out"
+log=$out/bench_${h}hosts.txt
+shapes=$here/shapes/resnet50.txt
+: >"$log"
+echo "# $h hosts, 1 Gbit/s, ResNet-50's 161 tensors, $(date -u +%F), $(nproc) cores" | tee -a "$log"
+for spec in topk:ratio=0.01 dgc:ratio=0.001; do
+    for mode in flat layout separate; do
+        case $mode in
+            flat) extra=(-b 102228128 -e 102228128) ;;
+            layout) extra=(-L "$shapes") ;;
+            separate) extra=(-L "$shapes" -S 1) ;;
+        esac
+        echo "## $spec $mode" | tee -a "$log"
+        "$here/netns_cluster.sh" -n "$h" -r 1gbit -- "$here/cclz_perf" -n 3 -w 1 -c 0 -i normal \
+            -z "$spec" "${extra[@]}" 2>&1 | grep -E '^ +[0-9]' | tee -a "$log"
+    done
+done
