@@ -226,12 +226,13 @@ const char *ccl_compressor_spec(ccl_compressor_t comp);
 
 /* A compressor's buffer is often many tensors (a DDP bucket holds a model's parameters).
  * Told them, in order, a codec treats each on its own: the sparse codecs (topk, randomk,
- * dgc, threshold) keep k = ratio x a tensor's count (at least 1) in every tensor, as if each
+ * dgc) keep k = ratio x a tensor's count (at least 1) in every tensor, as if each
  * were compressed alone (each with a seed of its own), in one message of buffer-wide
  * indices. rows and cols give a tensor's 2-D shape (0, 0: none; a convolution's as
  * out x in*kh*kw). Counts of at least 1 that sum to the compressor's count, and shapes that
  * hold their counts, are required; anything else is refused with CCL_ERR_INVALID_ARG naming
- * the fault, before anything is sent. So far dense codecs and PowerSGD refuse a layout of
+ * the fault, before anything is sent. cast and threshold, which work per element, take one
+ * and change nothing. So far the other dense codecs and PowerSGD refuse a layout of
  * more than one tensor (CCL_ERR_UNSUPPORTED), as do algorithms that encode pieces of the
  * buffer (a layout needs sparse_allgather) and a fixed k=. Local and immediate; every rank
  * must set the same (it joins every call's signature and the checkpoint's identity, so a

@@ -1042,6 +1042,18 @@ static int t_layout(ccl_comm_t comm, int rank, int p)
           REFUSED(rd, nt, lay, CCL_ERR_UNSUPPORTED, "sparse_allgather") &&
           REFUSED(fk, nt, lay, CCL_ERR_INVALID_ARG, "k=10") &&
           ccl_compressor_set_layout(i8, 1, (ccl_tensor_t[]){{n, 0, 0}}) == CCL_SUCCESS;
+    /* cast and threshold work per element: a layout is taken and changes no bit. */
+    static const char *const per_element[] = {"cast:type=bf16", "threshold:t=0.5"};
+    for (int e = 0; e < 2; e++) {
+        ccl_compressor_t x = mk(comm, per_element[e], n, CCL_FLOAT32),
+                         y = mk(comm, per_element[e], n, CCL_FLOAT32);
+        ok &= ccl_compressor_set_layout(x, nt, lay) == CCL_SUCCESS &&
+              ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, x, comm) == CCL_SUCCESS &&
+              ccl_allreduce_compressed(g, want, n, CCL_FLOAT32, CCL_SUM, y, comm) == CCL_SUCCESS &&
+              memcmp(out, want, n * sizeof(float)) == 0;
+        ccl_compressor_destroy(x);
+        ccl_compressor_destroy(y);
+    }
 #undef REFUSED
     ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
     free(many);
@@ -1079,7 +1091,7 @@ static const char *const names[] = {
     "counts 0 and 1 with every codec (powersgd too), auto and none",
     "traffic counters: calls, refused steps, bytes in, bytes sent (8-bit under 0.35x the exact ring's)",
     "reduce-scatter: int8, int4, qsgd, topk within one quantization; classic EF telescopes; fp16 exact, in place (_stream entry), none and auto as the exact one; NaN skips everywhere; powersgd, EF21, bad counts refused; nonblocking = blocking; half the allreduce's traffic",
-    "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; bad layouts refused naming the fault",
+    "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; cast and threshold unchanged; bad layouts refused naming the fault",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))

@@ -141,6 +141,20 @@ int main(int argc, char **argv)
     }
     printf("Or the whole spec \"auto\" or \"none\". \"auto\" measures its model per "
            "communicator: cclz_info --measure under a launcher prints it.\n");
+    printf("\nLayouts (ccl_compressor_set_layout: the tensors a compressor's buffer holds, "
+           "each a count and a rows x cols shape or none):\n");
+    for (int i = 0; ccl_codecs[i] != NULL; i++) {
+        const ccl_codec_ops_t *ops = ccl_codecs[i];
+        const int elementwise = ops->id == CCL_CODEC_ID_CAST || ops->id == CCL_CODEC_ID_THRESHOLD;
+        printf("  %-10s %s\n", ops->name,
+               elementwise ? "works per element: takes a layout, which changes nothing"
+               : (ops->flags & CCL_CODEC_SPARSE)
+                   ? "selects in every tensor on its own (k = ratio x its count, at least 1; "
+                     "a seed per tensor), one message of buffer-wide indices"
+                   : "refuses a layout of several tensors (not yet: scales per tensor)");
+    }
+    printf("  %-10s %s\n", "powersgd", "refuses a layout of several tensors (not yet: a matrix "
+           "per tensor)");
 
     const ccl_tuning_t *tun = &ccl_tuning_default;
     printf("\nCost model (a new communicator's): alpha %.1f us, %.2f GB/s link, %.2f GB/s "

@@ -68,8 +68,9 @@ size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count)
 static int by_tensor(const ccl_codec_t *codec, size_t count)
 {
     const ccl_layout_t *lay = codec->params.layout;
+    /* threshold decides per element: the same bits whole. */
     return lay != NULL && lay->n > 1 && lay->total == count &&
-           (codec->ops->flags & CCL_CODEC_SPARSE);
+           (codec->ops->flags & CCL_CODEC_SPARSE) && codec->ops->id != CCL_CODEC_ID_THRESHOLD;
 }
 
 /* The most elements a by-tensor encoding keeps: every tensor's k (DGC's at the first stage of

@@ -149,7 +149,8 @@ ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec);
 size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count);
 
 /* Header + payload. `seed` must be the same on every rank for codecs that need it. With a
- * layout (params.layout) and count its total, a sparse codec encodes every tensor alone, with
+ * layout (params.layout) and count its total, a sparse codec that selects (topk, randomk,
+ * dgc; threshold decides per element) encodes every tensor alone, with
  * a seed of its own drawn from `seed` and its index, and writes one message of buffer-wide
  * indices: each tensor keeps k = ratio x its count (at least 1), as if encoded alone. */
 CCL_NODISCARD

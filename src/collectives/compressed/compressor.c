@@ -357,9 +357,14 @@ static ccl_result_t layout_check(const struct ccl_compressor *c, int n, const cc
                              "the buffer holds %zu", sum, c->count);
     if (n <= 1 || c->kind == CCL_COMP_NONE)
         return CCL_SUCCESS;
+    /* cast and threshold work element by element: a layout changes nothing for them. */
+    if (c->kind == CCL_COMP_STREAM && (c->codec.ops->id == CCL_CODEC_ID_CAST ||
+                                       c->codec.ops->id == CCL_CODEC_ID_THRESHOLD))
+        return CCL_SUCCESS;
     if (c->kind != CCL_COMP_STREAM || !(c->codec.ops->flags & CCL_CODEC_SPARSE))
         return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: the sparse codecs (topk, "
-                             "randomk, dgc, threshold) take one so far; %s does not yet",
+                             "randomk, dgc) take one so far, and cast and threshold, which "
+                             "work per element; %s does not yet",
                              c->kind == CCL_COMP_LOWRANK ? "powersgd" : c->codec.ops->name);
     if (c->codec.params.k != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: k=%u fixes k for the whole "
