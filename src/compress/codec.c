@@ -68,9 +68,8 @@ size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count)
 static int by_tensor(const ccl_codec_t *codec, size_t count)
 {
     const ccl_layout_t *lay = codec->params.layout;
-    /* threshold decides per element: the same bits whole. */
-    return lay != NULL && lay->n > 1 && lay->total == count &&
-           (codec->ops->flags & CCL_CODEC_SPARSE) && codec->ops->id != CCL_CODEC_ID_THRESHOLD;
+    /* threshold decides per element (no select): the same bits whole. */
+    return lay != NULL && lay->n > 1 && lay->total == count && codec->ops->select != NULL;
 }
 
 /* The most elements a by-tensor encoding keeps: every tensor's k (DGC's at the first stage of
@@ -98,60 +97,45 @@ static uint64_t tensor_seed(uint64_t seed, int t)
     return ccl_hash64(key, sizeof(key), 0x6c61796fULL);
 }
 
+/* Every tensor's selection (the codec's select, with the tensor's own seed), then one payload
+ * of the kept elements of the whole buffer, recon written whole as encode writes it. */
 static ccl_result_t encode_by_tensor(const ccl_codec_t *codec, const float *src, size_t count,
                                      uint64_t seed, uint8_t *dst, size_t *len_p, float *recon)
 {
     const ccl_layout_t *lay = codec->params.layout;
-    ccl_codec_t one = *codec;
-    one.params.layout = NULL;
-    size_t biggest = 0, kmax = by_tensor_kmax(codec), k = 0;
-    for (int t = 0; t < lay->n; t++)
-        biggest = CCL_MAX(biggest, lay->count[t]);
-    size_t tcap = ccl_codec_max_encoded_size(&one, biggest);
-    uint8_t *tmp = malloc(tcap);
+    const size_t kmax = by_tensor_kmax(codec);
     uint32_t *idx = malloc(CCL_MAX(kmax, (size_t)1) * sizeof(uint32_t));
-    float *val = malloc(CCL_MAX(kmax, (size_t)1) * sizeof(float));
+    size_t k = 0;
     ccl_result_t res = CCL_SUCCESS;
-    if (tmp == NULL || idx == NULL || val == NULL) {
-        res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "%s: no memory for a layout's encoding",
-                            codec->ops->name);
-        goto out;
-    }
+    if (idx == NULL)
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "%s: no memory for a layout's encoding",
+                             codec->ops->name);
     for (int t = 0; t < lay->n && res == CCL_SUCCESS; t++) {
         const size_t off = lay->off[t];
-        size_t tlen, kt = 0;
         uint32_t *ti = NULL;
-        float *tv = NULL;
-        res = ccl_codec_encode(&one, src + off, lay->count[t], tensor_seed(seed, t), tmp, tcap,
-                               &tlen, recon != NULL ? recon + off : NULL);
-        if (res != CCL_SUCCESS)
-            break;
-        res = ccl_codec_read_sparse(tmp, tlen, lay->count[t], &ti, &tv, &kt);
+        size_t kt = 0;
+        res = codec->ops->select(&codec->params, src + off, lay->count[t], tensor_seed(seed, t),
+                                 &ti, &kt);
         if (res == CCL_SUCCESS && k + kt > kmax)
             res = ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: tensor %d kept %zu elements, more "
                                 "than its bound", codec->ops->name, t, kt);
-        for (size_t j = 0; res == CCL_SUCCESS && j < kt; j++) {
+        for (size_t j = 0; res == CCL_SUCCESS && j < kt; j++)
             idx[k + j] = (uint32_t)(ti[j] + off);
-            val[k + j] = tv[j];
-        }
         if (res == CCL_SUCCESS)
             k += kt;
         free(ti);
-        free(tv);
     }
     if (res == CCL_SUCCESS) {
         ccl_wire_hdr_t h = {.codec_id = (uint8_t)codec->ops->id, .count = count, .seed = seed};
         size_t plen = 0;
-        ccl_sparse_write_list(val, count, idx, 0, k, codec->params.fp16_values,
-                              dst + CCL_WIRE_HDR_LEN, &plen, h.params);
+        ccl_sparse_write(src, count, idx, k, codec->params.fp16_values, 1,
+                         dst + CCL_WIRE_HDR_LEN, &plen, h.params, recon,
+                         codec->params.fb_residual);
         h.payload_len = (uint32_t)plen;
         ccl_wire_put(dst, &h);
         *len_p = CCL_WIRE_HDR_LEN + plen;
     }
-out:
-    free(tmp);
     free(idx);
-    free(val);
     return res;
 }
 

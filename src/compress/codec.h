@@ -123,6 +123,12 @@ typedef struct ccl_codec_ops {
      * decoding, so that a payload that passes decodes without error. NULL if none. */
     ccl_result_t (*check)(const uint8_t *payload, size_t len, const uint32_t hdr_params[2],
                           size_t count);
+    /* Sparse codecs that choose their elements (topk, randomk, dgc): the indices encode
+     * would keep, ascending, in *idx_p (malloc'd; NULL where k is 0), after the same checks
+     * (non-finite input: CCL_ERR_INVALID_ARG). encode is this and ccl_sparse_write. NULL for
+     * the others. */
+    ccl_result_t (*select)(const ccl_codec_params_t *p, const float *src, size_t count,
+                           uint64_t seed, uint32_t **idx_p, size_t *k_p);
     /* CCL_CODEC_SHARED_SCALE codecs only: this rank's scale for src (finite input). */
     float (*local_scale)(const ccl_codec_params_t *p, const float *src, size_t count);
 } ccl_codec_ops_t;

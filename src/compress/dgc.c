@@ -75,28 +75,30 @@ void ccl_dgc_plan(const ccl_codec_params_t *p, size_t count, uint64_t seed, size
     *off = st > 1 ? (size_t)(ccl_rng64(seed, 0) % st) : 0;
 }
 
-static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, size_t count,
-                               uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
-                               uint32_t hp[2], float *recon)
+static ccl_result_t dgc_choose(const ccl_codec_params_t *p, const float *src, size_t count,
+                               uint64_t seed, uint32_t **idx_p, size_t *k_p)
 {
     size_t k = ccl_sparse_k(p, count), stride, ns, n = 0, bad = count;
     uint32_t *idx = NULL, thr = 0;
     uint64_t *keys = NULL;
     ccl_result_t res = CCL_ERR_NO_MEMORY;
-    if (count == 0) {
-        ccl_sparse_write(src, 0, NULL, 0, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
+    *idx_p = NULL;
+    *k_p = 0;
+    if (count == 0)
         return CCL_SUCCESS;
-    }
     if (k >= count) { /* ratio 1: everything, no sampling */
         if ((idx = malloc(count * sizeof(uint32_t))) == NULL)
             goto out;
         for (size_t i = 0; i < count; i++)
             idx[i] = (uint32_t)i;
         bad = ccl_sparse_first_nonfinite(src, count, NULL, 0, 0);
-        if (bad == count)
-            ccl_sparse_write(src, count, idx, count, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
-        free(idx);
-        return bad == count ? CCL_SUCCESS : ccl_nonfinite_error("dgc", bad);
+        if (bad < count) {
+            free(idx);
+            return ccl_nonfinite_error("dgc", bad);
+        }
+        *idx_p = idx;
+        *k_p = count;
+        return CCL_SUCCESS;
     }
     size_t ks, off;
     ccl_dgc_plan(p, count, seed, &stride, &ks, &off);
@@ -155,7 +157,9 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
     } else {
         n = CCL_MIN(n, k); /* the first k in index order */
     }
-    ccl_sparse_write(src, count, idx, n, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
+    *idx_p = idx;
+    *k_p = n;
+    idx = NULL;
     res = CCL_SUCCESS;
 out:
     free(idx);
@@ -165,10 +169,23 @@ out:
     return res == CCL_SUCCESS ? res : ccl_set_error(NULL, res, "dgc: no memory for %zu elements", count);
 }
 
+static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, size_t count,
+                               uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
+                               uint32_t hp[2], float *recon)
+{
+    uint32_t *idx = NULL;
+    size_t k = 0;
+    (void)cap;
+    CCL_CHECK(dgc_choose(p, src, count, seed, &idx, &k));
+    ccl_sparse_write(src, count, idx, k, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
+    free(idx);
+    return CCL_SUCCESS;
+}
+
 const ccl_codec_ops_t ccl_codec_dgc = {
     .size = sizeof(ccl_codec_ops_t), .name = "dgc", .id = CCL_CODEC_ID_DGC,
     .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE,
     .desc = "DGC: top-k by a threshold from a strided sample, refined; (index, value) pairs",
     .params = dgc_params, .max_payload = dgc_max_payload,
-    .encode = dgc_encode, .decode = ccl_sparse_decode,
+    .encode = dgc_encode, .decode = ccl_sparse_decode, .select = dgc_choose,
 };

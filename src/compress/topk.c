@@ -110,12 +110,12 @@ nomem:
     return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu elements", count);
 }
 
-static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, size_t count,
-                                uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
-                                uint32_t hp[2], float *recon)
+static ccl_result_t topk_choose(const ccl_codec_params_t *p, const float *src, size_t count,
+                                uint64_t seed, uint32_t **idx_p, size_t *k_p)
 {
     size_t k = ccl_sparse_k(p, count);
     uint32_t *idx = NULL;
+    (void)seed;
     /* Sampled where the sample is worth it (1024 magnitudes or more) and k is a small part. */
     if (k > 0 && k < count && count >= 8192 && k <= count / 8) {
         CCL_CHECK(topk_select(src, count, k, &idx));
@@ -134,6 +134,19 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
             return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "topk: no memory for %zu keys", count);
         }
     }
+    *idx_p = idx;
+    *k_p = k;
+    return CCL_SUCCESS;
+}
+
+static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, size_t count,
+                                uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
+                                uint32_t hp[2], float *recon)
+{
+    uint32_t *idx = NULL;
+    size_t k = 0;
+    (void)cap;
+    CCL_CHECK(topk_choose(p, src, count, seed, &idx, &k));
     ccl_sparse_write(src, count, idx, k, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
     free(idx);
     return CCL_SUCCESS;
@@ -143,5 +156,5 @@ const ccl_codec_ops_t ccl_codec_topk = {
     .flags = CCL_CODEC_SPARSE | CCL_CODEC_CHECKS_FINITE,
     .desc = "exact top-k by magnitude, (index, value) pairs",
     .params = topk_params, .max_payload = topk_max_payload,
-    .encode = topk_encode, .decode = ccl_sparse_decode,
+    .encode = topk_encode, .decode = ccl_sparse_decode, .select = topk_choose,
 };
