@@ -133,6 +133,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per rank")
     ap.add_argument("--warmup-epochs", type=int, default=1,
                     help="pufferfish: full-rank epochs before the factorization")
+    ap.add_argument("--rank-ratio", type=float, default=0.25,
+                    help="pufferfish: each factorized layer's rank, as a fraction of its "
+                         "smaller dimension")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -156,7 +159,7 @@ def main() -> None:
             # Factorize from the warmed-up weights (the same on every rank); the
             # parameters are new, so DDP, the hook and the optimizer are made again.
             state.close()
-            model = cclz.torch.lowrank.factorize(model, rank_ratio=0.25)
+            model = cclz.torch.lowrank.factorize(model, rank_ratio=args.rank_ratio)
             ddp, state, opt = wrap(model, METHODS[args.method], comm, args)
         order = torch.randperm(len(ytr), generator=gen)
         if args.hetero:
