@@ -284,12 +284,16 @@ static ccl_result_t leave(struct ccl_reqq *q, ccl_result_t res, const char *erro
 {
     struct ccl_comm *comm = q->comm;
     int orphan_done = comm == NULL && q->live == NULL;
+    /* The message goes on comm while this thread still counts as a waiter: an abort in
+     * another thread frees comm only once no waiter is left. */
+    if (res < 0)
+        ccl_set_error(comm, res, "%s", error);
     q->waiters--;
     pthread_cond_broadcast(&q->changed);
     pthread_mutex_unlock(&q->mu);
     if (orphan_done)
         queue_free(q);
-    return res < 0 ? ccl_set_error(comm, res, "%s", error) : res;
+    return res;
 }
 
 ccl_result_t ccl_wait(ccl_request_t *req_p)
