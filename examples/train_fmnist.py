@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """train_fmnist.py: data-parallel training of a small CNN on Fashion-MNIST (Debian's
 dataset-fashion-mnist) with DDP, the gradients averaged by Gloo (the reference) or by cclz's
-DDP hook with a compressor per parameter.
+DDP hook with a compressor per parameter (topk-flat and dgc-flat: one per bucket, the bucket
+as one vector; topk-layout: one per bucket told its tensors).
 
     cclz_run -np 4 /usr/bin/python3 examples/train_fmnist.py --method int8 --epochs 3
     torchrun --nproc_per_node 4 examples/train_fmnist.py --method dgc
@@ -44,7 +45,12 @@ METHODS = {
     "powersgd": "powersgd:rank=4", "sign": "sign:scale=l1",
     "topk-ef21": "topk:ratio=0.01,ef=ef21", "topk-ef21w": "topk:ratio=0.01,ef=ef21w",
     "pufferfish": "none",
+    # The bucket as one vector (the flat baseline of per-tensor selection), and one call per
+    # bucket told its tensors: the hook's per= (PER below); the others go per tensor.
+    "topk-flat": "topk:ratio=0.01", "dgc-flat": "dgc:ratio=0.001",
+    "topk-layout": "topk:ratio=0.01",
 }
+PER = {"topk-flat": "bucket", "dgc-flat": "bucket", "topk-layout": "layout"}
 
 
 def load(kind: str):
@@ -102,7 +108,7 @@ class Net(nn.Module):
         return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 
-def wrap(model: nn.Module, spec, comm: "cclz.Communicator", args):
+def wrap(model: nn.Module, spec, comm: "cclz.Communicator", args, per: str = "tensor"):
     """DDP over model with cclz's hook for spec (None: Gloo's allreduce), and its optimizer."""
     ddp = nn.parallel.DistributedDataParallel(model)
     state = None
@@ -115,7 +121,7 @@ def wrap(model: nn.Module, spec, comm: "cclz.Communicator", args):
                 return f"{base},rows={p.shape[0]}" if p.dim() >= 2 else "none"
             spec = powersgd
         state = cclz.torch.CompressionState(spec, comm=comm, min_bytes=args.min_bytes,
-                                            model=model)
+                                            model=model, per=per)
         ddp.register_comm_hook(state, cclz.torch.allreduce_hook)
     # DGC keeps momentum (corrected) inside its compressors: cclz.torch.sgd gives the
     # optimizer none then.
@@ -146,7 +152,8 @@ def main() -> None:
                             rank=rank, world_size=size)
     torch.manual_seed(0)
     model = Net()
-    ddp, state, opt = wrap(model, METHODS[args.method], comm, args)
+    ddp, state, opt = wrap(model, METHODS[args.method], comm, args,
+                           PER.get(args.method, "tensor"))
 
     xtr, ytr = load("train")
     xte, yte = load("t10k")

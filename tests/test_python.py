@@ -294,6 +294,34 @@ report(ok8 and len(st8._compressors) >= 2,
        f"DDP hook, int:bits=8: within 0.05 of plain DDP after 4 steps, "
        f"{len(st8._compressors)} gradients compressed, each by its own compressor")
 
+# One compressor per bucket told its tensors = a compressor per tensor, bit for bit (top-k
+# selects per tensor either way; every gradient compressed: min_bytes 0), over the first
+# step: DDP rebuilds its buckets after it, which restarts a bucket's state (not a tensor's).
+def train_per(per, steps=1):
+    model = make_model()
+    ddp = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.1)
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
+    st = cclz.torch.CompressionState("topk:ratio=0.05", comm=comm, min_bytes=0,
+                                     model=ddp.module, per=per)
+    ddp.register_comm_hook(st, cclz.torch.allreduce_hook)
+    for s in range(steps):
+        xb, yb = batches[s % len(batches)]
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(ddp(xb), yb).backward()
+        opt.step()
+    return params(ddp), st
+
+
+p_tensor, _ = train_per("tensor")
+p_layout, st_layout = train_per("layout")
+p_bucket, _ = train_per("bucket")
+report(torch.equal(p_tensor, p_layout) and not torch.equal(p_tensor, p_bucket) and
+       all(k.startswith("bucket") for k in st_layout._compressors),
+       "DDP hook, per='layout': one call per bucket = a compressor per tensor, bit for bit "
+       "(top-k, first step); per='bucket' (one vector) differs")
+report(raises(ValueError, cclz.torch.CompressionState, "topk", comm=comm, per="layer"),
+       "DDP hook: an unknown per= refused")
+
 _, _, _, finite = train("int:bits=8", 3, nan_step=1)
 report(finite == [True, False, True],
        "DDP hook: a NaN on one rank comes back as NaN on every rank (the step skipped "

@@ -46,15 +46,25 @@ class CompressionState:
     needs for each matrix's rows), the communicator (default: from the environment), the
     size below which a gradient goes exact, and a compressor per parameter, named after the
     model's parameters (give model=ddp.module; without it the names are shapes in order of
-    first sight, which a restart with the same model reproduces)."""
+    first sight, which a restart with the same model reproduces). per='layout' instead
+    gives each bucket one compressor told its tensors (one call per bucket, the sparse codecs
+    selecting in every tensor), per='bucket' one that sees the bucket as one vector (the
+    flat baseline); both key by bucket index, so DDP's bucket rebuild restarts their state."""
 
     def __init__(self, spec: Union[str, Callable[[torch.Tensor], str]] = "int:bits=8",
                  comm: Optional[Communicator] = None, min_bytes: int = 64 * 1024,
-                 model: Optional[torch.nn.Module] = None):
+                 model: Optional[torch.nn.Module] = None, per: str = "tensor"):
+        if per not in ("tensor", "layout", "bucket"):
+            raise ValueError(f"per={per!r}: 'tensor' (a compressor per parameter), 'layout' "
+                             f"(one per bucket, told its tensors) or 'bucket' (one per "
+                             f"bucket, the bucket as one vector)")
+        if per != "tensor" and callable(spec):
+            raise ValueError("a spec per parameter needs per='tensor'")
         self.spec = spec if isinstance(spec, str) else getattr(spec, "__name__", "custom")
         self._spec_of = spec if callable(spec) else (lambda p: spec)
         self.comm = comm if comm is not None else Communicator.from_env()
         self.min_bytes = min_bytes
+        self.per = per
         self._names = ({id(p): n for n, p in model.named_parameters()}
                        if model is not None else {})
         self._compressors: Dict[str, Compressor] = {}
@@ -73,6 +83,28 @@ class CompressionState:
         comp = self._compressors.get(key)
         if comp is None:
             comp = Compressor(self.comm, self._spec_of(param), grad.numel(), grad.dtype)
+            if key in self._loaded:
+                comp.load_state_dict(self._loaded.pop(key))
+            self._compressors[key] = comp
+        return comp
+
+    def bucket_compressor(self, index: int, buf: torch.Tensor,
+                          shapes: List[torch.Size]) -> Compressor:
+        """per='layout' or 'bucket': the compressor of bucket `index`, told its tensors'
+        shapes (per='layout'). DDP rebuilds its buckets after the first iterations: a bucket
+        that changed gets a new compressor, and its error feedback starts again (with
+        per='tensor' it survives)."""
+        key = f"bucket{index}"
+        sig = (buf.numel(), tuple(tuple(s) for s in shapes))
+        comp = self._compressors.get(key)
+        if comp is not None and getattr(comp, "_cclz_sig", None) != sig:
+            comp.close()
+            comp = None
+        if comp is None:
+            comp = Compressor(self.comm, self.spec, buf.numel(), buf.dtype)
+            if self.per == "layout":
+                comp.set_layout([tuple(s) for s in shapes])
+            setattr(comp, "_cclz_sig", sig)
             if key in self._loaded:
                 comp.load_state_dict(self._loaded.pop(key))
             self._compressors[key] = comp
@@ -137,12 +169,17 @@ def sgd(params: Any, state: Optional[CompressionState], lr: float, momentum: flo
 def allreduce_hook(state: CompressionState,
                    bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
     """The DDP comm hook: the bucket's average over ranks, each gradient compressed by its
-    parameter's compressor where it is a float tensor of at least state.min_bytes."""
+    parameter's compressor where it is a float tensor of at least state.min_bytes (with
+    per='layout' or 'bucket', the whole bucket in one call by the bucket's compressor)."""
     buf = bucket.buffer()
     params = bucket.parameters()
     works: List[Work] = []
     if sum(p.numel() for p in params) != buf.numel():  # not laid out as expected: whole
         works.append(state.comm.allreduce(buf, op="avg", async_op=True))
+        params = []
+    elif state.per != "tensor" and buf.is_floating_point():
+        comp = state.bucket_compressor(bucket.index(), buf, [p.shape for p in params])
+        works.append(comp.allreduce(buf, op="avg", async_op=True))
         params = []
     offset = 0
     for p in params:
