@@ -18,29 +18,23 @@ if ! { ./autogen.sh && ./configure -q --with-cuda=no CFLAGS="-O1 -g -fsanitize=a
     exit 1
 fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UCX_LOG_LEVEL=error
-for mode in 1 0; do
-    CCLZ_PROGRESS_THREAD=$mode tests/test_nb >"$tmp/run$mode.log" 2>&1
-    rc=$?
-    grep -E '^(PASS|FAIL)' "$tmp/run$mode.log" | sed 's/^PASS /PASS asan: /; s/^FAIL /FAIL asan: /'
-    if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)' "$tmp/run$mode.log"; then
-        grep -A12 'ERROR: ' "$tmp/run$mode.log" | head -40
-        echo "FAIL asan: AddressSanitizer or LeakSanitizer reported an error (CCLZ_PROGRESS_THREAD=$mode)"
-    elif [ "$rc" -ne 0 ]; then
-        echo "FAIL asan: test_nb exited with $rc (CCLZ_PROGRESS_THREAD=$mode)"
-    fi
-done
-# One test binary's run: its lines, and any sanitizer report or failing status.
+# One test binary's run, with settings (VAR=value ...): its lines, and any sanitizer report or
+# failing status.
 run_one() {
-    local t=$1
-    "tests/$t" >"$tmp/$t.log" 2>&1
+    local t=$1 log="$tmp/$1${2:+.$2}.log" what="$1${2:+, $2}"
+    shift
+    env "$@" "tests/$t" >"$log" 2>&1
     local rc=$?
-    grep -E '^(PASS|FAIL)' "$tmp/$t.log" | sed 's/^PASS /PASS asan: /; s/^FAIL /FAIL asan: /'
-    if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)' "$tmp/$t.log"; then
-        grep -A12 'ERROR: ' "$tmp/$t.log" | head -40
-        echo "FAIL asan: AddressSanitizer or LeakSanitizer reported an error ($t)"
+    grep -E '^(PASS|FAIL)' "$log" | sed 's/^PASS /PASS asan: /; s/^FAIL /FAIL asan: /'
+    if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)' "$log"; then
+        grep -A12 'ERROR: ' "$log" | head -40
+        echo "FAIL asan: AddressSanitizer or LeakSanitizer reported an error ($what)"
     elif [ "$rc" -ne 0 ]; then
-        echo "FAIL asan: $t exited with $rc"
+        echo "FAIL asan: $what exited with $rc"
     fi
 }
+for mode in 1 0; do
+    run_one test_nb CCLZ_PROGRESS_THREAD=$mode
+done
 run_one test_robust
 run_one test_hier

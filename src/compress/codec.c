@@ -73,14 +73,12 @@ static int by_tensor(const ccl_codec_t *codec, size_t count)
 }
 
 /* The most elements a by-tensor encoding keeps: every tensor's k (DGC's at the first stage of
- * its warm-up, its largest), or every element for threshold. */
+ * its warm-up, its largest). */
 static size_t by_tensor_kmax(const ccl_codec_t *codec)
 {
     const ccl_layout_t *lay = codec->params.layout;
     ccl_codec_params_t p = codec->params;
     size_t k = 0;
-    if (codec->ops->id == CCL_CODEC_ID_THRESHOLD)
-        return lay->total;
     if (codec->ops->id == CCL_CODEC_ID_DGC && ccl_dgc_ratio(&p.dgc, p.ratio, 0) != p.ratio) {
         p.ratio = ccl_dgc_ratio(&p.dgc, p.ratio, 0);
         p.k = 0;

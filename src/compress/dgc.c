@@ -173,13 +173,9 @@ static ccl_result_t dgc_encode(const ccl_codec_params_t *p, const float *src, si
                                uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                uint32_t hp[2], float *recon)
 {
-    uint32_t *idx = NULL;
-    size_t k = 0;
     (void)cap;
-    CCL_CHECK(dgc_choose(p, src, count, seed, &idx, &k));
-    ccl_sparse_write(src, count, idx, k, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
-    free(idx);
-    return CCL_SUCCESS;
+    return ccl_sparse_encode_selected(dgc_choose, 1, p, src, count, seed, out, len_p, hp,
+                                      recon);
 }
 
 const ccl_codec_ops_t ccl_codec_dgc = {

@@ -147,6 +147,20 @@ void ccl_sparse_assemble(const uint32_t *idx, size_t k, const void *vals, int fp
         memcpy(out + voff, vals, k * (fp16 ? 2 : 4));
 }
 
+ccl_result_t ccl_sparse_encode_selected(ccl_sparse_select_t select, int with_indices,
+                                        const ccl_codec_params_t *p, const float *src,
+                                        size_t count, uint64_t seed, uint8_t *out,
+                                        size_t *len_p, uint32_t hp[2], float *recon)
+{
+    uint32_t *idx = NULL;
+    size_t k = 0;
+    CCL_CHECK(select(p, src, count, seed, &idx, &k));
+    ccl_sparse_write(src, count, idx, k, p->fp16_values, with_indices, out, len_p, hp, recon,
+                     p->fb_residual);
+    free(idx);
+    return CCL_SUCCESS;
+}
+
 void ccl_sparse_write(const float *src, size_t count, const uint32_t *idx, size_t k, int fp16,
                       int with_indices, uint8_t *out, size_t *len_p, uint32_t hp[2],
                       float *recon, int residual)

@@ -35,6 +35,18 @@ void ccl_sparse_assemble(const uint32_t *idx, size_t k, const void *vals, int fp
 void ccl_sparse_write_list(const float *val, size_t count, const uint32_t *idx, uint32_t base,
                            size_t k, int fp16, uint8_t *out, size_t *len_p, uint32_t hp[2]);
 
+/* A sparse codec's selection (ccl_codec_ops_t.select). */
+typedef ccl_result_t (*ccl_sparse_select_t)(const ccl_codec_params_t *p, const float *src,
+                                            size_t count, uint64_t seed, uint32_t **idx_p,
+                                            size_t *k_p);
+
+/* The encode of a codec that chooses its elements: its selection, then ccl_sparse_write
+ * (indices written unless !with_indices: randomk's come from the seed). */
+ccl_result_t ccl_sparse_encode_selected(ccl_sparse_select_t select, int with_indices,
+                                        const ccl_codec_params_t *p, const float *src,
+                                        size_t count, uint64_t seed, uint8_t *out,
+                                        size_t *len_p, uint32_t hp[2], float *recon);
+
 /* Checks a sparse payload and reads its hp[0] (<= count) ascending indices and finite
  * values into idx and val (room for hp[0] each). CCL_ERR_INVALID_PAYLOAD on any
  * inconsistency; idx and val are then garbage. */

@@ -143,13 +143,9 @@ static ccl_result_t topk_encode(const ccl_codec_params_t *p, const float *src, s
                                 uint64_t seed, uint8_t *out, size_t cap, size_t *len_p,
                                 uint32_t hp[2], float *recon)
 {
-    uint32_t *idx = NULL;
-    size_t k = 0;
     (void)cap;
-    CCL_CHECK(topk_choose(p, src, count, seed, &idx, &k));
-    ccl_sparse_write(src, count, idx, k, p->fp16_values, 1, out, len_p, hp, recon, p->fb_residual);
-    free(idx);
-    return CCL_SUCCESS;
+    return ccl_sparse_encode_selected(topk_choose, 1, p, src, count, seed, out, len_p, hp,
+                                      recon);
 }
 const ccl_codec_ops_t ccl_codec_topk = {
     .size = sizeof(ccl_codec_ops_t), .name = "topk", .id = CCL_CODEC_ID_TOPK,

@@ -70,6 +70,20 @@ static void append(char *out, size_t cap, const char *word)
     snprintf(out + n, cap - n, "%s%s", n ? " " : "", word);
 }
 
+/* The one NUMA node holding cpus, or -1 (unknown, or several). */
+static int numa_of(hwloc_const_bitmap_t cpus)
+{
+    hwloc_bitmap_t nodes = hwloc_bitmap_alloc();
+    int numa = -1;
+    if (nodes != NULL) {
+        hwloc_cpuset_to_nodeset(topo, cpus, nodes);
+        if (hwloc_bitmap_weight(nodes) == 1)
+            numa = hwloc_bitmap_first(nodes);
+    }
+    hwloc_bitmap_free(nodes);
+    return numa;
+}
+
 void ccl_place_probe(ccl_place_t *p)
 {
     memset(p, 0, sizeof(*p));
@@ -84,14 +98,12 @@ void ccl_place_probe(ccl_place_t *p)
         return;
     }
     p->hwloc = 1;
-    hwloc_bitmap_t cpus = own_cpus(), nodes = hwloc_bitmap_alloc();
-    if (cpus == NULL || nodes == NULL)
-        goto out;
+    hwloc_bitmap_t cpus = own_cpus();
+    if (cpus == NULL)
+        return;
     p->ncores = hwloc_bitmap_weight(cpus);
     hwloc_bitmap_list_snprintf(p->cores, sizeof(p->cores), cpus);
-    hwloc_cpuset_to_nodeset(topo, cpus, nodes);
-    if (hwloc_bitmap_weight(nodes) == 1)
-        p->numa = hwloc_bitmap_first(nodes);
+    p->numa = numa_of(cpus);
     for (hwloc_obj_t o = NULL; (o = hwloc_get_next_osdev(topo, o)) != NULL;)
         if ((o->attr->osdev.type == HWLOC_OBJ_OSDEV_NETWORK ||
              o->attr->osdev.type == HWLOC_OBJ_OSDEV_OPENFABRICS) && near(o, cpus))
@@ -104,24 +116,26 @@ void ccl_place_probe(ccl_place_t *p)
                  o->attr->pcidev.bus, o->attr->pcidev.dev, o->attr->pcidev.func);
         append(p->gpus, sizeof(p->gpus), bus);
     }
-out:
     hwloc_bitmap_free(cpus);
-    hwloc_bitmap_free(nodes);
 }
 
-/* The cores of this process's node that it may use, or NULL where the node is unknown. */
+/* The cores of this process's node that it may use, or NULL where the node is unknown
+ * (no scan of the devices: this runs whenever a scratch buffer grows). */
 static hwloc_bitmap_t node_cpus(hwloc_bitmap_t *nodes_p)
 {
-    ccl_place_t p;
-    ccl_place_probe(&p);
-    if (!topo_ok || p.numa < 0)
+    pthread_once(&topo_once, topo_load);
+    if (!topo_ok)
         return NULL;
-    hwloc_obj_t node = hwloc_get_numanode_obj_by_os_index(topo, (unsigned)p.numa);
-    if (node == NULL || node->cpuset == NULL)
-        return NULL;
-    hwloc_bitmap_t set = hwloc_bitmap_dup(node->cpuset);
     hwloc_bitmap_t mine = own_cpus();
-    if (set != NULL && mine != NULL)
+    int numa = mine != NULL ? numa_of(mine) : -1;
+    hwloc_obj_t node = numa >= 0 ? hwloc_get_numanode_obj_by_os_index(topo, (unsigned)numa)
+                                 : NULL;
+    if (node == NULL || node->cpuset == NULL) {
+        hwloc_bitmap_free(mine);
+        return NULL;
+    }
+    hwloc_bitmap_t set = hwloc_bitmap_dup(node->cpuset);
+    if (set != NULL)
         hwloc_bitmap_and(set, set, mine);
     hwloc_bitmap_free(mine);
     if (nodes_p != NULL)

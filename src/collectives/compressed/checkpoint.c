@@ -144,16 +144,8 @@ ccl_result_t ccl_compressor_restore(ccl_compressor_t c, const void *buf, size_t 
         /* Saved after an allgather or reduce-scatter made the whole buffer's state: make it
          * here too (the sizes tell; kept only if the checkpoint then fits). */
         int made = 0;
-        if (c->ef == NULL && len >= CP_HDR && len - CP_HDR != body_size(c)) {
-            ccl_ef_t *ef = NULL;
-            if (ccl_ef_create(c->count, c->ef_mode, &ef) == CCL_SUCCESS &&
-                ccl_ef_set_group(ef, c->nranks, c->weight) == CCL_SUCCESS) {
-                c->ef = ef;
-                made = 1;
-            } else {
-                ccl_ef_destroy(ef);
-            }
-        }
+        if (c->ef == NULL && len >= CP_HDR && len - CP_HDR != body_size(c))
+            made = ccl_comp_make_ef(c) == CCL_SUCCESS;
         ccl_result_t res = check_header(c, b, len);
         size_t ef_len = c->ef ? ccl_ef_saved_size(c->ef) : 0;
         if (res == CCL_SUCCESS)

@@ -203,16 +203,24 @@ static ccl_result_t shards_create(struct ccl_compressor *c, struct ccl_comm *com
     return CCL_SUCCESS;
 }
 
-ccl_result_t ccl_comp_whole_state(struct ccl_compressor *c, struct ccl_comm *comm)
+ccl_result_t ccl_comp_make_ef(struct ccl_compressor *c)
 {
-    if (c->ef != NULL || c->kind != CCL_COMP_STREAM || !ccl_comp_is_float(c->dtype))
-        return CCL_SUCCESS;
     ccl_result_t res = ccl_ef_create(c->count, c->ef_mode, &c->ef);
     if (res == CCL_SUCCESS)
         res = ccl_ef_set_group(c->ef, c->nranks, c->weight);
     if (res != CCL_SUCCESS) {
         ccl_ef_destroy(c->ef);
         c->ef = NULL;
+    }
+    return res;
+}
+
+ccl_result_t ccl_comp_whole_state(struct ccl_compressor *c, struct ccl_comm *comm)
+{
+    if (c->ef != NULL || c->kind != CCL_COMP_STREAM || !ccl_comp_is_float(c->dtype))
+        return CCL_SUCCESS;
+    ccl_result_t res = ccl_comp_make_ef(c);
+    if (res != CCL_SUCCESS) {
         /* Its peers are about to call; they must not wait for it. */
         ccl_comm_fail(comm, res, ccl_get_last_error(NULL));
         return ccl_set_error(comm, res, "%s", ccl_get_last_error(NULL));
@@ -246,9 +254,7 @@ ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t cou
             if (c->kind == CCL_COMP_STREAM && (c->algo->flags & CCL_ALGO_SHARDS)) {
                 res = shards_create(c, comm);
             } else {
-                res = ccl_ef_create(count, c->ef_mode, &c->ef);
-                if (res == CCL_SUCCESS)
-                    res = ccl_ef_set_group(c->ef, comm->nranks, weight);
+                res = ccl_comp_make_ef(c);
             }
         }
         if (res == CCL_SUCCESS && dtype != CCL_FLOAT32 && ccl_comp_is_float(dtype) &&

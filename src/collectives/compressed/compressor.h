@@ -81,6 +81,10 @@ CCL_NODISCARD
 ccl_result_t ccl_comp_check_call(ccl_compressor_t c, ccl_comm_t comm, const void *sendbuf,
                                  const void *recvbuf, size_t count, ccl_datatype_t dtype);
 
+/* c->ef, for c's count, mode, rank count and weight (NULL again where it fails). */
+CCL_NODISCARD
+ccl_result_t ccl_comp_make_ef(struct ccl_compressor *c);
+
 /* Makes c's error-feedback state for the whole buffer where it has none yet (a compressor of
  * the hierarchical allreduce, called for an allgather or a reduce-scatter). */
 CCL_NODISCARD
