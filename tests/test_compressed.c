@@ -377,6 +377,17 @@ static int t_terngrad(ccl_comm_t comm, int rank, int p)
         ok = fabsf(k - roundf(k)) < 1e-4f && fabsf(k) <= (float)p;
     }
     ccl_compressor_destroy(c);
+    /* scale= fixes the scaler for every rank: the outputs are multiples of it, not of the
+     * agreed max. */
+    c = mk(comm, "terngrad:scale=4,ef=none", N, CCL_FLOAT32);
+    ok &= c && ccl_allreduce_compressed(x, out, N, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    for (size_t i = 0; i < N && ok; i++) {
+        float k = out[i] / 4.0f;
+        ok = fabsf(k - roundf(k)) < 1e-4f && fabsf(k) <= (float)p;
+    }
+    if (!ok)
+        fprintf(stderr, "rank %d: terngrad:scale=4 gave %g\n", rank, out[0]);
+    ccl_compressor_destroy(c);
     return ok && same_everywhere(comm, out, N);
 }
 
@@ -1077,7 +1088,7 @@ static const char *const names[] = {
     "int8 sra within bound", "int4 sra within bound", "qsgd sra within bound",
     "topk sparse_allgather exact (overlap, disjoint)", "topk sra exact (overlapping supports)",
     "telescoping identity over 100 calls", "checkpoint mid-run (int4, dgc; topk and dgc on 2^18 elements); corrupt and other ranks' checkpoints refused (int4, dgc, powersgd)", "EF21 and EF21-W fixed point",
-    "sign majority vote", "terngrad shared scale", "fp16, int32, max fallbacks; allgather",
+    "sign majority vote", "terngrad shared scale; scale= fixes it", "fp16, int32, max fallbacks; allgather",
     "NaN on one rank skips the step everywhere (also found by the sparse encoders without error feedback)", "auto within int8 bound; NaN or Inf skips the step everywhere on its exact path too",
     "topk sparse_rd exact (overlap, disjoint, going dense)",
     "topk sparse_split exact (overlap, disjoint, going dense; bits of sparse_allgather)",

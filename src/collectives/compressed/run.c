@@ -24,7 +24,7 @@ static void from_f32(const float *src, void *dst, size_t n, ccl_datatype_t dt)
 
 /* Codecs with CCL_CODEC_SHARED_SCALE: one exact allreduce (max) of this rank's scale for its
  * input (`local`, unused where st->local_skip) and of its refusal. The step's codec gets the
- * agreed scale; if any rank refused its input, every rank gets CCL_ERR_INVALID_ARG (the step
+ * agreed scale, unless its spec fixed one; if any rank refused its input, every rank gets CCL_ERR_INVALID_ARG (the step
  * skipped, the error-feedback state kept). */
 static ccl_result_t agree_scale(ccl_comp_step_t *st, struct ccl_comm *comm, float local)
 {
@@ -36,7 +36,8 @@ static ccl_result_t agree_scale(ccl_comp_step_t *st, struct ccl_comm *comm, floa
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "a gradient holds NaN or Inf; the "
                              "step is skipped on every rank and the error-feedback state kept");
     }
-    st->codec.params.scale = (float)v[1];
+    if (st->comp->codec.params.scale <= 0) /* scale= in the spec: every rank's already */
+        st->codec.params.scale = (float)v[1];
     return CCL_SUCCESS;
 }
 
