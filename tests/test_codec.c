@@ -1691,6 +1691,152 @@ static int test_check_matches_decode(void)
     return ok;
 }
 
+/* A layout cuts a dense codec's encoding of a range at tensor boundaries: every part decodes
+ * to the bits of that part encoded alone (with its part seed), recon included; a range inside
+ * one tensor is the plain encoding; the size stays within ccl_codec_max_encoded_size; agreed
+ * scales apply per tensor; a hostile segment table is refused. */
+static int test_layout_segments(void)
+{
+    static const char *specs[] = {"int:bits=8,bucket=64", "int:bits=3,bucket=50,round=stochastic",
+                                  "qsgd:bits=4,bucket=16", "sign", "sign:scale=l2",
+                                  "terngrad", "terngrad:clip=0"};
+    static size_t count[] = {7, 1, 600, 33, 359, 1000};
+    static const size_t ranges[][2] = {{0, 2000}, {5, 645}, {608, 33}, {3, 1}, {640, 1360},
+                                       {7, 1}, {1999, 1}};
+    size_t off[6], rows[6] = {0}, cols[6] = {0};
+    const size_t n = 2000;
+    ccl_layout_t lay = {.n = 6, .total = n, .off = off, .count = count, .rows = rows, .cols = cols};
+    float *x = randvec(n, 7, 3.0f), *out = malloc(n * 4), *ref = malloc(n * 4),
+          *rec = malloc(n * 4), *rref = malloc(n * 4);
+    int ok = 1;
+    for (size_t t = 0, at = 0; t < 6; at += count[t], t++)
+        off[t] = at;
+    for (size_t i = 8; i < 608; i++) /* a large tensor beside small ones */
+        x[i] *= 1000.0f;
+    for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
+        ccl_codec_t c, plain;
+        parse_or_die(specs[s], &c);
+        parse_or_die(specs[s], &plain);
+        c.params.layout = &lay;
+        for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+            const size_t a = ranges[r][0], m = ranges[r][1];
+            size_t cap = ccl_codec_max_encoded_size(&c, m), len = 0, at = a;
+            uint8_t *enc = malloc(cap), *one = malloc(ccl_codec_max_encoded_size(&plain, m));
+            int parts = 0, seg_ok = 1;
+            seg_ok &= ccl_codec_encode_range(&c, x + a, a, m, 11, enc, cap, &len, rec) == CCL_SUCCESS &&
+                      ccl_codec_decode(enc, len, out, m, 0) == CCL_SUCCESS;
+            /* The reference: each tensor's part alone. */
+            for (int t = 0; seg_ok && t < 6; t++) {
+                size_t lo = CCL_MAX(a, off[t]), hi = CCL_MIN(a + m, off[t] + count[t]), l1;
+                if (lo >= hi)
+                    continue;
+                seg_ok &= ccl_codec_encode(&plain, x + lo, hi - lo, ccl_codec_part_seed(11, parts),
+                                           one, ccl_codec_max_encoded_size(&plain, hi - lo), &l1,
+                                           rref + (lo - a)) == CCL_SUCCESS &&
+                          ccl_codec_decode(one, l1, ref + (lo - a), hi - lo, 0) == CCL_SUCCESS;
+                parts++;
+                at = hi;
+            }
+            if (parts == 1) { /* inside one tensor: the plain encoding, its own seed */
+                size_t l1;
+                seg_ok &= ccl_codec_encode(&plain, x + a, m, 11, one,
+                                           ccl_codec_max_encoded_size(&plain, m), &l1, rref) ==
+                              CCL_SUCCESS &&
+                          ccl_codec_decode(one, l1, ref, m, 0) == CCL_SUCCESS && l1 == len &&
+                          memcmp(one, enc, len) == 0;
+            }
+            seg_ok &= at == a + m && (enc[6] == (parts > 1)) && memcmp(out, ref, m * 4) == 0 &&
+                      memcmp(rec, rref, m * 4) == 0 && memcmp(rec, out, m * 4) == 0;
+            if (!seg_ok)
+                fprintf(stderr, "%s: range [%zu, +%zu) in %d parts: %s\n", specs[s], a, m, parts,
+                        ccl_get_last_error(NULL));
+            ok &= seg_ok;
+            free(enc);
+            free(one);
+        }
+    }
+    /* Agreed scales per tensor (terngrad): every value of tensor t is 0 or +-scales[t]. */
+    {
+        ccl_codec_t c;
+        float scales[6] = {1, 2, 3000, 4, 5, 6};
+        parse_or_die("terngrad", &c);
+        c.params.layout = &lay;
+        c.params.scales = scales;
+        size_t cap = ccl_codec_max_encoded_size(&c, n), len;
+        uint8_t *enc = malloc(cap);
+        ok &= ccl_codec_encode(&c, x, n, 5, enc, cap, &len, NULL) == CCL_SUCCESS &&
+              ccl_codec_decode(enc, len, out, n, 0) == CCL_SUCCESS;
+        for (int t = 0; t < 6; t++)
+            for (size_t i = off[t]; i < off[t] + count[t]; i++)
+                ok &= out[i] == 0.0f || fabsf(out[i]) == scales[t];
+        free(enc);
+    }
+    /* Hostile tables: each fault refused, by the check (GPU decoders) too. */
+    {
+        ccl_codec_t c;
+        parse_or_die("int:bits=8,bucket=64", &c);
+        c.params.layout = &lay;
+        size_t cap = ccl_codec_max_encoded_size(&c, n), len;
+        uint8_t *enc = malloc(cap), *bad = malloc(cap);
+        ok &= ccl_codec_encode(&c, x, n, 5, enc, cap, &len, NULL) == CCL_SUCCESS &&
+              ccl_codec_check(enc, len, n) == CCL_ERR_INVALID_PAYLOAD;
+        const size_t tab = CCL_WIRE_HDR_LEN;
+        struct { size_t at; uint32_t v; int u64; } faults[] = {
+            {tab, 0, 0},               /* no segment */
+            {tab, 7, 0},               /* more segments than the table holds */
+            {tab, 0xffffffffu, 0},     /* absurd count */
+            {tab + 4, 0, 1},           /* a segment of no elements */
+            {tab + 4, 8, 1},           /* counts that sum past the message's */
+            {tab + 4, 6, 1},           /* counts that sum short of it */
+            {tab + 4 + 8, 1, 0},       /* a length that does not match the bytes */
+            {tab + 4 + 12 + 8, 0, 0},  /* a length of zero */
+        };
+        for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
+            memcpy(bad, enc, len);
+            if (faults[f].u64)
+                ccl_put_u64(bad + faults[f].at, faults[f].v);
+            else
+                ccl_put_u32(bad + faults[f].at, faults[f].v);
+            if (ccl_codec_decode(bad, len, out, n, 0) != CCL_ERR_INVALID_PAYLOAD) {
+                fprintf(stderr, "segment table fault %zu accepted\n", f);
+                ok = 0;
+            }
+        }
+        memcpy(bad, enc, len);
+        bad[6] |= 2; /* an unknown flag */
+        ok &= ccl_codec_decode(bad, len, out, n, 0) == CCL_ERR_INVALID_PAYLOAD;
+        /* A sparse message claiming segments. */
+        ccl_codec_t tk;
+        uint32_t *idx = NULL;
+        float *val = NULL;
+        size_t k;
+        parse_or_die("topk:k=5", &tk);
+        ok &= ccl_codec_encode(&tk, x, n, 1, bad, cap, &len, NULL) == CCL_SUCCESS;
+        bad[6] = 1;
+        ok &= ccl_codec_decode(bad, len, out, n, 0) == CCL_ERR_INVALID_PAYLOAD &&
+              ccl_codec_read_sparse(bad, len, n, &idx, &val, &k) == CCL_ERR_INVALID_PAYLOAD;
+        free(enc);
+        free(bad);
+    }
+    /* max_payload's contract, which bounds the cut messages, for every dense codec. */
+    for (int i = 0; ccl_codecs[i] != NULL; i++) {
+        ccl_codec_t c;
+        if (ccl_codecs[i]->flags & CCL_CODEC_SPARSE)
+            continue;
+        parse_or_die(ccl_codecs[i]->name, &c);
+        for (size_t a = 1; a < 300; a += 7)
+            for (size_t b = 1; b < 300; b += 11)
+                ok &= c.ops->max_payload(&c.params, a) + c.ops->max_payload(&c.params, b) <=
+                      c.ops->max_payload(&c.params, a + b) + c.ops->max_payload(&c.params, 1);
+    }
+    free(x);
+    free(out);
+    free(ref);
+    free(rec);
+    free(rref);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
@@ -1720,6 +1866,7 @@ int main(int argc, char **argv)
     h_report(test_qsgd_device_steps(), "qsgd: bucket norms and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_sign_tern_device_steps(), "sign, terngrad: fixed-order sums and the GPU encoder's steps, run on the CPU, give the CPU encoder's bytes and recon");
     h_report(test_check_matches_decode(), "int, cast, sign, terngrad, qsgd: the check without decoding accepts exactly what the decoder accepts (3000 corruptions each)");
+    h_report(test_layout_segments(), "layout: dense codecs cut at tensor boundaries (int, qsgd, sign, terngrad): each part = that part alone, recon too; inside one tensor = plain; within the size bound; agreed scales per tensor; hostile segment tables refused");
     h_report(test_sparse_nonfinite(), "topk and dgc refuse NaN and infinities anywhere, naming the lowest index");
     h_report(test_ef_telescoping(), "error feedback telescoping identity over 100 steps");
     h_report(test_ef_commit_one_step(), "error feedback: new residual = p - decoded, bit for bit (sparse and dense); from the message's list the same");

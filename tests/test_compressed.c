@@ -969,6 +969,83 @@ static int t_rs_api(ccl_comm_t comm, int rank, int p)
     return ok;
 }
 
+/* The largest error of out against the exact sum of layout_grad over p ranks, outside the
+ * large tensor [8, 608). */
+static float small_err(const float *out, size_t n, int p, int step);
+
+/* The gradients of layout_dense: a tensor of values x1000 beside small ones. */
+static float layout_grad(size_t i, int rank, int step)
+{
+    return sinf((float)(rank * 1.3 + step + (double)i * 0.7)) * (i >= 8 && i < 608 ? 1000.0f : 1.0f);
+}
+
+static float small_err(const float *out, size_t n, int p, int step)
+{
+    float worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        float want = 0;
+        for (int r = 0; r < p; r++)
+            want += layout_grad(i, r, step);
+        if (i < 8 || i >= 608)
+            worst = fmaxf(worst, fabsf(out[i] - want));
+    }
+    return worst;
+}
+
+/* Dense codecs with a layout scale every tensor apart, through every algorithm that cuts the
+ * buffer in pieces: int8's error on the small tensors stays within their own scale (about
+ * 0.01 a rank), where a flat int8 shares the large tensor's buckets and its scale; terngrad's
+ * agreed scales are per tensor, so the small tensors keep many nonzeros, where one scale for
+ * the buffer zeroes almost all of them. */
+static int layout_dense(ccl_comm_t comm, int rank, int p, const ccl_tensor_t *lay, int nt, size_t n)
+{
+    static const char *const algos[] = {"sra", "ring", "tree"};
+    float *g = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+    int ok = 1;
+    char spec[64];
+    for (size_t i = 0; i < n; i++)
+        g[i] = layout_grad(i, rank, 0);
+    for (int a = 0; a < 3; a++) {
+        snprintf(spec, sizeof(spec), "int:bits=8,bucket=64,ef=none,algo=%s", algos[a]);
+        ccl_compressor_t per = mk(comm, spec, n, CCL_FLOAT32), flat = mk(comm, spec, n, CCL_FLOAT32);
+        float e_per = 1e9f, e_flat = 0;
+        if (per != NULL && flat != NULL && ccl_compressor_set_layout(per, nt, lay) == CCL_SUCCESS &&
+            ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, per, comm) == CCL_SUCCESS) {
+            e_per = small_err(out, n, p, 0);
+            if (ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, flat, comm) == CCL_SUCCESS)
+                e_flat = small_err(out, n, p, 0);
+        }
+        /* Two quantizations of values within +-1 a rank (+-p summed), 255 steps each. */
+        const int good = e_per <= 0.012f * (float)p && (p == 1 || e_flat > 0.5f);
+        if (!good)
+            fprintf(stderr, "rank %d: int8 %s with a layout: error %g on the small tensors "
+                    "(flat %g): %s\n", rank, algos[a], e_per, e_flat, ccl_get_last_error(comm));
+        ok &= good;
+        ccl_compressor_destroy(per);
+        ccl_compressor_destroy(flat);
+    }
+    ccl_compressor_t tp = mk(comm, "terngrad:ef=none", n, CCL_FLOAT32),
+                     tf = mk(comm, "terngrad:ef=none", n, CCL_FLOAT32);
+    size_t nz_per = 0, nz_flat = 0, small = n - 600;
+    ok &= tp != NULL && tf != NULL && ccl_compressor_set_layout(tp, nt, lay) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, tp, comm) == CCL_SUCCESS;
+    for (size_t i = 0; ok && i < n; i++)
+        nz_per += (i < 8 || i >= 608) && out[i] != 0.0f;
+    ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, tf, comm) == CCL_SUCCESS;
+    for (size_t i = 0; ok && i < n; i++)
+        nz_flat += (i < 8 || i >= 608) && out[i] != 0.0f;
+    if (nz_per < small / 5 || nz_flat > small / 12) {
+        fprintf(stderr, "rank %d: terngrad nonzeros on the small tensors: %zu with a layout, "
+                "%zu flat, of %zu\n", rank, nz_per, nz_flat, small);
+        ok = 0;
+    }
+    ccl_compressor_destroy(tp);
+    ccl_compressor_destroy(tf);
+    free(g);
+    free(out);
+    return ok;
+}
+
 /* Layouts (ccl_compressor_set_layout): top-k per tensor equals a compressor per tensor, bit
  * for bit, over steps with error feedback (a large tensor beside small ones, which a flat
  * top-k would starve); random-k keeps exactly k = ceil(ratio x count) of every tensor; DGC
@@ -1048,8 +1125,9 @@ static int t_layout(ccl_comm_t comm, int rank, int p)
           REFUSED(c, -1, lay, CCL_ERR_INVALID_ARG, "layout of -1");
     ccl_compressor_t i8 = mk(comm, "int:bits=8", n, CCL_FLOAT32),
                      rd = mk(comm, "topk:ratio=0.05,algo=sparse_rd", n, CCL_FLOAT32),
-                     fk = mk(comm, "topk:k=10", n, CCL_FLOAT32);
-    ok &= REFUSED(i8, nt, lay, CCL_ERR_UNSUPPORTED, "int does not yet") &&
+                     fk = mk(comm, "topk:k=10", n, CCL_FLOAT32),
+                     ps = mk(comm, "powersgd:rank=2,rows=139", n, CCL_FLOAT32);
+    ok &= REFUSED(ps, nt, lay, CCL_ERR_UNSUPPORTED, "powersgd does not") &&
           REFUSED(rd, nt, lay, CCL_ERR_UNSUPPORTED, "sparse_allgather") &&
           REFUSED(fk, nt, lay, CCL_ERR_INVALID_ARG, "k=10") &&
           ccl_compressor_set_layout(i8, 1, (ccl_tensor_t[]){{n, 0, 0}}) == CCL_SUCCESS;
@@ -1067,6 +1145,7 @@ static int t_layout(ccl_comm_t comm, int rank, int p)
     }
 #undef REFUSED
     ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS;
+    ok &= layout_dense(comm, rank, p, lay, nt, n);
     free(many);
     for (int t = 0; t < nt; t++)
         ccl_compressor_destroy(sep[t]);
@@ -1076,6 +1155,7 @@ static int t_layout(ccl_comm_t comm, int rank, int p)
     ccl_compressor_destroy(a);
     ccl_compressor_destroy(b);
     ccl_compressor_destroy(i8);
+    ccl_compressor_destroy(ps);
     ccl_compressor_destroy(rd);
     ccl_compressor_destroy(fk);
     free(g);
@@ -1102,7 +1182,7 @@ static const char *const names[] = {
     "counts 0 and 1 with every codec (powersgd too), auto and none",
     "traffic counters: calls, refused steps, bytes in, bytes sent (8-bit under 0.35x the exact ring's)",
     "reduce-scatter: int8, int4, qsgd, topk within one quantization; classic EF telescopes; fp16 exact, in place (_stream entry), none and auto as the exact one; NaN skips everywhere; powersgd, EF21, bad counts refused; nonblocking = blocking; half the allreduce's traffic",
-    "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; cast and threshold unchanged; bad layouts refused naming the fault",
+    "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; cast and threshold unchanged; bad layouts refused naming the fault; int8 (sra, ring, tree) and terngrad scaled per tensor",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))

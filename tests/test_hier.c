@@ -337,6 +337,61 @@ static int sc_compressed(int rank, int p, ccl_comm_t comm, const char *codec, si
     return ok;
 }
 
+/* A layout through the hierarchy: every shard's compressor takes the tensors' parts in its
+ * shard. int8 then scales the small tensors apart from a large one (x1000) beside them: their
+ * error stays within their own scale, where a flat int8's is the large tensor's; top-k keeps
+ * some of every tensor. */
+static int sc_layout(int rank, int p, ccl_comm_t comm)
+{
+    const size_t n = 20011;
+    const ccl_tensor_t lay[] = {{7, 0, 0}, {1, 0, 0}, {600, 20, 30}, {33, 3, 11},
+                                {n - 641, 0, 0}};
+    float *g = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+    double err[2] = {0, 0};
+    int ok = 1;
+    for (int with = 0; with < 2; with++) {
+        ccl_compressor_t c;
+        for (size_t i = 0; i < n; i++)
+            g[i] = sinf((float)(rank * 1.7 + (double)i * 0.37)) * (i >= 8 && i < 608 ? 1000.0f : 1.0f);
+        ok &= ccl_compressor_create(comm, "int:bits=8,bucket=64,ef=none,algo=hier", n,
+                                    CCL_FLOAT32, &c) == CCL_SUCCESS &&
+              (!with || ccl_compressor_set_layout(c, 5, lay) == CCL_SUCCESS) &&
+              ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_SUCCESS &&
+              same_everywhere(comm, out, n * sizeof(float));
+        for (size_t i = 0; ok && i < n; i++) {
+            double want = 0;
+            for (int q = 0; q < p; q++)
+                want += sinf((float)(q * 1.7 + (double)i * 0.37)) * (i >= 8 && i < 608 ? 1000.0f : 1.0f);
+            if (i < 8 || i >= 608)
+                err[with] = fmax(err[with], fabs(out[i] - want));
+        }
+        ccl_compressor_destroy(c);
+    }
+    ok &= err[1] <= 0.012 * p && err[0] > 0.5;
+    if (!ok)
+        fprintf(stderr, "rank %d: int8 hier with a layout: error %g on the small tensors "
+                "(flat %g): %s\n", rank, err[1], err[0], ccl_get_last_error(comm));
+    ccl_compressor_t tk;
+    ok &= ccl_compressor_create(comm, "topk:ratio=0.01,algo=hier", n, CCL_FLOAT32, &tk) ==
+              CCL_SUCCESS &&
+          ccl_compressor_set_layout(tk, 5, lay) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, tk, comm) == CCL_SUCCESS &&
+          same_everywhere(comm, out, n * sizeof(float));
+    for (int t = 0, at = 0; ok && t < 5; at += (int)lay[t].count, t++) {
+        size_t kept = 0;
+        for (size_t i = 0; i < lay[t].count; i++)
+            kept += out[at + i] != 0.0f;
+        ok &= kept >= 1;
+        if (kept == 0)
+            fprintf(stderr, "rank %d: top-k hier with a layout kept nothing of tensor %d\n",
+                    rank, t);
+    }
+    ccl_compressor_destroy(tk);
+    free(g);
+    free(out);
+    return ok;
+}
+
 /* int8 across hosts: two quantizations of the host sums (sra), each within half a step of
  * its bucket's scale: well within 2% of the largest sum. */
 static int sc_int8(int rank, int p, ccl_comm_t comm)
@@ -388,7 +443,7 @@ static int sc_int8(int rank, int p, ccl_comm_t comm)
     free(ho);
     free(g);
     free(out);
-    return ok;
+    return ok && sc_layout(rank, p, comm);
 }
 
 /* A rank killed in the middle of a large hierarchical allreduce: every other rank gets an
@@ -471,7 +526,8 @@ int main(int argc, char **argv)
     }
     h_report(h_spawn(5, "aaabb:int8", 120, codes) == 0,
              "hier aaabb int8 avg: within 2%% of the largest sum, identical on every rank; "
-             "bfloat16 likewise");
+             "bfloat16 likewise; with a layout every shard scales its tensors' parts apart "
+             "(int8) or keeps some of each (top-k)");
     const int victims[] = {1, 3};
     for (int k = 0; k < 2; k++) {
         char arg[64];

@@ -145,13 +145,20 @@ int main(int argc, char **argv)
            "each a count and a rows x cols shape or none):\n");
     for (int i = 0; ccl_codecs[i] != NULL; i++) {
         const ccl_codec_ops_t *ops = ccl_codecs[i];
-        const int elementwise = ops->id == CCL_CODEC_ID_CAST || ops->id == CCL_CODEC_ID_THRESHOLD;
+        const int elementwise = (ops->flags & CCL_CODEC_PER_ELEMENT) != 0;
         printf("  %-10s %s\n", ops->name,
                elementwise ? "works per element: takes a layout, which changes nothing"
                : (ops->flags & CCL_CODEC_SPARSE)
                    ? "selects in every tensor on its own (k = ratio x its count, at least 1; "
                      "a seed per tensor), one message of buffer-wide indices"
-                   : "refuses a layout of several tensors (not yet: scales per tensor)");
+               : ops->id == CCL_CODEC_ID_SIGN
+                   ? "scale=l1/l2: one magnitude per tensor (every encoded piece cut at tensor "
+                     "boundaries, one message); scale=none: per element, unchanged"
+                   : (ops->flags & CCL_CODEC_SHARED_SCALE)
+                   ? "one agreed scale per tensor (the max over ranks of each tensor's), every "
+                     "encoded piece cut at tensor boundaries, one message"
+                   : "buckets restart at every tensor: no scale covers two tensors (every "
+                     "encoded piece cut at tensor boundaries, one message)");
     }
     printf("  %-10s %s\n", "powersgd", "refuses a layout of several tensors (not yet: a matrix "
            "per tensor)");

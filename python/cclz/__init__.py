@@ -634,8 +634,8 @@ class Compressor:
 
     def set_layout(self, shapes: List[Tuple[int, ...]]) -> None:
         """Tells the compressor the tensors its buffer holds, in order, by shape (a
-        parameter's .shape): sparse codecs then select in every tensor on its own
-        (ccl_compressor_set_layout). A shape of two or more dimensions is a matrix of its
+        parameter's .shape): sparse codecs then select in every tensor on its own, and the
+        quantizers scale every tensor apart (ccl_compressor_set_layout). A shape of two or more dimensions is a matrix of its
         first dimension by the rest (a convolution's out x in*kh*kw). [] removes it."""
         arr = (L.Tensor * max(len(shapes), 1))()
         for i, shape in enumerate(shapes):

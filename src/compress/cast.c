@@ -171,7 +171,7 @@ static ccl_result_t cast_decode(const uint8_t *in, size_t len, const uint32_t hp
 
 const ccl_codec_ops_t ccl_codec_cast = {
     .size = sizeof(ccl_codec_ops_t), .name = "cast", .id = CCL_CODEC_ID_CAST,
-    .flags = CCL_CODEC_CHECKS_FINITE,
+    .flags = CCL_CODEC_CHECKS_FINITE | CCL_CODEC_PER_ELEMENT,
     .desc = "fp16 or bf16 values (round to nearest even), 2 bytes per element",
     .params = cast_params, .max_payload = cast_max_payload,
     .encode = cast_encode, .decode = cast_decode, .check = cast_check,

@@ -51,14 +51,33 @@ ccl_result_t ccl_codec_parse(const char *spec, ccl_codec_t *codec)
 
 static int by_tensor(const ccl_codec_t *codec, size_t count);
 static size_t by_tensor_kmax(const ccl_codec_t *codec);
+static int scales_per_tensor(const ccl_codec_t *codec);
+
+/* A segmented payload's table: the segment count, then per segment its element count and
+ * payload length. */
+#define SEG_HEAD 4u
+#define SEG_ROW  12u
+
+int ccl_codec_per_element(const ccl_codec_t *codec)
+{
+    return (codec->ops->flags & CCL_CODEC_PER_ELEMENT) ||
+           (codec->ops->id == CCL_CODEC_ID_SIGN && codec->params.sign_scale == CCL_SIGN_SCALE_NONE);
+}
 
 size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count)
 {
-    size_t whole = codec->ops->max_payload(&codec->params, count);
+    const ccl_codec_ops_t *ops = codec->ops;
+    size_t whole = ops->max_payload(&codec->params, count);
     /* Tensor by tensor, every tensor's k, with indices (random-k's too). */
     if (by_tensor(codec, count))
         whole = CCL_MAX(whole, ccl_sparse_max_payload(count, by_tensor_kmax(codec),
                                                       codec->params.fp16_values, 1));
+    /* Cut at tensor boundaries: at most one segment per tensor, each costing at most one
+     * element's payload more than its share of the whole (max_payload's contract). */
+    if (scales_per_tensor(codec) && count > 1) {
+        size_t nseg = CCL_MIN(count, (size_t)codec->params.layout->n);
+        whole += SEG_HEAD + nseg * SEG_ROW + (nseg - 1) * ops->max_payload(&codec->params, 1);
+    }
     return CCL_WIRE_HDR_LEN + whole;
 }
 
@@ -88,8 +107,7 @@ static size_t by_tensor_kmax(const ccl_codec_t *codec)
     return CCL_MIN(k, lay->total);
 }
 
-/* Tensor t's seed, from the call's. */
-static uint64_t tensor_seed(uint64_t seed, int t)
+uint64_t ccl_codec_part_seed(uint64_t seed, int t)
 {
     uint64_t key[2] = {seed, (uint64_t)t};
     return ccl_hash64(key, sizeof(key), 0x6c61796fULL);
@@ -112,7 +130,8 @@ static ccl_result_t encode_by_tensor(const ccl_codec_t *codec, const float *src,
         const size_t off = lay->off[t];
         uint32_t *ti = NULL;
         size_t kt = 0;
-        res = codec->ops->select(&codec->params, src + off, lay->count[t], tensor_seed(seed, t),
+        res = codec->ops->select(&codec->params, src + off, lay->count[t],
+                                 ccl_codec_part_seed(seed, t),
                                  &ti, &kt);
         if (res == CCL_SUCCESS && k + kt > kmax)
             res = ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: tensor %d kept %zu elements, more "
@@ -137,8 +156,134 @@ static ccl_result_t encode_by_tensor(const ccl_codec_t *codec, const float *src,
     return res;
 }
 
+/* ---- layouts: a dense codec's scales per tensor (segmented messages) ---- */
+
+/* Whether codec, with a layout, scales every tensor on its own. */
+static int scales_per_tensor(const ccl_codec_t *codec)
+{
+    const ccl_layout_t *lay = codec->params.layout;
+    return lay != NULL && lay->n > 1 && !(codec->ops->flags & CCL_CODEC_SPARSE) &&
+           !ccl_codec_per_element(codec);
+}
+
+/* The tensor holding element i of the layout (i < total). */
+static int tensor_of(const ccl_layout_t *lay, size_t i)
+{
+    int lo = 0, hi = lay->n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (lay->off[mid] <= i)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* [off, off + count) of the layout's buffer, tensor by tensor: segment s is the part of
+ * tensor t0 + s, encoded alone with its seed (from the call's and s) and, for a codec whose
+ * ranks agree on scales, its tensor's agreed scale. */
+static ccl_result_t encode_segments(const ccl_codec_t *codec, const float *src, size_t off,
+                                    size_t count, uint64_t seed, uint8_t *dst, size_t cap,
+                                    size_t *len_p, float *recon)
+{
+    const ccl_layout_t *lay = codec->params.layout;
+    const int t0 = tensor_of(lay, off), t1 = tensor_of(lay, off + count - 1);
+    const uint32_t nseg = (uint32_t)(t1 - t0 + 1);
+    uint8_t *pay = dst + CCL_WIRE_HDR_LEN;
+    size_t pos = SEG_HEAD + (size_t)nseg * SEG_ROW, at = 0;
+    ccl_wire_hdr_t h = {.codec_id = (uint8_t)codec->ops->id, .flags = CCL_WIRE_SEGMENTED,
+                        .count = count, .seed = seed};
+    ccl_codec_params_t p = codec->params;
+    ccl_put_u32(pay, nseg);
+    for (uint32_t sg = 0; sg < nseg; sg++) {
+        const int t = t0 + (int)sg;
+        const size_t end = CCL_MIN(lay->off[t] + lay->count[t], off + count) - off, n = end - at;
+        uint32_t hp[2];
+        size_t len = 0;
+        if (codec->params.scales != NULL)
+            p.scale = codec->params.scales[t];
+        CCL_CHECK(codec->ops->encode(&p, src + at, n, ccl_codec_part_seed(seed, (int)sg),
+                                     pay + pos, cap - CCL_WIRE_HDR_LEN - pos, &len, hp,
+                                     recon != NULL ? recon + at : NULL));
+        /* A dense codec's header words depend on its parameters only. */
+        if (sg == 0)
+            memcpy(h.params, hp, sizeof(hp));
+        else if (hp[0] != h.params[0] || hp[1] != h.params[1])
+            return ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: segment %u's header words differ",
+                                 codec->ops->name, sg);
+        ccl_put_u64(pay + SEG_HEAD + sg * SEG_ROW, n);
+        ccl_put_u32(pay + SEG_HEAD + sg * SEG_ROW + 8, (uint32_t)len);
+        pos += len;
+        at = end;
+    }
+    h.payload_len = (uint32_t)pos;
+    ccl_wire_put(dst, &h);
+    *len_p = CCL_WIRE_HDR_LEN + pos;
+    return CCL_SUCCESS;
+}
+
+/* A segmented payload's table, checked against count and the payload's length: every
+ * segment holds at least one element, the counts sum to count and the lengths to what
+ * follows the table. */
+static ccl_result_t segments_check(const uint8_t *pay, size_t len, size_t count, uint32_t *nseg_p)
+{
+    uint32_t nseg;
+    size_t sum = 0, bytes = 0;
+    if (len < SEG_HEAD)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "segmented payload of %zu bytes", len);
+    nseg = ccl_get_u32(pay);
+    if (nseg == 0 || nseg > count || nseg > (len - SEG_HEAD) / SEG_ROW)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "%u segments for %zu elements in "
+                             "%zu bytes", nseg, count, len);
+    for (uint32_t sg = 0; sg < nseg; sg++) {
+        uint64_t n = ccl_get_u64(pay + SEG_HEAD + sg * SEG_ROW);
+        uint32_t l = ccl_get_u32(pay + SEG_HEAD + sg * SEG_ROW + 8);
+        if (n == 0 || n > count - sum)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "segment %u holds %llu of the "
+                                 "%zu elements left", sg, (unsigned long long)n, count - sum);
+        sum += (size_t)n;
+        bytes += l; /* nseg * UINT32_MAX fits a size_t */
+    }
+    if (sum != count || bytes != len - SEG_HEAD - (size_t)nseg * SEG_ROW)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "segments hold %zu elements in %zu "
+                             "bytes; the message %zu in %zu", sum, bytes, count,
+                             len - SEG_HEAD - (size_t)nseg * SEG_ROW);
+    *nseg_p = nseg;
+    return CCL_SUCCESS;
+}
+
+/* Decodes every segment with the header's codec and words. */
+static ccl_result_t decode_segments(const ccl_codec_ops_t *ops, const ccl_wire_hdr_t *h,
+                                    const uint8_t *pay, float *out, size_t count, int accumulate)
+{
+    uint32_t nseg = 0;
+    size_t pos, at = 0;
+    CCL_CHECK(segments_check(pay, h->payload_len, count, &nseg));
+    pos = SEG_HEAD + (size_t)nseg * SEG_ROW;
+    for (uint32_t sg = 0; sg < nseg; sg++) {
+        const size_t n = (size_t)ccl_get_u64(pay + SEG_HEAD + sg * SEG_ROW),
+                     l = ccl_get_u32(pay + SEG_HEAD + sg * SEG_ROW + 8);
+        ccl_result_t res = ops->decode(pay + pos, l, h->params,
+                                       ccl_codec_part_seed(h->seed, (int)sg), out + at, n,
+                                       accumulate);
+        if (res != CCL_SUCCESS)
+            return ccl_set_error(NULL, res, "segment %u: %s", sg, ccl_get_last_error(NULL));
+        pos += l;
+        at += n;
+    }
+    return CCL_SUCCESS;
+}
+
 ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
                               uint64_t seed, void *dst, size_t cap, size_t *len_p, float *recon)
+{
+    return ccl_codec_encode_range(codec, src, 0, count, seed, dst, cap, len_p, recon);
+}
+
+ccl_result_t ccl_codec_encode_range(const ccl_codec_t *codec, const float *src, size_t off,
+                                    size_t count, uint64_t seed, void *dst, size_t cap,
+                                    size_t *len_p, float *recon)
 {
     ccl_wire_hdr_t h = {.codec_id = (uint8_t)codec->ops->id, .count = count, .seed = seed};
     size_t plen = 0;
@@ -156,8 +301,16 @@ ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t
     }
     if (codec->ops->max_payload(&codec->params, count) > UINT32_MAX)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu elements do not fit one payload", count);
-    if (by_tensor(codec, count))
+    if (off == 0 && by_tensor(codec, count))
         return encode_by_tensor(codec, src, count, seed, dst, len_p, recon);
+    if (scales_per_tensor(codec) && count > 0) {
+        const ccl_layout_t *lay = codec->params.layout;
+        if (count > lay->total || off > lay->total - count)
+            return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "elements [%zu, %zu) of a layout "
+                                 "of %zu", off, off + count, lay->total);
+        if (tensor_of(lay, off) != tensor_of(lay, off + count - 1))
+            return encode_segments(codec, src, off, count, seed, dst, cap, len_p, recon);
+    }
     CCL_CHECK(codec->ops->encode(&codec->params, src, count, seed,
                                  (uint8_t *)dst + CCL_WIRE_HDR_LEN, cap - CCL_WIRE_HDR_LEN,
                                  &plen, h.params, recon));
@@ -189,6 +342,10 @@ static ccl_result_t wire_open(const void *src, size_t len, size_t count, ccl_wir
                              (unsigned long long)h->count, count);
     if ((*ops_p = codec_by_id(h->codec_id)) == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "unknown codec id %u", h->codec_id);
+    /* Sparse codecs send buffer-wide indices, one payload whatever the layout. */
+    if ((h->flags & CCL_WIRE_SEGMENTED) && ((*ops_p)->flags & CCL_CODEC_SPARSE))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "codec %s sends no segments",
+                             (*ops_p)->name);
     return CCL_SUCCESS;
 }
 
@@ -196,10 +353,13 @@ ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t co
                               int accumulate)
 {
     ccl_wire_hdr_t h;
-    const ccl_codec_ops_t *ops;
+    const ccl_codec_ops_t *ops = NULL;
     CCL_CHECK(wire_open(src, len, count, &h, &ops));
     if (count > 0 && out == NULL)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL output");
+    if (h.flags & CCL_WIRE_SEGMENTED)
+        return decode_segments(ops, &h, (const uint8_t *)src + CCL_WIRE_HDR_LEN, out, count,
+                               accumulate);
     return ops->decode((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, h.seed,
                        out, count, accumulate);
 }
@@ -207,11 +367,16 @@ ccl_result_t ccl_codec_decode(const void *src, size_t len, float *out, size_t co
 ccl_result_t ccl_codec_check(const void *src, size_t len, size_t count)
 {
     ccl_wire_hdr_t h;
-    const ccl_codec_ops_t *ops;
+    const ccl_codec_ops_t *ops = NULL;
     CCL_CHECK(wire_open(src, len, count, &h, &ops));
     if (ops->check == NULL)
         return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "codec %s has no check without decoding",
                              ops->name);
+    /* The GPU decoders read one payload: a segmented message (a layout's, which the host
+     * decodes) is refused here. */
+    if (h.flags & CCL_WIRE_SEGMENTED)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_PAYLOAD, "segmented %s payload where one "
+                             "piece was expected", ops->name);
     return ops->check((const uint8_t *)src + CCL_WIRE_HDR_LEN, h.payload_len, h.params, count);
 }
 
@@ -219,7 +384,7 @@ ccl_result_t ccl_codec_read_sparse(const void *src, size_t len, size_t count, ui
                                    float **val_p, size_t *k_p)
 {
     ccl_wire_hdr_t h;
-    const ccl_codec_ops_t *ops;
+    const ccl_codec_ops_t *ops = NULL;
     uint32_t *idx = NULL;
     float *val = NULL;
     ccl_result_t res;

@@ -15,6 +15,8 @@
 #define CCL_CODEC_CHECKS_FINITE     (1u << 3) /* encode refuses NaN/Inf itself, in its own pass */
 #define CCL_CODEC_SHARED_SCALE      (1u << 4) /* all ranks encode with one scale: the max of
                                                * local_scale() over ranks, set in p->scale */
+#define CCL_CODEC_PER_ELEMENT       (1u << 5) /* each element encoded alone (cast, threshold):
+                                               * a layout changes nothing */
 
 typedef enum {
     CCL_CODEC_ID_CAST      = 1,
@@ -76,6 +78,9 @@ typedef struct {
     /* Set by a compressor with a layout, never by a spec: a sparse codec encoding the whole
      * buffer (count == layout->total) selects in every tensor on its own (ccl_codec_encode). */
     const ccl_layout_t *layout;
+    /* CCL_CODEC_SHARED_SCALE codecs with a layout: the agreed scale of every tensor (set per
+     * call like `scale`), or NULL. */
+    const float   *scales;
     int            fb_residual; /* set by error feedback, never by a spec: the encoder's
                                  * `recon` receives src minus the decoded value (the new
                                  * residual) instead of the decoded value */
@@ -106,7 +111,9 @@ typedef struct ccl_codec_ops {
      * CCL_PARAM_END. ccl_codec_parse zeroes the params, applies every row's default, then
      * the spec's key=value items; cclz_info prints the rows. */
     const ccl_param_field_t *params;
-    /* Largest payload (without the wire header) for count elements. */
+    /* Largest payload (without the wire header) for count elements. A dense codec's must be
+     * subadditive up to one element's: max_payload(a) + max_payload(b) <= max_payload(a + b)
+     * + max_payload(1), which bounds a message cut at tensor boundaries (codec.c). */
     size_t (*max_payload)(const ccl_codec_params_t *p, size_t count);
     /* Encodes count float32 values; `seed` drives every random choice, so the same seed
      * gives the same bytes. `recon`, when not NULL, receives what the decoder will produce
@@ -158,11 +165,31 @@ size_t ccl_codec_max_encoded_size(const ccl_codec_t *codec, size_t count);
  * layout (params.layout) and count its total, a sparse codec that selects (topk, randomk,
  * dgc; threshold decides per element) encodes every tensor alone, with
  * a seed of its own drawn from `seed` and its index, and writes one message of buffer-wide
- * indices: each tensor keeps k = ratio x its count (at least 1), as if encoded alone. */
+ * indices: each tensor keeps k = ratio x its count (at least 1), as if encoded alone. A
+ * dense codec that scales encodes as ccl_codec_encode_range from 0. */
 CCL_NODISCARD
 ccl_result_t ccl_codec_encode(const ccl_codec_t *codec, const float *src, size_t count,
                               uint64_t seed, void *dst, size_t cap, size_t *len_p,
                               float *recon);
+
+/* ccl_codec_encode of elements [off, off + count) of a buffer (src points at element off).
+ * With a layout, a dense codec that scales (int, qsgd, terngrad, sign with a scale) encodes
+ * every tensor's part of the range on its own, so that no scale covers two tensors, and
+ * writes one message of those parts (docs/wire-format.md, "segmented"); a range inside one
+ * tensor, or any codec without a layout, encodes as ccl_codec_encode. The decoder needs
+ * nothing more than the message. */
+CCL_NODISCARD
+ccl_result_t ccl_codec_encode_range(const ccl_codec_t *codec, const float *src, size_t off,
+                                    size_t count, uint64_t seed, void *dst, size_t cap,
+                                    size_t *len_p, float *recon);
+
+/* The seed of part t of a message cut by a layout (a sparse codec's tensor t, a dense codec's
+ * segment t), drawn from the message's seed. */
+uint64_t ccl_codec_part_seed(uint64_t seed, int t);
+
+/* Whether codec encodes each element alone (cast, threshold, sign without a scale), so that a
+ * layout changes nothing for it. */
+int ccl_codec_per_element(const ccl_codec_t *codec);
 
 /* A dense codec's two header parameter words (they do not depend on the data), for an
  * encoder elsewhere (cuda/); CCL_ERR_UNSUPPORTED for a sparse codec. */

@@ -38,7 +38,7 @@ static ccl_result_t threshold_encode(const ccl_codec_params_t *p, const float *s
 
 const ccl_codec_ops_t ccl_codec_threshold = {
     .size = sizeof(ccl_codec_ops_t), .name = "threshold", .id = CCL_CODEC_ID_THRESHOLD,
-    .flags = CCL_CODEC_SPARSE,
+    .flags = CCL_CODEC_SPARSE | CCL_CODEC_PER_ELEMENT,
     .desc = "every element with |x| >= t, (index, value) pairs",
     .params = threshold_params,
     .max_payload = threshold_max_payload, .encode = threshold_encode,

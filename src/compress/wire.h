@@ -9,8 +9,13 @@
 #define CCL_WIRE_VERSION 1u
 #define CCL_WIRE_HDR_LEN 40u
 
+/* Header flags (byte 6). */
+#define CCL_WIRE_SEGMENTED 1u /* the payload is a table of segments, each a payload of its own
+                               * (a layout's tensors: codec.c) */
+
 typedef struct {
     uint8_t  codec_id;
+    uint8_t  flags;
     uint64_t count;
     uint64_t seed;
     uint32_t params[2];
@@ -20,7 +25,8 @@ typedef struct {
 /* Writes the 40 header bytes, little-endian whatever the host. */
 void ccl_wire_put(uint8_t *dst, const ccl_wire_hdr_t *h);
 
-/* Reads and checks a header against the buffer length: magic, version, reserved bytes zero,
+/* Reads and checks a header against the buffer length: magic, version, known flags, reserved
+ * bytes zero,
  * payload length equal to what follows. Returns CCL_ERR_INVALID_PAYLOAD with the reason. */
 ccl_result_t ccl_wire_get(const uint8_t *src, size_t len, ccl_wire_hdr_t *h);
 

@@ -117,7 +117,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
                 if ((res = add_partial(ctx, &reqs[m], SLOT(m), st->input + po, out + po, pl, &skip)))
                     goto out;
             }
-            if ((res = ccl_step_encode(ctx, s == 0 ? st->input + po : out + po, pl,
+            if ((res = ccl_step_encode(ctx, s == 0 ? st->input + po : out + po, po, pl,
                                        ccl_step_seed(st, r, (uint32_t)(s * C + ch)), SLOT(sm),
                                        CAP(sm), &len, s == 0 ? ccl_step_recon_at(recon, po) : NULL,
                                        &skip)))
@@ -134,7 +134,7 @@ static ccl_result_t qring_run(ccl_coll_ctx_t *ctx)
         piece(&q, right, ch, &po, &pl);
         if ((res = add_partial(ctx, &reqs[m], SLOT(m), st->input + po, out + po, pl, &skip)))
             goto out;
-        if ((res = ccl_step_encode(ctx, out + po, pl, ccl_step_seed(st, r, (uint32_t)(steps * C + ch)),
+        if ((res = ccl_step_encode(ctx, out + po, po, pl, ccl_step_seed(st, r, (uint32_t)(steps * C + ch)),
                                    SLOT(om), CAP(om), &len, NULL, &skip)) ||
             (!skip && (res = ccl_codec_decode(SLOT(om), len, out + po, pl, 0))))
             goto out;

@@ -49,7 +49,7 @@ static ccl_result_t qtree_run(ccl_coll_ctx_t *ctx)
     /* Up: the subtree's sum (a leaf's own part, with its reconstruction); the root encodes
      * the final sum instead, into the slot that goes down. */
     uint8_t *enc = parent >= 0 ? up : down;
-    CCL_CHECK(ccl_step_encode(ctx, out, n, ccl_step_seed(st, r, 0), enc, cap, &len,
+    CCL_CHECK(ccl_step_encode(ctx, out, 0, n, ccl_step_seed(st, r, 0), enc, cap, &len,
                               parent >= 0 && nchild == 0 ? recon : NULL, &skip));
     if (parent >= 0) {
         CCL_CHECK(ccl_p2p_isend_v(ctx, parent, TREE_ID_UP, up, len, cap, &reqs[nchild + 1]));

@@ -187,7 +187,8 @@ static ccl_result_t shards_create(struct ccl_compressor *c, struct ccl_comm *com
     const size_t cs = (c->count + (size_t)C - 1) / (size_t)C;
     c->nshard_comp = C * own;
     c->shard_comp = calloc((size_t)c->nshard_comp, sizeof(*c->shard_comp));
-    if (c->shard_comp == NULL)
+    c->shard_off = calloc((size_t)c->nshard_comp, sizeof(*c->shard_off));
+    if (c->shard_comp == NULL || c->shard_off == NULL)
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the shards' compressors");
     for (int ch = 0; ch < C; ch++) {
         size_t off = (size_t)ch * cs, n = off >= c->count ? 0 : CCL_MIN(cs, c->count - off);
@@ -196,6 +197,7 @@ static ccl_result_t shards_create(struct ccl_compressor *c, struct ccl_comm *com
             size_t at = (size_t)(h->first + k) * s;
             if (at >= n)
                 continue;
+            c->shard_off[ch * own + k] = off + at;
             CCL_CHECK(ccl_comp_create(h->cross[k], c->shard_spec, CCL_MIN(s, n - at),
                                       CCL_FLOAT32, &c->shard_comp[ch * own + k]));
         }
@@ -294,7 +296,10 @@ ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
     for (int k = 0; k < c->nshard_comp; k++)
         ccl_compressor_destroy(c->shard_comp[k]);
     free(c->shard_comp);
+    free(c->shard_off);
     layout_free(c->layout);
+    free(c->scales);
+    free(c->scale_votes);
     ccl_ef_destroy(c->ef);
     ccl_powersgd_destroy(c->lowrank);
     free(c->f32_in);
@@ -363,23 +368,46 @@ static ccl_result_t layout_check(const struct ccl_compressor *c, int n, const cc
                              "the buffer holds %zu", sum, c->count);
     if (n <= 1 || c->kind == CCL_COMP_NONE)
         return CCL_SUCCESS;
-    /* cast and threshold work element by element: a layout changes nothing for them. */
-    if (c->kind == CCL_COMP_STREAM && (c->codec.ops->id == CCL_CODEC_ID_CAST ||
-                                       c->codec.ops->id == CCL_CODEC_ID_THRESHOLD))
+    if (c->kind == CCL_COMP_LOWRANK)
+        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: powersgd does not take one "
+                             "yet");
+    /* Element-wise codecs ignore it; the scaling ones cut every piece they encode at tensor
+     * boundaries, whatever the algorithm. */
+    if (ccl_codec_per_element(&c->codec) || !(c->codec.ops->flags & CCL_CODEC_SPARSE))
         return CCL_SUCCESS;
-    if (c->kind != CCL_COMP_STREAM || !(c->codec.ops->flags & CCL_CODEC_SPARSE))
-        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: the sparse codecs (topk, "
-                             "randomk, dgc) take one so far, and cast and threshold, which "
-                             "work per element; %s does not yet",
-                             c->kind == CCL_COMP_LOWRANK ? "powersgd" : c->codec.ops->name);
     if (c->codec.params.k != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: k=%u fixes k for the whole "
                              "buffer; per tensor, give ratio=", c->codec.params.k);
-    if (strcmp(c->algo->name, "sparse_allgather") != 0)
+    if (strcmp(c->algo->name, "sparse_allgather") != 0 && !(c->algo->flags & CCL_ALGO_SHARDS))
         return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: algo=%s encodes pieces of the "
-                             "buffer; a layout needs sparse_allgather, which encodes it whole",
-                             c->algo->name);
+                             "buffer; a sparse codec with a layout needs sparse_allgather, "
+                             "which encodes it whole, or hier", c->algo->name);
     return CCL_SUCCESS;
+}
+
+/* Sets on a shard's compressor, which compresses elements [off, off + its count) of the
+ * buffer, the parts of the n tensors that fall there (a tensor cut by the shard loses its
+ * shape). */
+static ccl_result_t shard_layout(ccl_compressor_t sc, size_t off, int n, const ccl_tensor_t *t)
+{
+    ccl_tensor_t *part = n > 0 ? malloc((size_t)n * sizeof(*part)) : NULL;
+    const size_t end = off + sc->count;
+    size_t at = 0;
+    int m = 0;
+    if (n > 0 && part == NULL)
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for a shard's layout");
+    for (int i = 0; i < n; at += t[i].count, i++) {
+        size_t lo = CCL_MAX(at, off), hi = CCL_MIN(at + t[i].count, end);
+        if (lo >= hi)
+            continue;
+        part[m] = t[i];
+        if (lo != at || hi != at + t[i].count)
+            part[m] = (ccl_tensor_t){.count = hi - lo};
+        m++;
+    }
+    ccl_result_t res = ccl_compressor_set_layout(sc, m, part);
+    free(part);
+    return res;
 }
 
 ccl_result_t ccl_compressor_set_layout(ccl_compressor_t c, int n, const ccl_tensor_t *tensors)
@@ -419,9 +447,35 @@ ccl_result_t ccl_compressor_set_layout(ccl_compressor_t c, int n, const ccl_tens
             h = ccl_hash64(w, sizeof(w), h);
         }
     }
+    /* A codec whose ranks agree on a scale agrees on one per tensor. */
+    float *scales = NULL;
+    double *votes = NULL;
+    if (n > 1 && c->kind == CCL_COMP_STREAM && (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE) &&
+        ((scales = calloc((size_t)n, sizeof(float))) == NULL ||
+         (votes = calloc((size_t)n + 1, sizeof(double))) == NULL)) {
+        free(scales);
+        layout_free(lay);
+        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for %d tensors' scales", n);
+    }
+    /* The shards' compressors (hier) take the part of the layout in their shard. */
+    for (int k = 0; k < c->nshard_comp; k++) {
+        if (c->shard_comp[k] == NULL)
+            continue;
+        ccl_result_t res = shard_layout(c->shard_comp[k], c->shard_off[k], n, tensors);
+        if (res != CCL_SUCCESS) {
+            free(scales);
+            free(votes);
+            layout_free(lay);
+            return res;
+        }
+    }
     layout_free(c->layout);
+    free(c->scales);
+    free(c->scale_votes);
     c->layout = lay;
     c->codec.params.layout = lay;
+    c->scales = scales;
+    c->scale_votes = votes;
     /* The layout joins every call's signature and the checkpoint's identity. */
     c->spec_hash = h;
     return CCL_SUCCESS;

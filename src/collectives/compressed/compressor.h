@@ -37,9 +37,13 @@ struct ccl_compressor {
     float         weight;         /* EF21-W's, as the spec gave it (0: 1/nranks) */
     ccl_layout_t *layout;         /* the buffer's tensors (ccl_compressor_set_layout), or NULL;
                                    * codec.params.layout points here */
+    float        *scales;         /* a CCL_CODEC_SHARED_SCALE codec with a layout: the agreed
+                                   * scale of every tensor (run.c), else NULL */
+    double       *scale_votes;    /* their exact allreduce's buffer: 1 + layout->n */
     /* The hierarchical allreduce (CCL_ALGO_SHARDS): one compressor per shard this rank owns
      * (NULL for an empty one), on that shard's sub-communicator, made from shard_spec. */
     struct ccl_compressor **shard_comp;
+    size_t       *shard_off;      /* where each one's elements begin in the buffer */
     int           nshard_comp;
     char          shard_spec[300];
     const ccl_algo_t *algo;       /* allreduce algorithm */

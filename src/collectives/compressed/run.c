@@ -22,22 +22,37 @@ static void from_f32(const float *src, void *dst, size_t n, ccl_datatype_t dt)
         h[i] = dt == CCL_FLOAT16 ? ccl_float_to_half(src[i]) : ccl_float_to_bf16(src[i]);
 }
 
-/* Codecs with CCL_CODEC_SHARED_SCALE: one exact allreduce (max) of this rank's scale for its
- * input (`local`, unused where st->local_skip) and of its refusal. The step's codec gets the
- * agreed scale, unless its spec fixed one; if any rank refused its input, every rank gets CCL_ERR_INVALID_ARG (the step
- * skipped, the error-feedback state kept). */
-static ccl_result_t agree_scale(ccl_comp_step_t *st, struct ccl_comm *comm, float local)
+/* Codecs with CCL_CODEC_SHARED_SCALE: one exact allreduce (max) of this rank's refusal and
+ * its scale for its input, or with a layout for each tensor of it (unused where
+ * st->local_skip). The step's codec gets the agreed scales, unless its spec fixed one; if any
+ * rank refused its input, every rank gets CCL_ERR_INVALID_ARG (the step skipped, the
+ * error-feedback state kept). */
+static ccl_result_t agree_scale(ccl_comp_step_t *st, struct ccl_comm *comm)
 {
-    double v[2] = {st->local_skip ? 1.0 : 0.0, st->local_skip ? 0.0 : (double)local};
-    CCL_CHECK(ccl_allreduce(v, v, 2, CCL_FLOAT64, CCL_MAX, comm));
+    struct ccl_compressor *c = st->comp;
+    const ccl_layout_t *lay = c->scales != NULL ? c->layout : NULL;
+    const int n = lay != NULL ? lay->n : 1;
+    double one[2], *v = lay != NULL ? c->scale_votes : one;
+    v[0] = st->local_skip ? 1.0 : 0.0;
+    for (int t = 0; t < n; t++)
+        v[1 + t] = st->local_skip ? 0.0 : (double)st->codec.ops->local_scale(
+            &st->codec.params, st->input + (lay ? lay->off[t] : 0), lay ? lay->count[t] : c->count);
+    CCL_CHECK(ccl_allreduce(v, v, (size_t)n + 1, CCL_FLOAT64, CCL_MAX, comm));
     if (v[0] > 0) {
         if (!st->local_skip)
-            st->comp->ef->skipped++;
+            c->ef->skipped++;
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "a gradient holds NaN or Inf; the "
                              "step is skipped on every rank and the error-feedback state kept");
     }
-    if (st->comp->codec.params.scale <= 0) /* scale= in the spec: every rank's already */
+    if (c->codec.params.scale > 0) /* scale= in the spec: every rank's already */
+        return CCL_SUCCESS;
+    if (lay == NULL) {
         st->codec.params.scale = (float)v[1];
+        return CCL_SUCCESS;
+    }
+    for (int t = 0; t < n; t++)
+        c->scales[t] = (float)v[1 + t];
+    st->codec.params.scales = c->scales;
     return CCL_SUCCESS;
 }
 
@@ -103,8 +118,7 @@ ccl_result_t ccl_comp_run_with(ccl_compressor_t c, ccl_comm_t comm, ccl_coll_t c
     }
     if (c->kind == CCL_COMP_STREAM && (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE) &&
         !(algo->flags & CCL_ALGO_SHARDS))
-        CCL_CHECK(agree_scale(&st, comm, st.local_skip ? 0.0f :
-                              st.codec.ops->local_scale(&st.codec.params, st.input, c->count)));
+        CCL_CHECK(agree_scale(&st, comm));
     ccl_coll_args_t a = {.coll = coll, .sendbuf = in, .recvbuf = out, .count = c->count,
                          .dtype = c->dtype, .op = op, .dt_size = sizeof(float), .step = &st,
                          .codec = &c->codec, .algo = algo, .algo_arg = algo_arg,

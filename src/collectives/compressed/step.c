@@ -52,12 +52,14 @@ ccl_result_t ccl_step_skip_result(ccl_coll_ctx_t *ctx)
                                         "of finite gradients overflowed float32");
 }
 
-ccl_result_t ccl_step_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
-                             uint8_t *dst, size_t cap, size_t *len_p, float *recon, int *skip)
+ccl_result_t ccl_step_encode(ccl_coll_ctx_t *ctx, const float *src, size_t off, size_t n,
+                             uint64_t seed, uint8_t *dst, size_t cap, size_t *len_p, float *recon,
+                             int *skip)
 {
     ccl_result_t res = CCL_SUCCESS;
     if (!*skip) {
-        res = ccl_codec_encode(&ctx->args->step->codec, src, n, seed, dst, cap, len_p, recon);
+        res = ccl_codec_encode_range(&ctx->args->step->codec, src, off, n, seed, dst, cap, len_p,
+                                     recon);
         /* The encoders refuse non-finite input; only then is the input read again. */
         if (res == CCL_ERR_INVALID_ARG && !ccl_all_finite(src, n))
             *skip = 1;

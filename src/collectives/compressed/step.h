@@ -121,13 +121,15 @@ ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p)
  * can play a hostile peer. NULL in every program built on libcclz.so, which hides it. */
 extern void (*ccl_step_tamper)(int rank, uint8_t *msg, size_t *len, size_t cap);
 
-/* Encodes n floats of src (this rank's input, or a sum made in this call) with the step's codec
- * into dst, or the skip token if *skip is set. A sum of finite values can overflow float32,
+/* Encodes n floats of src, elements [off, off + n) of the call's buffer (this rank's input,
+ * or a sum made in this call), with the step's codec into dst (ccl_codec_encode_range: a
+ * layout's tensors scaled apart), or the skip token if *skip is set. A sum of finite values can overflow float32,
  * and no lossy encoding of an infinity exists: then the skip token goes instead and *skip
  * is set, so that every rank skips the step (the state kept, the communicator usable). */
 CCL_NODISCARD
-ccl_result_t ccl_step_encode(ccl_coll_ctx_t *ctx, const float *src, size_t n, uint64_t seed,
-                             uint8_t *dst, size_t cap, size_t *len_p, float *recon, int *skip);
+ccl_result_t ccl_step_encode(ccl_coll_ctx_t *ctx, const float *src, size_t off, size_t n,
+                             uint64_t seed, uint8_t *dst, size_t cap, size_t *len_p, float *recon,
+                             int *skip);
 
 /* Waits for a message (req, received into msg), then: a skip token sets *skip; otherwise,
  * unless *skip is already set, decodes it into out (accumulating or not). */

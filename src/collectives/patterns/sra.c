@@ -133,7 +133,7 @@ ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx, int gather)
             size_t po, pl, len = CCL_SKIP_TOKEN_LEN;
             piece(&s, j, t, &po, &pl);
             ccl_step_prepare(st, po, pl, &skip);
-            if ((res = ccl_step_encode(ctx, st->input + po, pl,
+            if ((res = ccl_step_encode(ctx, st->input + po, po, pl,
                                        ccl_step_seed(st, r, (uint32_t)(j * s.C + t)),
                                        SLOT(SEND, j, t), SLOT_CAP(SEND, j, t), &len,
                                        ccl_step_recon_at(recon, po), &skip)) != CCL_SUCCESS)
@@ -163,7 +163,7 @@ ccl_result_t ccl_sra_run(ccl_coll_ctx_t *ctx, int gather)
             if (!gather)
                 continue; /* the sum in float32 is this rank's result */
             /* The sum encoded once, decoded here as everywhere. */
-            if ((res = ccl_step_encode(ctx, out + po, pl,
+            if ((res = ccl_step_encode(ctx, out + po, po, pl,
                                        ccl_step_seed(st, r, (uint32_t)((P + r) * s.C + g)),
                                        SLOT(SEND, r, g), SLOT_CAP(SEND, r, g), &len, NULL,
                                        &skip)) != CCL_SUCCESS ||
