@@ -230,14 +230,18 @@ const char *ccl_compressor_spec(ccl_compressor_t comp);
  * were compressed alone (each with a seed of its own), in one message of buffer-wide
  * indices; the scaling dense codecs (int, qsgd, terngrad, sign with a scale) cut every piece
  * they encode at tensor boundaries, so that no bucket, norm, magnitude or agreed scale covers
- * two tensors, still one message per piece. rows and cols give a tensor's 2-D shape (0, 0:
- * none; a convolution's as out x in*kh*kw). Counts of at least 1 that sum to the
+ * two tensors, still one message per piece; PowerSGD (its spec may then omit rows=)
+ * approximates every tensor with a 2-D shape, a rank below its smaller side and factors
+ * smaller than it with its own P and Q (and warm start), sends the others exact, and moves
+ * every P in one exact allreduce (with the exact tensors) and every Q in another. rows and
+ * cols give a tensor's 2-D shape (0, 0: none; a convolution's as out x in*kh*kw). Counts of at least 1 that sum to the
  * compressor's count, and shapes that hold their counts, are required; anything else is
  * refused with CCL_ERR_INVALID_ARG naming the fault, before anything is sent. cast,
  * threshold and sign:scale=none, which work per element, take one and change nothing.
- * PowerSGD refuses a layout of more than one tensor (CCL_ERR_UNSUPPORTED), as do sparse
- * codecs with an algorithm that encodes pieces of the buffer (they need sparse_allgather or
- * hier) and a fixed k=. Local and immediate; every rank
+ * Sparse codecs refuse a layout with an algorithm that encodes pieces of the buffer
+ * (CCL_ERR_UNSUPPORTED: they need sparse_allgather or hier) and with a fixed k=. A
+ * powersgd compressor with rows= whose one matrix would not pay is exact and ignores a
+ * layout. Local and immediate; every rank
  * must set the same (it joins every call's signature and the checkpoint's identity, so a
  * checkpoint restores into a compressor with the same layout). It may change between calls,
  * as when DDP rebuilds its buckets: the error-feedback state, kept per element, stays.

@@ -613,7 +613,6 @@ static int t_powersgd(ccl_comm_t comm, int rank, int p)
     /* Bad specs; the allgather refuses; rank 40 of 64 x 40 does not pay: exact. */
     ccl_compressor_t b;
     ok = ok && ccl_compressor_create(comm, "powersgd:rank=2,rows=7", M, CCL_FLOAT32, &b) == CCL_ERR_INVALID_ARG &&
-         ccl_compressor_create(comm, "powersgd:rank=2", M, CCL_FLOAT32, &b) == CCL_ERR_INVALID_ARG &&
          ccl_compressor_create(comm, "powersgd:rows=64,ef=ef21", M, CCL_FLOAT32, &b) == CCL_ERR_INVALID_ARG &&
          ccl_compressor_create(comm, "int:bits=8,algo=powersgd", M, CCL_FLOAT32, &b) == CCL_ERR_INVALID_ARG;
     c = mk(comm, "powersgd:rows=64", M, CCL_FLOAT32);
@@ -1046,6 +1045,88 @@ static int layout_dense(ccl_comm_t comm, int rank, int p, const ccl_tensor_t *la
     return ok;
 }
 
+/* PowerSGD with a layout: every tensor with a 2-D shape that pays approximated with its own
+ * P, Q and warm start, the rest exact, in two allreduces for the whole buffer. Equal to a
+ * compressor per tensor ("powersgd:rank=2,rows=R" for the matrices, "none" for the rest) over
+ * steps with error feedback: bit for bit on 2 ranks, where a sum of two is the same whatever
+ * the order, within float rounding on more. */
+static int t_powersgd_layout(ccl_comm_t comm, int rank, int p)
+{
+    static const ccl_tensor_t lay[] = {{7, 0, 0}, {600, 20, 30}, {33, 3, 11}, {2000, 0, 0},
+                                       {1, 0, 0}, {16, 4, 4}};
+    static const char *const sep_spec[] = {"none", "powersgd:rank=2,rows=20",
+                                           "powersgd:rank=2,rows=3", "none", "none", "none"};
+    const int nt = 6;
+    const size_t n = 2657;
+    float *g = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
+          *want = malloc(n * sizeof(float)), *again = malloc(n * sizeof(float));
+    ccl_compressor_t c = mk(comm, "powersgd:rank=2", n, CCL_FLOAT32), sep[6];
+    int ok = c != NULL;
+    /* No matrix yet: refused before anything is sent. */
+    ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, c, comm) == CCL_ERR_INVALID_ARG &&
+          strstr(ccl_get_last_error(comm), "rows=") != NULL;
+    ok &= ccl_compressor_set_layout(c, nt, lay) == CCL_SUCCESS;
+    for (int t = 0; t < nt; t++)
+        sep[t] = mk(comm, sep_spec[t], lay[t].count, CCL_FLOAT32);
+    uint8_t *saved = NULL;
+    size_t saved_len = 0;
+    for (int step = 0; ok && step < 4; step++) {
+        for (size_t i = 0; i < n; i++)
+            g[i] = sinf((float)(rank * 1.3 + step * 0.4 + (double)i * 0.7)) + 0.01f * (float)(i % 13);
+        if (step == 2) { /* the state before step 2, restored below */
+            saved_len = ccl_compressor_state_size(c);
+            saved = malloc(saved_len);
+            ok &= ccl_compressor_save(c, saved, saved_len, &saved_len) == CCL_SUCCESS;
+        }
+        ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_AVG, c, comm) == CCL_SUCCESS;
+        for (int t = 0, at = 0; t < nt; at += (int)lay[t].count, t++)
+            ok &= ccl_allreduce_compressed(g + at, want + at, lay[t].count, CCL_FLOAT32, CCL_AVG,
+                                           sep[t], comm) == CCL_SUCCESS;
+        double worst = 0, top = 0;
+        for (size_t i = 0; i < n; i++) {
+            worst = fmax(worst, fabs(out[i] - want[i]));
+            top = fmax(top, fabs(want[i]));
+        }
+        const int same = memcmp(out, want, n * sizeof(float)) == 0;
+        if (p <= 2 ? !same : worst > 1e-4 * top) {
+            fprintf(stderr, "rank %d: powersgd layout step %d differs by %g of %g\n", rank, step,
+                    worst, top);
+            ok = 0;
+        }
+    }
+    /* The state saved before step 2, restored into c and into a new compressor: step 2 again
+     * gives both the same bits. */
+    for (size_t i = 0; ok && i < n; i++)
+        g[i] = sinf((float)(rank * 1.3 + 2 * 0.4 + (double)i * 0.7)) + 0.01f * (float)(i % 13);
+    ccl_compressor_t d = mk(comm, "powersgd:rank=2", n, CCL_FLOAT32);
+    ok &= d != NULL && ccl_compressor_set_layout(d, nt, lay) == CCL_SUCCESS &&
+          ccl_compressor_restore(d, saved, saved_len) == CCL_SUCCESS &&
+          ccl_compressor_restore(c, saved, saved_len) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_AVG, c, comm) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, again, n, CCL_FLOAT32, CCL_AVG, d, comm) == CCL_SUCCESS &&
+          memcmp(out, again, n * sizeof(float)) == 0;
+    /* A checkpoint cut short (a warm start missing) is refused. */
+    ok &= ccl_compressor_restore(d, saved, saved_len - 4) == CCL_ERR_INVALID_PAYLOAD;
+    if (!ok)
+        fprintf(stderr, "rank %d: powersgd layout checkpoint: %s\n", rank, ccl_get_last_error(comm));
+    /* A NaN on the last rank: every rank skips, then goes on. */
+    if (rank == p - 1)
+        g[n - 1] = NAN;
+    ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_AVG, c, comm) == CCL_ERR_INVALID_ARG;
+    g[n - 1] = 0;
+    ok &= ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_AVG, c, comm) == CCL_SUCCESS;
+    for (int t = 0; t < nt; t++)
+        ccl_compressor_destroy(sep[t]);
+    ccl_compressor_destroy(c);
+    ccl_compressor_destroy(d);
+    free(saved);
+    free(g);
+    free(out);
+    free(want);
+    free(again);
+    return ok;
+}
+
 /* Layouts (ccl_compressor_set_layout): top-k per tensor equals a compressor per tensor, bit
  * for bit, over steps with error feedback (a large tensor beside small ones, which a flat
  * top-k would starve); random-k keeps exactly k = ceil(ratio x count) of every tensor; DGC
@@ -1127,7 +1208,7 @@ static int t_layout(ccl_comm_t comm, int rank, int p)
                      rd = mk(comm, "topk:ratio=0.05,algo=sparse_rd", n, CCL_FLOAT32),
                      fk = mk(comm, "topk:k=10", n, CCL_FLOAT32),
                      ps = mk(comm, "powersgd:rank=2,rows=139", n, CCL_FLOAT32);
-    ok &= REFUSED(ps, nt, lay, CCL_ERR_UNSUPPORTED, "powersgd does not") &&
+    ok &= ccl_compressor_set_layout(ps, nt, lay) == CCL_SUCCESS &&
           REFUSED(rd, nt, lay, CCL_ERR_UNSUPPORTED, "sparse_allgather") &&
           REFUSED(fk, nt, lay, CCL_ERR_INVALID_ARG, "k=10") &&
           ccl_compressor_set_layout(i8, 1, (ccl_tensor_t[]){{n, 0, 0}}) == CCL_SUCCESS;
@@ -1183,6 +1264,7 @@ static const char *const names[] = {
     "traffic counters: calls, refused steps, bytes in, bytes sent (8-bit under 0.35x the exact ring's)",
     "reduce-scatter: int8, int4, qsgd, topk within one quantization; classic EF telescopes; fp16 exact, in place (_stream entry), none and auto as the exact one; NaN skips everywhere; powersgd, EF21, bad counts refused; nonblocking = blocking; half the allreduce's traffic",
     "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; cast and threshold unchanged; bad layouts refused naming the fault; int8 (sra, ring, tree) and terngrad scaled per tensor",
+    "powersgd with a layout = a powersgd compressor per matrix and exact sums of the rest, over steps with error feedback and warm starts; checkpoint restored bit for bit, a cut one refused; NaN skips everywhere; without rows= or a layout refused",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -1290,6 +1372,8 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
                t_rs_nan(comm, rank, p, "dgc:ratio=0.01", 7) && t_rs_api(comm, rank, p);
     case 25:
         return t_layout(comm, rank, p);
+    case 26:
+        return t_powersgd_layout(comm, rank, p);
     }
     return 0;
 }

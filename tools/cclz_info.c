@@ -160,8 +160,9 @@ int main(int argc, char **argv)
                    : "buckets restart at every tensor: no scale covers two tensors (every "
                      "encoded piece cut at tensor boundaries, one message)");
     }
-    printf("  %-10s %s\n", "powersgd", "refuses a layout of several tensors (not yet: a matrix "
-           "per tensor)");
+    printf("  %-10s %s\n", "powersgd", "approximates every tensor with a 2-D shape whose factors "
+           "pay with its own P, Q and warm start (rows= may then be left out), the rest exact; "
+           "every P in one exact allreduce, every Q in another");
 
     const ccl_tuning_t *tun = &ccl_tuning_default;
     printf("\nCost model (a new communicator's): alpha %.1f us, %.2f GB/s link, %.2f GB/s "

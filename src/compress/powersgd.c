@@ -11,11 +11,12 @@
 #include <string.h>
 
 /* warm is an integer 0..1 rather than a BOOL row: it has always taken what strtol reads as
- * 0 or 1. rows has no default: the caller must give the shape. */
+ * 0 or 1. rows has no default: the shape is the caller's, or the layout's. */
 static const ccl_param_field_t powersgd_params[] = {
     {"rank", "4", "r, the columns of P and Q (clamped to the matrix's smaller side)",
      CCL_PARAM_INT, CCL_PARAM_AT(ccl_powersgd_params_t, rank), .lo = 1, .hi = 1024},
-    {"rows", NULL, "rows of the buffer's matrix (required; columns are count / rows)",
+    {"rows", NULL, "rows of the buffer's matrix (columns are count / rows); without it, the "
+     "matrices are a layout's tensors (ccl_compressor_set_layout)",
      CCL_PARAM_INT, CCL_PARAM_AT(ccl_powersgd_params_t, rows), .lo = 1, .hi = UINT32_MAX},
     {"warm", "1", "start each step's power iteration from the last step's Q", CCL_PARAM_INT,
      CCL_PARAM_AT(ccl_powersgd_params_t, warm), .lo = 0, .hi = 1},
@@ -45,10 +46,8 @@ ccl_result_t ccl_powersgd_parse(const char *spec, size_t count, ccl_powersgd_par
         return ccl_set_error(NULL, CCL_ERR_INTERNAL, "powersgd: a default does not parse");
     if (ccl_param_apply(powersgd_params, p, list, err, sizeof(err)) != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "powersgd: %s", err);
-    if (p->rows == 0)
-        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
-                             "powersgd needs the buffer's matrix shape: rows=N (columns are "
-                             "count / rows)");
+    if (p->rows == 0) /* the layout's matrices */
+        return CCL_SUCCESS;
     if (count % p->rows != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG,
                              "powersgd: rows=%zu does not divide the buffer's %zu elements",

@@ -24,9 +24,9 @@ typedef struct {
     float *pm;       /* P: rows x r, then one float the collective uses as a skip flag */
 } ccl_powersgd_t;
 
-/* Parses "powersgd:rank=R,rows=N,warm=0|1,seed=S" (rows is required) for a buffer of
- * count elements. CCL_ERR_INVALID_ARG with the reason on a bad spec or a shape that does not
- * divide count. */
+/* Parses "powersgd:rank=R,rows=N,warm=0|1,seed=S" for a buffer of count elements; without
+ * rows (rows and cols 0, rank as given) the matrices come from a layout. CCL_ERR_INVALID_ARG
+ * with the reason on a bad spec or a shape that does not divide count. */
 ccl_result_t ccl_powersgd_parse(const char *spec, size_t count, ccl_powersgd_params_t *p);
 
 /* The rows ccl_powersgd_parse reads, for the info tool and the tests. */

@@ -15,7 +15,8 @@
  *   32  u64 body length     the bytes after the header
  *   40  u32 CRC-32          zlib's, of bytes 0-39 and the body
  *   44  u32 zero
- *   48  body: the error-feedback state (if any), then PowerSGD's warm start (if any), then
+ *   48  body: the error-feedback state (if any), then PowerSGD's warm start (if any: the
+ *       buffer's matrix, or with a layout every approximated tensor's in order), then
  *       for each shard compressor of the hierarchical allreduce, in shard order, a u64 length
  *       and that compressor's own checkpoint.
  * Restore checks all of it before it changes anything. */
@@ -24,10 +25,21 @@
 
 static ccl_compressor_t state_owner(ccl_compressor_t c) { return c->auto_sub ? c->auto_sub : c; }
 
+/* PowerSGD's warm starts: the buffer's one, or a layout's per tensor (NULL entries sent
+ * exact). *n_p: how many entries. */
+static ccl_powersgd_t *const *warm_starts(ccl_compressor_t c, int *n_p)
+{
+    *n_p = c->lr_tensor != NULL ? c->layout->n : c->lowrank != NULL;
+    return c->lr_tensor != NULL ? c->lr_tensor : &c->lowrank;
+}
+
 static size_t body_size(ccl_compressor_t c)
 {
-    size_t n = (c->ef ? ccl_ef_saved_size(c->ef) : 0) +
-               (c->lowrank ? ccl_powersgd_saved_size(c->lowrank) : 0);
+    size_t n = c->ef ? ccl_ef_saved_size(c->ef) : 0;
+    int nw;
+    ccl_powersgd_t *const *w = warm_starts(c, &nw);
+    for (int i = 0; i < nw; i++)
+        n += w[i] != NULL ? ccl_powersgd_saved_size(w[i]) : 0;
     for (int k = 0; k < c->nshard_comp; k++)
         if (c->shard_comp[k] != NULL)
             n += 8 + ccl_compressor_state_size(c->shard_comp[k]);
@@ -57,9 +69,13 @@ ccl_result_t ccl_compressor_save(ccl_compressor_t c, void *buf, size_t cap, size
     c = state_owner(c);
     if (c->ef)
         CCL_CHECK(ccl_ef_save(c->ef, b + CP_HDR, cap - CP_HDR, &n));
-    if (c->lowrank) {
-        ccl_powersgd_save(c->lowrank, b + CP_HDR + n);
-        n += ccl_powersgd_saved_size(c->lowrank);
+    int nw;
+    ccl_powersgd_t *const *w = warm_starts(c, &nw);
+    for (int i = 0; i < nw; i++) {
+        if (w[i] == NULL)
+            continue;
+        ccl_powersgd_save(w[i], b + CP_HDR + n);
+        n += ccl_powersgd_saved_size(w[i]);
     }
     for (int k = 0; k < c->nshard_comp; k++) {
         size_t sub_len;
@@ -161,13 +177,24 @@ ccl_result_t ccl_compressor_restore(ccl_compressor_t c, const void *buf, size_t 
     CCL_CHECK(check_header(c, b, len));
     if (c->ef == NULL)
         return CCL_SUCCESS;
-    size_t ef_len = ccl_ef_saved_size(c->ef);
-    if (c->lowrank == NULL)
-        return ccl_ef_restore(c->ef, b + CP_HDR, ef_len);
-    /* The error feedback, then the warm start: the warm start is checked first, and the
-     * error feedback changes nothing when it refuses, so a bad checkpoint changes neither. */
-    size_t lr_len = ccl_powersgd_saved_size(c->lowrank);
-    CCL_CHECK(ccl_powersgd_check(c->lowrank, b + CP_HDR + ef_len, lr_len));
+    size_t ef_len = ccl_ef_saved_size(c->ef), at = CP_HDR + ef_len;
+    int nw;
+    ccl_powersgd_t *const *w = warm_starts(c, &nw);
+    /* The error feedback, then the warm starts: the warm starts are checked first, and the
+     * error feedback changes nothing when it refuses, so a bad checkpoint changes nothing. */
+    for (int i = 0; i < nw; i++) {
+        if (w[i] == NULL)
+            continue;
+        CCL_CHECK(ccl_powersgd_check(w[i], b + at, ccl_powersgd_saved_size(w[i])));
+        at += ccl_powersgd_saved_size(w[i]);
+    }
     CCL_CHECK(ccl_ef_restore(c->ef, b + CP_HDR, ef_len));
-    return ccl_powersgd_restore(c->lowrank, b + CP_HDR + ef_len, lr_len);
+    at = CP_HDR + ef_len;
+    for (int i = 0; i < nw; i++) {
+        if (w[i] == NULL)
+            continue;
+        CCL_CHECK(ccl_powersgd_restore(w[i], b + at, ccl_powersgd_saved_size(w[i])));
+        at += ccl_powersgd_saved_size(w[i]);
+    }
+    return CCL_SUCCESS;
 }

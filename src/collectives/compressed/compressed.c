@@ -64,6 +64,9 @@ ccl_result_t ccl_run_allreduce_compressed(const ccl_call_t *call, int check_only
     ccl_comm_t comm = call->comm;
     ccl_compressor_t c = call->comp;
     CCL_CHECK(ccl_comp_check_call(c, comm, call->sendbuf, call->recvbuf, call->count, call->dtype));
+    if (c->kind == CCL_COMP_LOWRANK && c->lowrank == NULL && c->lr_tensor == NULL)
+        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "%s has no matrix: give rows= or the "
+                             "buffer's tensors (ccl_compressor_set_layout)", c->spec);
     if ((unsigned)call->op >= CCL_NUM_OPS)
         return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "unknown reduction op %d", (int)call->op);
     if (check_only)

@@ -53,8 +53,16 @@ static ccl_result_t parse_powersgd(struct ccl_compressor *c, const char *codec_s
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "algo=%s cannot carry powersgd", algo);
     c->ef_mode = strcmp(ef, "none") == 0 ? CCL_EF_NONE : CCL_EF_CLASSIC;
     c->algo = ccl_algo_find(CCL_COLL_ALLREDUCE, "powersgd", CCL_CARRY_LOWRANK);
-    snprintf(c->spec, sizeof(c->spec), "powersgd:rank=%u,rows=%zu,warm=%d,seed=%llu,ef=%s,algo=powersgd",
-             p.rank, p.rows, p.warm, (unsigned long long)p.seed, ccl_ef_mode_name(c->ef_mode));
+    c->lr_spec = p;
+    char rows[40] = "";
+    if (p.rows > 0)
+        snprintf(rows, sizeof(rows), ",rows=%zu", p.rows);
+    snprintf(c->spec, sizeof(c->spec), "powersgd:rank=%u%s,warm=%d,seed=%llu,ef=%s,algo=powersgd",
+             p.rank, rows, p.warm, (unsigned long long)p.seed, ccl_ef_mode_name(c->ef_mode));
+    if (p.rows == 0) { /* the matrices come with a layout (lowrank_layout) */
+        c->kind = CCL_COMP_LOWRANK;
+        return CCL_SUCCESS;
+    }
     if (!ccl_powersgd_pays(&p)) {
         ccl_info("powersgd: %zu x %zu at rank %u is no smaller than the matrix; exact path",
                  p.rows, p.cols, p.rank);
@@ -274,6 +282,7 @@ ccl_result_t ccl_comp_create(struct ccl_comm *comm, const char *spec, size_t cou
 }
 
 static void layout_free(ccl_layout_t *lay);
+static void lowrank_free(ccl_powersgd_t **t, int n, float *p, float *q);
 
 ccl_result_t ccl_compressor_get_stats(ccl_compressor_t c, ccl_stats_t *stats)
 {
@@ -297,6 +306,7 @@ ccl_result_t ccl_compressor_destroy(ccl_compressor_t c)
         ccl_compressor_destroy(c->shard_comp[k]);
     free(c->shard_comp);
     free(c->shard_off);
+    lowrank_free(c->lr_tensor, c->layout != NULL ? c->layout->n : 0, c->lr_p, c->lr_q);
     layout_free(c->layout);
     free(c->scales);
     free(c->scale_votes);
@@ -321,6 +331,9 @@ ccl_result_t ccl_compressor_reset(ccl_compressor_t c)
             CCL_CHECK(ccl_compressor_reset(c->shard_comp[k]));
     if (c->lowrank)
         c->lowrank->have_q = 0;
+    for (int i = 0; c->lr_tensor != NULL && i < c->layout->n; i++)
+        if (c->lr_tensor[i] != NULL)
+            c->lr_tensor[i]->have_q = 0;
     return CCL_SUCCESS;
 }
 
@@ -366,11 +379,10 @@ static ccl_result_t layout_check(const struct ccl_compressor *c, int n, const cc
     if (n > 0 && sum != c->count)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: the tensors' counts sum to %zu; "
                              "the buffer holds %zu", sum, c->count);
-    if (n <= 1 || c->kind == CCL_COMP_NONE)
+    if (n == 0 || c->kind == CCL_COMP_NONE || (n == 1 && c->kind != CCL_COMP_LOWRANK))
         return CCL_SUCCESS;
     if (c->kind == CCL_COMP_LOWRANK)
-        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: powersgd does not take one "
-                             "yet");
+        return CCL_SUCCESS; /* a matrix per tensor with a shape (lowrank_layout) */
     /* Element-wise codecs ignore it; the scaling ones cut every piece they encode at tensor
      * boundaries, whatever the algorithm. */
     if (ccl_codec_per_element(&c->codec) || !(c->codec.ops->flags & CCL_CODEC_SPARSE))
@@ -382,6 +394,55 @@ static ccl_result_t layout_check(const struct ccl_compressor *c, int n, const cc
         return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: algo=%s encodes pieces of the "
                              "buffer; a sparse codec with a layout needs sparse_allgather, "
                              "which encodes it whole, or hier", c->algo->name);
+    return CCL_SUCCESS;
+}
+
+static void lowrank_free(ccl_powersgd_t **t, int n, float *p, float *q)
+{
+    for (int i = 0; t != NULL && i < n; i++)
+        ccl_powersgd_destroy(t[i]);
+    free(t);
+    free(p);
+    free(q);
+}
+
+/* PowerSGD with layout lay: a state of its own for every tensor with a 2-D shape, a rank
+ * below its smaller side and factors smaller than the matrix (the spec's rank, warm and seed),
+ * every other tensor exact; and the packed buffers of the two allreduces. Set on c only once
+ * all is made. */
+static ccl_result_t lowrank_layout(struct ccl_compressor *c, const ccl_layout_t *lay)
+{
+    const int n = lay != NULL ? lay->n : 0;
+    ccl_powersgd_t **t = n > 0 ? calloc((size_t)n, sizeof(*t)) : NULL;
+    size_t np = 0, nq = 0;
+    float *pb = NULL, *qb = NULL;
+    ccl_result_t res = n > 0 && t == NULL ? CCL_ERR_NO_MEMORY : CCL_SUCCESS;
+    for (int i = 0; res == CCL_SUCCESS && i < n; i++) {
+        ccl_powersgd_params_t p = c->lr_spec;
+        p.rows = lay->rows[i];
+        p.cols = lay->cols[i];
+        if (p.rows > 0 && p.rank < CCL_MIN(p.rows, p.cols) && ccl_powersgd_pays(&p)) {
+            res = ccl_powersgd_create(&p, &t[i]);
+            np += p.rows * p.rank;
+            nq += p.cols * p.rank;
+        } else {
+            np += lay->count[i];
+        }
+    }
+    if (res == CCL_SUCCESS && n > 0 &&
+        ((pb = malloc((np + 1) * sizeof(float))) == NULL ||
+         (qb = malloc((nq + 1) * sizeof(float))) == NULL))
+        res = CCL_ERR_NO_MEMORY;
+    if (res != CCL_SUCCESS) {
+        lowrank_free(t, n, pb, qb);
+        return ccl_set_error(NULL, res, "no memory for powersgd's factors of %d tensors", n);
+    }
+    lowrank_free(c->lr_tensor, c->layout != NULL ? c->layout->n : 0, c->lr_p, c->lr_q);
+    c->lr_tensor = t;
+    c->lr_p = pb;
+    c->lr_q = qb;
+    c->lr_np = np;
+    c->lr_nq = nq;
     return CCL_SUCCESS;
 }
 
@@ -456,6 +517,15 @@ ccl_result_t ccl_compressor_set_layout(ccl_compressor_t c, int n, const ccl_tens
         free(scales);
         layout_free(lay);
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for %d tensors' scales", n);
+    }
+    if (c->kind == CCL_COMP_LOWRANK) {
+        ccl_result_t res = lowrank_layout(c, lay);
+        if (res != CCL_SUCCESS) {
+            free(scales);
+            free(votes);
+            layout_free(lay);
+            return res;
+        }
     }
     /* The shards' compressors (hier) take the part of the layout in their shard. */
     for (int k = 0; k < c->nshard_comp; k++) {

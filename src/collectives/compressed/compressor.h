@@ -29,7 +29,16 @@ struct ccl_compressor {
     uint64_t      auto_trial_at;  /* the call at which the current trial began */
     double        auto_best[2];   /* this rank's fastest trial call per method, us */
     ccl_codec_t   codec;          /* ops is NULL for powersgd, which is no stream codec */
-    ccl_powersgd_t *lowrank;      /* powersgd's factors and warm start */
+    ccl_powersgd_t *lowrank;      /* powersgd's factors and warm start: the buffer as one
+                                   * rows x cols matrix (rows= in the spec), else NULL */
+    ccl_powersgd_params_t lr_spec; /* powersgd's rank, warm and seed, as the spec gave them */
+    /* powersgd with a layout (allreduce/powersgd.c): a state per tensor it approximates (NULL
+     * for a tensor sent exact), layout->n entries; the packed buffers of the two exact
+     * allreduces: every P, then the exact tensors' elements, then the skip flag (lr_np + 1
+     * floats); every Q (lr_nq). */
+    ccl_powersgd_t **lr_tensor;
+    float        *lr_p, *lr_q;
+    size_t        lr_np, lr_nq;
     ccl_ef_mode_t ef_mode;
     ccl_ef_t     *ef;             /* state for `count` float32; with an algorithm that keeps
                                    * it per shard (CCL_ALGO_SHARDS), made only once an
