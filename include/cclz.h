@@ -253,6 +253,19 @@ typedef struct {
 } ccl_tensor_t;
 ccl_result_t ccl_compressor_set_layout(ccl_compressor_t comp, int n, const ccl_tensor_t *tensors);
 
+/* Moves state between compressors of the same spec (their algorithms may differ), as when DDP rebuilds its buckets and a
+ * parameter's gradient moves to another bucket: elements [dst_off, dst_off + count) of dst
+ * take the error-feedback state (residual, DGC's velocity, EF21's estimates) of elements
+ * [src_off, src_off + count) of src, and dst takes src's step count, which seeds and DGC's
+ * warm-up follow. Where both ranges are exactly one tensor of the same shape in their
+ * layouts, PowerSGD's warm start for it comes along. src is unchanged. Refused
+ * (CCL_ERR_INVALID_ARG, changing nothing) for other specs, ranges outside either buffer,
+ * a compressor with a call in flight; CCL_ERR_UNSUPPORTED for the hierarchical allreduce,
+ * whose state lives per shard on the shard's owners. Local: every rank must make the same
+ * moves. */
+ccl_result_t ccl_compressor_copy_state(ccl_compressor_t dst, size_t dst_off,
+                                       ccl_compressor_t src, size_t src_off, size_t count);
+
 /* Checkpoints: the error-feedback state as bytes, and back. restore refuses state saved by
  * a compressor of another spec, count or rank, or any corrupt byte, and then changes nothing.
  * Saving and restoring in the middle of a run gives the same results as not doing so. */

@@ -1127,6 +1127,58 @@ static int t_powersgd_layout(ccl_comm_t comm, int rank, int p)
     return ok;
 }
 
+/* ccl_compressor_copy_state: a tensor's state moved from one buffer to another (as DDP's
+ * bucket rebuild moves a gradient) carries on as if it had stayed: after 2 steps in buffer
+ * [T, U] and one in [U', T], T's sums equal those of a compressor of T alone over the 3
+ * steps, bit for bit (top-k selects per tensor). Other specs, and ranges outside either
+ * buffer, are refused. */
+static int t_copy_state(ccl_comm_t comm, int rank, int p)
+{
+    const ccl_tensor_t la[] = {{600, 20, 30}, {100, 0, 0}}, lb[] = {{50, 0, 0}, {600, 20, 30}};
+    const char *spec = "topk:ratio=0.05";
+    float *g = malloc(700 * sizeof(float)), *out = malloc(700 * sizeof(float)),
+          *want = malloc(600 * sizeof(float));
+    ccl_compressor_t x = mk(comm, spec, 600, CCL_FLOAT32), a = mk(comm, spec, 700, CCL_FLOAT32),
+                     b = mk(comm, spec, 650, CCL_FLOAT32),
+                     q = mk(comm, "int:bits=8", 650, CCL_FLOAT32);
+    int ok = x && a && b && q && ccl_compressor_set_layout(a, 2, la) == CCL_SUCCESS &&
+             ccl_compressor_set_layout(b, 2, lb) == CCL_SUCCESS;
+    for (int step = 0; ok && step < 3; step++) {
+        for (size_t i = 0; i < 700; i++)
+            g[i] = sinf((float)(rank * 1.1 + step * 0.3 + (double)i * 0.9)) * (1.0f + (float)(i % 7));
+        /* T is g[0, 600) in every buffer. */
+        ok &= ccl_allreduce_compressed(g, want, 600, CCL_FLOAT32, CCL_SUM, x, comm) == CCL_SUCCESS;
+        if (step < 2) {
+            ok &= ccl_allreduce_compressed(g, out, 700, CCL_FLOAT32, CCL_SUM, a, comm) == CCL_SUCCESS &&
+                  memcmp(out, want, 600 * sizeof(float)) == 0;
+            continue;
+        }
+        ok &= ccl_compressor_copy_state(b, 50, a, 0, 600) == CCL_SUCCESS;
+        float *gb = malloc(650 * sizeof(float));
+        memcpy(gb, g + 600, 50 * sizeof(float));
+        memcpy(gb + 50, g, 600 * sizeof(float));
+        ok &= ccl_allreduce_compressed(gb, out, 650, CCL_FLOAT32, CCL_SUM, b, comm) == CCL_SUCCESS &&
+              memcmp(out + 50, want, 600 * sizeof(float)) == 0;
+        free(gb);
+    }
+    if (!ok)
+        fprintf(stderr, "rank %d: state moved between buffers differs: %s\n", rank,
+                ccl_get_last_error(comm));
+    ok &= ccl_compressor_copy_state(q, 0, a, 0, 600) == CCL_ERR_INVALID_ARG &&
+          ccl_compressor_copy_state(b, 51, a, 0, 600) == CCL_ERR_INVALID_ARG &&
+          ccl_compressor_copy_state(b, 0, a, 101, 600) == CCL_ERR_INVALID_ARG &&
+          ccl_compressor_copy_state(b, 0, NULL, 0, 1) == CCL_ERR_INVALID_ARG;
+    ccl_compressor_destroy(x);
+    ccl_compressor_destroy(a);
+    ccl_compressor_destroy(b);
+    ccl_compressor_destroy(q);
+    free(g);
+    free(out);
+    free(want);
+    (void)p;
+    return ok;
+}
+
 /* Layouts (ccl_compressor_set_layout): top-k per tensor equals a compressor per tensor, bit
  * for bit, over steps with error feedback (a large tensor beside small ones, which a flat
  * top-k would starve); random-k keeps exactly k = ceil(ratio x count) of every tensor; DGC
@@ -1264,7 +1316,7 @@ static const char *const names[] = {
     "traffic counters: calls, refused steps, bytes in, bytes sent (8-bit under 0.35x the exact ring's)",
     "reduce-scatter: int8, int4, qsgd, topk within one quantization; classic EF telescopes; fp16 exact, in place (_stream entry), none and auto as the exact one; NaN skips everywhere; powersgd, EF21, bad counts refused; nonblocking = blocking; half the allreduce's traffic",
     "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; cast and threshold unchanged; bad layouts refused naming the fault; int8 (sra, ring, tree) and terngrad scaled per tensor",
-    "powersgd with a layout = a powersgd compressor per matrix and exact sums of the rest, over steps with error feedback and warm starts; checkpoint restored bit for bit, a cut one refused; NaN skips everywhere; without rows= or a layout refused",
+    "powersgd with a layout = a powersgd compressor per matrix and exact sums of the rest, over steps with error feedback and warm starts; checkpoint restored bit for bit, a cut one refused; NaN skips everywhere; without rows= or a layout refused; a tensor's state moved to another buffer (copy_state) carries on bit for bit, other specs and ranges refused",
 };
 
 #define NTESTS ((int)(sizeof(names) / sizeof(names[0])))
@@ -1373,7 +1425,7 @@ static int run_test(int t, ccl_comm_t comm, int rank, int p)
     case 25:
         return t_layout(comm, rank, p);
     case 26:
-        return t_powersgd_layout(comm, rank, p);
+        return t_powersgd_layout(comm, rank, p) && t_copy_state(comm, rank, p);
     }
     return 0;
 }

@@ -386,6 +386,12 @@ static int sc_layout(int rank, int p, ccl_comm_t comm)
             fprintf(stderr, "rank %d: top-k hier with a layout kept nothing of tensor %d\n",
                     rank, t);
     }
+    /* State per shard, on the shards' owners, cannot move between buffers. */
+    ccl_compressor_t tk2;
+    ok &= ccl_compressor_create(comm, "topk:ratio=0.01,algo=hier", n, CCL_FLOAT32, &tk2) ==
+              CCL_SUCCESS &&
+          ccl_compressor_copy_state(tk2, 0, tk, 0, 100) == CCL_ERR_UNSUPPORTED;
+    ccl_compressor_destroy(tk2);
     ccl_compressor_destroy(tk);
     free(g);
     free(out);
@@ -527,7 +533,7 @@ int main(int argc, char **argv)
     h_report(h_spawn(5, "aaabb:int8", 120, codes) == 0,
              "hier aaabb int8 avg: within 2%% of the largest sum, identical on every rank; "
              "bfloat16 likewise; with a layout every shard scales its tensors' parts apart "
-             "(int8) or keeps some of each (top-k)");
+             "(int8) or keeps some of each (top-k); its state cannot move (copy_state refused)");
     const int victims[] = {1, 3};
     for (int k = 0; k < 2; k++) {
         char arg[64];

@@ -295,30 +295,73 @@ report(ok8 and len(st8._compressors) >= 2,
        f"{len(st8._compressors)} gradients compressed, each by its own compressor")
 
 # One compressor per bucket told its tensors = a compressor per tensor, bit for bit (top-k
-# selects per tensor either way; every gradient compressed: min_bytes 0), over the first
-# step: DDP rebuilds its buckets after it, which restarts a bucket's state (not a tensor's).
-def train_per(per, steps=1):
-    model = make_model()
-    ddp = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.1)
-    opt = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
-    st = cclz.torch.CompressionState("topk:ratio=0.05", comm=comm, min_bytes=0,
-                                     model=ddp.module, per=per)
-    ddp.register_comm_hook(st, cclz.torch.allreduce_hook)
-    for s in range(steps):
+# selects per tensor either way; every gradient compressed: min_bytes 0), over 4 steps: DDP
+# rebuilds its buckets after the first, and every tensor's state moves into its new bucket.
+def train_per(per, steps=4, spec="topk:ratio=0.05", ddp=None, st=None, opt=None, first=0):
+    if ddp is None:
+        ddp = torch.nn.parallel.DistributedDataParallel(make_model(), bucket_cap_mb=0.1)
+        opt = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
+        st = cclz.torch.CompressionState(spec, comm=comm, min_bytes=0, model=ddp.module,
+                                         per=per)
+        ddp.register_comm_hook(st, cclz.torch.allreduce_hook)
+    for s in range(first, first + steps):
         xb, yb = batches[s % len(batches)]
         opt.zero_grad()
         torch.nn.functional.cross_entropy(ddp(xb), yb).backward()
         opt.step()
-    return params(ddp), st
+    return params(ddp), st, ddp, opt
 
 
-p_tensor, _ = train_per("tensor")
-p_layout, st_layout = train_per("layout")
-p_bucket, _ = train_per("bucket")
+p_tensor, _, _, _ = train_per("tensor")
+p_layout, st_layout, _, _ = train_per("layout")
+p_bucket, _, _, _ = train_per("bucket")
 report(torch.equal(p_tensor, p_layout) and not torch.equal(p_tensor, p_bucket) and
        all(k.startswith("bucket") for k in st_layout._compressors),
-       "DDP hook, per='layout': one call per bucket = a compressor per tensor, bit for bit "
-       "(top-k, first step); per='bucket' (one vector) differs")
+       "DDP hook, per='layout': one call per bucket = a compressor per tensor, bit for bit, "
+       "over 4 steps through DDP's bucket rebuild (top-k); per='bucket' (one vector) differs")
+
+# PowerSGD on the buckets' own matrices (per='layout', no rows=) = a PowerSGD compressor per
+# weight matrix with its rows and the biases exact.
+def lr_spec(p: torch.Tensor) -> str:
+    return f"powersgd:rank=2,rows={p.shape[0]}" if p.dim() >= 2 else "none"
+
+
+p_lr_tensor, _, _, _ = train_per("tensor", spec=lr_spec)
+p_lr_layout, st_lr, _, _ = train_per("layout", spec="powersgd:rank=2")
+lr_diff = float((p_lr_tensor - p_lr_layout).abs().max())
+report(lr_diff <= 1e-5 and (size > 2 or lr_diff == 0.0),
+       f"DDP hook, per='layout' with powersgd:rank=2: each weight approximated with its own "
+       f"factors, biases exact, = a PowerSGD compressor per weight, over 4 steps through the "
+       f"bucket rebuild (largest difference {lr_diff:g})")
+
+# A checkpoint of per='layout' after 2 steps (after the rebuild), resumed in a fresh model,
+# DDP and hook, whose buckets start as the first run's did: = 4 steps straight.
+def resume_from(ddp, opt, st):
+    """A checkpoint of (model, optimizer, hook state), the first two loaded into a fresh
+    model, DDP and optimizer: (ddp, optimizer, the hook state's dict)."""
+    ck = {"model": {k: v.clone() for k, v in ddp.module.state_dict().items()},
+          "opt": opt.state_dict(), "cclz": st.state_dict()}
+    m = make_model()
+    m.load_state_dict(ck["model"])
+    d = torch.nn.parallel.DistributedDataParallel(m, bucket_cap_mb=0.1)
+    o = torch.optim.SGD(d.parameters(), lr=0.05, momentum=0.9)
+    o.load_state_dict(ck["opt"])
+    return d, o, ck["cclz"]
+
+
+half_p, st_h, ddp_h, opt_h = train_per("layout", steps=2)
+ddp2, opt2, ck_cclz = resume_from(ddp_h, opt_h, st_h)
+st2 = cclz.torch.CompressionState("topk:ratio=0.05", comm=comm, min_bytes=0,
+                                  model=ddp2.module, per="layout")
+st2.load_state_dict(ck_cclz)
+ddp2.register_comm_hook(st2, cclz.torch.allreduce_hook)
+resumed_p, _, _, _ = train_per("layout", steps=2, ddp=ddp2, st=st2, opt=opt2, first=2)
+report(torch.equal(resumed_p, p_layout) and
+       raises(ValueError, cclz.torch.CompressionState("topk:ratio=0.05", comm=comm,
+                                                      per="tensor").load_state_dict, ck_cclz),
+       "DDP hook, per='layout': checkpoint after 2 steps, resumed with the first run's buckets "
+       "(every parameter's state back), = 4 steps straight, bit for bit; a per='tensor' "
+       "state refuses it")
 report(raises(ValueError, cclz.torch.CompressionState, "topk", comm=comm, per="layer"),
        "DDP hook: an unknown per= refused")
 
@@ -341,16 +384,10 @@ report(all(lr_finite) and specs.count("powersgd:rank=2") == 3 and lr_state.spec 
 # Checkpoint after 3 steps, resume in a fresh model, DDP and hook: equal to 6 steps straight.
 straight, _, _, _ = train("int:bits=8", 6)
 half, st_half, opt_half, _ = train("int:bits=8", 3)
-ckpt = {"model": {k: v.clone() for k, v in half.module.state_dict().items()},
-        "opt": opt_half.state_dict(), "cclz": st_half.state_dict()}
-resumed_model = make_model()
-resumed_model.load_state_dict(ckpt["model"])
-resumed = torch.nn.parallel.DistributedDataParallel(resumed_model, bucket_cap_mb=0.1)
-ropt = torch.optim.SGD(resumed.parameters(), lr=0.05, momentum=0.9)
-ropt.load_state_dict(ckpt["opt"])
+resumed, ropt, r_cclz = resume_from(half, opt_half, st_half)
 rstate = cclz.torch.CompressionState("int:bits=8", comm=comm, min_bytes=1024,
                                      model=resumed.module)
-rstate.load_state_dict(ckpt["cclz"])
+rstate.load_state_dict(r_cclz)
 resumed.register_comm_hook(rstate, cclz.torch.allreduce_hook)
 train(None, 3, ddp=resumed, state=rstate, opt=ropt, first=3)
 report(torch.equal(params(straight), params(resumed)),

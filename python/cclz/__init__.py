@@ -647,6 +647,15 @@ class Compressor:
             arr[i] = L.Tensor(count, rows, count // rows if rows else 0)
         _check(L.compressor_set_layout(self._h(), len(shapes), arr), self.comm._handle)
 
+    def copy_state(self, src: "Compressor", dst_offset: int, src_offset: int,
+                   count: int) -> None:
+        """Elements [dst_offset, dst_offset + count) of this compressor take the error-feedback
+        state of elements [src_offset, src_offset + count) of src, a compressor of the same
+        spec, and its step count (ccl_compressor_copy_state): a gradient moving to another
+        bucket keeps its state. Raises UnsupportedError for the hierarchical allreduce."""
+        _check(L.compressor_copy_state(self._h(), dst_offset, src._h(), src_offset, count),
+               self.comm._handle)
+
     def reset(self) -> None:
         """Forgets the error-feedback state."""
         _check(L.compressor_reset(self._h()), self.comm._handle)

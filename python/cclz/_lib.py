@@ -149,6 +149,8 @@ class Tensor(ctypes.Structure):
 
 
 compressor_set_layout = _proto("ccl_compressor_set_layout", comp_t, c_int, P(Tensor))
+compressor_copy_state = _proto("ccl_compressor_copy_state", comp_t, c_size_t, comp_t, c_size_t,
+                               c_size_t)
 compressor_save = _proto("ccl_compressor_save", comp_t, c_void_p, c_size_t, P(c_size_t))
 compressor_restore = _proto("ccl_compressor_restore", comp_t, c_void_p, c_size_t)
 compressor_get_stats = _proto("ccl_compressor_get_stats", comp_t, P(Stats))

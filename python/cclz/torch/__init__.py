@@ -33,12 +33,13 @@ Debian's torch 1.13 has FullyShardedDataParallel.register_comm_hook, but its FSD
 does not import under Python 3.11 (a dataclass with a mutable default in
 torch.distributed._shard), so the hook is tested by calling it as FSDP does, from inside
 backward passes."""
-from typing import Any, Callable, Dict, List, Optional, Union
+import math
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.distributed as dist
 
-from .. import Communicator, Compressor, NonFiniteGradient, Work
+from .. import Communicator, Compressor, NonFiniteGradient, UnsupportedError, Work
 
 
 class CompressionState:
@@ -47,9 +48,13 @@ class CompressionState:
     size below which a gradient goes exact, and a compressor per parameter, named after the
     model's parameters (give model=ddp.module; without it the names are shapes in order of
     first sight, which a restart with the same model reproduces). per='layout' instead
-    gives each bucket one compressor told its tensors (one call per bucket, the sparse codecs
-    selecting in every tensor), per='bucket' one that sees the bucket as one vector (the
-    flat baseline); both key by bucket index, so DDP's bucket rebuild restarts their state."""
+    gives each bucket one compressor told its tensors (one call per bucket; the sparse codecs
+    select in every tensor, the quantizers scale every tensor apart, PowerSGD approximates
+    every matrix with its own factors), per='bucket' one that sees the bucket as one vector
+    (the flat baseline). When DDP rebuilds its buckets, every parameter's error-feedback state
+    moves with it into its new bucket's compressor, and a checkpoint keeps each bucket's
+    parameters, so a resumed run, whose buckets start as the first run's did, gets every
+    parameter's state back."""
 
     def __init__(self, spec: Union[str, Callable[[torch.Tensor], str]] = "int:bits=8",
                  comm: Optional[Communicator] = None, min_bytes: int = 64 * 1024,
@@ -69,6 +74,11 @@ class CompressionState:
                        if model is not None else {})
         self._compressors: Dict[str, Compressor] = {}
         self._loaded: Dict[str, Dict[str, Any]] = {}
+        # per='layout'/'bucket': where each parameter's state lives (compressor, offset), and
+        # the parameters (name, shape) of every compressor holding some.
+        self._homes: Dict[str, Tuple[Compressor, int]] = {}
+        self._members: Dict[int, List[Tuple[str, Tuple[int, ...]]]] = {}
+        self._held: Dict[int, Tuple[Compressor, torch.dtype]] = {}
 
     def name(self, param: torch.Tensor) -> str:
         name = self._names.get(id(param))
@@ -88,33 +98,60 @@ class CompressionState:
             self._compressors[key] = comp
         return comp
 
+    def _bucket_comp(self, members: List[Tuple[str, Tuple[int, ...]]], numel: int,
+                     dtype: torch.dtype) -> Compressor:
+        """A compressor for a bucket of these (name, shape) parameters, told their shapes
+        with per='layout', and held until none of them lives in it any more."""
+        comp = Compressor(self.comm, self.spec, numel, dtype)
+        if self.per == "layout":
+            comp.set_layout([shape for _, shape in members])
+        self._members[id(comp)] = members
+        self._held[id(comp)] = (comp, dtype)
+        return comp
+
+    def _release_unused(self) -> None:
+        live = {id(c) for c, _ in self._homes.values()}
+        for cid in [cid for cid in self._held if cid not in live]:
+            self._held.pop(cid)[0].close()
+            self._members.pop(cid, None)
+
     def bucket_compressor(self, index: int, buf: torch.Tensor,
-                          shapes: List[torch.Size]) -> Compressor:
+                          params: List[torch.Tensor]) -> Compressor:
         """per='layout' or 'bucket': the compressor of bucket `index`, told its tensors'
         shapes (per='layout'). DDP rebuilds its buckets after the first iterations: a bucket
-        that changed gets a new compressor, and its error feedback starts again (with
-        per='tensor' it survives)."""
+        that changed gets a new compressor, into which every parameter's error-feedback state
+        moves from the compressor that held it (ccl_compressor_copy_state; the hierarchical
+        allreduce, whose state lives per shard, starts such a parameter's state again)."""
         key = f"bucket{index}"
-        sig = (buf.numel(), tuple(tuple(s) for s in shapes))
+        members = [(self.name(p), tuple(p.shape)) for p in params]
         comp = self._compressors.get(key)
-        if comp is not None and getattr(comp, "_cclz_sig", None) != sig:
-            comp.close()
-            comp = None
-        if comp is None:
-            comp = Compressor(self.comm, self.spec, buf.numel(), buf.dtype)
-            if self.per == "layout":
-                comp.set_layout([tuple(s) for s in shapes])
-            setattr(comp, "_cclz_sig", sig)
-            if key in self._loaded:
-                comp.load_state_dict(self._loaded.pop(key))
-            self._compressors[key] = comp
+        if comp is not None and self._members.get(id(comp)) == members:
+            return comp
+        comp = self._bucket_comp(members, buf.numel(), buf.dtype)
+        offset = 0
+        for (name, _), p in zip(members, params):
+            home = self._homes.get(name)
+            if home is not None:
+                try:
+                    comp.copy_state(home[0], offset, home[1], p.numel())
+                except UnsupportedError:
+                    pass
+            self._homes[name] = (comp, offset)
+            offset += p.numel()
+        self._compressors[key] = comp
+        self._release_unused()
         return comp
 
     def state_dict(self) -> Dict[str, Any]:
-        """Every compressor's state by parameter name (and loaded states not used yet)."""
+        """Every compressor's state by parameter name, or by bucket with the bucket's
+        parameters (and loaded states not used yet)."""
         states = dict(self._loaded)
         states.update({k: c.state_dict() for k, c in self._compressors.items()})
-        return {"spec": self.spec, "compressors": states}
+        if self.per != "tensor":  # every compressor still holding a parameter's state
+            states = {f"held{i}": dict(c.state_dict(), members=self._members[cid],
+                                       dtype=str(dt).replace("torch.", ""))
+                      for i, (cid, (c, dt)) in enumerate(self._held.items())}
+        return {"spec": self.spec, "per": self.per, "compressors": states}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Loads a state_dict() of the same spec; each compressor takes its state now, or
@@ -122,6 +159,24 @@ class CompressionState:
         if state.get("spec") != self.spec:
             raise ValueError(f"cclz hook state was saved with spec {state.get('spec')!r}, "
                              f"not {self.spec!r}")
+        if state.get("per", "tensor") != self.per:
+            raise ValueError(f"cclz hook state was saved with per={state.get('per')!r}, "
+                             f"not {self.per!r}")
+        if self.per != "tensor":
+            # Each saved compressor comes back as it was, holding its parameters' state until
+            # their buckets (the first run's, or rebuilt ones) take it from there.
+            for saved in state["compressors"].values():
+                members = [(n, tuple(s)) for n, s in saved["members"]]
+                comp = self._bucket_comp(members, int(saved["numel"]),
+                                         getattr(torch, saved["dtype"]))
+                comp.load_state_dict(saved)
+                offset = 0
+                for name, shape in members:
+                    self._homes[name] = (comp, offset)
+                    offset += math.prod(shape)
+            self._compressors.clear()  # every bucket then takes its state from the homes
+            self._release_unused()
+            return
         for key, comp_state in state["compressors"].items():
             if key in self._compressors:
                 self._compressors[key].load_state_dict(comp_state)
@@ -129,9 +184,15 @@ class CompressionState:
                 self._loaded[key] = comp_state
 
     def close(self) -> None:
-        for comp in self._compressors.values():
+        for comp, _ in self._held.values():
             comp.close()
+        for comp in self._compressors.values():
+            if id(comp) not in self._held:
+                comp.close()
         self._compressors.clear()
+        self._held.clear()
+        self._homes.clear()
+        self._members.clear()
 
 
 def _spec_value(spec: str, key: str, default: float) -> float:
@@ -178,7 +239,7 @@ def allreduce_hook(state: CompressionState,
         works.append(state.comm.allreduce(buf, op="avg", async_op=True))
         params = []
     elif state.per != "tensor" and buf.is_floating_point():
-        comp = state.bucket_compressor(bucket.index(), buf, [p.shape for p in params])
+        comp = state.bucket_compressor(bucket.index(), buf, params)
         works.append(comp.allreduce(buf, op="avg", async_op=True))
         params = []
     offset = 0

@@ -550,3 +550,75 @@ ccl_result_t ccl_compressor_set_layout(ccl_compressor_t c, int n, const ccl_tens
     c->spec_hash = h;
     return CCL_SUCCESS;
 }
+
+/* ---- state moved between compressors (ccl_compressor_copy_state) ---- */
+
+/* The tensor of lay that is exactly [off, off + count), or -1. */
+static int tensor_at(const ccl_layout_t *lay, size_t off, size_t count)
+{
+    for (int i = 0; lay != NULL && i < lay->n; i++)
+        if (lay->off[i] == off && lay->count[i] == count)
+            return i;
+    return -1;
+}
+
+/* The length of a normalised spec without its algorithm (",algo=..." ends every one): the
+ * state does not depend on which algorithm moves the messages. */
+static size_t spec_state_len(const char *spec)
+{
+    const char *a = strstr(spec, ",algo=");
+    return a != NULL ? (size_t)(a - spec) : strlen(spec);
+}
+
+static void copy_vec(float *dst, size_t dst_off, const float *src, size_t src_off, size_t n)
+{
+    if (dst != NULL && src != NULL)
+        memmove(dst + dst_off, src + src_off, n * sizeof(float));
+}
+
+ccl_result_t ccl_compressor_copy_state(ccl_compressor_t dst, size_t dst_off,
+                                       ccl_compressor_t src, size_t src_off, size_t count)
+{
+    if (dst == NULL || src == NULL)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%s is NULL", dst == NULL ? "dst" : "src");
+    if (atomic_load(&dst->busy) || atomic_load(&src->busy))
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "compressor '%s' has a call in flight; "
+                             "wait for it before moving state", atomic_load(&dst->busy)
+                             ? dst->spec : src->spec);
+    dst = dst->auto_sub != NULL ? dst->auto_sub : dst;
+    src = src->auto_sub != NULL ? src->auto_sub : src;
+    if (spec_state_len(dst->spec) != spec_state_len(src->spec) ||
+        strncmp(dst->spec, src->spec, spec_state_len(src->spec)) != 0 ||
+        dst->kind != src->kind)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "state of '%s' cannot move into '%s'",
+                             src->spec, dst->spec);
+    if (count > src->count || src_off > src->count - count || count > dst->count ||
+        dst_off > dst->count - count)
+        return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "elements [%zu, +%zu) of %zu into "
+                             "[%zu, +%zu) of %zu", src_off, count, src->count, dst_off, count,
+                             dst->count);
+    if (dst->nshard_comp > 0 || src->nshard_comp > 0)
+        return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "%s keeps its state per shard, on the "
+                             "shard's owners: it cannot move between buffers", src->spec);
+    if (src->ef == NULL || dst->ef == NULL || count == 0)
+        return CCL_SUCCESS; /* nothing kept: exact, or no elements */
+    ccl_ef_t *d = dst->ef, *s = src->ef;
+    if (s->on_gpu && s->to_host != NULL)
+        s->to_host(s);
+    if (d->on_gpu && d->to_host != NULL)
+        d->to_host(d);
+    copy_vec(d->residual, dst_off, s->residual, src_off, count);
+    copy_vec(d->velocity, dst_off, s->velocity, src_off, count);
+    copy_vec(d->global, dst_off, s->global, src_off, count);
+    d->steps = s->steps;
+    /* PowerSGD's warm start belongs to a tensor: it comes along with a whole one. */
+    int ti = src->lr_tensor != NULL ? tensor_at(src->layout, src_off, count) : -1,
+        tj = dst->lr_tensor != NULL ? tensor_at(dst->layout, dst_off, count) : -1;
+    if (ti >= 0 && tj >= 0 && src->lr_tensor[ti] != NULL && dst->lr_tensor[tj] != NULL &&
+        src->layout->rows[ti] == dst->layout->rows[tj]) {
+        ccl_powersgd_t *a = dst->lr_tensor[tj], *b = src->lr_tensor[ti];
+        memcpy(a->qt, b->qt, a->p.cols * a->p.rank * sizeof(float));
+        a->have_q = b->have_q;
+    }
+    return CCL_SUCCESS;
+}
