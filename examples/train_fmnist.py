@@ -2,7 +2,7 @@
 """train_fmnist.py: data-parallel training of a small CNN on Fashion-MNIST (Debian's
 dataset-fashion-mnist) with DDP, the gradients averaged by Gloo (the reference) or by cclz's
 DDP hook with a compressor per parameter (topk-flat and dgc-flat: one per bucket, the bucket
-as one vector; topk-layout: one per bucket told its tensors).
+as one vector; topk-layout, dgc-layout and powersgd-layout: one per bucket told its tensors).
 
     cclz_run -np 4 /usr/bin/python3 examples/train_fmnist.py --method int8 --epochs 3
     torchrun --nproc_per_node 4 examples/train_fmnist.py --method dgc
@@ -48,9 +48,12 @@ METHODS = {
     # The bucket as one vector (the flat baseline of per-tensor selection), and one call per
     # bucket told its tensors: the hook's per= (PER below); the others go per tensor.
     "topk-flat": "topk:ratio=0.01", "dgc-flat": "dgc:ratio=0.001",
-    "topk-layout": "topk:ratio=0.01",
+    "topk-layout": "topk:ratio=0.01", "dgc-layout": "dgc:ratio=0.001",
+    # PowerSGD on each bucket's own matrices, every P in one allreduce and every Q in another.
+    "powersgd-layout": "powersgd:rank=4",
 }
-PER = {"topk-flat": "bucket", "dgc-flat": "bucket", "topk-layout": "layout"}
+PER = {"topk-flat": "bucket", "dgc-flat": "bucket", "topk-layout": "layout",
+       "dgc-layout": "layout", "powersgd-layout": "layout"}
 
 
 def load(kind: str):
@@ -113,7 +116,7 @@ def wrap(model: nn.Module, spec, comm: "cclz.Communicator", args, per: str = "te
     ddp = nn.parallel.DistributedDataParallel(model)
     state = None
     if spec is not None:
-        if spec.startswith("powersgd"):
+        if spec.startswith("powersgd") and per == "tensor":
             base = spec
 
             def powersgd(p: torch.Tensor) -> str:
