@@ -284,9 +284,12 @@ int main(int argc, char **argv)
         if (o.layout != NULL && o.separate) {
             tcomps = calloc((size_t)ntensors, sizeof(*tcomps));
             treqs = calloc((size_t)ntensors, sizeof(*treqs));
-            for (int t = 0; t < ntensors; t++)
+            /* Each told its one tensor's shape: PowerSGD without rows= takes its matrix so. */
+            for (int t = 0; t < ntensors; t++) {
                 CHECK_CCL(ccl_compressor_create(comm, o.compress, tensors[t].count, CCL_FLOAT32,
                                                 &tcomps[t]));
+                CHECK_CCL(ccl_compressor_set_layout(tcomps[t], 1, &tensors[t]));
+            }
         }
 
         for (int i = 0; i < o.warmup; i++)
