@@ -1264,6 +1264,11 @@ static int t_layout(ccl_comm_t comm, int rank, int p)
           REFUSED(rd, nt, lay, CCL_ERR_UNSUPPORTED, "sparse_allgather") &&
           REFUSED(fk, nt, lay, CCL_ERR_INVALID_ARG, "k=10") &&
           ccl_compressor_set_layout(i8, 1, (ccl_tensor_t[]){{n, 0, 0}}) == CCL_SUCCESS;
+    /* auto passes it to the compressor it uses (int8: scales per tensor). */
+    ccl_compressor_t au = mk(comm, "auto", n, CCL_FLOAT32);
+    ok &= au != NULL && ccl_compressor_set_layout(au, nt, lay) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, au, comm) == CCL_SUCCESS;
+    ccl_compressor_destroy(au);
     /* cast and threshold work per element: a layout is taken and changes no bit. */
     static const char *const per_element[] = {"cast:type=bf16", "threshold:t=0.5"};
     for (int e = 0; e < 2; e++) {
@@ -1315,7 +1320,7 @@ static const char *const names[] = {
     "counts 0 and 1 with every codec (powersgd too), auto and none",
     "traffic counters: calls, refused steps, bytes in, bytes sent (8-bit under 0.35x the exact ring's)",
     "reduce-scatter: int8, int4, qsgd, topk within one quantization; classic EF telescopes; fp16 exact, in place (_stream entry), none and auto as the exact one; NaN skips everywhere; powersgd, EF21, bad counts refused; nonblocking = blocking; half the allreduce's traffic",
-    "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; cast and threshold unchanged; bad layouts refused naming the fault; int8 (sra, ring, tree) and terngrad scaled per tensor",
+    "layout: topk per tensor = a compressor per tensor, bit for bit, with error feedback; randomk k per tensor; dgc some of every tensor; removed = flat; cast and threshold unchanged; auto takes one; bad layouts refused naming the fault; int8 (sra, ring, tree) and terngrad scaled per tensor",
     "powersgd with a layout = a powersgd compressor per matrix and exact sums of the rest, over steps with error feedback and warm starts; checkpoint restored bit for bit, a cut one refused; NaN skips everywhere; without rows= or a layout refused; a tensor's state moved to another buffer (copy_state) carries on bit for bit, other specs and ranges refused",
 };
 

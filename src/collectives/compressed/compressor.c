@@ -379,7 +379,9 @@ static ccl_result_t layout_check(const struct ccl_compressor *c, int n, const cc
     if (n > 0 && sum != c->count)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: the tensors' counts sum to %zu; "
                              "the buffer holds %zu", sum, c->count);
-    if (n == 0 || c->kind == CCL_COMP_NONE || (n == 1 && c->kind != CCL_COMP_LOWRANK))
+    /* auto has no codec of its own: the compressor it uses checked the layout. */
+    if (n == 0 || c->kind == CCL_COMP_NONE || c->kind == CCL_COMP_AUTO ||
+        (n == 1 && c->kind != CCL_COMP_LOWRANK))
         return CCL_SUCCESS;
     if (c->kind == CCL_COMP_LOWRANK)
         return CCL_SUCCESS; /* a matrix per tensor with a shape (lowrank_layout) */
