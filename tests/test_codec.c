@@ -1802,6 +1802,13 @@ static int test_layout_segments(void)
                 ok = 0;
             }
         }
+        /* A hostile part: its codec's reason, under the segment's number. */
+        memcpy(bad, enc, len);
+        ccl_put_f32(bad + tab + 4 + 6 * 12, NAN); /* segment 0's first bucket minimum */
+        ok &= ccl_codec_decode(bad, len, out, n, 0) == CCL_ERR_INVALID_PAYLOAD &&
+              strncmp(ccl_get_last_error(NULL), "segment 0: int: bucket 0", 24) == 0;
+        if (!ok)
+            fprintf(stderr, "hostile segment: '%s'\n", ccl_get_last_error(NULL));
         memcpy(bad, enc, len);
         bad[6] |= 2; /* an unknown flag */
         ok &= ccl_codec_decode(bad, len, out, n, 0) == CCL_ERR_INVALID_PAYLOAD;

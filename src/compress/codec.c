@@ -267,8 +267,11 @@ static ccl_result_t decode_segments(const ccl_codec_ops_t *ops, const ccl_wire_h
         ccl_result_t res = ops->decode(pay + pos, l, h->params,
                                        ccl_codec_part_seed(h->seed, (int)sg), out + at, n,
                                        accumulate);
-        if (res != CCL_SUCCESS)
-            return ccl_set_error(NULL, res, "segment %u: %s", sg, ccl_get_last_error(NULL));
+        if (res != CCL_SUCCESS) {
+            char why[CCL_ERRSTR_LEN]; /* the last error is the buffer being written */
+            snprintf(why, sizeof(why), "%s", ccl_get_last_error(NULL));
+            return ccl_set_error(NULL, res, "segment %u: %s", sg, why);
+        }
         pos += l;
         at += n;
     }
@@ -299,7 +302,7 @@ ccl_result_t ccl_codec_encode_range(const ccl_codec_t *codec, const float *src, 
         if (bad < count)
             return ccl_nonfinite_error(codec->ops->name, bad);
     }
-    if (codec->ops->max_payload(&codec->params, count) > UINT32_MAX)
+    if (ccl_codec_max_encoded_size(codec, count) - CCL_WIRE_HDR_LEN > UINT32_MAX)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu elements do not fit one payload", count);
     if (off == 0 && by_tensor(codec, count))
         return encode_by_tensor(codec, src, count, seed, dst, len_p, recon);
