@@ -356,6 +356,21 @@ st2 = cclz.torch.CompressionState("topk:ratio=0.05", comm=comm, min_bytes=0,
 st2.load_state_dict(ck_cclz)
 ddp2.register_comm_hook(st2, cclz.torch.allreduce_hook)
 resumed_p, _, _, _ = train_per("layout", steps=2, ddp=ddp2, st=st2, opt=opt2, first=2)
+# A checkpoint with one corrupt compressor changes nothing.
+bad_ck = {**ck_cclz, "compressors": {k: dict(v) for k, v in ck_cclz["compressors"].items()}}
+last = sorted(bad_ck["compressors"])[-1]
+raw = bytearray(bad_ck["compressors"][last]["state"])
+raw[-1] ^= 0xFF
+bad_ck["compressors"][last]["state"] = bytes(raw)
+st_bad = cclz.torch.CompressionState("topk:ratio=0.05", comm=comm, per="layout")
+try:
+    st_bad.load_state_dict(bad_ck)
+    why = ""
+except cclz.InvalidPayloadError as e:
+    why = str(e)
+report("checkpoint" in why and not st_bad._homes and not st_bad._held,
+       f"DDP hook, per='layout': a checkpoint with a corrupt compressor raises, naming the "
+       f"checkpoint ({why[:60]!r}), and changes nothing")
 report(torch.equal(resumed_p, p_layout) and
        raises(ValueError, cclz.torch.CompressionState("topk:ratio=0.05", comm=comm,
                                                       per="tensor").load_state_dict, ck_cclz),

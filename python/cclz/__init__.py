@@ -105,6 +105,9 @@ def _error(code: int, handle: Optional[int], message: Optional[str] = None) -> C
 
 
 def _check(code: int, handle: Optional[int] = None) -> None:
+    """Raises for a failed call: handle is the communicator the call reports its error on,
+    None for calls that take none (a compressor's layout, state or stats), which report in
+    the thread's last error."""
     if code != 0:
         raise _error(code, handle)
 
@@ -623,14 +626,14 @@ class Compressor:
         cap = L.compressor_state_size(self._h())
         buf = ctypes.create_string_buffer(max(cap, 1))
         n = ctypes.c_size_t()
-        _check(L.compressor_save(self._handle, buf, cap, ctypes.byref(n)), self.comm._handle)
+        _check(L.compressor_save(self._handle, buf, cap, ctypes.byref(n)))
         return {"spec": self.spec, "numel": self.numel, "state": buf.raw[:n.value]}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restores a state_dict() of this rank's compressor with the same spec and numel;
         anything else (or a corrupt byte) raises InvalidPayloadError and changes nothing."""
         raw = bytes(state["state"])
-        _check(L.compressor_restore(self._h(), raw, len(raw)), self.comm._handle)
+        _check(L.compressor_restore(self._h(), raw, len(raw)))
 
     def set_layout(self, shapes: List[Tuple[int, ...]]) -> None:
         """Tells the compressor the tensors its buffer holds, in order, by shape (a
@@ -645,7 +648,7 @@ class Compressor:
                 count *= d
             rows = dims[0] if len(dims) >= 2 else 0
             arr[i] = L.Tensor(count, rows, count // rows if rows else 0)
-        _check(L.compressor_set_layout(self._h(), len(shapes), arr), self.comm._handle)
+        _check(L.compressor_set_layout(self._h(), len(shapes), arr))
 
     def copy_state(self, src: "Compressor", dst_offset: int, src_offset: int,
                    count: int) -> None:
@@ -653,17 +656,16 @@ class Compressor:
         state of elements [src_offset, src_offset + count) of src, a compressor of the same
         spec, and its step count (ccl_compressor_copy_state): a gradient moving to another
         bucket keeps its state. Raises UnsupportedError for the hierarchical allreduce."""
-        _check(L.compressor_copy_state(self._h(), dst_offset, src._h(), src_offset, count),
-               self.comm._handle)
+        _check(L.compressor_copy_state(self._h(), dst_offset, src._h(), src_offset, count))
 
     def reset(self) -> None:
         """Forgets the error-feedback state."""
-        _check(L.compressor_reset(self._h()), self.comm._handle)
+        _check(L.compressor_reset(self._h()))
 
     def stats(self) -> Dict[str, int]:
         """This compressor's calls, skipped steps, bytes_in and bytes_sent."""
         st = L.Stats()
-        _check(L.compressor_get_stats(self._h(), ctypes.byref(st)), self.comm._handle)
+        _check(L.compressor_get_stats(self._h(), ctypes.byref(st)))
         return {f: getattr(st, f) for f, _ in L.Stats._fields_}
 
     def close(self) -> None:

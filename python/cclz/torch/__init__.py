@@ -104,7 +104,11 @@ class CompressionState:
         with per='layout', and held until none of them lives in it any more."""
         comp = Compressor(self.comm, self.spec, numel, dtype)
         if self.per == "layout":
-            comp.set_layout([shape for _, shape in members])
+            try:
+                comp.set_layout([shape for _, shape in members])
+            except Exception:
+                comp.close()
+                raise
         self._members[id(comp)] = members
         self._held[id(comp)] = (comp, dtype)
         return comp
@@ -164,12 +168,23 @@ class CompressionState:
                              f"not {self.per!r}")
         if self.per != "tensor":
             # Each saved compressor comes back as it was, holding its parameters' state until
-            # their buckets (the first run's, or rebuilt ones) take it from there.
-            for saved in state["compressors"].values():
-                members = [(n, tuple(s)) for n, s in saved["members"]]
-                comp = self._bucket_comp(members, int(saved["numel"]),
-                                         getattr(torch, saved["dtype"]))
-                comp.load_state_dict(saved)
+            # their buckets (the first run's, or rebuilt ones) take it from there. All are
+            # restored before any is used: a bad one changes nothing.
+            restored = []
+            try:
+                for saved in state["compressors"].values():
+                    members = [(n, tuple(s)) for n, s in saved["members"]]
+                    comp = self._bucket_comp(members, int(saved["numel"]),
+                                             getattr(torch, saved["dtype"]))
+                    restored.append((comp, members))
+                    comp.load_state_dict(saved)
+            except Exception:
+                for comp, _ in restored:
+                    self._held.pop(id(comp), None)
+                    self._members.pop(id(comp), None)
+                    comp.close()
+                raise
+            for comp, members in restored:
                 offset = 0
                 for name, shape in members:
                     self._homes[name] = (comp, offset)
