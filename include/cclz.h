@@ -239,9 +239,10 @@ const char *ccl_compressor_spec(ccl_compressor_t comp);
  * refused with CCL_ERR_INVALID_ARG naming the fault, before anything is sent. cast,
  * threshold and sign:scale=none, which work per element, take one and change nothing.
  * Sparse codecs refuse a layout with an algorithm that encodes pieces of the buffer
- * (CCL_ERR_UNSUPPORTED: they need sparse_allgather or hier) and with a fixed k=. A
- * powersgd compressor with rows= whose one matrix would not pay is exact and ignores a
- * layout. Local and immediate; every rank
+ * (CCL_ERR_UNSUPPORTED: they need sparse_allgather or hier) and with a fixed k=. For
+ * PowerSGD a layout replaces rows= (a one-tensor layout without a shape sends the buffer
+ * exact), except where rows= made a matrix that would not pay: that compressor is exact and
+ * ignores a layout. Local and immediate; every rank
  * must set the same (it joins every call's signature and the checkpoint's identity, so a
  * checkpoint restores into a compressor with the same layout). It may change between calls,
  * as when DDP rebuilds its buckets: the error-feedback state, kept per element, stays.
