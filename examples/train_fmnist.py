@@ -140,6 +140,8 @@ def main() -> None:
     ap.add_argument("--hetero", action="store_true", help="each rank sees a few classes only")
     ap.add_argument("--min-bytes", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=1, help="torch threads per rank")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="the initial weights' seed (the data order's is seed + 1)")
     ap.add_argument("--warmup-epochs", type=int, default=1,
                     help="pufferfish: full-rank epochs before the factorization")
     ap.add_argument("--rank-ratio", type=float, default=0.25,
@@ -153,14 +155,14 @@ def main() -> None:
     store = os.environ.get("CCLZ_ROOT", os.environ.get("MASTER_PORT", "x")).replace(":", "_")
     dist.init_process_group("gloo", init_method=f"file:///tmp/fmnist_{store}_{args.method}",
                             rank=rank, world_size=size)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     model = Net()
     ddp, state, opt = wrap(model, METHODS[args.method], comm, args,
                            PER.get(args.method, "tensor"))
 
     xtr, ytr = load("train")
     xte, yte = load("t10k")
-    gen = torch.Generator().manual_seed(1)
+    gen = torch.Generator().manual_seed(args.seed + 1)
     grad_bytes = sum(p.numel() * 4 for p in model.parameters())
     sent = 0.0
     for epoch in range(args.epochs):
