@@ -22,13 +22,16 @@ extern const ccl_algo_t ccl_allreduce_hier;
 
 /* The call's plan: the buffer in C chunks (ccl_hier_chunks), each cut into S shards; the
  * host's blocks (local rank i's owned shards of a chunk, contiguous) are worked on in place in
- * recvbuf where they tile every chunk evenly, else in a staging buffer of zero-padded blocks. */
+ * recvbuf where they tile every chunk evenly, else in a staging buffer of zero-padded blocks.
+ * The reduce-scatter reads the input where it lies in the same layout (sendbuf, or the staging
+ * buffer), so that an out-of-place call makes no copy of it. */
 typedef struct {
     int      C, S, L, i, nown;
     size_t   count, cs, dts;
     int      staged;
     size_t   block0;   /* staged: the elements of every block (chunk 0's, the largest) */
     uint8_t *work;
+    const uint8_t *src; /* the input, laid out as work */
 } plan_t;
 
 static int first_shard(int i, int S, int L)
@@ -62,10 +65,14 @@ static size_t block_len(const plan_t *p, int c)
     return (size_t)(first_shard(1, p->S, p->L) - first_shard(0, p->S, p->L)) * shard_size(p, c);
 }
 
+static size_t chunk_at(const plan_t *p, int c)
+{
+    return (p->staged ? (size_t)c * (size_t)p->L * p->block0 : (size_t)c * p->cs) * p->dts;
+}
+
 static uint8_t *chunk_work(const plan_t *p, int c)
 {
-    return p->work + (p->staged ? (size_t)c * (size_t)p->L * p->block0 : (size_t)c * p->cs) *
-                         p->dts;
+    return p->work + chunk_at(p, c);
 }
 
 /* Local rank k's part of chunk c, [*off, *off + *len) of the chunk. */
@@ -148,8 +155,8 @@ static ccl_result_t flat_run(ccl_coll_ctx_t *ctx)
     return ccl_coll_run(ctx->comm, &flat);
 }
 
-/* The plan, and the input in place in it. Compressed, *finite tells whether the input is
- * all finite (checked in the same pass as the copy where there is one). */
+/* The plan, and where the input lies in its layout. Compressed, *finite tells whether the
+ * input is all finite. */
 static ccl_result_t plan_make(ccl_coll_ctx_t *ctx, plan_t *p, int32_t *finite)
 {
     const ccl_coll_args_t *a = ctx->args;
@@ -164,11 +171,8 @@ static ccl_result_t plan_make(ccl_coll_ctx_t *ctx, plan_t *p, int32_t *finite)
     *finite = 1;
     if (!p->staged) {
         p->work = a->recvbuf;
-        if (a->sendbuf != a->recvbuf && a->count > 0 && check)
-            *finite = ccl_copy_all_finite(a->recvbuf, a->sendbuf, a->count);
-        else if (a->sendbuf != a->recvbuf && a->count > 0)
-            memcpy(a->recvbuf, a->sendbuf, a->count * p->dts);
-        else if (check)
+        p->src = a->sendbuf;
+        if (check)
             *finite = ccl_all_finite(a->sendbuf, a->count);
         return CCL_SUCCESS;
     }
@@ -186,6 +190,7 @@ static ccl_result_t plan_make(ccl_coll_ctx_t *ctx, plan_t *p, int32_t *finite)
                              "%zu bytes of staging", bytes);
     }
     stage(p, a->sendbuf, NULL, 1);
+    p->src = p->work;
     return CCL_SUCCESS;
 }
 
@@ -226,8 +231,8 @@ static ccl_result_t hier_run(ccl_coll_ctx_t *ctx)
     for (int c = 0; c < p.C && !poisoned; c++) {
         size_t b = block_len(&p, c);
         uint8_t *w = chunk_work(&p, c);
-        res = ccl_ireduce_scatter(w, w + (size_t)p.i * b * p.dts, b, dt, op, h->local,
-                                  &r.rs[c]);
+        res = ccl_ireduce_scatter(p.src + chunk_at(&p, c), w + (size_t)p.i * b * p.dts, b, dt,
+                                  op, h->local, &r.rs[c]);
         if (res != CCL_SUCCESS) {
             res = fail_all(comm, &p, &r, res, "reduce-scatter inside the host", h->local);
             goto out;
