@@ -180,15 +180,14 @@ static int tensor_of(const ccl_layout_t *lay, size_t i)
     return lo;
 }
 
-/* [off, off + count) of the layout's buffer, tensor by tensor: segment s is the part of
- * tensor t0 + s, encoded alone with its seed (from the call's and s) and, for a codec whose
+/* [off, off + count) of the layout's buffer, which tensors t0..t1 hold, tensor by tensor:
+ * segment s is the part of tensor t0 + s, encoded alone with its seed (from the call's and s) and, for a codec whose
  * ranks agree on scales, its tensor's agreed scale. */
 static ccl_result_t encode_segments(const ccl_codec_t *codec, const float *src, size_t off,
-                                    size_t count, uint64_t seed, uint8_t *dst, size_t cap,
-                                    size_t *len_p, float *recon)
+                                    size_t count, int t0, int t1, uint64_t seed, uint8_t *dst,
+                                    size_t cap, size_t *len_p, float *recon)
 {
     const ccl_layout_t *lay = codec->params.layout;
-    const int t0 = tensor_of(lay, off), t1 = tensor_of(lay, off + count - 1);
     const uint32_t nseg = (uint32_t)(t1 - t0 + 1);
     uint8_t *pay = dst + CCL_WIRE_HDR_LEN;
     size_t pos = SEG_HEAD + (size_t)nseg * SEG_ROW, at = 0;
@@ -289,12 +288,13 @@ ccl_result_t ccl_codec_encode_range(const ccl_codec_t *codec, const float *src, 
                                     size_t *len_p, float *recon)
 {
     ccl_wire_hdr_t h = {.codec_id = (uint8_t)codec->ops->id, .count = count, .seed = seed};
+    const size_t need = ccl_codec_max_encoded_size(codec, count);
     size_t plen = 0;
     if (dst == NULL || len_p == NULL || (count > 0 && src == NULL))
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "NULL buffer");
-    if (cap < ccl_codec_max_encoded_size(codec, count))
+    if (cap < need)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu-byte buffer; %s needs %zu", cap,
-                             codec->ops->name, ccl_codec_max_encoded_size(codec, count));
+                             codec->ops->name, need);
     /* Non-finite input has no faithful encoding in most codecs, and the decoder refuses
      * non-finite scales and values: refuse it here, where the caller can act on it. */
     if (!(codec->ops->flags & CCL_CODEC_CHECKS_FINITE)) {
@@ -302,7 +302,7 @@ ccl_result_t ccl_codec_encode_range(const ccl_codec_t *codec, const float *src, 
         if (bad < count)
             return ccl_nonfinite_error(codec->ops->name, bad);
     }
-    if (ccl_codec_max_encoded_size(codec, count) - CCL_WIRE_HDR_LEN > UINT32_MAX)
+    if (need - CCL_WIRE_HDR_LEN > UINT32_MAX)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "%zu elements do not fit one payload", count);
     if (off == 0 && by_tensor(codec, count))
         return encode_by_tensor(codec, src, count, seed, dst, len_p, recon);
@@ -311,8 +311,10 @@ ccl_result_t ccl_codec_encode_range(const ccl_codec_t *codec, const float *src, 
         if (count > lay->total || off > lay->total - count)
             return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "elements [%zu, %zu) of a layout "
                                  "of %zu", off, off + count, lay->total);
-        if (tensor_of(lay, off) != tensor_of(lay, off + count - 1))
-            return encode_segments(codec, src, off, count, seed, dst, cap, len_p, recon);
+        const int t0 = tensor_of(lay, off), t1 = tensor_of(lay, off + count - 1);
+        if (t0 != t1)
+            return encode_segments(codec, src, off, count, t0, t1, seed, dst, cap, len_p,
+                                   recon);
     }
     CCL_CHECK(codec->ops->encode(&codec->params, src, count, seed,
                                  (uint8_t *)dst + CCL_WIRE_HDR_LEN, cap - CCL_WIRE_HDR_LEN,

@@ -149,12 +149,13 @@ class CompressionState:
     def state_dict(self) -> Dict[str, Any]:
         """Every compressor's state by parameter name, or by bucket with the bucket's
         parameters (and loaded states not used yet)."""
-        states = dict(self._loaded)
-        states.update({k: c.state_dict() for k, c in self._compressors.items()})
         if self.per != "tensor":  # every compressor still holding a parameter's state
             states = {f"held{i}": dict(c.state_dict(), members=self._members[cid],
                                        dtype=str(dt).replace("torch.", ""))
                       for i, (cid, (c, dt)) in enumerate(self._held.items())}
+        else:
+            states = dict(self._loaded)
+            states.update({k: c.state_dict() for k, c in self._compressors.items()})
         return {"spec": self.spec, "per": self.per, "compressors": states}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:

@@ -513,33 +513,22 @@ ccl_result_t ccl_compressor_set_layout(ccl_compressor_t c, int n, const ccl_tens
     /* A codec whose ranks agree on a scale agrees on one per tensor. */
     float *scales = NULL;
     double *votes = NULL;
+    ccl_result_t res = CCL_SUCCESS;
     if (n > 1 && c->kind == CCL_COMP_STREAM && (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE) &&
         ((scales = calloc((size_t)n, sizeof(float))) == NULL ||
-         (votes = calloc((size_t)n + 1, sizeof(double))) == NULL)) {
-        free(scales);
-        layout_free(lay);
-        return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for %d tensors' scales", n);
-    }
-    if (c->kind == CCL_COMP_LOWRANK) {
-        ccl_result_t res = lowrank_layout(c, lay);
-        if (res != CCL_SUCCESS) {
-            free(scales);
-            free(votes);
-            layout_free(lay);
-            return res;
-        }
-    }
+         (votes = calloc((size_t)n + 1, sizeof(double))) == NULL))
+        res = ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for %d tensors' scales", n);
+    if (res == CCL_SUCCESS && c->kind == CCL_COMP_LOWRANK)
+        res = lowrank_layout(c, lay);
     /* The shards' compressors (hier) take the part of the layout in their shard. */
-    for (int k = 0; k < c->nshard_comp; k++) {
-        if (c->shard_comp[k] == NULL)
-            continue;
-        ccl_result_t res = shard_layout(c->shard_comp[k], c->shard_off[k], n, tensors);
-        if (res != CCL_SUCCESS) {
-            free(scales);
-            free(votes);
-            layout_free(lay);
-            return res;
-        }
+    for (int k = 0; res == CCL_SUCCESS && k < c->nshard_comp; k++)
+        if (c->shard_comp[k] != NULL)
+            res = shard_layout(c->shard_comp[k], c->shard_off[k], n, tensors);
+    if (res != CCL_SUCCESS) {
+        free(scales);
+        free(votes);
+        layout_free(lay);
+        return res;
     }
     layout_free(c->layout);
     free(c->scales);
