@@ -348,6 +348,20 @@ static int topk_matches_reference(const float *x, size_t n, size_t k)
     return ok;
 }
 
+/* Sets every element topk's sample of n elements reads (runs of 16 neighbours at a stride,
+ * min(65536, n / 8, n^(2/3)) of them, as topk.c takes it) to v. */
+static void fool_topk_sample(float *x, size_t n, float v)
+{
+    const double c = cbrt((double)n);
+    size_t ns = (size_t)(c * c);
+    ns = ns < 65536 ? ns : 65536;
+    ns = ns < n / 8 ? ns : n / 8;
+    const size_t stride = n / (ns / 16);
+    for (size_t j = 0; j < n / stride; j++)
+        for (size_t i = 0; i < 16; i++)
+            x[j * stride + (stride - 16) / 2 + i] = v;
+}
+
 static int test_topk_exact(void)
 {
     static const size_t ns[] = {1, 2, 10, 1000, 100003};
@@ -361,29 +375,27 @@ static int test_topk_exact(void)
         if (!ok)
             return 0;
     }
-    /* Mid-size buffers (a layout's tensors) sample an eighth of their elements: exact too,
+    /* Mid-size buffers (a layout's tensors) sample fewer of their elements: exact too,
      * with ties and with samples that see only large values or only zeros. */
     static const size_t mids[] = {8192, 20011, 100003};
     for (size_t t = 0; t < 3; t++) {
-        size_t n = mids[t], k = n / 100, st = n / (n / 8);
+        size_t n = mids[t], k = n / 100;
         float *x = randvec(n, 200 + t, 1.0f);
         int ok = topk_matches_reference(x, n, k);
         for (size_t i = 0; i < n; i += 13)
             x[i] = 0.999f;
         ok = ok && topk_matches_reference(x, n, k);
-        for (size_t i = st / 2; i < n; i += st)
-            x[i] = 10.0f;
+        fool_topk_sample(x, n, 10.0f);
         ok = ok && topk_matches_reference(x, n, k);
-        for (size_t i = st / 2; i < n; i += st)
-            x[i] = 0.0f;
+        fool_topk_sample(x, n, 0.0f);
         ok = ok && topk_matches_reference(x, n, k);
         free(x);
         if (!ok)
             return 0;
     }
-    /* Large buffers take a threshold from a strided sample (every n / 65536-th element):
-     * exact whatever the values, including those that fool the sample. */
-    const size_t n = 1000003, stride = n / 65536;
+    /* Large buffers take a threshold from a strided sample: exact whatever the values,
+     * including those that fool the sample. */
+    const size_t n = 1000003;
     float *x = randvec(n, 7, 1.0f);
     int ok = topk_matches_reference(x, n, 1000);
     for (size_t i = 0; i < n; i += 97)
@@ -394,11 +406,9 @@ static int test_topk_exact(void)
     ok = ok && topk_matches_reference(x, n, 5000);
     free(x);
     x = randvec(n, 8, 1.0f);
-    for (size_t i = stride / 2; i < n; i += stride)
-        x[i] = 10.0f; /* the sample sees only large values: its guess is too high */
+    fool_topk_sample(x, n, 10.0f); /* the sample sees only large values: its guess is too high */
     ok = ok && topk_matches_reference(x, n, n / 8);
-    for (size_t i = stride / 2; i < n; i += stride)
-        x[i] = 0.0f; /* the sample sees only zeros: its guess takes everything */
+    fool_topk_sample(x, n, 0.0f); /* the sample sees only zeros: its guess takes everything */
     ok = ok && topk_matches_reference(x, n, 1000);
     free(x);
     if (!ok)

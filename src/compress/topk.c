@@ -5,9 +5,12 @@
  * pass (ccl_sparse_collect) gathers every element with |x| >= t, and a quickselect on their
  * (magnitude, index) keys picks the k. When at least k reach t, the k largest of all are
  * among them, so the result is exact whatever the sample; a sample that misses (fewer than
- * k reach t) only costs another pass with a lower t. The sample is 65536 magnitudes of a
- * large buffer, an eighth of a smaller one (a layout's tensors); buffers under 8192
- * elements, and ratios above 1/8, go straight to a quickselect on every key. */
+ * k reach t) only costs another pass with a lower t. The sample is count^(2/3) magnitudes,
+ * at most 65536 and an eighth of the buffer: a larger sample places t closer to the k-th
+ * largest (fewer candidates to refine), a smaller one costs less, and the candidates beyond
+ * 2k that a sample of ns leaves grow as sqrt(k count / ns), which this size balances (a
+ * layout's tensors get far smaller samples than the whole buffer would). Buffers under 8192 elements,
+ * and ratios above 1/8, go straight to a quickselect on every key. */
 #include "compress/sparse.h"
 
 #include <math.h>
@@ -41,31 +44,43 @@ static ccl_result_t select_among(const float *src, uint32_t *cand, size_t n, siz
     return CCL_SUCCESS;
 }
 
-/* How many magnitudes to sample from count elements: TOPK_SAMPLES from large buffers, an
- * eighth of smaller ones (a layout's tensors), so that the sample stays cheap beside the
- * pass that collects the candidates. */
+/* How many magnitudes to sample from count elements (count >= 8192): count^(2/3), at most
+ * TOPK_SAMPLES and an eighth of the buffer. */
 static size_t sample_size(size_t count)
 {
-    return count >= 4 * (size_t)TOPK_SAMPLES ? TOPK_SAMPLES : count / 8;
+    const double c = cbrt((double)count);
+    size_t ns = (size_t)(c * c);
+    return CCL_MIN(CCL_MIN(ns, (size_t)TOPK_SAMPLES), count / 8);
 }
 
 /* A strided sample of the magnitudes (ccl_mag_bits), as keys for ccl_kth_largest; returns
- * its size. */
+ * its size (at most twice sample_size). It reads runs of SAMPLE_RUN neighbours, a cache
+ * line each, so that the sample costs a sixteenth of the memory reads single elements at
+ * the same stride would. */
+#define SAMPLE_RUN 16
 static size_t take_sample(const float *src, size_t count, uint64_t *s)
 {
-    size_t stride = count / sample_size(count), ns = count / stride;
-    for (size_t j = 0; j < ns; j++)
-        s[j] = (uint64_t)ccl_mag_bits(src[j * stride + stride / 2]) << 32;
+    size_t stride = count / (sample_size(count) / SAMPLE_RUN), nr = count / stride, ns = 0;
+    for (size_t j = 0; j < nr; j++) {
+        const float *run = src + j * stride + (stride - SAMPLE_RUN) / 2;
+        for (size_t i = 0; i < SAMPLE_RUN; i++)
+            s[ns++] = (uint64_t)ccl_mag_bits(run[i]) << 32;
+    }
     return ns;
 }
 
 /* A magnitude that about 2k of count elements reach: the sample's j-th largest for j a
  * little above twice the expected number of sampled elements in the top k. `lower` steps
  * further down the sample each time a guess missed. */
-static uint32_t sample_threshold(uint64_t *s, size_t ns, size_t count, size_t k, int lower)
+static size_t sample_rank(size_t ns, size_t count, size_t k, int lower)
 {
     double expect = (double)ns * (double)k / (double)count;
-    size_t j = (size_t)ceil((2.0 * expect + 3.0 * sqrt(2.0 * expect) + 8.0) * (double)(1u << (3 * lower)));
+    return (size_t)ceil((2.0 * expect + 3.0 * sqrt(2.0 * expect) + 8.0) * (double)(1u << (3 * lower)));
+}
+
+static uint32_t sample_threshold(uint64_t *s, size_t ns, size_t count, size_t k, int lower)
+{
+    size_t j = sample_rank(ns, count, k, lower);
     return j >= ns ? 0 : (uint32_t)(ccl_kth_largest(s, ns, j + 1) >> 32);
 }
 
@@ -73,11 +88,15 @@ static ccl_result_t topk_select(const float *src, size_t count, size_t k, uint32
 {
     uint32_t *idx = NULL;
     uint64_t *s = NULL;
-    size_t cap = 4 * k + 64, n = 0;
-    if ((idx = malloc(cap * sizeof(uint32_t))) == NULL ||
-        (s = malloc(2 * sample_size(count) * sizeof(uint64_t))) == NULL)
+    size_t cap, n = 0;
+    if ((s = malloc(2 * sample_size(count) * sizeof(uint64_t))) == NULL)
         goto nomem;
     const size_t ns = take_sample(src, count, s);
+    /* Room for twice the elements the first guess's rank stands for in the buffer (a small
+     * sample's guess stands for many more than 2k), at least 4k. */
+    cap = CCL_MAX(4 * k + 64, 2 * (sample_rank(ns, count, k, 0) + 1) * (count / ns + 1));
+    if ((idx = malloc(cap * sizeof(uint32_t))) == NULL)
+        goto nomem;
     uint32_t t;
     for (int lower = 0;; lower++) {
         t = sample_threshold(s, ns, count, k, lower);
