@@ -2,7 +2,8 @@
 # hier_bench.sh: flat against hierarchical allreduce of 100 MB float32 on H emulated hosts of
 # K ranks each (perf/netns_cluster.sh -p K) at 1 Gbit/s between hosts, side by side in one run:
 # exact (flat ring, hier, and the cost model's own choice), int8 (flat sra, hier), DGC 0.1%
-# (flat sparse allgather, hier) and top-k 1% (the same). Output to
+# and top-k 1% (flat sparse_allgather, sparse_hier, hier's sharded host sums, and the cost
+# model's choice). Output to
 # perf/results/hier/bench_<H>x<K>.txt; the table in perf/results/hier/README.md comes from it.
 #   perf/hier_bench.sh [H K]               (default: 2 2)
 set -u
@@ -32,7 +33,9 @@ run "exact, cost model's choice" CCLZ_LOG=debug --
 run "int8 flat sra" CCLZ_HIER=1 -- -z int:bits=8,algo=sra
 run "int8 hier" CCLZ_HIER=1 -- -z int:bits=8,algo=hier
 run "int8, cost model's choice" CCLZ_LOG=info -- -z int:bits=8
-run "dgc 0.1% flat" CCLZ_HIER=1 -- -z dgc:ratio=0.001
-run "dgc 0.1% hier" CCLZ_HIER=1 -- -z dgc:ratio=0.001,algo=hier
-run "topk 1% flat" CCLZ_HIER=1 -- -z topk:ratio=0.01
-run "topk 1% hier" CCLZ_HIER=1 -- -z topk:ratio=0.01,algo=hier
+for sp in dgc:ratio=0.001 topk:ratio=0.01; do
+    run "$sp flat sparse_allgather" CCLZ_HIER=1 -- -z $sp,algo=sparse_allgather
+    run "$sp sparse_hier (relayed across hosts once)" CCLZ_HIER=1 -- -z $sp,algo=sparse_hier
+    run "$sp hier (host sums, sharded)" CCLZ_HIER=1 -- -z $sp,algo=hier
+    run "$sp, cost model's choice" CCLZ_LOG=info -- -z $sp
+done

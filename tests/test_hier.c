@@ -4,8 +4,9 @@
  * equal to the sums; compressed calls equal, step for step, to their definition built by hand
  * from ccl_comm_split (host sums, each shard compressed across hosts with its own compressor,
  * so error feedback is per shard), through a skipped NaN step and a checkpoint restored into
- * a new compressor; int8 within its bound; a killed rank inside a host or across hosts
- * failing every other rank. */
+ * a new compressor; int8 within its bound; sparse_hier equal to sparse_allgather bit for bit;
+ * a killed rank inside a host or across hosts (a relay of sparse_hier's too) failing every
+ * other rank. */
 #include "harness.h"
 
 #include <math.h>
@@ -337,6 +338,57 @@ static int sc_compressed(int rank, int p, ccl_comm_t comm, const char *codec, si
     return ok;
 }
 
+/* sparse_hier (a sparse codec's default where hosts hold several ranks): the bits of
+ * sparse_allgather step for step, its payloads relayed across hosts once, on every rank;
+ * a NaN step skipped by both; nonblocking. */
+static int sc_sparse(int rank, int p, ccl_comm_t comm, const char *codec, size_t n)
+{
+    char spec[2][128];
+    snprintf(spec[0], sizeof(spec[0]), "%s", codec);
+    snprintf(spec[1], sizeof(spec[1]), "%s,algo=sparse_allgather", codec);
+    float *g = malloc(n * sizeof(float)), *out[2] = {malloc(n * sizeof(float)),
+                                                     malloc(n * sizeof(float))};
+    ccl_compressor_t c[2] = {NULL, NULL};
+    int ok = 1;
+    for (int k = 0; k < 2; k++)
+        ok &= ccl_compressor_create(comm, spec[k], n, CCL_FLOAT32, &c[k]) == CCL_SUCCESS;
+    ok &= ok && strstr(ccl_compressor_spec(c[0]), "algo=sparse_hier") != NULL;
+    for (int step = 0; ok && step < 5; step++) {
+        grad(rank, step, g, n);
+        if (step == 2 && rank == p - 1)
+            g[n / 3] = NAN;
+        for (int k = 0; k < 2; k++) {
+            ccl_request_t req = NULL;
+            ccl_result_t r = step == 3
+                ? ccl_iallreduce_compressed(g, out[k], n, CCL_FLOAT32, CCL_SUM, c[k], comm, &req)
+                : ccl_allreduce_compressed(g, out[k], n, CCL_FLOAT32, CCL_SUM, c[k], comm);
+            if (r == CCL_SUCCESS && req != NULL)
+                r = ccl_wait(&req);
+            if (step == 2)
+                ok &= r == CCL_ERR_INVALID_ARG && strstr(ccl_get_last_error(comm), "NaN") != NULL;
+            else if (r != CCL_SUCCESS) {
+                fprintf(stderr, "rank %d step %d %s: %s\n", rank, step, spec[k],
+                        ccl_get_last_error(comm));
+                ok = 0;
+            }
+        }
+        if (step == 2)
+            continue;
+        if (ok && memcmp(out[0], out[1], n * sizeof(float)) != 0) {
+            fprintf(stderr, "rank %d: %s step %d: sparse_hier differs from sparse_allgather\n",
+                    rank, codec, step);
+            ok = 0;
+        }
+        ok &= same_everywhere(comm, out[0], n * sizeof(float));
+    }
+    for (int k = 0; k < 2; k++)
+        ccl_compressor_destroy(c[k]);
+    free(g);
+    free(out[0]);
+    free(out[1]);
+    return ok;
+}
+
 /* A layout through the hierarchy: every shard's compressor takes the tensors' parts in its
  * shard. int8 then scales the small tensors apart from a large one (x1000) beside them: their
  * error stays within their own scale, where a flat int8's is the large tensor's; top-k keeps
@@ -452,19 +504,24 @@ static int sc_int8(int rank, int p, ccl_comm_t comm)
     return ok && sc_layout(rank, p, comm);
 }
 
-/* A rank killed in the middle of a large hierarchical allreduce: every other rank gets an
- * error (no hang, no success). */
-static int sc_kill(int rank, ccl_comm_t comm, int victim)
+/* A rank killed in the middle of a large hierarchical allreduce (sparse: sparse_hier's
+ * relayed exchange, top-k): every other rank gets an error. */
+static int sc_kill(int rank, ccl_comm_t comm, int victim, int sparse)
 {
-    const size_t n = 16 << 20;
+    const size_t n = sparse ? (size_t)1 << 20 : (size_t)16 << 20;
     float *buf = calloc(n, sizeof(float));
+    ccl_compressor_t c = NULL;
+    ccl_result_t r = sparse ? ccl_compressor_create(comm, "topk:ratio=0.01", n, CCL_FLOAT32, &c)
+                            : CCL_SUCCESS;
     if (rank == victim) {
         pthread_t th;
         pthread_create(&th, NULL, h_killer, (void *)(intptr_t)100000);
     }
-    ccl_result_t r = CCL_SUCCESS;
-    for (int k = 0; k < 50 && r == CCL_SUCCESS; k++)
-        r = ccl_allreduce(buf, buf, n, CCL_FLOAT32, CCL_SUM, comm);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (float)((i * 7 + (size_t)rank) % 13);
+    for (int k = 0; k < 400 && r == CCL_SUCCESS; k++)
+        r = sparse ? ccl_allreduce_compressed(buf, buf, n, CCL_FLOAT32, CCL_SUM, c, comm)
+                   : k < 50 ? ccl_allreduce(buf, buf, n, CCL_FLOAT32, CCL_SUM, comm) : r;
     fprintf(stderr, "rank %d: after rank %d's kill: %d (%s)\n", rank, victim, r,
             ccl_get_last_error(comm));
     free(buf);
@@ -492,13 +549,16 @@ static int rank_main(int rank, int p, ccl_unique_id_t id, const char *arg)
     else if (strcmp(scenario, "int8") == 0)
         ok = sc_int8(rank, p, comm);
     else if (strncmp(scenario, "kill", 4) == 0)
-        return sc_kill(rank, comm, atoi(scenario + 4)) ? 0 : 1;
+        return sc_kill(rank, comm, atoi(scenario + 4), 0) ? 0 : 1;
+    else if (strncmp(scenario, "sparsekill", 10) == 0)
+        return sc_kill(rank, comm, atoi(scenario + 10), 1) ? 0 : 1;
     else {
         char *at = strchr(scenario, '@'); /* codec@count */
         size_t n = at != NULL ? strtoul(at + 1, NULL, 10) : 10007;
         if (at != NULL)
             *at = '\0';
-        ok = sc_compressed(rank, p, comm, scenario, n);
+        ok = strncmp(scenario, "sparse_", 7) == 0 ? sc_sparse(rank, p, comm, scenario + 7, n)
+                                                   : sc_compressed(rank, p, comm, scenario, n);
     }
     int32_t flag = ok ? 0 : 1;
     ok &= ccl_allreduce(&flag, &flag, 1, CCL_INT32, CCL_MAX, comm) == CCL_SUCCESS && flag == 0;
@@ -530,6 +590,17 @@ int main(int argc, char **argv)
                  "a NaN step skipped everywhere, nonblocking, checkpoint restored, stats, allgather",
                  comp[k][0], comp[k][1]);
     }
+    /* Codecs whose selection takes no seed (a seed comes from the spec, algo= included). */
+    const char *sparse[][2] = {{"aab", "topk:ratio=0.05"}, {"aaabb", "dgc:ratio=0.01,sample=1"},
+                               {"abab", "topk:ratio=0.1,fp16_values=1"}};
+    for (int k = 0; k < 3; k++) {
+        char arg[64];
+        snprintf(arg, sizeof(arg), "%s:sparse_%s", sparse[k][0], sparse[k][1]);
+        h_report(h_spawn((int)strlen(sparse[k][0]), arg, 120, codes) == 0,
+                 "sparse_hier %s %s: chosen by default, the bits of sparse_allgather step for "
+                 "step (payloads relayed across hosts once), a NaN step skipped, nonblocking",
+                 sparse[k][0], sparse[k][1]);
+    }
     h_report(h_spawn(5, "aaabb:int8", 120, codes) == 0,
              "hier aaabb int8 avg: within 2%% of the largest sum, identical on every rank; "
              "bfloat16 likewise; with a layout every shard scales its tensors' parts apart "
@@ -545,5 +616,10 @@ int main(int argc, char **argv)
         h_report(ok, "hier aabb: rank %d killed mid-call, every other rank gets an error",
                  victims[k]);
     }
+    /* Rank 2 relays rank 0's payloads to rank 3 on host b. */
+    h_spawn(4, "aabb:sparsekill2", 60, codes);
+    int ok = codes[2] == 128 + SIGKILL && codes[0] == 0 && codes[1] == 0 && codes[3] == 0;
+    h_report(ok, "sparse_hier aabb: a relay (rank 2) killed mid-call, every other rank gets "
+             "an error");
     return h_failed ? 1 : 0;
 }

@@ -347,14 +347,15 @@ static int test_hier_selection(void)
         t.hier_hosts = hosts;
         ok = strcmp(COMP(int8, 25000000, P), "hier") == 0 && strcmp(EXACT(big, P), "hier") == 0 &&
              strcmp(EXACT(tiny, P), "hier") != 0 &&
-             strcmp(COMP(topk, 25000000, P), "sparse_allgather") == 0;
+             strcmp(COMP(topk, 25000000, P), "sparse_hier") == 0;
         if (!ok)
             fprintf(stderr, "%d hosts: int8 %s, exact %s / %s, topk %s\n", hosts,
                     COMP(int8, 25000000, P), EXACT(big, P), EXACT(tiny, P),
                     COMP(topk, 25000000, P));
     }
     t.hier_hosts = 0;
-    ok &= strcmp(COMP(int8, 25000000, 4), "sra") == 0 && strcmp(EXACT(big, 4), "ring") == 0;
+    ok &= strcmp(COMP(int8, 25000000, 4), "sra") == 0 && strcmp(EXACT(big, 4), "ring") == 0 &&
+          strcmp(COMP(topk, 25000000, 4), "sparse_allgather") == 0;
 #undef COMP
 #undef EXACT
     return ok;
@@ -474,7 +475,8 @@ int main(void)
     h_report(test_avg_int(), "integer average truncates toward zero");
     h_report(test_parse_size(), "size settings parse with suffixes and reject junk");
     h_report(test_hier_selection(), "cost model: hier for large exact and int8 calls on hosts "
-             "of 2 ranks (2 and 4 hosts), flat for tiny and sparse, never without a hierarchy");
+             "of 2 ranks (2 and 4 hosts), flat for tiny, sparse_hier for sparse, never without a "
+             "hierarchy");
     h_report(test_setting_rows(),
              "CCLZ_* rows: each has a doc and a default that parses into its field");
     h_report(test_segments(), "ring segments tile the buffer");

@@ -10,7 +10,7 @@ static ccl_result_t allgather_direct_encoded_run(ccl_coll_ctx_t *ctx)
     uint8_t **slot;
     size_t *len;
     int skip;
-    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, &skip, 0));
+    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, &skip, CCL_ROUTE_DIRECT));
     if (skip)
         return ccl_step_skip_result(ctx);
     for (int i = 0; i < ctx->comm->nranks; i++)

@@ -10,7 +10,7 @@ static ccl_result_t sign_vote_run(ccl_coll_ctx_t *ctx)
     const ccl_coll_args_t *a = ctx->args;
     float *out = a->recvbuf;
     int skip;
-    CCL_CHECK(ccl_step_exchange_sum(ctx, out, &skip));
+    CCL_CHECK(ccl_step_exchange_sum(ctx, out, &skip, CCL_ROUTE_DIRECT));
     if (skip)
         return ccl_step_skip_result(ctx);
     for (size_t i = 0; i < a->count; i++)

@@ -9,11 +9,7 @@
 
 static ccl_result_t sparse_allgather_run(ccl_coll_ctx_t *ctx)
 {
-    const ccl_coll_args_t *a = ctx->args;
-    float *out = a->recvbuf;
-    int skip;
-    CCL_CHECK(ccl_step_exchange_sum(ctx, out, &skip));
-    return ccl_step_end(ctx, skip, ccl_ef_recon(a->step->comp->ef), out, a->count);
+    return ccl_step_allreduce_sparse(ctx, CCL_ROUTE_DIRECT);
 }
 
 const ccl_algo_t ccl_allreduce_sparse_allgather = {

@@ -101,20 +101,34 @@ static inline float *ccl_step_recon_at(float *recon, size_t off)
     return recon != NULL ? recon + off : NULL;
 }
 
+/* How ccl_step_exchange moves the messages. */
+typedef enum {
+    CCL_ROUTE_DIRECT, /* every message to every rank at once */
+    CCL_ROUTE_ROUNDS, /* round t sends to rank + t and receives from rank - t: one message
+                       * into each rank at a time */
+    CCL_ROUTE_RELAY,  /* across hosts once: a message goes to one rank of every other host
+                       * (its relay), which hands it on inside its host; DIRECT where the
+                       * ranks are not on several hosts, some of several ranks */
+} ccl_route_t;
+
 /* Every rank encodes its whole input (error feedback's reconstruction into its state) and
  * sends it to every other rank. On return slot[i], len[i] hold rank i's encoding (the own
  * one included) and *skip_p tells whether some rank skipped the step. slot and len have
- * nranks entries, in the communicator's scratch (ccl_step_alloc). With rounds,
- * round t sends to rank + t and receives from rank - t, one message into each rank at a time
- * (large messages: all at once, TCP shares a receiver's link worse). */
+ * nranks entries, in the communicator's scratch (ccl_step_alloc). */
 CCL_NODISCARD
 ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **len_p,
-                               int *skip_p, int rounds);
+                               int *skip_p, ccl_route_t route);
 
 /* ccl_step_exchange, then out = the sum of every rank's decoded payload, added in rank
  * order so that every rank computes the same bits. Nothing is written if a rank skipped. */
 CCL_NODISCARD
-ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p);
+ccl_result_t ccl_step_exchange_sum(ccl_coll_ctx_t *ctx, float *out, int *skip_p,
+                                   ccl_route_t route);
+
+/* A whole sparse allreduce (sparse_allgather, sparse_hier): ccl_step_exchange_sum into the
+ * call's recvbuf, then the step's end (error feedback committed, or the skip reported). */
+CCL_NODISCARD
+ccl_result_t ccl_step_allreduce_sparse(ccl_coll_ctx_t *ctx, ccl_route_t route);
 
 /* Tests only (tests/test_robust.c links the layers to reach it): where set, rewrites this
  * rank's message in a robust call before it is sent (at most cap bytes), so that a test rank

@@ -64,7 +64,7 @@ static ccl_result_t exchange_encoded(ccl_coll_ctx_t *ctx, float *rows, int *own_
     uint8_t **slot;
     size_t *len;
     int any_skip;
-    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, &any_skip, 1));
+    CCL_CHECK(ccl_step_exchange(ctx, &slot, &len, &any_skip, CCL_ROUTE_ROUNDS));
     ctx->keep_comm = 1; /* every message of the call is done: what fails now is this rank's */
     *own_skip = st->local_skip;
     for (int i = 0; i < P; i++) {
