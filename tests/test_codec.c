@@ -362,6 +362,49 @@ static void fool_topk_sample(float *x, size_t n, float v)
             x[j * stride + (stride - 16) / 2 + i] = v;
 }
 
+static int cmp_desc_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* ccl_kth_largest equals the k-th of the keys sorted descending, for k on both sides of its
+ * one-pass path (k <= 64) and quickselect: ties, ascending and descending runs, k = 1, k = n. */
+static int test_kth_largest(void)
+{
+    static const size_t ns[] = {1, 2, 7, 64, 65, 300, 5000};
+    int ok = 1;
+    for (size_t t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
+        const size_t n = ns[t];
+        uint64_t *keys = malloc(n * sizeof(uint64_t)), *sorted = malloc(n * sizeof(uint64_t)),
+                 *work = malloc(n * sizeof(uint64_t));
+        for (int pattern = 0; pattern < 4; pattern++) {
+            for (size_t i = 0; i < n; i++)
+                keys[i] = pattern == 0 ? (i * 2654435761u) % 97     /* many ties */
+                        : pattern == 1 ? i                          /* ascending */
+                        : pattern == 2 ? n - i                      /* descending */
+                                       : ((uint64_t)(i * 40503u % 1009) << 32) | i;
+            memcpy(sorted, keys, n * sizeof(uint64_t));
+            qsort(sorted, n, sizeof(uint64_t), cmp_desc_u64);
+            static const size_t ks[] = {1, 2, 3, 63, 64, 65, 200};
+            for (size_t j = 0; j < sizeof(ks) / sizeof(ks[0]) + 1; j++) {
+                size_t k = j < sizeof(ks) / sizeof(ks[0]) ? ks[j] : n;
+                if (k > n)
+                    continue;
+                memcpy(work, keys, n * sizeof(uint64_t));
+                if (ccl_kth_largest(work, n, k) != sorted[k - 1]) {
+                    fprintf(stderr, "kth largest: n %zu pattern %d k %zu wrong\n", n, pattern, k);
+                    ok = 0;
+                }
+            }
+        }
+        free(keys);
+        free(sorted);
+        free(work);
+    }
+    return ok;
+}
+
 static int test_topk_exact(void)
 {
     static const size_t ns[] = {1, 2, 10, 1000, 100003};
@@ -1863,6 +1906,8 @@ int main(int argc, char **argv)
     h_report(test_int_nearest_bound(), "int 1-8 bits, nearest: |error| <= unit/2, counts 0/1/odd");
     h_report(test_int_edges(), "int: constant buckets exact; NaN/Inf input refused; small buffer refused");
     h_report(test_int_stochastic_unbiased(), "int stochastic rounding is unbiased (5 sigma)");
+    h_report(test_kth_largest(), "k-th largest key: one pass (k <= 64) and quickselect equal "
+             "a sort (ties, sorted runs, k = 1 and n)");
     h_report(test_topk_exact(), "topk selects exactly the top-k set (ties: lower index)");
     h_report(test_threshold_and_randomk(), "threshold keeps |x| >= t; randomk indices shared by seed");
     h_report(test_cast(), "cast fp16 and bf16 round to nearest even, saturating at the largest finite value");

@@ -103,7 +103,11 @@ static ccl_result_t dgc_choose(const ccl_codec_params_t *p, const float *src, si
     size_t ks, off;
     ccl_dgc_plan(p, count, seed, &stride, &ks, &off);
     ns = count / stride;
-    if ((idx = malloc(2 * k * sizeof(uint32_t))) == NULL ||
+    /* Room for 8k candidates: a threshold from a small sample (a layout's tensor: often the
+     * 2nd largest of 2000) can let several k through, and every one kept here is one the
+     * refinement below need not gather again in a second pass over the buffer. */
+    const size_t cap = 8 * k + 64;
+    if ((idx = malloc(cap * sizeof(uint32_t))) == NULL ||
         (keys = malloc(ns * sizeof(uint64_t))) == NULL)
         goto out;
     for (size_t j = 0; j < ns; j++)
@@ -111,25 +115,25 @@ static ccl_result_t dgc_choose(const ccl_codec_params_t *p, const float *src, si
     thr = (uint32_t)(ccl_kth_largest(keys, ns, ks) >> 32);
     free(keys);
     keys = NULL;
-    /* One pass counts and keeps the first 2k candidates: enough for the usual outcomes. */
-    n = ccl_sparse_collect(src, count, thr, idx, 2 * k);
+    /* One pass counts and keeps the first cap candidates. */
+    n = ccl_sparse_collect(src, count, thr, idx, cap);
     for (int it = 0; stride > 1 && it < 10 && n < k * 4 / 5 && thr > 0; it++) {
         float t;
         memcpy(&t, &thr, 4);
         t *= 0.8f;
         memcpy(&thr, &t, 4);
-        n = ccl_sparse_collect(src, count, thr, idx, 2 * k);
+        n = ccl_sparse_collect(src, count, thr, idx, cap);
     }
     /* Every element at or above thr is a candidate: those are all kept in idx unless there
-     * are over 2k, when the refinement below takes them all again. */
-    bad = n <= 2 * k ? ccl_sparse_first_nonfinite(src, count, idx, n, thr) : count;
+     * are over cap, when the refinement below takes them all again. */
+    bad = n <= cap ? ccl_sparse_first_nonfinite(src, count, idx, n, thr) : count;
     if (bad < count) {
         res = CCL_ERR_INVALID_ARG;
         goto out;
     }
     if (n > k && (stride == 1 || n * 10 > k * 13)) {
         /* Exact refinement among the n candidates: the k largest, ties to the lower index. */
-        uint32_t *cand = n <= 2 * k ? idx : malloc(n * sizeof(uint32_t));
+        uint32_t *cand = n <= cap ? idx : malloc(n * sizeof(uint32_t));
         size_t kept = 0;
         if (cand == NULL || (keys = malloc(n * sizeof(uint64_t))) == NULL) {
             if (cand != idx)

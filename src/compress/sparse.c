@@ -319,8 +319,30 @@ ccl_result_t ccl_sparse_decode(const uint8_t *in, size_t len, const uint32_t hp[
 
 /* Returns the k-th largest of keys[0..n) (1-based k), reordering keys: quickselect with a
  * three-way partition (larger | equal | smaller) around a median-of-three pivot. */
+/* The k-th largest for a small k: one pass keeping the k largest so far in order; most keys
+ * fail the first compare, which the branch predictor learns, where quickselect's partition
+ * mispredicts about every other key. At most KTH_SMALL compares a key. */
+#define KTH_SMALL 64
+static uint64_t kth_small(const uint64_t *keys, size_t n, size_t k)
+{
+    uint64_t top[KTH_SMALL]; /* descending */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t t = keys[i];
+        if (m == k && t <= top[k - 1])
+            continue;
+        size_t j = m < k ? m++ : k - 1; /* full: the smallest of the k drops out */
+        for (; j > 0 && top[j - 1] < t; j--)
+            top[j] = top[j - 1];
+        top[j] = t;
+    }
+    return top[k - 1];
+}
+
 uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k)
 {
+    if (k >= 1 && k <= KTH_SMALL && k <= n)
+        return kth_small(keys, n, k);
     ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k - 1;
     while (lo < hi) {
         uint64_t a = keys[lo], b = keys[lo + (hi - lo) / 2], c = keys[hi];

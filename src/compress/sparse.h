@@ -100,7 +100,8 @@ size_t ccl_sparse_collect(const float *x, size_t n, uint32_t t, uint32_t *idx, s
 size_t ccl_sparse_first_nonfinite(const float *src, size_t count, const uint32_t *cand, size_t n,
                                   uint32_t thr);
 
-/* The k-th largest (1-based) of keys[0..n), reordering keys (linear-time quickselect). */
+/* The k-th largest (1-based) of keys[0..n), which it may reorder (linear time: quickselect, or
+ * one pass for k <= 64). */
 uint64_t ccl_kth_largest(uint64_t *keys, size_t n, size_t k);
 
 #endif
