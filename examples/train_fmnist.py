@@ -2,7 +2,8 @@
 """train_fmnist.py: data-parallel training of a small CNN on Fashion-MNIST (Debian's
 dataset-fashion-mnist) with DDP, the gradients averaged by Gloo (the reference) or by cclz's
 DDP hook with a compressor per parameter (topk-flat and dgc-flat: one per bucket, the bucket
-as one vector; topk-layout, dgc-layout and powersgd-layout: one per bucket told its tensors).
+as one vector; topk-layout, dgc-layout, dgc-layout-dense1d and powersgd-layout: one per bucket
+told its tensors).
 
     cclz_run -np 4 /usr/bin/python3 examples/train_fmnist.py --method int8 --epochs 3
     torchrun --nproc_per_node 4 examples/train_fmnist.py --method dgc
@@ -49,11 +50,14 @@ METHODS = {
     # bucket told its tensors: the hook's per= (PER below); the others go per tensor.
     "topk-flat": "topk:ratio=0.01", "dgc-flat": "dgc:ratio=0.001",
     "topk-layout": "topk:ratio=0.01", "dgc-layout": "dgc:ratio=0.001",
+    # DGC per layer as its reference runs it: the biases (no matrix shape) sent whole, with
+    # momentum SGD's velocity.
+    "dgc-layout-dense1d": "dgc:ratio=0.001,dense_1d=1",
     # PowerSGD on each bucket's own matrices, every P in one allreduce and every Q in another.
     "powersgd-layout": "powersgd:rank=4",
 }
 PER = {"topk-flat": "bucket", "dgc-flat": "bucket", "topk-layout": "layout",
-       "dgc-layout": "layout", "powersgd-layout": "layout"}
+       "dgc-layout": "layout", "dgc-layout-dense1d": "layout", "powersgd-layout": "layout"}
 
 
 def load(kind: str):

@@ -1344,6 +1344,75 @@ static int test_dgc_state(void)
     return ok;
 }
 
+/* DGC with a layout and dense_1d, as its reference treats a model: the matrices sparse (k of
+ * their own, momentum masked where sent), every tensor without a matrix shape sent whole
+ * every step with momentum SGD's velocity u = m u + g kept (no masking). Without dense_1d a
+ * vector gets its own k (here 1) like any tensor. top-k and random-k take it the same way. */
+static int test_dense_1d(void)
+{
+    enum { N = 600 + 7 + 300 + 1, T = 6 };
+    size_t off[4] = {0, 600, 607, 907}, cnt[4] = {600, 7, 300, 1}, rows[4] = {20, 0, 10, 0},
+           cols[4] = {30, 0, 30, 0};
+    ccl_layout_t lay = {4, N, off, cnt, rows, cols};
+    int ok = 1;
+    for (int dense = 0; dense < 2 && ok; dense++) {
+        ccl_codec_t c;
+        ccl_ef_t *ef;
+        parse_or_die(dense ? "dgc:ratio=0.01,momentum=0.9,dense_1d=1" : "dgc:ratio=0.01,momentum=0.9",
+                     &c);
+        c.params.layout = &lay;
+        MUST(ccl_ef_create(N, CCL_EF_DGC, &ef));
+        size_t cap = ccl_codec_max_encoded_size(&c, N), len;
+        uint8_t *buf = malloc(cap);
+        double u[N] = {0};
+        float g[N], d[N];
+        for (int t = 0; t < T && ok; t++) {
+            for (int i = 0; i < N; i++)
+                g[i] = ccl_rng_unit(t + 9, i) - 0.5f;
+            ok &= ccl_ef_encode(ef, &c, g, t, buf, cap, &len) == CCL_SUCCESS &&
+                  ccl_codec_decode(buf, len, d, N, 0) == CCL_SUCCESS;
+            for (int tt = 0; tt < 4 && ok; tt++) {
+                size_t sent = 0;
+                for (size_t i = off[tt]; i < off[tt] + cnt[tt]; i++) {
+                    sent += d[i] != 0;
+                    if (dense && rows[tt] == 0) {
+                        u[i] = 0.9 * u[i] + g[i];
+                        ok &= fabs(d[i] - u[i]) <= 1e-5 * (1 + fabs(u[i]));
+                    }
+                }
+                const size_t k = (size_t)ceil(0.01 * (double)cnt[tt]);
+                ok &= dense && rows[tt] == 0 ? sent == cnt[tt] : sent == k;
+                if (!ok)
+                    fprintf(stderr, "dense_1d=%d step %d tensor %d: %zu sent\n", dense, t, tt, sent);
+            }
+        }
+        free(buf);
+        ccl_ef_destroy(ef);
+    }
+    /* top-k and random-k: the vectors whole, the matrices k each. */
+    static const char *specs[] = {"topk:ratio=0.01,dense_1d=1", "randomk:ratio=0.01,dense_1d=1"};
+    float *x = randvec(N, 5, 1.0f);
+    for (int sp = 0; sp < 2 && ok; sp++) {
+        ccl_codec_t c;
+        parse_or_die(specs[sp], &c);
+        c.params.layout = &lay;
+        size_t cap = ccl_codec_max_encoded_size(&c, N), len;
+        uint8_t *buf = malloc(cap);
+        float d[N];
+        ok &= ccl_codec_encode(&c, x, N, 3, buf, cap, &len, NULL) == CCL_SUCCESS &&
+              ccl_codec_decode(buf, len, d, N, 0) == CCL_SUCCESS;
+        for (int tt = 0; tt < 4 && ok; tt++) {
+            size_t sent = 0;
+            for (size_t i = off[tt]; i < off[tt] + cnt[tt]; i++)
+                sent += d[i] != 0;
+            ok &= sent == (rows[tt] == 0 ? cnt[tt] : (size_t)ceil(0.01 * (double)cnt[tt]));
+        }
+        free(buf);
+    }
+    free(x);
+    return ok;
+}
+
 /* Writes one valid encoding per codec into dir: the fuzzer's seed corpus. */
 static int write_corpus(const char *dir)
 {
@@ -1936,6 +2005,8 @@ int main(int argc, char **argv)
     h_report(test_ef_nonfinite_policy(), "error feedback: a NaN/Inf step is skipped, state kept");
     h_report(test_ef_checkpoint(), "error feedback checkpoints (every mode) restore bit-exactly; bad ones refused");
     h_report(test_ef21(), "EF21 and EF21-W reach the fixed point in ceil(d/k) steps, error non-increasing");
+    h_report(test_dense_1d(), "dense_1d with a layout: vectors whole (DGC: with momentum SGD's "
+             "velocity, unmasked), matrices k of their own; without it a vector's k is its own");
     h_report(test_dgc_state(), "DGC state: ratio 1 = momentum SGD (masking, Nesterov), conservation, clipping, warm-up");
     return h_failed ? 1 : 0;
 }

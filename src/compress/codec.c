@@ -88,7 +88,14 @@ static int by_tensor(const ccl_codec_t *codec, size_t count)
 {
     const ccl_layout_t *lay = codec->params.layout;
     /* threshold decides per element (no select): the same bits whole. */
-    return lay != NULL && lay->n > 1 && lay->total == count && codec->ops->select != NULL;
+    return lay != NULL && (lay->n > 1 || (codec->params.dense_1d && lay->rows[0] == 0)) &&
+           lay->total == count && codec->ops->select != NULL;
+}
+
+/* Whether tensor t of codec's layout goes whole (dense_1d: it has no matrix shape). */
+static int whole_tensor(const ccl_codec_t *codec, int t)
+{
+    return codec->params.dense_1d && codec->params.layout->rows[t] == 0;
 }
 
 /* The most elements a by-tensor encoding keeps: every tensor's k (DGC's at the first stage of
@@ -103,7 +110,7 @@ static size_t by_tensor_kmax(const ccl_codec_t *codec)
         p.k = 0;
     }
     for (int t = 0; t < lay->n; t++)
-        k += ccl_sparse_k(&p, lay->count[t]);
+        k += whole_tensor(codec, t) ? lay->count[t] : ccl_sparse_k(&p, lay->count[t]);
     return CCL_MIN(k, lay->total);
 }
 
@@ -130,8 +137,12 @@ static ccl_result_t encode_by_tensor(const ccl_codec_t *codec, const float *src,
         const size_t off = lay->off[t];
         uint32_t *ti = NULL;
         size_t kt = 0;
-        res = codec->ops->select(&codec->params, src + off, lay->count[t],
-                                 ccl_codec_part_seed(seed, t),
+        ccl_codec_params_t p = codec->params;
+        if (whole_tensor(codec, t)) { /* every element: the codec at ratio 1 */
+            p.ratio = 1;
+            p.k = 0;
+        }
+        res = codec->ops->select(&p, src + off, lay->count[t], ccl_codec_part_seed(seed, t),
                                  &ti, &kt);
         if (res == CCL_SUCCESS && k + kt > kmax)
             res = ccl_set_error(NULL, CCL_ERR_INTERNAL, "%s: tensor %d kept %zu elements, more "

@@ -70,6 +70,7 @@ typedef struct {
     uint32_t       k;           /* topk, randomk: fixed k instead of ratio (0 = use ratio) */
     float          threshold;   /* threshold: keep |x| >= threshold */
     int            fp16_values; /* sparse codecs: values travel as fp16 */
+    int            dense_1d;    /* sparse codecs with a layout: non-matrix tensors go whole */
     float          clip;        /* terngrad: scaler = clip * std (0: max |x|) */
     float          scale;       /* codecs with CCL_CODEC_SHARED_SCALE: the agreed scale (0: local) */
     ccl_sign_scale_t sign_scale; /* sign: magnitude sent with the signs */

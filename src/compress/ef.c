@@ -236,6 +236,8 @@ void ccl_ef_step_codec(ccl_ef_t *ef, const ccl_codec_t *codec, ccl_codec_t *eff)
     eff->params.fb_residual = ef->mode == CCL_EF_CLASSIC && !ef->sparse_sent;
     if (ef->mode == CCL_EF_DGC) {
         ef->masking = codec->params.dgc.masking;
+        const ccl_layout_t *lay = codec->params.layout;
+        ef->whole = codec->params.dense_1d && lay != NULL && lay->total == ef->count ? lay : NULL;
         eff->params.ratio = ccl_dgc_ratio(&codec->params.dgc, codec->params.ratio, ef->steps);
         if (eff->params.ratio != codec->params.ratio)
             eff->params.k = 0;
@@ -255,11 +257,28 @@ static float *adopt_p(ccl_ef_t *ef)
     return ef->masking ? ef->velocity : NULL;
 }
 
+/* Walks a commit's sent elements in index order through ef->whole's tensors. */
+typedef struct {
+    const ccl_layout_t *lay;
+    int t;
+} mask_walk_t;
+
+/* Whether masking restarts sent element i's momentum: not in a tensor that went whole (a
+ * bias or a norm under dense_1d), which is momentum SGD's as DGC's reference leaves it. */
+static inline int masks(mask_walk_t *w, size_t i)
+{
+    if (w->lay == NULL)
+        return 1;
+    while (w->t + 1 < w->lay->n && i >= w->lay->off[w->t] + w->lay->count[w->t])
+        w->t++;
+    return w->lay->rows[w->t] != 0;
+}
+
 /* One sent element i, decoded as v (non-zero: a sent zero counts as nothing sent). */
-static inline void take_sent(ccl_ef_t *ef, float *velocity, size_t i, float v)
+static inline void take_sent(ccl_ef_t *ef, float *velocity, mask_walk_t *w, size_t i, float v)
 {
     ef->residual[i] -= v;
-    if (velocity != NULL)
+    if (velocity != NULL && masks(w, i))
         velocity[i] = 0.0f;
 }
 
@@ -268,11 +287,12 @@ static inline void take_sent(ccl_ef_t *ef, float *velocity, size_t i, float v)
 static void subtract_sent(ccl_ef_t *ef, float *velocity, const float *recon)
 {
     uint32_t idx[EF_BLOCK];
+    mask_walk_t w = {ef->whole, 0};
     for (size_t lo = 0; lo < ef->count; lo += EF_BLOCK) {
         const size_t m = CCL_MIN((size_t)EF_BLOCK, ef->count - lo);
         const size_t hits = ccl_sparse_collect(recon + lo, m, 1, idx, EF_BLOCK);
         for (size_t j = 0; j < hits; j++)
-            take_sent(ef, velocity, lo + idx[j], recon[lo + idx[j]]);
+            take_sent(ef, velocity, &w, lo + idx[j], recon[lo + idx[j]]);
     }
 }
 
@@ -314,9 +334,10 @@ void ccl_ef_commit_list(ccl_ef_t *ef, const uint32_t *idx, const float *val, siz
 {
     on_host(ef);
     float *velocity = adopt_p(ef);
-    for (size_t j = 0; j < k; j++)
+    mask_walk_t w = {ef->whole, 0};
+    for (size_t j = 0; j < k; j++) /* idx ascending, as every sparse payload's */
         if (val[j] != 0) /* as in recon, where a sent zero is nothing sent */
-            take_sent(ef, velocity, idx[j], val[j]);
+            take_sent(ef, velocity, &w, idx[j], val[j]);
     ef->steps++;
 }
 

@@ -22,6 +22,8 @@ typedef struct ccl_ef {
     int      nranks;     /* EF21-W's n and DGC clipping's P (default 1) */
     float    weight;     /* EF21-W: this rank's w_i (default 1/nranks) */
     int      masking;    /* DGC: the step being committed masks the momentum it sent */
+    const struct ccl_layout *whole; /* DGC, that step: a layout whose tensors without a matrix
+                                     * shape went whole (dense_1d) and keep their momentum */
     int      sparse_sent; /* this step's codec is sparse: in classic mode recon holds the
                            * decoded values (not p minus them); commit touches only what was
                            * sent, and can take it as a list (ccl_ef_commit_list) */

@@ -76,6 +76,9 @@ int ccl_randomk_indices(uint64_t seed, size_t count, size_t k, uint32_t *idx);
      .then = ccl_sparse_ratio_set},                                                            \
     {"k", NULL, "a fixed k instead of ratio", CCL_PARAM_INT, CCL_CODEC_PARAM(k), .lo = 1,     \
      .hi = UINT32_MAX},                                                                        \
+    {"dense_1d", "0", "with a layout, every tensor that is no matrix (a bias, a norm's "       \
+     "scale) goes whole, as DGC's reference sends its 1-D parameters", CCL_PARAM_BOOL,         \
+     CCL_CODEC_PARAM(dense_1d)},                                                               \
     CCL_SPARSE_FP16_ROW
 void ccl_sparse_ratio_set(void *p);
 
