@@ -6,7 +6,9 @@ every rank, checkpoint and resume equal an uninterrupted run, a short training r
 accuracy), and the robust allreduce with MoNNA. Rank 0 prints PASS/FAIL lines, each agreed
 by every rank."""
 import os
+import shutil
 import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -239,8 +241,16 @@ report(ok, "Pufferfish factorize: full-rank factors reproduce Linear and Conv2d,
            "and last layers kept, the rest at rank 1/4 with under half the parameters")
 
 # ---- DDP hook -----------------------------------------------------------------------------
-root = os.environ.get("CCLZ_ROOT", "x").replace(":", "_").replace(".", "_")
-dist.init_process_group("gloo", init_method=f"file:///tmp/cclz_pytest_{root}",
+# Gloo's file store: a fresh directory of rank 0's, its name sent to every rank, removed at
+# the end. (A name from the launcher's port met files that earlier jobs left behind, and a
+# stale store hangs the rendezvous.)
+store_dir = np.zeros(256, dtype=np.uint8)
+if rank == 0:
+    name = tempfile.mkdtemp(prefix="cclz_pytest_").encode()
+    store_dir[:len(name)] = np.frombuffer(name, dtype=np.uint8)
+comm.broadcast(store_dir, root=0)
+store_dir_name = store_dir.tobytes().rstrip(b"\0").decode()
+dist.init_process_group("gloo", init_method=f"file://{store_dir_name}/store",
                         rank=rank, world_size=size)
 
 
@@ -558,5 +568,8 @@ if size >= 3:
 
 
 dist.destroy_process_group()
+comm.barrier()
+if rank == 0:
+    shutil.rmtree(store_dir_name, ignore_errors=True)
 comm.destroy()
 sys.exit(1 if failed else 0)
