@@ -251,9 +251,13 @@ ccl_result_t ccl_gpu_allreduce_compressed(const float *sendbuf, float *recvbuf, 
                                           ccl_redop_t op, struct ccl_compressor *c,
                                           struct ccl_comm *comm, void *stream)
 {
-    return gpu_run(CCL_COLL_ALLREDUCE,
-                   ccl_algo_find(CCL_COLL_ALLREDUCE, "sparse_allgather", CCL_CARRY_SPARSE),
-                   sendbuf, recvbuf, count, op, c, comm, stream);
+    /* Every rank's payload to every rank: the compressor's sparse_allgather or sparse_hier
+     * (across hosts once), else sparse_allgather, which carries dense codecs too. */
+    const ccl_algo_t *algo = (c->algo->flags & CCL_ALGO_ENCODES_WHOLE)
+                                 ? c->algo
+                                 : ccl_algo_find(CCL_COLL_ALLREDUCE, "sparse_allgather",
+                                                 CCL_CARRY_SPARSE);
+    return gpu_run(CCL_COLL_ALLREDUCE, algo, sendbuf, recvbuf, count, op, c, comm, stream);
 }
 
 ccl_result_t ccl_gpu_allgather_compressed(const float *sendbuf, float *recvbuf, size_t sendcount,

@@ -340,8 +340,17 @@ static int sc_compressed(int rank, int p, ccl_comm_t comm, const char *codec, si
 
 /* sparse_hier (a sparse codec's default where hosts hold several ranks): the bits of
  * sparse_allgather step for step, its payloads relayed across hosts once, on every rank;
- * a NaN step skipped by both; nonblocking. */
+ * a NaN step skipped by both; nonblocking; with a layout (selection per tensor) too. */
+static int sc_sparse_once(int rank, int p, ccl_comm_t comm, const char *codec, size_t n,
+                          int with_layout);
 static int sc_sparse(int rank, int p, ccl_comm_t comm, const char *codec, size_t n)
+{
+    return sc_sparse_once(rank, p, comm, codec, n, 0) &&
+           sc_sparse_once(rank, p, comm, codec, n, 1);
+}
+
+static int sc_sparse_once(int rank, int p, ccl_comm_t comm, const char *codec, size_t n,
+                          int with_layout)
 {
     char spec[2][128];
     snprintf(spec[0], sizeof(spec[0]), "%s", codec);
@@ -353,6 +362,13 @@ static int sc_sparse(int rank, int p, ccl_comm_t comm, const char *codec, size_t
     for (int k = 0; k < 2; k++)
         ok &= ccl_compressor_create(comm, spec[k], n, CCL_FLOAT32, &c[k]) == CCL_SUCCESS;
     ok &= ok && strstr(ccl_compressor_spec(c[0]), "algo=sparse_hier") != NULL;
+    const ccl_tensor_t lay[3] = {{n / 2, 0, 0}, {n - n / 2 - 7, 1, n - n / 2 - 7}, {7, 0, 0}};
+    for (int k = 0; ok && with_layout && k < 2; k++)
+        if (ccl_compressor_set_layout(c[k], 3, lay) != CCL_SUCCESS) {
+            fprintf(stderr, "rank %d: %s: set_layout: %s\n", rank, spec[k],
+                    ccl_get_last_error(NULL));
+            ok = 0;
+        }
     for (int step = 0; ok && step < 5; step++) {
         grad(rank, step, g, n);
         if (step == 2 && rank == p - 1)
@@ -375,8 +391,8 @@ static int sc_sparse(int rank, int p, ccl_comm_t comm, const char *codec, size_t
         if (step == 2)
             continue;
         if (ok && memcmp(out[0], out[1], n * sizeof(float)) != 0) {
-            fprintf(stderr, "rank %d: %s step %d: sparse_hier differs from sparse_allgather\n",
-                    rank, codec, step);
+            fprintf(stderr, "rank %d: %s step %d%s: sparse_hier differs from sparse_allgather\n",
+                    rank, codec, step, with_layout ? " (layout)" : "");
             ok = 0;
         }
         ok &= same_everywhere(comm, out[0], n * sizeof(float));

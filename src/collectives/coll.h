@@ -76,6 +76,9 @@ typedef struct {
                                             * of that shard's own (ccl_compressor's
                                             * shard_comp), which keeps its error feedback:
                                             * the call's compressor prepares nothing */
+#define CCL_ALGO_ENCODES_WHOLE   (1u << 4) /* compressed, each rank encodes its whole buffer
+                                            * in one message (a sparse codec's layout then
+                                            * selects per tensor) */
 
 typedef struct ccl_algo {
     const char *name;

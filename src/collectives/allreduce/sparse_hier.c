@@ -39,6 +39,7 @@ const ccl_algo_t ccl_allreduce_sparse_hier = {
     .coll        = CCL_COLL_ALLREDUCE,
     .carries     = CCL_CARRY_SPARSE | CCL_CARRY_DENSE,
     .default_for = CCL_CARRY_SPARSE,
+    .flags       = CCL_ALGO_ENCODES_WHOLE,
     .run         = sparse_hier_run,
     .estimate_us = sparse_hier_estimate,
 };

@@ -392,10 +392,10 @@ static ccl_result_t layout_check(const struct ccl_compressor *c, int n, const cc
     if (c->codec.params.k != 0)
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: k=%u fixes k for the whole "
                              "buffer; per tensor, give ratio=", c->codec.params.k);
-    if (strcmp(c->algo->name, "sparse_allgather") != 0 && !(c->algo->flags & CCL_ALGO_SHARDS))
+    if (!(c->algo->flags & (CCL_ALGO_ENCODES_WHOLE | CCL_ALGO_SHARDS)))
         return ccl_set_error(NULL, CCL_ERR_UNSUPPORTED, "layout: algo=%s encodes pieces of the "
-                             "buffer; a sparse codec with a layout needs sparse_allgather, "
-                             "which encodes it whole, or hier", c->algo->name);
+                             "buffer; a sparse codec with a layout needs sparse_allgather or "
+                             "sparse_hier, which encode it whole, or hier", c->algo->name);
     return CCL_SUCCESS;
 }
 
