@@ -218,8 +218,8 @@ int ccl_gpu_comp_serves(const struct ccl_compressor *c, ccl_coll_t coll, ccl_dat
         return 0;
     if (c->algo->flags & CCL_ALGO_SHARDS) /* hierarchical: the host runs it, staged */
         return 0;
-    if (c->layout != NULL && c->layout->n > 1) /* per tensor: the host's codecs, staged */
-        return 0;
+    if (c->layout != NULL && (c->layout->n > 1 || c->codec.params.dense_1d))
+        return 0; /* per tensor, or a vector sent whole: the host's codecs, staged */
     if (c->codec.ops->flags & CCL_CODEC_SHARED_SCALE)
         return 0;
     if (coll == CCL_COLL_ALLGATHER) /* EF21 aggregates a sum: the host call refuses it */

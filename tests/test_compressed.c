@@ -1259,9 +1259,15 @@ static int t_layout(ccl_comm_t comm, int rank, int p)
     ccl_compressor_t i8 = mk(comm, "int:bits=8", n, CCL_FLOAT32),
                      rd = mk(comm, "topk:ratio=0.05,algo=sparse_rd", n, CCL_FLOAT32),
                      fk = mk(comm, "topk:k=10", n, CCL_FLOAT32),
-                     ps = mk(comm, "powersgd:rank=2,rows=139", n, CCL_FLOAT32);
+                     ps = mk(comm, "powersgd:rank=2,rows=139", n, CCL_FLOAT32),
+                     rd1 = mk(comm, "topk:ratio=0.05,dense_1d=1,algo=sparse_rd", n, CCL_FLOAT32);
+    /* One vector under dense_1d goes whole, which an algorithm encoding pieces cannot do;
+     * one tensor otherwise selects as the whole buffer does, with any algorithm. */
+    const ccl_tensor_t one_vec[] = {{n, 0, 0}};
     ok &= ccl_compressor_set_layout(ps, nt, lay) == CCL_SUCCESS &&
           REFUSED(rd, nt, lay, CCL_ERR_UNSUPPORTED, "sparse_allgather") &&
+          ccl_compressor_set_layout(rd, 1, one_vec) == CCL_SUCCESS &&
+          REFUSED(rd1, 1, one_vec, CCL_ERR_UNSUPPORTED, "sparse_hier") &&
           REFUSED(fk, nt, lay, CCL_ERR_INVALID_ARG, "k=10") &&
           ccl_compressor_set_layout(i8, 1, (ccl_tensor_t[]){{n, 0, 0}}) == CCL_SUCCESS;
     /* auto passes it to the compressor it uses (int8: scales per tensor). */
@@ -1269,6 +1275,7 @@ static int t_layout(ccl_comm_t comm, int rank, int p)
     ok &= au != NULL && ccl_compressor_set_layout(au, nt, lay) == CCL_SUCCESS &&
           ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, au, comm) == CCL_SUCCESS;
     ccl_compressor_destroy(au);
+    ccl_compressor_destroy(rd1);
     /* cast and threshold work per element: a layout is taken and changes no bit. */
     static const char *const per_element[] = {"cast:type=bf16", "threshold:t=0.5"};
     for (int e = 0; e < 2; e++) {

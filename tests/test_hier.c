@@ -461,6 +461,25 @@ static int sc_layout(int rank, int p, ccl_comm_t comm)
           ccl_compressor_copy_state(tk2, 0, tk, 0, 100) == CCL_ERR_UNSUPPORTED;
     ccl_compressor_destroy(tk2);
     ccl_compressor_destroy(tk);
+    /* dense_1d through the hierarchy: the vectors go whole, and a matrix that the shards cut
+     * stays sparse in both its parts. */
+    const ccl_tensor_t lay2[] = {{7, 0, 0}, {1, 0, 0}, {600, 20, 30}, {33, 3, 11},
+                                 {n - 641, 2, (n - 641) / 2}};
+    ccl_compressor_t d1;
+    ok &= ccl_compressor_create(comm, "topk:ratio=0.01,dense_1d=1,algo=hier", n, CCL_FLOAT32,
+                                &d1) == CCL_SUCCESS &&
+          ccl_compressor_set_layout(d1, 5, lay2) == CCL_SUCCESS &&
+          ccl_allreduce_compressed(g, out, n, CCL_FLOAT32, CCL_SUM, d1, comm) == CCL_SUCCESS;
+    size_t vec_kept = 0, mat_kept = 0;
+    for (size_t i = 0; ok && i < 8; i++)
+        vec_kept += out[i] != 0.0f;
+    for (size_t i = 641; ok && i < n; i++)
+        mat_kept += out[i] != 0.0f;
+    ok &= vec_kept == 8 && mat_kept * 10 < n - 641;
+    if (vec_kept != 8 || mat_kept * 10 >= n - 641)
+        fprintf(stderr, "rank %d: dense_1d hier: %zu of 8 vector elements, %zu of the cut "
+                "matrix's %zu\n", rank, vec_kept, mat_kept, n - 641);
+    ccl_compressor_destroy(d1);
     free(g);
     free(out);
     return ok;
@@ -614,13 +633,15 @@ int main(int argc, char **argv)
         snprintf(arg, sizeof(arg), "%s:sparse_%s", sparse[k][0], sparse[k][1]);
         h_report(h_spawn((int)strlen(sparse[k][0]), arg, 120, codes) == 0,
                  "sparse_hier %s %s: chosen by default, the bits of sparse_allgather step for "
-                 "step (payloads relayed across hosts once), a NaN step skipped, nonblocking",
+                 "step (payloads relayed across hosts once), a NaN step skipped, nonblocking, "
+                 "with a layout too",
                  sparse[k][0], sparse[k][1]);
     }
     h_report(h_spawn(5, "aaabb:int8", 120, codes) == 0,
              "hier aaabb int8 avg: within 2%% of the largest sum, identical on every rank; "
              "bfloat16 likewise; with a layout every shard scales its tensors' parts apart "
-             "(int8) or keeps some of each (top-k); its state cannot move (copy_state refused)");
+             "(int8) or keeps some of each (top-k); its state cannot move (copy_state refused); "
+             "dense_1d sends vectors whole and keeps a cut matrix sparse");
     const int victims[] = {1, 3};
     for (int k = 0; k < 2; k++) {
         char arg[64];

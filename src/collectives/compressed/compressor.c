@@ -380,8 +380,10 @@ static ccl_result_t layout_check(const struct ccl_compressor *c, int n, const cc
         return ccl_set_error(NULL, CCL_ERR_INVALID_ARG, "layout: the tensors' counts sum to %zu; "
                              "the buffer holds %zu", sum, c->count);
     /* auto has no codec of its own: the compressor it uses checked the layout. */
+    /* One tensor selects as the whole buffer does, unless dense_1d sends it whole. */
     if (n == 0 || c->kind == CCL_COMP_NONE || c->kind == CCL_COMP_AUTO ||
-        (n == 1 && c->kind != CCL_COMP_LOWRANK))
+        (n == 1 && c->kind == CCL_COMP_STREAM &&
+         !(c->codec.params.dense_1d && t[0].rows == 0)))
         return CCL_SUCCESS;
     if (c->kind == CCL_COMP_LOWRANK)
         return CCL_SUCCESS; /* a matrix per tensor with a shape (lowrank_layout) */
@@ -464,8 +466,9 @@ static ccl_result_t shard_layout(ccl_compressor_t sc, size_t off, int n, const c
         if (lo >= hi)
             continue;
         part[m] = t[i];
-        if (lo != at || hi != at + t[i].count)
-            part[m] = (ccl_tensor_t){.count = hi - lo};
+        if (lo != at || hi != at + t[i].count) /* a cut matrix stays one (dense_1d) */
+            part[m] = t[i].rows != 0 ? (ccl_tensor_t){hi - lo, 1, hi - lo}
+                                     : (ccl_tensor_t){.count = hi - lo};
         m++;
     }
     ccl_result_t res = ccl_compressor_set_layout(sc, m, part);
