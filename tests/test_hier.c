@@ -560,6 +560,8 @@ static int sc_kill(int rank, ccl_comm_t comm, int victim, int sparse)
     fprintf(stderr, "rank %d: after rank %d's kill: %d (%s)\n", rank, victim, r,
             ccl_get_last_error(comm));
     free(buf);
+    if (c != NULL)
+        ccl_compressor_destroy(c);
     ccl_comm_abort(comm); /* its peers are gone: no flush */
     return r != CCL_SUCCESS;
 }
