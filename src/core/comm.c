@@ -246,9 +246,6 @@ static void comm_free(struct ccl_comm *comm, int force)
     free(comm->peer_pid);
     free(comm->topo.host_of);
     free(comm->topo.local_size_of);
-    free(comm->topo.local_of);
-    free(comm->topo.host_first);
-    free(comm->topo.host_ranks);
     free(comm->scratch);
     free(comm->vectors);
     ccl_dev_free(comm);

@@ -29,9 +29,6 @@ typedef struct {
     int  local_max;             /* the most ranks any host holds */
     int *host_of;               /* nranks: each rank's host */
     int *local_size_of;         /* nhosts: each host's rank count */
-    int *local_of;              /* nranks: each rank's local rank */
-    int *host_first;            /* nhosts + 1: host h's ranks are host_ranks[host_first[h]..] */
-    int *host_ranks;            /* nranks: the ranks host by host, by local rank */
 } ccl_topo_t;
 
 /* The sub-communicators of the hierarchical allreduce (init.c makes them where more than one

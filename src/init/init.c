@@ -65,11 +65,7 @@ static ccl_result_t comm_topology(struct ccl_comm *comm, const uint64_t *node)
     int *first = malloc((size_t)P * sizeof(int)); /* each host's lowest rank */
     t->host_of = malloc((size_t)P * sizeof(int));
     t->local_size_of = calloc((size_t)P, sizeof(int));
-    t->local_of = malloc((size_t)P * sizeof(int));
-    t->host_first = calloc((size_t)P + 1, sizeof(int));
-    t->host_ranks = malloc((size_t)P * sizeof(int));
-    if (first == NULL || t->host_of == NULL || t->local_size_of == NULL || t->local_of == NULL ||
-        t->host_first == NULL || t->host_ranks == NULL) {
+    if (first == NULL || t->host_of == NULL || t->local_size_of == NULL) {
         free(first);
         return ccl_set_error(NULL, CCL_ERR_NO_MEMORY, "no memory for the topology");
     }
@@ -81,13 +77,10 @@ static ccl_result_t comm_topology(struct ccl_comm *comm, const uint64_t *node)
         if (h == t->nhosts)
             first[t->nhosts++] = r;
         t->host_of[r] = h;
-        t->local_of[r] = t->local_size_of[h]++;
+        if (r == comm->rank)
+            t->local_rank = t->local_size_of[h];
+        t->local_size_of[h]++;
     }
-    t->local_rank = t->local_of[comm->rank];
-    for (int h = 0; h < t->nhosts; h++)
-        t->host_first[h + 1] = t->host_first[h] + t->local_size_of[h];
-    for (int r = 0; r < P; r++)
-        t->host_ranks[t->host_first[t->host_of[r]] + t->local_of[r]] = r;
     t->host = t->host_of[comm->rank];
     t->local_size = t->local_size_of[t->host];
     t->local_max = 0;

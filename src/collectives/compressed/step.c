@@ -121,47 +121,72 @@ void *ccl_step_alloc(ccl_coll_ctx_t *ctx, size_t bytes)
     return p;
 }
 
-/* Whether the relayed exchange can run on comm: ranks on several hosts, some of several, a
- * message id per rank. */
-static int relay_fits(const struct ccl_comm *comm)
+/* The ranks of every host by local index (member[start[h] + i]), for the relayed exchange. */
+typedef struct {
+    int *start, *member, *local; /* local[q]: rank q's local index */
+} hosts_t;
+
+static void hosts_free(hosts_t *hs)
+{
+    free(hs->start);
+    free(hs->member);
+    free(hs->local);
+}
+
+/* Whether comm's ranks sit on several hosts, some of them holding several ranks; if so, *hs. */
+static ccl_result_t hosts_make(struct ccl_comm *comm, hosts_t *hs, int *relay)
 {
     const ccl_topo_t *t = &comm->topo;
-    return t->host_ranks != NULL && t->nhosts > 1 && t->local_max > 1 &&
-           comm->nranks - 1 <= (int)CCL_TAG_MAX_ID;
+    const int P = comm->nranks;
+    *hs = (hosts_t){0};
+    *relay = t->host_of != NULL && t->nhosts > 1 && t->local_max > 1 &&
+             P - 1 <= (int)CCL_TAG_MAX_ID;
+    if (!*relay)
+        return CCL_SUCCESS;
+    hs->start = calloc((size_t)t->nhosts + 1, sizeof(int));
+    hs->member = malloc((size_t)P * sizeof(int));
+    hs->local = malloc((size_t)P * sizeof(int));
+    if (hs->start == NULL || hs->member == NULL || hs->local == NULL) {
+        hosts_free(hs);
+        return ccl_set_error(comm, CCL_ERR_NO_MEMORY, "no memory for the hosts' table");
+    }
+    for (int q = 0; q < P; q++) { /* start[h + 1] counts host h's ranks seen so far */
+        const int h = t->host_of[q];
+        hs->local[q] = hs->start[h + 1]++;
+    }
+    for (int h = 0; h < t->nhosts; h++) /* now every host's start */
+        hs->start[h + 1] = hs->start[h] + t->local_size_of[h];
+    for (int q = 0; q < P; q++)
+        hs->member[hs->start[t->host_of[q]] + hs->local[q]] = q;
+    return CCL_SUCCESS;
 }
 
-/* The rank of host h that relays rank s's message there: the one of s's local rank, modulo
+/* The rank of host h that relays rank s's message there: the one of s's local index, modulo
  * the host's rank count. */
-static int relay_of(const ccl_topo_t *t, int s, int h)
+static int relay_of(const hosts_t *hs, const ccl_topo_t *t, int s, int h)
 {
-    return t->host_ranks[t->host_first[h] + t->local_of[s] % t->local_size_of[h]];
-}
-
-/* Whether rank r relays rank s's message to r's host. */
-static int relays(const ccl_topo_t *t, int s, int r)
-{
-    return t->host_of[s] != t->host_of[r] && relay_of(t, s, t->host_of[r]) == r;
+    return hs->member[hs->start[h] + hs->local[s] % t->local_size_of[h]];
 }
 
 /* The relayed exchange's sends: this rank's own message to its relay on every other host and
  * to every rank of its host, then each message it relays, as it arrives, to every rank of its
  * host. sends has room for all of them. */
-static ccl_result_t relay_sends(ccl_coll_ctx_t *ctx, uint8_t **slot,
+static ccl_result_t relay_sends(ccl_coll_ctx_t *ctx, const hosts_t *hs, uint8_t **slot,
                                 const size_t *len, size_t cap, ccl_p2p_req_t *reqs,
                                 ccl_p2p_req_t *sends)
 {
     const struct ccl_comm *comm = ctx->comm;
     const ccl_topo_t *t = &comm->topo;
     const int P = comm->nranks, r = comm->rank, me = t->host;
-    const int *peers = t->host_ranks + t->host_first[me];
+    const int *peers = hs->member + hs->start[me];
     int n = 0;
     for (int h = 0; h < t->nhosts; h++)
         if (h != me)
-            CCL_CHECK(ccl_p2p_isend_v(ctx, relay_of(t, r, h), (uint32_t)r, slot[r], len[r],
+            CCL_CHECK(ccl_p2p_isend_v(ctx, relay_of(hs, t, r, h), (uint32_t)r, slot[r], len[r],
                                       cap, &sends[n++]));
     for (int k = 0; k < P; k++) { /* own first, then the relayed ones */
         const int s = (r + k) % P;
-        if (s != r && !relays(t, s, r))
+        if (s != r && (t->host_of[s] == me || relay_of(hs, t, s, me) != r))
             continue;
         size_t ls = len[r];
         if (s != r) {
@@ -186,26 +211,30 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     const int P = comm->nranks, r = comm->rank;
     size_t cap = CCL_MAX(ccl_codec_max_encoded_size(&st->codec, c->count), (size_t)CCL_SKIP_TOKEN_LEN);
     ccl_p2p_req_t *reqs;
-    int nsend = P;
+    hosts_t hs = {0};
+    int relay = 0, nsend = P;
     ccl_result_t res;
-    if (route == CCL_ROUTE_RELAY && !relay_fits(comm))
-        route = CCL_ROUTE_DIRECT;
-    const int relay = route == CCL_ROUTE_RELAY;
+    if (route == CCL_ROUTE_RELAY) {
+        CCL_CHECK(hosts_make(comm, &hs, &relay));
+        route = relay ? CCL_ROUTE_RELAY : CCL_ROUTE_DIRECT;
+    }
     if (relay) { /* own to every other host and every local peer, relayed ones to the peers */
         nsend = topo->nhosts - 1;
         for (int s = 0; s < P; s++)
-            if (s == r || relays(topo, s, r))
+            if (s == r || (topo->host_of[s] != topo->host && relay_of(&hs, topo, s, topo->host) == r))
                 nsend += topo->local_size - 1;
     }
-    CCL_CHECK(ccl_ctx_reqs(ctx, P + nsend, &reqs));
-    if (cap > SIZE_MAX / (size_t)P / 2)
-        return ccl_set_error(comm, CCL_ERR_INVALID_ARG, "messages too large");
+    res = ccl_ctx_reqs(ctx, P + nsend, &reqs);
+    if (res == CCL_SUCCESS && cap > SIZE_MAX / (size_t)P / 2)
+        res = ccl_set_error(comm, CCL_ERR_INVALID_ARG, "messages too large");
     /* One block of the communicator's scratch: the pointer and length tables, then the
      * slots. */
     size_t tables = (size_t)P * (sizeof(uint8_t *) + sizeof(size_t));
-    uint8_t *mem = ccl_step_alloc(ctx, tables + (size_t)P * cap);
-    if (mem == NULL)
-        return CCL_ERR_NO_MEMORY;
+    uint8_t *mem = res == CCL_SUCCESS ? ccl_step_alloc(ctx, tables + (size_t)P * cap) : NULL;
+    if (mem == NULL) {
+        hosts_free(&hs);
+        return res != CCL_SUCCESS ? res : CCL_ERR_NO_MEMORY;
+    }
     uint8_t **slot = (uint8_t **)(void *)mem;
     size_t *len = (size_t *)(void *)(slot + P);
     ccl_p2p_req_t *sends = reqs + P;
@@ -213,16 +242,20 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
         slot[i] = mem + tables + (size_t)i * cap;
     /* Relayed, rank i's message comes from i itself (on this host, or relayed here by this
      * rank) or from its relay on this host, with i as its id. */
-    for (int i = 0; i < P && route != CCL_ROUTE_ROUNDS; i++) {
+    for (int i = 0; i < P && route != CCL_ROUTE_ROUNDS && res == CCL_SUCCESS; i++) {
         if (i == r)
             continue;
         int from = i;
-        if (relay && topo->host_of[i] != topo->host && !relays(topo, i, r))
-            from = relay_of(topo, i, topo->host);
-        CCL_CHECK(ccl_p2p_irecv_v(ctx, from, relay ? (uint32_t)i : 0, slot[i], cap, &reqs[i]));
+        if (relay && topo->host_of[i] != topo->host && relay_of(&hs, topo, i, topo->host) != r)
+            from = relay_of(&hs, topo, i, topo->host);
+        res = ccl_p2p_irecv_v(ctx, from, relay ? (uint32_t)i : 0, slot[i], cap, &reqs[i]);
     }
-    if (!st->local_skip)
-        CCL_CHECK(st->exec->encode_own(st, r, slot[r], cap, &len[r], skip_p));
+    if (res == CCL_SUCCESS && !st->local_skip)
+        res = st->exec->encode_own(st, r, slot[r], cap, &len[r], skip_p);
+    if (res != CCL_SUCCESS) {
+        hosts_free(&hs);
+        return res;
+    }
     *skip_p = st->local_skip;
     if (st->local_skip) {
         memcpy(slot[r], CCL_SKIP_TOKEN, CCL_SKIP_TOKEN_LEN);
@@ -231,8 +264,12 @@ ccl_result_t ccl_step_exchange(ccl_coll_ctx_t *ctx, uint8_t ***slot_p, size_t **
     }
     if (ccl_step_tamper != NULL && ctx->faults != NULL)
         ccl_step_tamper(r, slot[r], &len[r], cap); /* the hostile rank's own state is moot */
-    if (relay)
-        CCL_CHECK(relay_sends(ctx, slot, len, cap, reqs, sends));
+    if (relay) {
+        res = relay_sends(ctx, &hs, slot, len, cap, reqs, sends);
+        hosts_free(&hs);
+        if (res != CCL_SUCCESS)
+            return res;
+    }
     for (int t = 1; t < P && !relay; t++) {
         int to = (r + t) % P, from = (r - t + P) % P;
         if (route == CCL_ROUTE_ROUNDS)
